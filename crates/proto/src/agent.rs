@@ -1,0 +1,1 @@
+//! Agent protocol types (see DESIGN.md "Agent protocol").

@@ -1,0 +1,9 @@
+//! Every type that crosses a Breeze process boundary.
+//!
+//! * [`api`]: request and response bodies of the HTTP API (`/api/v1/*`).
+//! * [`agent`]: the agent protocol (enrollment, heartbeat, commands) and command signatures.
+//! * [`ids`]: newtype identifiers so one kind of id can't be passed where another goes.
+
+pub mod agent;
+pub mod api;
+pub mod ids;
