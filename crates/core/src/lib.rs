@@ -1,1 +1,13 @@
+//! Breeze domain rules with no IO: who may do what (permissions, roles, scopes), how input is
+//! parsed into checked types, how the audit chain is computed, and the clock everything reads.
 
+pub mod audit_chain;
+pub mod clock;
+pub mod permissions;
+pub mod roles;
+pub mod scope;
+pub mod validate;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use permissions::{Action, Permission, PermissionSet, Resource};
+pub use scope::{OrgAccess, Scope, ScopeLevel, SiteAccess};

@@ -1,0 +1,6 @@
+//! The store suite: every test runs on SQLite, and on PostgreSQL when
+//! `BREEZE_TEST_DATABASE_URL` is set (CI sets it, so PostgreSQL is never silently skipped
+//! there). One test binary, modules per concept.
+
+mod harness;
+mod schema;
