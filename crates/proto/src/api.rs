@@ -580,3 +580,41 @@ pub struct AuditQuery {
     /// Export only: `csv` or `json`.
     pub format: Option<String>,
 }
+
+/// `GET /api/v1/orgs` query.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+pub struct OrgListQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+    /// `name`, `slug`, `status`, `created_at` (prefix `-` for descending).
+    pub sort: Option<String>,
+    pub q: Option<String>,
+    pub status: Option<String>,
+}
+
+/// `GET /api/v1/device-groups` query.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+pub struct GroupListQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+    /// `name`, `type`, `created_at`.
+    pub sort: Option<String>,
+    pub q: Option<String>,
+    pub org_id: Option<OrgId>,
+    pub site_id: Option<SiteId>,
+    #[serde(rename = "type")]
+    pub group_type: Option<String>,
+}
+
+api_type! {
+    pub struct DeviceIds {
+        pub device_ids: Vec<DeviceId>,
+    }
+
+    pub struct Changed {
+        /// How many rows the request changed.
+        pub changed: u64,
+    }
+}

@@ -1,1 +1,135 @@
+//! The Breeze server: HTTP API, authentication, audit, jobs. `App::build(config)` makes a
+//! server from a configuration value; tests build several side by side.
 
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod keys;
+pub mod mail;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use breeze_core::{Clock, SystemClock};
+use breeze_store::{Db, DbOptions, migrations, roles, users};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use state::AppState;
+
+pub struct App {
+    pub state: AppState,
+    router: Router,
+    listener: TcpListener,
+}
+
+impl App {
+    /// Opens the database (running migrations), loads or creates keys, opens first-run setup
+    /// when no user exists, and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        let db = open_db(&config).await?;
+        migrations::migrate(&db)
+            .await
+            .context("running migrations")?;
+        roles::seed_builtins(&db, clock.now())
+            .await
+            .context("writing built-in roles")?;
+        let keys = keys::Keys::load(
+            &config.data_dir,
+            config.master_key.as_ref(),
+            config.signing_key.as_ref(),
+        )?;
+        let hasher = auth::password::Hasher::new(&config.auth)?;
+        let mailer = mail::Mailer::new(config.smtp.as_ref())?;
+        let throttle = auth::throttle::Throttle::new(
+            chrono::Duration::seconds(config.auth.throttle_window_secs),
+            config.auth.max_failures_per_account,
+            config.auth.max_failures_per_ip,
+        );
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.listen))?;
+        let state = AppState(Arc::new(state::Inner {
+            db,
+            clock,
+            keys,
+            hasher,
+            throttle,
+            mailer,
+            metrics: metrics::Metrics::new(),
+            setup_token_hash: Mutex::new(None),
+            config,
+        }));
+        routes::setup::open_if_needed(&state).await?;
+        let router =
+            routes::router(state.clone()).layer(DefaultBodyLimit::max(state.config.max_body_bytes));
+        Ok(App {
+            state,
+            router,
+            listener,
+        })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.listener.local_addr()?, "breeze is listening");
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
+        self.state.db.close().await;
+        Ok(())
+    }
+}
+
+pub async fn open_db(config: &Config) -> anyhow::Result<Db> {
+    let url = config.database_url();
+    Db::connect(
+        &url,
+        &DbOptions {
+            max_connections: config.db_max_connections,
+        },
+    )
+    .await
+    .with_context(|| format!("opening database {}", redact(&url)))
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("****"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Whether any user exists (setup done).
+pub async fn has_users(db: &Db) -> anyhow::Result<bool> {
+    Ok(users::count(db).await? > 0)
+}

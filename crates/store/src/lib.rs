@@ -7,3 +7,15 @@ pub mod migrations;
 
 pub use db::{Arg, Db, DbOptions, Engine, Q, Tx};
 pub use error::StoreError;
+
+pub mod audit;
+pub mod device_groups;
+pub mod listing;
+pub mod orgs;
+pub mod partners;
+pub mod roles;
+pub mod sessions;
+pub mod setup;
+pub mod sites;
+mod tenancy;
+pub mod users;

@@ -1,0 +1,242 @@
+//! Writing the audit log. Handlers record semantic events (`org.create`, `auth.login`, …)
+//! with [`AuditEvent`]; the [`audit_mutations`] middleware makes sure that every mutating
+//! request a handler did not record itself (refused, invalid, not found, failed) still
+//! leaves a row, so no mutating request goes unaudited.
+
+use crate::auth::principal::Auth;
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
+use breeze_proto::ids::{OrgId, PartnerId};
+use breeze_store::audit::{self, NewAudit};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
+
+/// The client's address and user agent.
+#[derive(Clone, Debug, Default)]
+pub struct ClientMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl ClientMeta {
+    pub fn to_client_info(&self) -> breeze_store::sessions::ClientInfo {
+        breeze_store::sessions::ClientInfo {
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientMeta {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ClientMeta>()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct SlotInner {
+    actor_id: Option<Uuid>,
+    actor_email: Option<String>,
+    partner_id: Option<PartnerId>,
+    org_id: Option<OrgId>,
+    recorded: bool,
+}
+
+/// Per-request: who the actor turned out to be and whether a handler wrote its own row.
+#[derive(Clone, Debug, Default)]
+pub struct AuditSlot(Arc<Mutex<SlotInner>>);
+
+impl AuditSlot {
+    pub fn set_actor(&self, auth: &Auth) {
+        let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        s.actor_id = Some(auth.user_id().0);
+        s.actor_email = Some(auth.user().email.clone());
+        s.partner_id = auth.scope.partner_id;
+        s.org_id = auth.scope.own_org();
+    }
+
+    /// This request needs no audit row of its own (e.g. token rotation).
+    pub fn skip(&self) {
+        self.mark_recorded();
+    }
+
+    fn mark_recorded(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).recorded = true;
+    }
+}
+
+/// An event to record.
+#[derive(Clone, Debug)]
+pub struct AuditEvent {
+    row: NewAudit,
+}
+
+impl AuditEvent {
+    pub fn new(action: &str, resource_type: &str) -> Self {
+        AuditEvent {
+            row: NewAudit {
+                partner_id: None,
+                org_id: None,
+                actor_type: "system".into(),
+                actor_id: None,
+                actor_email: None,
+                action: action.into(),
+                resource_type: resource_type.into(),
+                resource_id: None,
+                resource_name: None,
+                details: json!({}),
+                ip_address: None,
+                user_agent: None,
+                result: "success".into(),
+                error_message: None,
+            },
+        }
+    }
+
+    /// The authenticated user, their partner and (for org users) organization.
+    pub fn by(mut self, auth: &Auth) -> Self {
+        self.row.actor_type = "user".into();
+        self.row.actor_id = Some(auth.user_id().0);
+        self.row.actor_email = Some(auth.user().email.clone());
+        self.row.partner_id = auth.scope.partner_id;
+        self.row.org_id = auth.scope.own_org().or(self.row.org_id);
+        self
+    }
+
+    /// A user identified by id/e-mail only (e.g. a failed login).
+    pub fn by_user(mut self, id: Option<Uuid>, email: Option<&str>) -> Self {
+        self.row.actor_type = "user".into();
+        self.row.actor_id = id;
+        self.row.actor_email = email.map(str::to_string);
+        self
+    }
+
+    pub fn client(mut self, c: &ClientMeta) -> Self {
+        self.row.ip_address = c.ip.clone();
+        self.row.user_agent = c.user_agent.clone();
+        self
+    }
+
+    pub fn resource(mut self, id: impl ToString, name: Option<&str>) -> Self {
+        self.row.resource_id = Some(id.to_string());
+        self.row.resource_name = name.map(str::to_string);
+        self
+    }
+
+    pub fn partner(mut self, p: Option<PartnerId>) -> Self {
+        if p.is_some() {
+            self.row.partner_id = p;
+        }
+        self
+    }
+
+    pub fn org(mut self, o: Option<OrgId>) -> Self {
+        if o.is_some() {
+            self.row.org_id = o;
+        }
+        self
+    }
+
+    pub fn details(mut self, d: Value) -> Self {
+        self.row.details = d;
+        self
+    }
+
+    pub fn failed(mut self, result: &str, message: impl Into<String>) -> Self {
+        self.row.result = result.into();
+        self.row.error_message = Some(message.into());
+        self
+    }
+}
+
+impl AppState {
+    /// Appends the event to the audit chain. An audit row that cannot be written fails the
+    /// request: an action that cannot be audited should not look successful.
+    pub async fn record(
+        &self,
+        event: AuditEvent,
+        slot: Option<&AuditSlot>,
+    ) -> Result<(), crate::error::ApiError> {
+        audit::append(&self.db, &event.row, self.now())
+            .await
+            .map_err(crate::error::ApiError::internal)?;
+        if let Some(s) = slot {
+            s.mark_recorded();
+        }
+        Ok(())
+    }
+}
+
+/// Middleware: records client metadata for handlers, and audits every mutating request
+/// that its handler did not record (with the outcome as result).
+pub async fn audit_mutations(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip().to_string());
+    let ua = req
+        .headers()
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(512).collect::<String>());
+    let meta = ClientMeta { ip, user_agent: ua };
+    let slot = AuditSlot::default();
+    req.extensions_mut().insert(meta.clone());
+    req.extensions_mut().insert(slot.clone());
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let resp = next.run(req).await;
+    let mutating = matches!(
+        method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    let s = slot.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if mutating && !s.recorded && path.starts_with("/api/") {
+        let status = resp.status();
+        let result = if status.is_success() {
+            "success"
+        } else if status == 401 || status == 403 || status == 404 || status == 429 {
+            "denied"
+        } else {
+            "failure"
+        };
+        let mut ev = AuditEvent::new(
+            &format!("http.{}", method.as_str().to_lowercase()),
+            "http_request",
+        )
+        .client(&meta)
+        .resource(&path, None)
+        .details(json!({"method": method.as_str(), "path": path, "status": status.as_u16()}));
+        ev.row.partner_id = s.partner_id;
+        ev.row.org_id = s.org_id;
+        if s.actor_id.is_some() {
+            ev = ev.by_user(s.actor_id, s.actor_email.as_deref());
+        } else {
+            ev.row.actor_type = "anonymous".into();
+        }
+        if result != "success" {
+            ev = ev.failed(result, format!("HTTP {}", status.as_u16()));
+        }
+        if let Err(e) = state.record(ev, None).await {
+            tracing::error!(error = %e, "could not write the audit row of a request");
+        }
+    }
+    resp
+}

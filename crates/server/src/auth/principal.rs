@@ -1,0 +1,132 @@
+//! Resolves a request, once, into who is asking ([`Principal`]) and what they may reach
+//! ([`Scope`]). Handlers take `Auth` as an argument; without a valid bearer token the
+//! request answers 401 before the handler runs.
+
+use crate::audit::AuditSlot;
+use crate::auth::tokens;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use breeze_core::Scope;
+use breeze_core::permissions::{Action, Resource};
+use breeze_proto::ids::{SessionId, UserId};
+use breeze_store::users::{Membership, UserRow};
+use breeze_store::{sessions, users};
+
+/// Who is asking. API keys and agents join with later issues.
+#[derive(Clone, Debug)]
+pub enum Principal {
+    User { user: UserRow, session: SessionId },
+}
+
+/// An authenticated request.
+#[derive(Clone, Debug)]
+pub struct Auth {
+    pub principal: Principal,
+    pub scope: Scope,
+    pub membership: Option<Membership>,
+}
+
+impl Auth {
+    pub fn user(&self) -> &UserRow {
+        match &self.principal {
+            Principal::User { user, .. } => user,
+        }
+    }
+
+    pub fn user_id(&self) -> UserId {
+        self.user().id()
+    }
+
+    pub fn session(&self) -> SessionId {
+        match &self.principal {
+            Principal::User { session, .. } => *session,
+        }
+    }
+
+    /// 403 unless the scope holds the permission. (Objects outside the scope never get
+    /// here: the store answers 404 for them.)
+    pub fn require(&self, resource: Resource, action: Action) -> Result<(), ApiError> {
+        if self.scope.allows(resource, action) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this needs the {}:{} permission",
+                resource, action
+            )))
+        }
+    }
+}
+
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let v = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// `Option<Auth>`: `None` without an `Authorization` header; a bad token is still a 401.
+impl axum::extract::OptionalFromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if parts.headers.contains_key(AUTHORIZATION) {
+            <Auth as FromRequestParts<AppState>>::from_request_parts(parts, state)
+                .await
+                .map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token =
+            bearer(parts).ok_or_else(|| ApiError::Unauthorized("missing bearer token".into()))?;
+        if !token.starts_with(tokens::ACCESS) {
+            return Err(ApiError::Unauthorized("not an access token".into()));
+        }
+        let now = state.now();
+        let session = sessions::by_access_hash(&state.db, &tokens::hash(token), now)
+            .await?
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the access token is invalid or expired".into())
+            })?;
+        let user = users::by_id_for_auth(&state.db, UserId(session.user_id))
+            .await
+            .map_err(|e| match e {
+                breeze_store::StoreError::NotFound => {
+                    ApiError::Unauthorized("the account no longer exists".into())
+                }
+                e => e.into(),
+            })?;
+        if user.status != "active" {
+            return Err(ApiError::Unauthorized("the account is disabled".into()));
+        }
+        let (scope, membership) = users::resolve_scope(&state.db, &user).await?;
+        let auth = Auth {
+            principal: Principal::User {
+                user,
+                session: SessionId(session.id),
+            },
+            scope,
+            membership,
+        };
+        if let Some(slot) = parts.extensions.get::<AuditSlot>() {
+            slot.set_actor(&auth);
+        }
+        Ok(auth)
+    }
+}

@@ -1,0 +1,235 @@
+//! Configuration: a value built once (file, then `BREEZE_*` environment / command-line
+//! overrides, then validation that explains what is wrong) and passed to `App::build`.
+
+use anyhow::{Context, bail};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the SQLite database, keys and the setup token live.
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// `sqlite://…` or `postgres://…`; default: `sqlite://<data_dir>/breeze.db`.
+    pub database_url: Option<String>,
+    /// The address users reach the console at, for links in e-mails (default `http://<listen>`).
+    pub public_url: Option<String>,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// Base64 of 32 bytes; when absent, `<data_dir>/master.key` (created on first start).
+    pub master_key: Option<SecretString>,
+    /// Base64 of an ed25519 32-byte seed; when absent, `<data_dir>/signing.key`.
+    pub signing_key: Option<SecretString>,
+    pub max_body_bytes: usize,
+    pub db_max_connections: u32,
+    pub auth: AuthConfig,
+    pub smtp: Option<SmtpConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_days: i64,
+    /// Failed logins per account within `throttle_window_secs` before 429.
+    pub max_failures_per_account: u32,
+    /// Failed logins per client IP within the window before 429.
+    pub max_failures_per_ip: u32,
+    pub throttle_window_secs: i64,
+    /// argon2id memory in KiB, iterations and lanes (OWASP: 19456 KiB, 2, 1).
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    pub reset_token_ttl_mins: i64,
+    pub invite_ttl_hours: i64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            access_ttl_secs: 15 * 60,
+            refresh_ttl_days: 30,
+            max_failures_per_account: 5,
+            max_failures_per_ip: 30,
+            throttle_window_secs: 15 * 60,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            reset_token_ttl_mins: 30,
+            invite_ttl_hours: 72,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub from: String,
+    /// `none`, `starttls` (default) or `tls`.
+    #[serde(default = "default_smtp_tls")]
+    pub tls: String,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+fn default_smtp_tls() -> String {
+    "starttls".into()
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./breeze-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 3001)),
+            database_url: None,
+            public_url: None,
+            log_format: "text".into(),
+            master_key: None,
+            signing_key: None,
+            max_body_bytes: 1024 * 1024,
+            db_max_connections: 16,
+            auth: AuthConfig::default(),
+            smtp: None,
+        }
+    }
+}
+
+/// Values given on the command line or in `BREEZE_*` variables; they win over the file.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub database_url: Option<String>,
+    pub public_url: Option<String>,
+    pub log_format: Option<String>,
+}
+
+impl Config {
+    /// Reads the optional file, applies overrides and validates.
+    pub fn load(file: Option<&Path>, o: Overrides) -> anyhow::Result<Config> {
+        let mut c = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading config file {}", p.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("config file {} is not valid", p.display()))?
+            }
+            None => Config::default(),
+        };
+        if let Some(v) = o.data_dir {
+            c.data_dir = v;
+        }
+        if let Some(v) = o.listen {
+            c.listen = v;
+        }
+        if let Some(v) = o.database_url {
+            c.database_url = Some(v);
+        }
+        if let Some(v) = o.public_url {
+            c.public_url = Some(v);
+        }
+        if let Some(v) = o.log_format {
+            c.log_format = v;
+        }
+        if let Ok(v) = std::env::var("BREEZE_SMTP_HOST") {
+            let smtp = c.smtp.get_or_insert(SmtpConfig {
+                host: v.clone(),
+                port: default_smtp_port(),
+                username: None,
+                password: None,
+                from: "breeze@localhost".into(),
+                tls: default_smtp_tls(),
+            });
+            smtp.host = v;
+            if let Some(p) = std::env::var("BREEZE_SMTP_PORT")
+                .ok()
+                .and_then(|p| p.parse().ok())
+            {
+                smtp.port = p;
+            }
+            if let Ok(f) = std::env::var("BREEZE_SMTP_FROM") {
+                smtp.from = f;
+            }
+            if let Ok(t) = std::env::var("BREEZE_SMTP_TLS") {
+                smtp.tls = t;
+            }
+            if let Ok(u) = std::env::var("BREEZE_SMTP_USERNAME") {
+                smtp.username = Some(u);
+            }
+            if let Ok(p) = std::env::var("BREEZE_SMTP_PASSWORD") {
+                smtp.password = Some(p.into());
+            }
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            bail!(
+                "log_format must be `text` or `json`, got `{}`",
+                self.log_format
+            );
+        }
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("sqlite:")
+                || url.starts_with("postgres:")
+                || url.starts_with("postgresql:"))
+        {
+            bail!("database_url must start with sqlite:, postgres: or postgresql:");
+        }
+        if let Some(u) = &self.public_url {
+            url::Url::parse(u).with_context(|| format!("public_url `{u}` is not a URL"))?;
+        }
+        let a = &self.auth;
+        if !(60..=3600).contains(&a.access_ttl_secs) {
+            bail!("auth.access_ttl_secs must be between 60 and 3600");
+        }
+        if !(1..=365).contains(&a.refresh_ttl_days) {
+            bail!("auth.refresh_ttl_days must be between 1 and 365");
+        }
+        if a.argon2_memory_kib < 8 * 1024 || a.argon2_iterations < 1 || a.argon2_parallelism < 1 {
+            bail!(
+                "auth.argon2_* are below safe minimums (memory ≥ 8192 KiB, iterations ≥ 1, parallelism ≥ 1)"
+            );
+        }
+        if a.max_failures_per_account == 0 || a.max_failures_per_ip == 0 {
+            bail!("auth.max_failures_* must be at least 1");
+        }
+        if self.max_body_bytes < 1024 {
+            bail!("max_body_bytes must be at least 1024");
+        }
+        if let Some(s) = &self.smtp {
+            if !matches!(s.tls.as_str(), "none" | "starttls" | "tls") {
+                bail!("smtp.tls must be none, starttls or tls");
+            }
+            if s.host.is_empty() || !s.from.contains('@') {
+                bail!("smtp.host must be set and smtp.from must be an e-mail address");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("breeze.db").display()))
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_string()
+    }
+}

@@ -1,0 +1,190 @@
+//! The server's error type and its one mapping to HTTP: not found → 404, conflict → 409,
+//! validation → 400/422 naming the field, auth → 401/403, throttled → 429, anything
+//! unexpected → a logged 500 whose body says nothing about internals.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use breeze_core::validate::ValidationError;
+use breeze_proto::api::{ErrorBody, ErrorDetail};
+use breeze_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    BadRequest {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
+    #[error("{message}")]
+    Validation { field: String, message: String },
+    #[error("authentication required")]
+    Unauthorized(String),
+    #[error("forbidden")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("too many requests")]
+    RateLimited {
+        retry_after_secs: u64,
+        message: String,
+    },
+    #[error("request body too large")]
+    PayloadTooLarge(String),
+    #[error("unsupported media type")]
+    UnsupportedMediaType(String),
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        ApiError::Internal(e.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn detail(&self) -> ErrorDetail {
+        let (code, message, field) = match self {
+            ApiError::BadRequest {
+                code,
+                message,
+                field,
+            } => (*code, message.clone(), field.clone()),
+            ApiError::Validation { field, message } => {
+                ("validation", message.clone(), Some(field.clone()))
+            }
+            ApiError::Unauthorized(m) => ("unauthorized", m.clone(), None),
+            ApiError::Forbidden(m) => ("forbidden", m.clone(), None),
+            ApiError::NotFound => ("not_found", "not found".to_string(), None),
+            ApiError::Conflict(m) => ("conflict", m.clone(), None),
+            ApiError::RateLimited { message, .. } => ("rate_limited", message.clone(), None),
+            ApiError::PayloadTooLarge(m) => ("payload_too_large", m.clone(), None),
+            ApiError::UnsupportedMediaType(m) => ("unsupported_media_type", m.clone(), None),
+            ApiError::Unavailable(m) => ("unavailable", m.clone(), None),
+            ApiError::Internal(_) => ("internal", "internal server error".to_string(), None),
+        };
+        ErrorDetail {
+            code: code.to_string(),
+            message,
+            field,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(e) = &self {
+            tracing::error!(error = format!("{e:#}"), "internal error");
+        }
+        let status = self.status();
+        let retry = match &self {
+            ApiError::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
+        let mut resp = (
+            status,
+            axum::Json(ErrorBody {
+                error: self.detail(),
+            }),
+        )
+            .into_response();
+        if let Some(secs) = retry
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut().insert("retry-after", v);
+        }
+        resp
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Invalid { field, message } => ApiError::Validation { field, message },
+            e @ (StoreError::Config(_) | StoreError::Corrupt(_) | StoreError::Database(_)) => {
+                ApiError::Internal(e.into())
+            }
+        }
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        ApiError::Validation {
+            field: e.field,
+            message: e.message,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_store_error_maps_to_the_right_status() {
+        let cases = [
+            (StoreError::NotFound, StatusCode::NOT_FOUND),
+            (StoreError::Conflict("x".into()), StatusCode::CONFLICT),
+            (
+                StoreError::invalid("f", "bad"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                StoreError::Config("x".into()),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            (
+                StoreError::Corrupt("x".into()),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            (
+                StoreError::Database(sqlx::Error::PoolTimedOut),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+        ];
+        for (e, status) in cases {
+            assert_eq!(ApiError::from(e).status(), status);
+        }
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_details() {
+        let e = ApiError::internal(anyhow::anyhow!("password=hunter2 at db.rs:42"));
+        assert_eq!(e.detail().message, "internal server error");
+        let v = ApiError::validation("email", "must be an e-mail address");
+        assert_eq!(v.detail().field.as_deref(), Some("email"));
+    }
+}

@@ -1,0 +1,217 @@
+//! Extractors that turn every malformed input into a clear 4xx JSON error naming the field:
+//! bodies (wrong content type, bad JSON, wrong types, unknown or missing fields, too large),
+//! path ids (not a UUID) and query strings.
+
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+/// A JSON body.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let ct = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if mime != "application/json"
+            && !(mime.starts_with("application/") && mime.ends_with("+json"))
+        {
+            return Err(ApiError::UnsupportedMediaType(
+                "the body must be JSON with `Content-Type: application/json`".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(
+                    "the request body is larger than this endpoint accepts".into(),
+                )
+            } else {
+                ApiError::BadRequest {
+                    code: "bad_request",
+                    message: e.body_text(),
+                    field: None,
+                }
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// `Option<ApiJson<T>>`: `None` for an empty body.
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::OptionalFromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let empty = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == "0")
+            || !req.headers().contains_key(CONTENT_TYPE);
+        if empty {
+            return Ok(None);
+        }
+        <ApiJson<T> as FromRequest<S>>::from_request(req, state)
+            .await
+            .map(Some)
+    }
+}
+
+/// Parses JSON, naming the offending field on error.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let msg = inner.to_string();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::BadRequest {
+                code: "malformed_json",
+                message: format!("malformed JSON: {msg}"),
+                field: None,
+            };
+        }
+        // "unknown field `x`" and "missing field `x`" name the field themselves.
+        let named = msg.split('`').nth(1).map(str::to_string);
+        let field = if msg.starts_with("unknown field") || msg.starts_with("missing field") {
+            match (path.as_str(), named) {
+                (".", Some(n)) | ("", Some(n)) => Some(n),
+                (p, Some(n)) => Some(format!("{p}.{n}")),
+                (p, None) => Some(p.to_string()),
+            }
+        } else if path == "." || path.is_empty() {
+            None
+        } else {
+            Some(path)
+        };
+        let message = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        match field {
+            Some(f) => ApiError::Validation { field: f, message },
+            None => ApiError::BadRequest {
+                code: "invalid_body",
+                message,
+                field: None,
+            },
+        }
+    })
+}
+
+/// Path parameters; a malformed id answers 400 naming the parameter.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(e) => {
+                let text = e.body_text();
+                let field = text
+                    .split('`')
+                    .nth(1)
+                    .map(str::to_string)
+                    .or_else(|| Some("id".into()));
+                Err(ApiError::BadRequest {
+                    code: "invalid_path",
+                    message: format!("invalid path parameter (ids are UUIDs): {text}"),
+                    field,
+                })
+            }
+        }
+    }
+}
+
+/// Query parameters; bad ones answer 400 naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded_deserializer(q);
+        de.map(ApiQuery)
+    }
+}
+
+fn serde_urlencoded_deserializer<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
+    axum::extract::Query::<T>::try_from_uri(&format!("/?{q}").parse().map_err(|_| {
+        ApiError::BadRequest {
+            code: "invalid_query",
+            message: "invalid query string".into(),
+            field: None,
+        }
+    })?)
+    .map(|axum::extract::Query(v)| v)
+    .map_err(|e| {
+        let text = e.body_text();
+        let field = text
+            .split(": ")
+            .nth(1)
+            .and_then(|s| s.split(':').next())
+            .map(|s| s.trim().to_string());
+        ApiError::BadRequest {
+            code: "invalid_query",
+            message: text,
+            field,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        email: String,
+        n: Option<u32>,
+    }
+
+    fn field_of(json: &str) -> Option<String> {
+        match parse_json::<Body>(json.as_bytes()) {
+            Err(ApiError::Validation { field, .. }) => Some(field),
+            Err(ApiError::BadRequest { field, .. }) => field,
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        assert_eq!(field_of(r#"{"email": 3}"#).as_deref(), Some("email"));
+        assert_eq!(
+            field_of(r#"{"email": "a", "n": "x"}"#).as_deref(),
+            Some("n")
+        );
+        assert_eq!(
+            field_of(r#"{"email": "a", "evil": 1}"#).as_deref(),
+            Some("evil")
+        );
+        assert_eq!(field_of(r#"{}"#).as_deref(), Some("email"));
+        assert!(matches!(
+            parse_json::<Body>(b"{not json"),
+            Err(ApiError::BadRequest {
+                code: "malformed_json",
+                ..
+            })
+        ));
+    }
+}

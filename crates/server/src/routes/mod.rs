@@ -1,0 +1,55 @@
+//! Routes. Each module contributes an `OpenApiRouter`, so every route is in the OpenAPI
+//! document by construction (and a test checks it).
+
+use crate::state::AppState;
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa_axum::router::OpenApiRouter;
+
+pub mod audit_logs;
+pub mod auth;
+pub mod common;
+pub mod device_groups;
+pub mod ops;
+pub mod orgs;
+pub mod partners;
+pub mod roles;
+pub mod setup;
+pub mod sites;
+pub mod users;
+
+/// The API routes and their OpenAPI document.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(crate::openapi::base())
+        .merge(setup::router())
+        .merge(auth::router())
+        .merge(partners::router())
+        .merge(orgs::router())
+        .merge(sites::router())
+        .merge(device_groups::router())
+        .merge(users::router())
+        .merge(roles::router())
+        .merge(audit_logs::router())
+        .merge(ops::router())
+        .split_for_parts()
+}
+
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = api();
+    let doc = std::sync::Arc::new(doc);
+    api.merge(crate::openapi::docs_router(doc))
+        .fallback(common::not_found)
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::audit::audit_mutations,
+        ))
+        .route_layer(from_fn_with_state(state.clone(), crate::metrics::track))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            axum::http::header::X_CONTENT_TYPE_OPTIONS,
+            axum::http::HeaderValue::from_static("nosniff"),
+        ))
+        .layer(CatchPanicLayer::custom(common::panic_response))
+        .with_state(state)
+}

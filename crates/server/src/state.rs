@@ -1,0 +1,40 @@
+//! Everything a request handler needs, built once by `App::build`.
+
+use crate::auth::password::Hasher;
+use crate::auth::throttle::Throttle;
+use crate::config::Config;
+use crate::keys::Keys;
+use crate::mail::Mailer;
+use crate::metrics::Metrics;
+use breeze_core::Clock;
+use breeze_store::Db;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub keys: Keys,
+    pub hasher: Hasher,
+    pub throttle: Throttle,
+    pub mailer: Mailer,
+    pub metrics: Metrics,
+    /// SHA-256 of the one-time setup token while setup is open.
+    pub setup_token_hash: Mutex<Option<String>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+}
