@@ -229,10 +229,36 @@ fn other_account(name: &str) -> Result<Account> {
     bail!("running a script as another user (`{name}`) is not supported yet on this platform")
 }
 
+fn other_user_root() -> PathBuf {
+    std::env::temp_dir().join("breeze-agent-run")
+}
+
+/// The per-execution directory for `job` run as `account`.
+fn script_dir(job: &ScriptJob, account: &Account) -> PathBuf {
+    match account {
+        Account::Own => job.work_root.join(job.command_id.to_string()),
+        #[cfg(unix)]
+        Account::Other { .. } => other_user_root().join(job.command_id.to_string()),
+    }
+}
+
 /// Writes the script into a fresh private directory; returns (dir, file).
 fn write_script(job: &ScriptJob, ext: &str, account: &Account) -> Result<(PathBuf, PathBuf)> {
-    crate::durable::create_private_dir(&job.work_root)?;
-    let dir = job.work_root.join(job.command_id.to_string());
+    let dir = script_dir(job, account);
+    match account {
+        Account::Own => crate::durable::create_private_dir(&job.work_root)?,
+        #[cfg(unix)]
+        Account::Other { .. } => {
+            // The state dir is root-only, so another account's scripts live under
+            // the system temp dir: a traversable (0711) parent, a private child.
+            use std::os::unix::fs::PermissionsExt as _;
+            let parent = other_user_root();
+            std::fs::create_dir_all(&parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+            std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o711))
+                .with_context(|| format!("setting permissions of {}", parent.display()))?;
+        }
+    }
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
@@ -324,12 +350,12 @@ pub async fn run_script(
         started_at: Some(started_at),
         completed_at: started_at,
     };
-    let dir = job.work_root.join(job.command_id.to_string());
     if let Err(e) = execute(&job, cancel, &mut result).await {
         result.status = CommandStatus::Failed;
         result.error_message = Some(format!("{e:#}"));
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(job.work_root.join(job.command_id.to_string()));
+    let _ = std::fs::remove_dir_all(other_user_root().join(job.command_id.to_string()));
     result.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     result.completed_at = clock.now();
     result

@@ -36,13 +36,13 @@ pub fn collect_all(config: &AgentConfig, now: DateTime<Utc>) -> Collected {
             )),
         }
     }
-    if config.collect_processes {
-        if let Ok(mut sys) = sysinfo::System::new() {
-            // Two samples so per-process CPU use means something.
-            let _ = collectors::processes::collect(&mut sys);
-            std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
-            c.full.processes = Some(collectors::processes::collect(&mut sys));
-        }
+    if config.collect_processes
+        && let Ok(mut sys) = sysinfo::System::new()
+    {
+        // Two samples so per-process CPU use means something.
+        let _ = collectors::processes::collect(&mut sys);
+        std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+        c.full.processes = Some(collectors::processes::collect(&mut sys));
     }
     c.full.users = Some(collectors::users::collect());
     c.full.collected_at = Some(now);
