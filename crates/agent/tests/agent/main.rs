@@ -1,0 +1,7 @@
+//! Integration tests of breeze-agent, one binary (STYLE.md).
+
+mod collectors;
+mod commands;
+mod executor;
+mod outbox;
+mod support;

@@ -1,0 +1,92 @@
+//! Command acknowledgements and results.
+
+use super::CommandRejection;
+use crate::ids::CommandId;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Final status of a command as the agent reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CommandStatus {
+    /// Ran to the end. For scripts the exit code may still be non-zero: the server
+    /// decides how to show it (seed 004 keeps `completed` + `exit_code`).
+    Completed,
+    /// Could not be run or failed on the agent's side (no interpreter, bad run_as,
+    /// reboot refused …); see `error_message`.
+    Failed,
+    /// Hit its timeout; the process tree was killed.
+    Timeout,
+    /// Stopped by a `cancel` command (or by the agent shutting down).
+    Cancelled,
+    /// Refused before running; see `rejection` and `error_message`.
+    Rejected,
+}
+
+impl CommandStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Timeout => "timeout",
+            Self::Cancelled => "cancelled",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+/// Body of `POST /api/v1/agents/{agent_id}/commands/{command_id}/result`.
+///
+/// The agent delivers exactly one result per `command_id` and retries until the
+/// server answers 2xx or 409; the server must dedupe on `command_id` (first final
+/// result wins) so a retry after a lost answer changes nothing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CommandResult {
+    pub command_id: CommandId,
+    /// The envelope's `command_type` (as received, even when unknown).
+    pub command_type: String,
+    pub status: CommandStatus,
+    /// Present when status is `rejected`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejection: Option<CommandRejection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// UTF-8 (invalid bytes replaced by U+FFFD). When truncated, this is the *tail*
+    /// of the output, at most `max_output_bytes` long.
+    #[serde(default)]
+    pub stdout: String,
+    #[serde(default)]
+    pub stderr: String,
+    #[serde(default)]
+    pub stdout_truncated: bool,
+    #[serde(default)]
+    pub stderr_truncated: bool,
+    #[serde(default)]
+    pub duration_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: DateTime<Utc>,
+}
+
+/// What an acknowledgement says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AckStatus {
+    /// Verified and started (the server shows the command as `running`).
+    Running,
+}
+
+/// "Command started": `POST …/commands/{command_id}/ack` or [`super::ChannelFrame::CommandAck`].
+/// Best effort: the final [`CommandResult`] is what counts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CommandAck {
+    pub command_id: CommandId,
+    pub status: AckStatus,
+    pub started_at: DateTime<Utc>,
+}
