@@ -124,6 +124,28 @@ impl AuditEvent {
         self
     }
 
+    /// Files the row under the tenant the user belongs to, so their partner (and
+    /// organization) can read it.
+    pub async fn tenant_of_user(mut self, db: &breeze_store::Db, user: Option<Uuid>) -> Self {
+        if let Some(u) = user
+            && let Ok(Some(m)) =
+                breeze_store::users::membership(db, breeze_proto::ids::UserId(u)).await
+        {
+            match m {
+                breeze_store::users::Membership::Partner { partner_id, .. } => {
+                    self.row.partner_id = Some(partner_id)
+                }
+                breeze_store::users::Membership::Organization {
+                    partner_id, org_id, ..
+                } => {
+                    self.row.partner_id = Some(partner_id);
+                    self.row.org_id = Some(org_id);
+                }
+            }
+        }
+        self
+    }
+
     pub fn client(mut self, c: &ClientMeta) -> Self {
         self.row.ip_address = c.ip.clone();
         self.row.user_agent = c.user_agent.clone();
@@ -170,6 +192,13 @@ impl AppState {
         event: AuditEvent,
         slot: Option<&AuditSlot>,
     ) -> Result<(), crate::error::ApiError> {
+        // Rows about a user but without a tenant (logins, MFA, resets) go to the user's tenant.
+        let event = if event.row.partner_id.is_none() && event.row.actor_type == "user" {
+            let actor = event.row.actor_id;
+            event.tenant_of_user(&self.db, actor).await
+        } else {
+            event
+        };
         audit::append(&self.db, &event.row, self.now())
             .await
             .map_err(crate::error::ApiError::internal)?;

@@ -73,6 +73,14 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::OptionalFromRequest<S> 
 
 /// Parses JSON, naming the offending field on error.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every request body is an object; serde would otherwise accept a struct as an array.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::BadRequest {
+            code: "invalid_body",
+            message: "the body must be a JSON object".into(),
+            field: None,
+        });
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -87,14 +95,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
         // "unknown field `x`" and "missing field `x`" name the field themselves.
         let named = msg.split('`').nth(1).map(str::to_string);
-        let field = if msg.starts_with("unknown field") || msg.starts_with("missing field") {
-            match (path.as_str(), named) {
-                (".", Some(n)) | ("", Some(n)) => Some(n),
-                (p, Some(n)) => Some(format!("{p}.{n}")),
-                (p, None) => Some(p.to_string()),
+        let root = path == "." || path.is_empty();
+        // serde_path_to_error puts an unknown field in the path itself; a missing field is
+        // named only in the message, under its parent's path.
+        let field = if msg.starts_with("missing field") {
+            match named {
+                Some(n) if root => Some(n),
+                Some(n) => Some(format!("{path}.{n}")),
+                None => (!root).then_some(path),
             }
-        } else if path == "." || path.is_empty() {
-            None
+        } else if root {
+            named.filter(|_| msg.starts_with("unknown field"))
         } else {
             Some(path)
         };

@@ -171,21 +171,29 @@ impl Q {
     }
 
     /// The SQL with placeholders in the engine's syntax (`?` for SQLite, `$n` for PostgreSQL).
+    /// On PostgreSQL a NULL argument is written as the literal `NULL` (and not bound), since
+    /// an untyped bound NULL would be typed as text.
     pub fn render(&self, engine: Engine) -> String {
         match engine {
             Engine::Sqlite => self.sql.clone(),
             Engine::Postgres => {
                 let mut out = String::with_capacity(self.sql.len() + 16);
                 let mut n = 0;
+                let mut i = 0;
                 let mut in_str = false;
                 for c in self.sql.chars() {
                     if c == '\'' {
                         in_str = !in_str;
                     }
                     if c == '?' && !in_str {
-                        n += 1;
-                        out.push('$');
-                        out.push_str(&n.to_string());
+                        if matches!(self.args.get(i), Some(Arg::Null)) {
+                            out.push_str("NULL");
+                        } else {
+                            n += 1;
+                            out.push('$');
+                            out.push_str(&n.to_string());
+                        }
+                        i += 1;
                     } else {
                         out.push(c);
                     }
@@ -221,7 +229,8 @@ macro_rules! bind_pg {
         let mut q = $q;
         for a in $args {
             q = match a {
-                Arg::Null => q.bind(None::<String>),
+                // Rendered as a literal NULL (see `Q::render`).
+                Arg::Null => q,
                 Arg::Bool(v) => q.bind(v),
                 Arg::I64(v) => q.bind(v),
                 Arg::F64(v) => q.bind(v),

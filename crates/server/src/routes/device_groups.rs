@@ -187,10 +187,9 @@ async fn get(
     auth: Auth,
     ApiPath(id): ApiPath<DeviceGroupId>,
 ) -> ApiResult<axum::Json<DeviceGroup>> {
+    let g = device_groups::get(&state.db, &auth.scope, id).await?;
     auth.require(Resource::DeviceGroups, Action::Read)?;
-    Ok(axum::Json(
-        device_groups::get(&state.db, &auth.scope, id).await?,
-    ))
+    Ok(axum::Json(g))
 }
 
 /// Changes a group's name, rules (dynamic groups) or parent.
@@ -204,8 +203,8 @@ async fn update(
     ApiPath(id): ApiPath<DeviceGroupId>,
     ApiJson(req): ApiJson<UpdateDeviceGroup>,
 ) -> ApiResult<axum::Json<DeviceGroup>> {
-    auth.require(Resource::DeviceGroups, Action::Write)?;
     let mut g = device_groups::get(&state.db, &auth.scope, id).await?;
+    auth.require(Resource::DeviceGroups, Action::Write)?;
     if let Some(n) = &req.name {
         g.name = validate::name("name", n, 200)?;
     }
@@ -262,8 +261,8 @@ async fn delete(
     Extension(slot): Extension<AuditSlot>,
     ApiPath(id): ApiPath<DeviceGroupId>,
 ) -> ApiResult<axum::Json<OkBody>> {
-    auth.require(Resource::DeviceGroups, Action::Delete)?;
     let g = device_groups::get(&state.db, &auth.scope, id).await?;
+    auth.require(Resource::DeviceGroups, Action::Delete)?;
     device_groups::delete(&state.db, &auth.scope, id).await?;
     state
         .record(
@@ -286,10 +285,9 @@ async fn members(
     auth: Auth,
     ApiPath(id): ApiPath<DeviceGroupId>,
 ) -> ApiResult<axum::Json<DeviceIds>> {
+    let ids = device_groups::members(&state.db, &auth.scope, id).await?;
     auth.require(Resource::DeviceGroups, Action::Read)?;
-    Ok(axum::Json(DeviceIds {
-        device_ids: device_groups::members(&state.db, &auth.scope, id).await?,
-    }))
+    Ok(axum::Json(DeviceIds { device_ids: ids }))
 }
 
 fn check_ids(req: &GroupMembers) -> ApiResult<()> {
@@ -313,9 +311,9 @@ async fn add_members(
     ApiPath(id): ApiPath<DeviceGroupId>,
     ApiJson(req): ApiJson<GroupMembers>,
 ) -> ApiResult<axum::Json<Changed>> {
+    let g = device_groups::get(&state.db, &auth.scope, id).await?;
     auth.require(Resource::DeviceGroups, Action::Write)?;
     check_ids(&req)?;
-    let g = device_groups::get(&state.db, &auth.scope, id).await?;
     if g.group_type == "dynamic" {
         return Err(ApiError::Conflict(
             "a dynamic group's members come from its rules".into(),
@@ -348,9 +346,9 @@ async fn remove_members(
     ApiPath(id): ApiPath<DeviceGroupId>,
     ApiJson(req): ApiJson<GroupMembers>,
 ) -> ApiResult<axum::Json<Changed>> {
+    let g = device_groups::get(&state.db, &auth.scope, id).await?;
     auth.require(Resource::DeviceGroups, Action::Write)?;
     check_ids(&req)?;
-    let g = device_groups::get(&state.db, &auth.scope, id).await?;
     if g.group_type == "dynamic" {
         return Err(ApiError::Conflict(
             "a dynamic group's members come from its rules".into(),

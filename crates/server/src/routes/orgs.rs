@@ -142,8 +142,9 @@ async fn get(
     auth: Auth,
     ApiPath(id): ApiPath<OrgId>,
 ) -> ApiResult<axum::Json<Organization>> {
+    let org = orgs::get(&state.db, &auth.scope, id).await?;
     auth.require(Resource::Orgs, Action::Read)?;
-    Ok(axum::Json(orgs::get(&state.db, &auth.scope, id).await?))
+    Ok(axum::Json(org))
 }
 
 async fn apply_update(
@@ -154,8 +155,8 @@ async fn apply_update(
     id: OrgId,
     req: UpdateOrganization,
 ) -> ApiResult<axum::Json<Organization>> {
-    auth.require(Resource::Orgs, Action::Write)?;
     let mut org = orgs::get(&state.db, &auth.scope, id).await?;
+    auth.require(Resource::Orgs, Action::Write)?;
     let before = serde_json::to_value(&org).map_err(ApiError::internal)?;
     if let Some(n) = &req.name {
         org.name = validate::name("name", n, 200)?;
@@ -240,8 +241,8 @@ async fn delete(
     Extension(slot): Extension<AuditSlot>,
     ApiPath(id): ApiPath<OrgId>,
 ) -> ApiResult<axum::Json<OkBody>> {
-    auth.require(Resource::Orgs, Action::Delete)?;
     let org = orgs::get(&state.db, &auth.scope, id).await?;
+    auth.require(Resource::Orgs, Action::Delete)?;
     if auth.scope.own_org().is_some() {
         return Err(ApiError::Forbidden(
             "an organization cannot delete itself; ask its partner".into(),
@@ -295,8 +296,8 @@ async fn sites_of(
     org: OrgId,
     p: ListParams,
 ) -> ApiResult<axum::Json<Page<Site>>> {
-    auth.require(Resource::Sites, Action::Read)?;
     orgs::get(&state.db, &auth.scope, org).await?;
+    auth.require(Resource::Sites, Action::Read)?;
     let opts = list_opts(&p)?;
     let (rows, next) = sites::list(&state.db, &auth.scope, Some(org), &opts).await?;
     Ok(page(rows, next))

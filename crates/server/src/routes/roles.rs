@@ -78,8 +78,8 @@ async fn get(
     auth: Auth,
     ApiPath(id): ApiPath<RoleId>,
 ) -> ApiResult<axum::Json<Role>> {
-    auth.require(Resource::Roles, Action::Read)?;
     let r = roles::get(&state.db, &auth.scope, id).await?;
+    auth.require(Resource::Roles, Action::Read)?;
     Ok(axum::Json(with_perms(&state, r).await?))
 }
 
@@ -179,8 +179,8 @@ async fn update(
     ApiPath(id): ApiPath<RoleId>,
     ApiJson(req): ApiJson<UpdateRole>,
 ) -> ApiResult<axum::Json<Role>> {
-    auth.require(Resource::Roles, Action::Write)?;
     let r = roles::get(&state.db, &auth.scope, id).await?;
+    auth.require(Resource::Roles, Action::Write)?;
     if r.is_system {
         return Err(ApiError::Forbidden(
             "built-in roles cannot be changed; create a custom role".into(),
@@ -244,8 +244,8 @@ async fn delete(
     Extension(slot): Extension<AuditSlot>,
     ApiPath(id): ApiPath<RoleId>,
 ) -> ApiResult<axum::Json<OkBody>> {
-    auth.require(Resource::Roles, Action::Delete)?;
     let r = roles::get(&state.db, &auth.scope, id).await?;
+    auth.require(Resource::Roles, Action::Delete)?;
     if r.is_system {
         return Err(ApiError::Forbidden(
             "built-in roles cannot be deleted".into(),

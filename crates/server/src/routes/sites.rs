@@ -36,8 +36,8 @@ pub async fn create_site(
     org: OrgId,
     req: CreateSite,
 ) -> ApiResult<(StatusCode, axum::Json<Site>)> {
-    auth.require(Resource::Sites, Action::Write)?;
     orgs::get(&state.db, &auth.scope, org).await?;
+    auth.require(Resource::Sites, Action::Write)?;
     if !auth.scope.all_sites() {
         return Err(ApiError::Forbidden(
             "site-limited users cannot create sites".into(),
@@ -87,8 +87,9 @@ async fn get(
     auth: Auth,
     ApiPath(id): ApiPath<SiteId>,
 ) -> ApiResult<axum::Json<Site>> {
+    let site = sites::get(&state.db, &auth.scope, id).await?;
     auth.require(Resource::Sites, Action::Read)?;
-    Ok(axum::Json(sites::get(&state.db, &auth.scope, id).await?))
+    Ok(axum::Json(site))
 }
 
 /// Changes a site; absent fields stay.
@@ -102,8 +103,8 @@ async fn update(
     ApiPath(id): ApiPath<SiteId>,
     ApiJson(req): ApiJson<UpdateSite>,
 ) -> ApiResult<axum::Json<Site>> {
-    auth.require(Resource::Sites, Action::Write)?;
     let mut site = sites::get(&state.db, &auth.scope, id).await?;
+    auth.require(Resource::Sites, Action::Write)?;
     if let Some(n) = &req.name {
         site.name = validate::name("name", n, 200)?;
     }
@@ -151,8 +152,8 @@ async fn delete(
     Extension(slot): Extension<AuditSlot>,
     ApiPath(id): ApiPath<SiteId>,
 ) -> ApiResult<axum::Json<OkBody>> {
-    auth.require(Resource::Sites, Action::Delete)?;
     let site = sites::get(&state.db, &auth.scope, id).await?;
+    auth.require(Resource::Sites, Action::Delete)?;
     sites::delete(&state.db, &auth.scope, id).await?;
     state
         .record(

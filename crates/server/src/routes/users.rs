@@ -346,8 +346,9 @@ async fn get(
     auth: Auth,
     ApiPath(id): ApiPath<UserId>,
 ) -> ApiResult<axum::Json<Member>> {
+    let m = member(&state, &auth, id).await?;
     auth.require(Resource::Users, Action::Read)?;
-    Ok(axum::Json(member(&state, &auth, id).await?))
+    Ok(axum::Json(m))
 }
 
 /// The caller may act on `target` only if they hold every permission the target holds.
@@ -372,8 +373,8 @@ async fn update(
     ApiPath(id): ApiPath<UserId>,
     ApiJson(req): ApiJson<UpdateMember>,
 ) -> ApiResult<axum::Json<Member>> {
-    auth.require(Resource::Users, Action::Write)?;
     let target = member(&state, &auth, id).await?;
+    auth.require(Resource::Users, Action::Write)?;
     let is_self = id == auth.user_id();
     let changes_access = req.role_id.is_some()
         || req.status.is_some()
@@ -476,8 +477,8 @@ async fn remove(
     Extension(slot): Extension<AuditSlot>,
     ApiPath(id): ApiPath<UserId>,
 ) -> ApiResult<axum::Json<OkBody>> {
-    auth.require(Resource::Users, Action::Delete)?;
     let target = member(&state, &auth, id).await?;
+    auth.require(Resource::Users, Action::Delete)?;
     if id == auth.user_id() {
         return Err(ApiError::Forbidden("you cannot remove yourself".into()));
     }

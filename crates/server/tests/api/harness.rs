@@ -1,0 +1,144 @@
+use breeze_client::BreezeClient;
+use breeze_proto::api::{SetupRequest, TokenPair};
+use breeze_server::{App, AppState, Config};
+use tempfile::TempDir;
+
+pub const ADMIN_EMAIL: &str = "ann@acme.test";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub client: BreezeClient,
+    pub state: AppState,
+    pub dir: TempDir,
+    pub engine: &'static str,
+    #[allow(dead_code)]
+    pub database_url: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.abort();
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// The engines to run engine-sensitive tests on: SQLite always, PostgreSQL when
+/// `BREEZE_TEST_DATABASE_URL` is set (CI sets it).
+pub fn engines() -> Vec<Engine> {
+    let mut v = vec![Engine::Sqlite];
+    if std::env::var("BREEZE_TEST_DATABASE_URL").is_ok() {
+        v.push(Engine::Postgres);
+    }
+    v
+}
+
+pub fn test_config(dir: &std::path::Path) -> Config {
+    let mut c = Config::default();
+    c.data_dir = dir.to_path_buf();
+    c.listen = "127.0.0.1:0".parse().expect("addr");
+    // The smallest parameters validation allows: tests hash many passwords.
+    c.auth.argon2_memory_kib = 8192;
+    c.auth.argon2_iterations = 1;
+    c
+}
+
+pub async fn spawn(engine: Engine, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    let database_url = match engine {
+        Engine::Sqlite => config.database_url(),
+        Engine::Postgres => {
+            let base = std::env::var("BREEZE_TEST_DATABASE_URL").expect("BREEZE_TEST_DATABASE_URL");
+            let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+            // Create the schema, then point the server at it through search_path.
+            breeze_store::Db::connect_pg_schema(
+                &base,
+                &schema,
+                &breeze_store::DbOptions { max_connections: 1 },
+            )
+            .await
+            .unwrap_or_else(|e| {
+                panic!("BREEZE_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+            })
+            .close()
+            .await;
+            let sep = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{sep}options=-c%20search_path%3D{schema}")
+        }
+    };
+    config.database_url = Some(database_url.clone());
+    config.db_max_connections = 8;
+    tweak(&mut config);
+    let app = App::build(config).await.expect("build app");
+    let addr = app.local_addr().expect("addr");
+    let state = app.state.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        let _ = app
+            .run_until(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    let client = BreezeClient::new(&format!("http://{addr}")).expect("client");
+    TestApp {
+        client,
+        state,
+        dir,
+        engine: match engine {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        },
+        database_url,
+        shutdown: Some(tx),
+        handle: Some(handle),
+    }
+}
+
+pub async fn spawn_sqlite() -> TestApp {
+    spawn(Engine::Sqlite, |_| {}).await
+}
+
+impl TestApp {
+    pub fn setup_token(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("setup-token"))
+            .expect("setup token file")
+            .trim()
+            .to_string()
+    }
+
+    /// Completes setup: partner "Acme IT" with its admin; answers the admin's tokens.
+    pub async fn setup_admin(&self) -> TokenPair {
+        self.setup_partner("Acme IT", ADMIN_EMAIL).await
+    }
+
+    pub async fn setup_partner(&self, partner: &str, email: &str) -> TokenPair {
+        self.client
+            .setup(&SetupRequest {
+                setup_token: self.setup_token(),
+                partner_name: partner.into(),
+                admin_name: "Admin".into(),
+                admin_email: email.into(),
+                admin_password: PASSWORD.into(),
+            })
+            .await
+            .expect("setup")
+    }
+
+    pub async fn admin(&self) -> BreezeClient {
+        let t = self.setup_admin().await;
+        self.client.with_token(t.access_token)
+    }
+}
