@@ -61,11 +61,14 @@ export function AppShell() {
         </div>
       </aside>
       {menuOpen && (
-        <div className="fixed inset-0 z-40 lg:hidden" role="dialog" aria-modal="true" aria-label="Menu">
-          <button type="button" aria-label="Close menu" className="absolute inset-0 bg-black/50" onClick={() => setMenuOpen(false)} />
+        <div className="fixed inset-0 z-40 lg:hidden" role="dialog" aria-modal="true" aria-label="Menu" onKeyDown={(e) => e.key === "Escape" && setMenuOpen(false)}>
+          <div aria-hidden className="absolute inset-0 bg-black/50" onClick={() => setMenuOpen(false)} />
           <div className="absolute inset-y-0 left-0 w-64 overflow-y-auto bg-sidebar shadow-xl">
-            <div className="flex h-14 items-center border-b border-border px-4">
+            <div className="flex h-14 items-center justify-between border-b border-border px-4">
               <Logo />
+              <button type="button" className="rounded-md p-2 hover:bg-muted" aria-label="Close menu" onClick={() => setMenuOpen(false)} autoFocus>
+                ✕
+              </button>
             </div>
             <Sidebar onNavigate={() => setMenuOpen(false)} />
           </div>
