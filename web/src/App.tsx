@@ -1,0 +1,131 @@
+import { lazy, Suspense, type ReactNode } from "react";
+import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router";
+import { QueryClientProvider, useQuery } from "@tanstack/react-query";
+import { api, queryClient } from "./api/instance";
+import type { SetupStatus } from "./api/types";
+import { SessionProvider, useSession } from "./auth/session";
+import { OrgScopeProvider } from "./lib/scope";
+import { ToastProvider } from "./components/ui/toast";
+import { ErrorState, Loading } from "./components/ui/feedback";
+import { AppShell } from "./layout/AppShell";
+import { LoginPage } from "./pages/auth/Login";
+import { SetupPage } from "./pages/auth/Setup";
+import { AcceptInvitePage, ForgotPasswordPage, ResetPasswordPage } from "./pages/auth/Password";
+const DashboardPage = lazy(() => import("./pages/Dashboard"));
+import { NotFoundPage } from "./pages/NotFound";
+import type { Perm } from "./auth/permissions";
+
+// Heavier screens load on demand so the sign-in page stays small.
+const DevicesPage = lazy(() => import("./pages/devices/DevicesList"));
+const DeviceDetailPage = lazy(() => import("./pages/devices/DeviceDetail"));
+const ScriptsPage = lazy(() => import("./pages/scripts/ScriptsList"));
+const ScriptEditorPage = lazy(() => import("./pages/scripts/ScriptEditor"));
+const EnrollmentKeysPage = lazy(() => import("./pages/admin/EnrollmentKeys"));
+const DeviceGroupsPage = lazy(() => import("./pages/admin/DeviceGroups"));
+const OrgsPage = lazy(() => import("./pages/admin/Orgs"));
+const UsersPage = lazy(() => import("./pages/admin/Users"));
+const RolesPage = lazy(() => import("./pages/admin/Roles"));
+const AuditPage = lazy(() => import("./pages/admin/Audit"));
+const SettingsPage = lazy(() => import("./pages/admin/Settings"));
+
+function useSetupStatus() {
+  return useQuery({
+    queryKey: ["setup-status"],
+    queryFn: () => api.get<SetupStatus>("/api/v1/setup/status"),
+    staleTime: Infinity,
+  });
+}
+
+/** Sends everyone to /setup while the server has no user yet. */
+function SetupGate({ children }: { children: ReactNode }) {
+  const status = useSetupStatus();
+  const location = useLocation();
+  if (status.isPending) return <Loading label="Connecting to the server…" />;
+  if (status.isError)
+    return (
+      <div className="mx-auto max-w-lg p-8">
+        <ErrorState title="The Breeze server is not answering" error={status.error} retry={() => status.refetch()} />
+      </div>
+    );
+  if (status.data.needs_setup && location.pathname !== "/setup") return <Navigate to="/setup" replace />;
+  if (!status.data.needs_setup && location.pathname === "/setup") return <Navigate to="/login" replace />;
+  return <>{children}</>;
+}
+
+function RequireAuth({ children }: { children: ReactNode }) {
+  const { status, error, signOut } = useSession();
+  const location = useLocation();
+  if (status === "anonymous") return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+  if (status === "loading") return <Loading label="Loading your session…" />;
+  if (status === "error")
+    return (
+      <div className="mx-auto max-w-lg p-8">
+        <ErrorState title="Could not load your session" error={error} retry={() => void signOut()} />
+      </div>
+    );
+  return <>{children}</>;
+}
+
+function RedirectIfAuthed({ children }: { children: ReactNode }) {
+  const { status } = useSession();
+  return status === "authenticated" ? <Navigate to="/" replace /> : <>{children}</>;
+}
+
+/** A route the user may not open shows "not found", like the server's 404 for out-of-scope objects. */
+function Gate({ perm, children }: { perm?: Perm; children: ReactNode }) {
+  const { perms } = useSession();
+  if (perm && !perms.can(perm)) return <NotFoundPage />;
+  return <Suspense fallback={<Loading />}>{children}</Suspense>;
+}
+
+export function AppRoutes() {
+  return (
+    <SetupGate>
+      <Routes>
+        <Route path="/setup" element={<SetupPage />} />
+        <Route path="/login" element={<RedirectIfAuthed><LoginPage /></RedirectIfAuthed>} />
+        <Route path="/forgot-password" element={<ForgotPasswordPage />} />
+        <Route path="/reset-password" element={<ResetPasswordPage />} />
+        <Route path="/accept-invite" element={<AcceptInvitePage />} />
+        <Route
+          element={
+            <RequireAuth>
+              <OrgScopeProvider>
+                <AppShell />
+              </OrgScopeProvider>
+            </RequireAuth>
+          }
+        >
+          <Route index element={<Gate><DashboardPage /></Gate>} />
+          <Route path="devices" element={<Gate perm="devices:read"><DevicesPage /></Gate>} />
+          <Route path="devices/:id" element={<Gate perm="devices:read"><DeviceDetailPage /></Gate>} />
+          <Route path="scripts" element={<Gate perm="scripts:read"><ScriptsPage /></Gate>} />
+          <Route path="scripts/new" element={<Gate perm="scripts:write"><ScriptEditorPage /></Gate>} />
+          <Route path="scripts/:id" element={<Gate perm="scripts:read"><ScriptEditorPage /></Gate>} />
+          <Route path="enrollment-keys" element={<Gate perm="enrollment_keys:read"><EnrollmentKeysPage /></Gate>} />
+          <Route path="device-groups" element={<Gate perm="device_groups:read"><DeviceGroupsPage /></Gate>} />
+          <Route path="orgs" element={<Gate perm="orgs:read"><OrgsPage /></Gate>} />
+          <Route path="users" element={<Gate perm="users:read"><UsersPage /></Gate>} />
+          <Route path="roles" element={<Gate perm="roles:read"><RolesPage /></Gate>} />
+          <Route path="audit" element={<Gate perm="audit:read"><AuditPage /></Gate>} />
+          <Route path="settings" element={<Gate><SettingsPage /></Gate>} />
+          <Route path="*" element={<NotFoundPage />} />
+        </Route>
+      </Routes>
+    </SetupGate>
+  );
+}
+
+export function App() {
+  return (
+    <QueryClientProvider client={queryClient}>
+      <SessionProvider>
+        <ToastProvider>
+          <BrowserRouter>
+            <AppRoutes />
+          </BrowserRouter>
+        </ToastProvider>
+      </SessionProvider>
+    </QueryClientProvider>
+  );
+}

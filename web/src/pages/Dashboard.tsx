@@ -1,0 +1,167 @@
+import { useQuery } from "@tanstack/react-query";
+import { Link } from "react-router";
+import { Bar, BarChart, Cell, Pie, PieChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { Card, CardTitle, PageHeader, Badge } from "../components/ui/card";
+import { EmptyState, ErrorState, Loading } from "../components/ui/feedback";
+import { useSession } from "../auth/session";
+import { useOrgScope } from "../lib/scope";
+import { fetchAll } from "../lib/queries";
+import { api } from "../api/instance";
+import type { AuditEntry, Device, Page } from "../api/types";
+import { osLabel, relativeTime } from "../lib/format";
+import { buttonClass } from "../components/ui/button";
+
+const STATUS_COLORS: Record<string, string> = { online: "var(--ok)", offline: "var(--danger)", maintenance: "var(--warn)", quarantined: "var(--warn)" };
+const MAX = 10_000;
+
+function countBy<T>(items: T[], key: (t: T) => string): Array<{ key: string; count: number }> {
+  const m = new Map<string, number>();
+  for (const i of items) m.set(key(i), (m.get(key(i)) ?? 0) + 1);
+  return [...m.entries()].map(([k, count]) => ({ key: k, count })).sort((a, b) => b.count - a.count);
+}
+
+function Stat({ label, value, tone }: { label: string; value: number | string; tone?: string }) {
+  return (
+    <Card>
+      <p className="text-xs font-medium uppercase tracking-wide text-muted-fg">{label}</p>
+      <p className={"mt-1 text-2xl font-semibold " + (tone ?? "")}>{value}</p>
+    </Card>
+  );
+}
+
+function DeviceOverview() {
+  const scope = useOrgScope();
+  const q = useQuery({
+    queryKey: ["devices", "dashboard", scope.orgId, scope.siteId],
+    queryFn: ({ signal }) => fetchAll<Device>("/api/v1/devices", { org_id: scope.orgId ?? undefined, site_id: scope.siteId ?? undefined }, signal, MAX),
+    refetchInterval: 60_000,
+  });
+  if (q.isPending) return <Loading label="Counting devices…" />;
+  if (q.isError) return <ErrorState error={q.error} retry={() => q.refetch()} title="Could not load devices" />;
+  const devices = q.data;
+  if (devices.length === 0)
+    return (
+      <EmptyState
+        title="No devices yet"
+        action={
+          <Link to="/enrollment-keys" className={buttonClass()}>
+            Create an enrollment key
+          </Link>
+        }
+      >
+        Install the agent on a machine with an enrollment key and it appears here within a minute.
+      </EmptyState>
+    );
+  const byStatus = countBy(devices, (d) => d.status);
+  const byOs = countBy(devices, (d) => osLabel(d.os_type));
+  const online = devices.filter((d) => d.status === "online").length;
+  const offline = devices.filter((d) => d.status === "offline").length;
+  return (
+    <>
+      <div className="grid grid-cols-2 gap-3 md:grid-cols-4">
+        <Stat label="Devices" value={devices.length >= MAX ? `${MAX}+` : devices.length} />
+        <Stat label="Online" value={online} tone="text-ok" />
+        <Stat label="Offline" value={offline} tone={offline ? "text-danger" : ""} />
+        <Stat label="Other" value={devices.length - online - offline} />
+      </div>
+      <div className="grid gap-3 md:grid-cols-2">
+        <Card>
+          <CardTitle>By status</CardTitle>
+          <div className="h-52" role="img" aria-label={byStatus.map((s) => `${s.key}: ${s.count}`).join(", ")}>
+            <ResponsiveContainer>
+              <PieChart>
+                <Pie data={byStatus} dataKey="count" nameKey="key" innerRadius={50} outerRadius={80} isAnimationActive={false}>
+                  {byStatus.map((s) => (
+                    <Cell key={s.key} fill={STATUS_COLORS[s.key] ?? "var(--muted-fg)"} />
+                  ))}
+                </Pie>
+                <Tooltip />
+              </PieChart>
+            </ResponsiveContainer>
+          </div>
+          <ul className="mt-2 flex flex-wrap gap-3 text-sm">
+            {byStatus.map((s) => (
+              <li key={s.key}>
+                <Link className="hover:underline" to={`/devices?status=${s.key}`}>
+                  {s.key}: <strong>{s.count}</strong>
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </Card>
+        <Card>
+          <CardTitle>By operating system</CardTitle>
+          <div className="h-60" role="img" aria-label={byOs.map((s) => `${s.key}: ${s.count}`).join(", ")}>
+            <ResponsiveContainer>
+              <BarChart data={byOs}>
+                <XAxis dataKey="key" stroke="var(--muted-fg)" fontSize={12} />
+                <YAxis allowDecimals={false} stroke="var(--muted-fg)" fontSize={12} width={36} />
+                <Tooltip cursor={{ fill: "var(--muted)" }} />
+                <Bar dataKey="count" fill="var(--primary)" isAnimationActive={false} />
+              </BarChart>
+            </ResponsiveContainer>
+          </div>
+        </Card>
+      </div>
+    </>
+  );
+}
+
+function RecentActivity() {
+  const q = useQuery({
+    queryKey: ["audit", "recent"],
+    queryFn: ({ signal }) => api.get<Page<AuditEntry>>("/api/v1/audit/logs", { limit: 8 }, signal),
+    refetchInterval: 60_000,
+  });
+  return (
+    <Card>
+      <CardTitle action={<Link className="text-xs text-primary hover:underline" to="/audit">Audit log</Link>}>Recent activity</CardTitle>
+      {q.isPending ? (
+        <Loading />
+      ) : q.isError ? (
+        <ErrorState error={q.error} retry={() => q.refetch()} />
+      ) : q.data.data.length === 0 ? (
+        <p className="text-sm text-muted-fg">Nothing yet.</p>
+      ) : (
+        <ul className="divide-y divide-border text-sm">
+          {q.data.data.map((e) => (
+            <li key={e.id} className="flex items-center justify-between gap-3 py-2">
+              <span className="min-w-0 truncate">
+                <span className="font-mono text-xs">{e.action}</span>{" "}
+                <span className="text-muted-fg">{e.actor_email ?? e.actor_type}</span>
+              </span>
+              <span className="flex shrink-0 items-center gap-2">
+                {e.result !== "success" && <Badge tone="danger">{e.result}</Badge>}
+                <time className="text-xs text-muted-fg" dateTime={e.timestamp}>
+                  {relativeTime(e.timestamp)}
+                </time>
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </Card>
+  );
+}
+
+export default function DashboardPage() {
+  const { me, perms } = useSession();
+  return (
+    <div className="space-y-4">
+      <PageHeader title="Dashboard" description={`Welcome back, ${me?.user.name ?? ""}.`} />
+      {perms.can("devices:read") && <DeviceOverview />}
+      <div className="grid gap-3 lg:grid-cols-2">
+        {perms.can("audit:read") && <RecentActivity />}
+        {!me?.user.mfa_enabled && (
+          <Card>
+            <CardTitle>Protect your account</CardTitle>
+            <p className="text-sm text-muted-fg">Two-factor authentication is off for your account. Turn it on in Settings.</p>
+            <Link to="/settings" className={buttonClass("secondary", "sm") + " mt-3"}>
+              Set up two-factor authentication
+            </Link>
+          </Card>
+        )}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,220 @@
+import { useState } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { z } from "zod";
+import { api } from "../../api/instance";
+import type { Data, EnrollmentKey, Page } from "../../api/types";
+import { Badge, PageHeader } from "../../components/ui/card";
+import { Button } from "../../components/ui/button";
+import { Dialog } from "../../components/ui/dialog";
+import { DialogActions, DialogForm, Options } from "../../components/ui/dialog-form";
+import { Field, Input, Select } from "../../components/ui/form";
+import { EmptyState, ErrorState, Loading, Notice } from "../../components/ui/feedback";
+import { ActionsTh, Table, Td, Th } from "../../components/ui/table";
+import { useToast } from "../../components/ui/toast";
+import { usePerms } from "../../auth/session";
+import { useOrgScope } from "../../lib/scope";
+import { useOrgs, useSites } from "../../lib/queries";
+import { serverErrors, useForm } from "../../lib/form";
+import { formatDateTime } from "../../lib/format";
+import { unwrap } from "../../lib/devices";
+import { errorMessage } from "../../api/client";
+import { CopyField } from "../../components/ui/copy";
+
+/** The exact command a technician runs on the machine to enroll it. */
+export function enrollCommand(server: string, key: string): string {
+  return `breeze-agent enroll --server ${server} --key ${key}`;
+}
+
+export default function EnrollmentKeys() {
+  const perms = usePerms();
+  const scope = useOrgScope();
+  const qc = useQueryClient();
+  const toast = useToast();
+  const [creating, setCreating] = useState(false);
+  const [created, setCreated] = useState<EnrollmentKey | null>(null);
+  const [revoking, setRevoking] = useState<EnrollmentKey | null>(null);
+  const list = useQuery({
+    queryKey: ["enrollment-keys", scope.orgId, scope.siteId],
+    queryFn: ({ signal }) => api.get<Page<EnrollmentKey>>("/api/v1/enrollment-keys", { org_id: scope.orgId ?? undefined, site_id: scope.siteId ?? undefined, limit: 200 }, signal),
+  });
+  const revoke = useMutation({
+    mutationFn: (k: EnrollmentKey) => api.delete(`/api/v1/enrollment-keys/${k.id}`),
+    onSuccess: () => {
+      toast("Key revoked.");
+      setRevoking(null);
+      void qc.invalidateQueries({ queryKey: ["enrollment-keys"] });
+    },
+  });
+
+  return (
+    <div>
+      <PageHeader
+        title="Enrollment keys"
+        description="A key lets the agent join a site. Give it an expiry and a use limit; revoke it when the rollout is done."
+        actions={perms.can("enrollment_keys:write") && <Button onClick={() => setCreating(true)}>New key</Button>}
+      />
+      {list.isPending ? (
+        <Loading />
+      ) : list.isError ? (
+        <ErrorState error={list.error} retry={() => list.refetch()} />
+      ) : list.data.data.length === 0 ? (
+        <EmptyState title="No enrollment keys">Create one, then run the command it shows on each machine.</EmptyState>
+      ) : (
+        <Table>
+          <thead>
+            <tr>
+              <Th>Name</Th>
+              <Th className="hidden md:table-cell">Key</Th>
+              <Th>Uses</Th>
+              <Th className="hidden md:table-cell">Expires</Th>
+              <ActionsTh />
+            </tr>
+          </thead>
+          <tbody>
+            {list.data.data.map((k) => {
+              const expired = k.expires_at && new Date(k.expires_at).getTime() < Date.now();
+              return (
+                <tr key={k.id}>
+                  <Td className="font-medium">
+                    {k.name} {k.revoked_at ? <Badge tone="danger">revoked</Badge> : expired ? <Badge tone="warn">expired</Badge> : null}
+                  </Td>
+                  <Td className="hidden font-mono text-xs md:table-cell">{k.key_prefix ? `${k.key_prefix}…` : "—"}</Td>
+                  <Td>
+                    {k.use_count}
+                    {k.max_uses ? ` / ${k.max_uses}` : ""}
+                  </Td>
+                  <Td className="hidden md:table-cell">{k.expires_at ? formatDateTime(k.expires_at) : "never"}</Td>
+                  <Td className="text-right">
+                    {perms.can("enrollment_keys:delete") && !k.revoked_at && (
+                      <Button size="sm" variant="secondary" onClick={() => setRevoking(k)}>
+                        Revoke
+                      </Button>
+                    )}
+                  </Td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </Table>
+      )}
+      {creating && (
+        <CreateKeyDialog
+          onClose={() => setCreating(false)}
+          onCreated={(k) => {
+            setCreating(false);
+            setCreated(k);
+            void qc.invalidateQueries({ queryKey: ["enrollment-keys"] });
+          }}
+        />
+      )}
+      <Dialog open={!!created} onClose={() => setCreated(null)} title="Key created" wide footer={<Button onClick={() => setCreated(null)}>Done</Button>}>
+        {created && (
+          <div className="space-y-3">
+            <Notice tone="warn">Copy the key now: Breeze stores only its hash and cannot show it again.</Notice>
+            <CopyField label="Run this on the machine (as root / Administrator)" value={enrollCommand(window.location.origin, created.key ?? "")} />
+            <CopyField label="Key" value={created.key ?? ""} />
+          </div>
+        )}
+      </Dialog>
+      <Dialog
+        open={!!revoking}
+        onClose={() => setRevoking(null)}
+        title="Revoke this key?"
+        footer={
+          <>
+            <Button variant="secondary" onClick={() => setRevoking(null)}>
+              Cancel
+            </Button>
+            <Button variant="danger" loading={revoke.isPending} onClick={() => revoking && revoke.mutate(revoking)}>
+              Revoke
+            </Button>
+          </>
+        }
+      >
+        <p className="text-sm">No new agent can enroll with “{revoking?.name}”. Devices already enrolled keep working.</p>
+        {revoke.isError && <Notice tone="danger">{errorMessage(revoke.error)}</Notice>}
+      </Dialog>
+    </div>
+  );
+}
+
+const schema = z.object({
+  name: z.string().trim().min(1, "Name the key, e.g. “Office rollout”."),
+  org_id: z.string().min(1, "Choose an organization."),
+  site_id: z.string().min(1, "Choose a site."),
+  expires_in_days: z.string().refine((v) => v === "" || (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 365), "1 to 365 days, or empty for no expiry."),
+  max_uses: z.string().refine((v) => v === "" || (/^\d+$/.test(v) && Number(v) >= 1), "A positive number, or empty for no limit."),
+});
+type Values = z.infer<typeof schema>;
+
+function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (k: EnrollmentKey) => void }) {
+  const scope = useOrgScope();
+  const orgs = useOrgs();
+  const f = useForm<Values>(schema, { name: "", org_id: scope.orgId ?? "", site_id: scope.siteId ?? "", expires_in_days: "7", max_uses: "" });
+  const sites = useSites(f.values.org_id || null);
+  const [busy, setBusy] = useState(false);
+  const submit = async () => {
+    const v = f.validate();
+    if (!v) return;
+    setBusy(true);
+    try {
+      const expires_at = v.expires_in_days ? new Date(Date.now() + Number(v.expires_in_days) * 86_400_000).toISOString() : null;
+      const r = await api.post<Data<EnrollmentKey> | EnrollmentKey>("/api/v1/enrollment-keys", {
+        name: v.name,
+        org_id: v.org_id,
+        site_id: v.site_id,
+        expires_at,
+        max_uses: v.max_uses ? Number(v.max_uses) : null,
+      });
+      onCreated(unwrap(r));
+    } catch (e) {
+      f.setServerErrors(serverErrors<Values>(e, ["name", "org_id", "site_id", "max_uses"], { expires_at: "expires_in_days" }));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog
+      open
+      onClose={onClose}
+      title="New enrollment key"
+      footer={<DialogActions onCancel={onClose} onSubmit={submit} busy={busy} submitLabel={"Create key"} />}
+    >
+      <DialogForm onSubmit={() => void submit()}>
+        <Field label="Name" error={f.errors.name}>
+          {(p) => <Input {...p} {...f.bind("name")} autoFocus />}
+        </Field>
+        {scope.canSwitch && (
+          <Field label="Organization" error={f.errors.org_id}>
+            {(p) => (
+              <Select {...p} value={f.values.org_id} onChange={(e) => (f.set("org_id", e.target.value), f.set("site_id", ""))}>
+                <Options items={orgs.data} />
+              </Select>
+            )}
+          </Field>
+        )}
+        <Field label="Site" hint="Devices that enroll with this key join this site." error={f.errors.site_id}>
+          {(p) => (
+            <Select {...p} value={f.values.site_id} onChange={(e) => f.set("site_id", e.target.value)} disabled={!f.values.org_id}>
+              <option value="">{sites.isFetching ? "Loading…" : "Choose…"}</option>
+              {sites.data?.map((s) => (
+                <option key={s.id} value={s.id}>
+                  {s.name}
+                </option>
+              ))}
+            </Select>
+          )}
+        </Field>
+        <div className="grid grid-cols-2 gap-3">
+          <Field label="Expires after (days)" error={f.errors.expires_in_days}>
+            {(p) => <Input {...p} {...f.bind("expires_in_days")} inputMode="numeric" />}
+          </Field>
+          <Field label="Maximum uses" hint="Empty = unlimited." error={f.errors.max_uses}>
+            {(p) => <Input {...p} {...f.bind("max_uses")} inputMode="numeric" />}
+          </Field>
+        </div>
+        {f.errors._form && <Notice tone="danger">{f.errors._form}</Notice>}
+      </DialogForm>
+    </Dialog>
+  );
+}
