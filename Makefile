@@ -1,0 +1,36 @@
+# The README's two commands: `make run` and `make test`.
+SHELL := /bin/bash
+LISTEN ?= 127.0.0.1:3001
+DATA_DIR ?= ./breeze-data
+
+.PHONY: run test web web-deps web-check rust-test browser-test lint bench
+
+## Build the web console and the server (release) and run Breeze on SQLite in $(DATA_DIR).
+run: web
+	cargo run --release -p breeze-cli -- serve --data-dir $(DATA_DIR) --listen $(LISTEN)
+
+web-deps:
+	npm --prefix web ci --no-audit --no-fund
+
+web: web-deps
+	npm --prefix web run build
+
+## Everything: UI lint, type check and unit tests; Rust tests (SQLite, plus PostgreSQL when
+## BREEZE_TEST_DATABASE_URL is set); browser tests in headless Chromium against a real server.
+test: web-check web rust-test browser-test
+
+web-check: web-deps
+	npm --prefix web run lint
+	npm --prefix web run typecheck
+	npm --prefix web test
+
+rust-test:
+	cargo build --workspace --bins
+	cargo test --workspace
+
+browser-test:
+	scripts/browser-e2e.sh
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
