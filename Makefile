@@ -9,8 +9,12 @@ DATA_DIR ?= ./breeze-data
 run: web
 	cargo run --release -p breeze-cli -- serve --data-dir $(DATA_DIR) --listen $(LISTEN)
 
+# Not `npm ci`: the registry mirror this project builds against lacks some of tailwind's
+# optional per-platform binaries at the locked version, and npm ci refuses a lockfile whose
+# optional entries it cannot resolve. `npm install` honours the committed lockfile
+# (it is left unchanged) and skips unavailable optional packages.
 web-deps:
-	npm --prefix web ci --no-audit --no-fund
+	npm --prefix web install --no-audit --no-fund
 
 web: web-deps
 	npm --prefix web run build

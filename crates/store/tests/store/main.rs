@@ -2,5 +2,9 @@
 //! `BREEZE_TEST_DATABASE_URL` is set (CI sets it, so PostgreSQL is never silently skipped
 //! there). One test binary, modules per concept.
 
+mod audit;
+mod fixtures;
 mod harness;
 mod schema;
+mod sessions;
+mod tenancy;
