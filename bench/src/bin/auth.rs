@@ -51,7 +51,12 @@ struct Phase {
 impl Phase {
     fn print(&mut self) {
         self.lat.sort();
-        let pct = |p: f64| self.lat.get(((self.lat.len() as f64 - 1.0) * p) as usize).copied().unwrap_or_default();
+        let pct = |p: f64| {
+            self.lat
+                .get(((self.lat.len() as f64 - 1.0) * p) as usize)
+                .copied()
+                .unwrap_or_default()
+        };
         println!(
             "| {} | {:.0} | {:.1} | {:.1} | {} |",
             self.name,
@@ -87,7 +92,13 @@ where
             (ok, err, lat)
         }));
     }
-    let mut p = Phase { name, ok: 0, errors: 0, lat: Vec::new(), elapsed: Duration::ZERO };
+    let mut p = Phase {
+        name,
+        ok: 0,
+        errors: 0,
+        lat: Vec::new(),
+        elapsed: Duration::ZERO,
+    };
     for t in tasks {
         if let Ok((ok, err, lat)) = t.await {
             p.ok += ok;
@@ -103,17 +114,27 @@ where
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let mut cmd = Command::new(&args.breeze);
-    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    cmd.args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--data-dir",
+    ])
+    .arg(dir.path())
+    .env("RUST_LOG", "warn")
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
     if let Some(u) = &args.database_url {
         cmd.args(["--database-url", u]);
     }
-    let _server = Server(cmd.spawn().with_context(|| format!("starting {}", args.breeze))?);
+    let _server = Server(
+        cmd.spawn()
+            .with_context(|| format!("starting {}", args.breeze))?,
+    );
     let client = BreezeClient::new(&format!("http://127.0.0.1:{port}"))?;
     let mut up = false;
     for _ in 0..100 {
@@ -126,7 +147,9 @@ async fn main() -> anyhow::Result<()> {
     if !up {
         bail!("the server did not come up");
     }
-    let token = std::fs::read_to_string(dir.path().join("setup-token"))?.trim().to_string();
+    let token = std::fs::read_to_string(dir.path().join("setup-token"))?
+        .trim()
+        .to_string();
     client
         .setup(&SetupRequest {
             setup_token: token,
@@ -138,7 +161,12 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let authed = client.login_as(EMAIL, PASSWORD).await?;
     for i in 0..20 {
-        let _: serde_json::Value = authed.post("/api/v1/orgs", &serde_json::json!({"name": format!("Customer {i}")})).await?;
+        let _: serde_json::Value = authed
+            .post(
+                "/api/v1/orgs",
+                &serde_json::json!({"name": format!("Customer {i}")}),
+            )
+            .await?;
     }
 
     let cfg = breeze_server::config::AuthConfig::default();
@@ -148,30 +176,52 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..n {
         hasher.hash(PASSWORD)?;
     }
-    println!("argon2: {} — {:.1} ms per hash on this machine (bench process, one core)", hasher.describe(), t.elapsed().as_secs_f64() * 1000.0 / n as f64);
-    println!("{} concurrent clients, {} s per phase, server {}", args.concurrency, args.seconds, args.breeze);
+    println!(
+        "argon2: {} — {:.1} ms per hash on this machine (bench process, one core)",
+        hasher.describe(),
+        t.elapsed().as_secs_f64() * 1000.0 / n as f64
+    );
+    println!(
+        "{} concurrent clients, {} s per phase, server {}",
+        args.concurrency, args.seconds, args.breeze
+    );
     println!();
     println!("| phase | requests/s | p50 ms | p99 ms | errors |");
     println!("|---|---|---|---|---|");
     let c = client.clone();
-    run_phase("POST /api/v1/auth/login", args.seconds, args.concurrency, move |_| {
-        let c = c.clone();
-        async move { c.login(EMAIL, PASSWORD).await.is_ok() }
-    })
+    run_phase(
+        "POST /api/v1/auth/login",
+        args.seconds,
+        args.concurrency,
+        move |_| {
+            let c = c.clone();
+            async move { c.login(EMAIL, PASSWORD).await.is_ok() }
+        },
+    )
     .await
     .print();
     let a = authed.clone();
-    run_phase("GET /api/v1/auth/me", args.seconds, args.concurrency, move |_| {
-        let a = a.clone();
-        async move { a.me().await.is_ok() }
-    })
+    run_phase(
+        "GET /api/v1/auth/me",
+        args.seconds,
+        args.concurrency,
+        move |_| {
+            let a = a.clone();
+            async move { a.me().await.is_ok() }
+        },
+    )
     .await
     .print();
     let a = authed.clone();
-    run_phase("GET /api/v1/orgs (20 rows)", args.seconds, args.concurrency, move |_| {
-        let a = a.clone();
-        async move { a.orgs().await.is_ok() }
-    })
+    run_phase(
+        "GET /api/v1/orgs (20 rows)",
+        args.seconds,
+        args.concurrency,
+        move |_| {
+            let a = a.clone();
+            async move { a.orgs().await.is_ok() }
+        },
+    )
     .await
     .print();
     Ok(())

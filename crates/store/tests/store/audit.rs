@@ -1,6 +1,6 @@
 use crate::harness::engines;
-use breeze_store::audit::{self, ChainProblem, NewAudit};
 use breeze_store::Q;
+use breeze_store::audit::{self, ChainProblem, NewAudit};
 
 fn row(action: &str) -> NewAudit {
     NewAudit {
@@ -26,16 +26,41 @@ async fn the_chain_verifies_and_catches_edits_and_deletions() {
     for t in engines().await {
         let now = chrono::Utc::now();
         for i in 0..5 {
-            audit::append(&t.db, &row(&format!("a.{i}")), now).await.expect("append");
+            audit::append(&t.db, &row(&format!("a.{i}")), now)
+                .await
+                .expect("append");
         }
         let (n, problems) = audit::verify(&t.db).await.expect("verify");
-        assert_eq!((n, problems.len()), (5, 0), "{}: intact after a round trip through the engine", t.name);
-        t.db.exec(Q::new("UPDATE audit_logs SET details = ? WHERE seq = 3").bind(serde_json::json!({"b": [1]}))).await.expect("tamper");
+        assert_eq!(
+            (n, problems.len()),
+            (5, 0),
+            "{}: intact after a round trip through the engine",
+            t.name
+        );
+        t.db.exec(
+            Q::new("UPDATE audit_logs SET details = ? WHERE seq = 3")
+                .bind(serde_json::json!({"b": [1]})),
+        )
+        .await
+        .expect("tamper");
         let (_, problems) = audit::verify(&t.db).await.expect("verify");
-        assert!(matches!(problems.as_slice(), [ChainProblem::Altered { seq: 3, .. }]), "{}: {problems:?}", t.name);
-        t.db.exec(Q::new("DELETE FROM audit_logs WHERE seq = 5")).await.expect("delete");
+        assert!(
+            matches!(problems.as_slice(), [ChainProblem::Altered { seq: 3, .. }]),
+            "{}: {problems:?}",
+            t.name
+        );
+        t.db.exec(Q::new("DELETE FROM audit_logs WHERE seq = 5"))
+            .await
+            .expect("delete");
         let (_, problems) = audit::verify(&t.db).await.expect("verify");
-        assert!(problems.contains(&ChainProblem::Truncated { last_seq: 4, head_seq: 5 }), "{}: {problems:?}", t.name);
+        assert!(
+            problems.contains(&ChainProblem::Truncated {
+                last_seq: 4,
+                head_seq: 5
+            }),
+            "{}: {problems:?}",
+            t.name
+        );
     }
 }
 
@@ -46,7 +71,9 @@ async fn concurrent_appends_keep_one_unbroken_chain() {
         let mut tasks = Vec::new();
         for i in 0..20 {
             let db = t.db.clone();
-            tasks.push(tokio::spawn(async move { audit::append(&db, &row(&format!("c.{i}")), now).await }));
+            tasks.push(tokio::spawn(async move {
+                audit::append(&db, &row(&format!("c.{i}")), now).await
+            }));
         }
         for task in tasks {
             task.await.expect("join").expect("append");

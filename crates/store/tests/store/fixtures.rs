@@ -25,16 +25,43 @@ pub async fn world(db: &Db, name: &str) -> World {
     let slug = name.to_lowercase();
     let partner = partners::insert(
         &mut tx,
-        &NewPartner { name, slug: &slug, partner_type: "msp", plan: "pro", max_organizations: None, max_devices: None, billing_email: None },
+        &NewPartner {
+            name,
+            slug: &slug,
+            partner_type: "msp",
+            plan: "pro",
+            max_organizations: None,
+            max_devices: None,
+            billing_email: None,
+        },
         now,
     )
     .await
     .expect("partner");
     let email = Email::parse("email", &format!("admin@{slug}.test")).expect("email");
-    let admin = users::insert(&mut tx, &NewUser { email: &email, name: "Admin", password_hash: None, status: "active", is_platform_admin: false }, now)
-        .await
-        .expect("user");
-    users::add_partner_member(&mut tx, partner, admin, RoleId(PARTNER_ADMIN), &OrgAccess::All, now).await.expect("member");
+    let admin = users::insert(
+        &mut tx,
+        &NewUser {
+            email: &email,
+            name: "Admin",
+            password_hash: None,
+            status: "active",
+            is_platform_admin: false,
+        },
+        now,
+    )
+    .await
+    .expect("user");
+    users::add_partner_member(
+        &mut tx,
+        partner,
+        admin,
+        RoleId(PARTNER_ADMIN),
+        &OrgAccess::All,
+        now,
+    )
+    .await
+    .expect("member");
     tx.commit().await.expect("commit");
     let mut org_ids = Vec::new();
     let mut site_ids = Vec::new();
@@ -60,13 +87,29 @@ pub async fn world(db: &Db, name: &str) -> World {
         let mut s = Vec::new();
         for j in 0..2 {
             s.push(
-                sites::create(db, o, &NewSite { name: format!("s{j}"), timezone: "UTC".into(), address: None, contact: None, settings: serde_json::json!({}) }, now)
-                    .await
-                    .expect("site"),
+                sites::create(
+                    db,
+                    o,
+                    &NewSite {
+                        name: format!("s{j}"),
+                        timezone: "UTC".into(),
+                        address: None,
+                        contact: None,
+                        settings: serde_json::json!({}),
+                    },
+                    now,
+                )
+                .await
+                .expect("site"),
             );
         }
         org_ids.push(o);
         site_ids.push(s);
     }
-    World { partner, admin, orgs: org_ids, sites: site_ids }
+    World {
+        partner,
+        admin,
+        orgs: org_ids,
+        sites: site_ids,
+    }
 }
