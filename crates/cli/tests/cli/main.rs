@@ -1,5 +1,8 @@
 //! The `breeze` binary's admin commands, run as a user would.
 
+// Test code: a failed expectation should panic with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use breeze_store::{Db, DbOptions, Q};
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

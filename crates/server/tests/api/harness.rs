@@ -45,9 +45,11 @@ pub fn engines() -> Vec<Engine> {
 }
 
 pub fn test_config(dir: &std::path::Path) -> Config {
-    let mut c = Config::default();
-    c.data_dir = dir.to_path_buf();
-    c.listen = "127.0.0.1:0".parse().expect("addr");
+    let mut c = Config {
+        data_dir: dir.to_path_buf(),
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..Config::default()
+    };
     // The smallest parameters validation allows: tests hash many passwords.
     c.auth.argon2_memory_kib = 8192;
     c.auth.argon2_iterations = 1;

@@ -1,6 +1,14 @@
 //! API tests: a real server on port 0 with a throwaway database, driven by the typed client.
 //! One test binary; modules per concept.
 
+// Test code: a failed expectation should panic with its message.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::type_complexity
+)]
+
 mod auth;
 mod harness;
 mod openapi;

@@ -2,6 +2,9 @@
 //! `BREEZE_TEST_DATABASE_URL` is set (CI sets it, so PostgreSQL is never silently skipped
 //! there). One test binary, modules per concept.
 
+// Test code: a failed expectation should panic with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod audit;
 mod fixtures;
 mod harness;
