@@ -407,7 +407,7 @@ pub async fn record_heartbeat_for_agent(
     };
     let mut q = Q::new(
         "UPDATE devices SET last_seen_at = ?, last_seen_ip = ?, agent_version = ?, pending_reboot = ?, \
-         last_user = ?, uptime_secs = ?, agent_health = ?, inventory_hashes = ?, updated_at = ?, \
+         last_user = ?, uptime_secs = ?, agent_health = ?, updated_at = ?, \
          status = CASE WHEN status IN ('offline', 'pending') THEN 'online' ELSE status END",
     );
     q = q
@@ -418,7 +418,6 @@ pub async fn record_heartbeat_for_agent(
         .bind(r.last_user.clone())
         .bind(i64::try_from(r.uptime_secs).unwrap_or(i64::MAX))
         .bind(health)
-        .bind(serde_json::to_value(&r.inventory_hashes).unwrap_or(Value::Null))
         .bind(now);
     if u.confirm_rotation {
         q.push(", agent_token_hash = agent_token_pending_hash, agent_token_pending_hash = NULL, agent_token_issued_at = ")
@@ -472,4 +471,28 @@ pub async fn sweep_offline(
         .await?;
     }
     Ok(rows.len() as u64)
+}
+
+/// Records the section hashes the server accepted with an inventory upload (merged
+/// into what it held), so heartbeats can be compared without reading inventory.
+pub async fn set_inventory_hashes_for_agent(
+    db: &Db,
+    device: &AgentDevice,
+    accepted: &std::collections::BTreeMap<String, String>,
+) -> Result<(), StoreError> {
+    let mut merged = device
+        .inventory_hashes
+        .as_ref()
+        .and_then(|j| j.0.as_object().cloned())
+        .unwrap_or_default();
+    for (k, v) in accepted {
+        merged.insert(k.clone(), Value::String(v.clone()));
+    }
+    db.exec(
+        Q::new("UPDATE devices SET inventory_hashes = ? WHERE id = ?")
+            .bind(Value::Object(merged))
+            .bind(device.id),
+    )
+    .await?;
+    Ok(())
 }
