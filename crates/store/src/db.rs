@@ -175,17 +175,26 @@ impl Q {
         match engine {
             Engine::Sqlite => self.sql.clone(),
             Engine::Postgres => {
+                // A NULL argument is written as the literal `NULL` (and not bound): a bound
+                // NULL would carry a type (text), which PostgreSQL refuses for uuid,
+                // bigint, … columns; the literal takes the column's type.
                 let mut out = String::with_capacity(self.sql.len() + 16);
                 let mut n = 0;
+                let mut i = 0;
                 let mut in_str = false;
                 for c in self.sql.chars() {
                     if c == '\'' {
                         in_str = !in_str;
                     }
                     if c == '?' && !in_str {
-                        n += 1;
-                        out.push('$');
-                        out.push_str(&n.to_string());
+                        if matches!(self.args.get(i), Some(Arg::Null)) {
+                            out.push_str("NULL");
+                        } else {
+                            n += 1;
+                            out.push('$');
+                            out.push_str(&n.to_string());
+                        }
+                        i += 1;
                     } else {
                         out.push(c);
                     }
@@ -221,7 +230,8 @@ macro_rules! bind_pg {
         let mut q = $q;
         for a in $args {
             q = match a {
-                Arg::Null => q.bind(None::<String>),
+                // Rendered as the literal NULL by `Q::render`.
+                Arg::Null => q,
                 Arg::Bool(v) => q.bind(v),
                 Arg::I64(v) => q.bind(v),
                 Arg::F64(v) => q.bind(v),
@@ -546,6 +556,18 @@ mod tests {
             self.args.push(Arg::I64(1));
             self.push_list([1i64, 2]);
         }
+    }
+
+    #[test]
+    fn postgres_nulls_are_literals_and_not_numbered() {
+        let q = Q::new("UPDATE t SET a = ?, b = ?, c = ?")
+            .bind(1i64)
+            .bind(None::<i64>)
+            .bind(2i64);
+        assert_eq!(
+            q.render(Engine::Postgres),
+            "UPDATE t SET a = $1, b = NULL, c = $2"
+        );
     }
 
     #[test]

@@ -361,7 +361,9 @@ pub async fn change_status(
         .bind(now)
         .bind(id),
         StatusChange::Decommission => Q::new(
-            "UPDATE devices SET status = 'decommissioned', decommissioned_at = ?, agent_token_hash = NULL, \
+            // The token stays known so the agent's heartbeat gets 410 and stops; it
+            // authorizes nothing else any more.
+            "UPDATE devices SET status = 'decommissioned', decommissioned_at = ?, \
              agent_token_pending_hash = NULL, enrollment_token_hash = NULL, updated_at = ? WHERE id = ?",
         )
         .bind(now)

@@ -120,7 +120,7 @@ pub async fn query(
 ) -> Result<Vec<api::MetricPoint>, StoreError> {
     let q = match res {
         Resolution::Raw => Q::new(
-            "SELECT ts, 1 AS samples, cpu_percent, ram_percent, ram_used_mb, disk_percent, disk_used_gb, \
+            "SELECT ts, CAST(1 AS BIGINT) AS samples, cpu_percent, ram_percent, ram_used_mb, disk_percent, disk_used_gb, \
              network_in_bytes, network_out_bytes, process_count FROM device_metrics \
              WHERE device_id = ? AND ts >= ? AND ts <= ? ORDER BY ts LIMIT 10000",
         )
@@ -230,7 +230,7 @@ pub async fn rollup(db: &Db, res: Resolution, now: DateTime<Utc>) -> Result<u64,
     }
     let q = match source {
         Resolution::Raw => Q::new(
-            "SELECT device_id, ts, 1 AS samples, cpu_percent, ram_percent, ram_used_mb, disk_percent, disk_used_gb, \
+            "SELECT device_id, ts, CAST(1 AS BIGINT) AS samples, cpu_percent, ram_percent, ram_used_mb, disk_percent, disk_used_gb, \
              network_in_bytes, network_out_bytes, process_count FROM device_metrics WHERE ts >= ? AND ts < ?",
         ),
         _ => Q::new(
