@@ -471,10 +471,10 @@ async fn enrollment_keys_expire_run_out_and_device_tokens_work_once() -> Result<
     assert_eq!(p["device"]["status"], "pending");
     let token = p["enrollment_token"].as_str().context("token")?;
     let mut body = enroll_body("x", "pre-made", '1');
-    body.as_object_mut().map(|o| {
+    if let Some(o) = body.as_object_mut() {
         o.remove("enrollment_key");
         o.insert("enrollment_token".into(), json!(token));
-    });
+    }
     let (s, v) = anon.post("/api/v1/agents/enroll", body.clone()).await?;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["device_id"], p["device"]["id"]);
