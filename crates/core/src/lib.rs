@@ -3,9 +3,12 @@
 
 pub mod audit_chain;
 pub mod clock;
+pub mod group_rules;
 pub mod permissions;
 pub mod roles;
 pub mod scope;
+pub mod script_params;
+pub mod trust;
 pub mod validate;
 
 pub use clock::{Clock, FixedClock, SystemClock};

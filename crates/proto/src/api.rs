@@ -618,3 +618,8 @@ api_type! {
         pub changed: u64,
     }
 }
+
+// ---------------------------------------------------------------- devices, scripts (issue 3)
+
+mod devices;
+pub use devices::*;

@@ -146,6 +146,15 @@ impl AuditEvent {
         self
     }
 
+    /// An enrolled agent, acting for its device (its partner and organization).
+    pub fn by_agent(mut self, device: &breeze_store::agents::AgentDevice) -> Self {
+        self.row.actor_type = "agent".into();
+        self.row.actor_id = Some(device.id);
+        self.row.partner_id = Some(device.partner());
+        self.row.org_id = Some(device.org());
+        self
+    }
+
     pub fn client(mut self, c: &ClientMeta) -> Self {
         self.row.ip_address = c.ip.clone();
         self.row.user_agent = c.user_agent.clone();

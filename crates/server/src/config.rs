@@ -27,6 +27,104 @@ pub struct Config {
     pub db_max_connections: u32,
     pub auth: AuthConfig,
     pub smtp: Option<SmtpConfig>,
+    pub agents: AgentsConfig,
+}
+
+/// `[agents]`: what the server tells agents and how it judges them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentsConfig {
+    pub heartbeat_interval_secs: u64,
+    pub inventory_interval_secs: u64,
+    pub ws_enabled: bool,
+    pub max_output_bytes: u64,
+    pub default_script_timeout_secs: u64,
+    pub max_backoff_secs: u64,
+    pub collect_processes: bool,
+    pub collect_software: bool,
+    /// A device is marked offline after this many missed heartbeats.
+    pub offline_after_missed: u32,
+    /// How long a queued command may wait for its agent (default expiry).
+    pub command_ttl_secs: i64,
+    /// Age after which an agent token is rotated (two-phase, on heartbeat).
+    pub token_rotation_secs: i64,
+    /// How long a device enrollment token of a pre-created device stays valid (seed 001: 24 h).
+    pub device_token_ttl_hours: i64,
+    /// How often the offline, expiry and metrics jobs run.
+    pub sweep_interval_secs: u64,
+    /// Metrics samples are buffered and written together at least this often.
+    pub metrics_flush_millis: u64,
+    pub metrics_raw_retention_hours: i64,
+    pub metrics_5m_retention_days: i64,
+    pub metrics_1h_retention_days: i64,
+}
+
+impl Default for AgentsConfig {
+    fn default() -> Self {
+        AgentsConfig {
+            heartbeat_interval_secs: 60,
+            inventory_interval_secs: 900,
+            ws_enabled: true,
+            max_output_bytes: 1024 * 1024,
+            default_script_timeout_secs: 3600,
+            max_backoff_secs: 300,
+            collect_processes: true,
+            collect_software: true,
+            offline_after_missed: 3,
+            command_ttl_secs: 3600,
+            token_rotation_secs: 30 * 24 * 3600,
+            device_token_ttl_hours: 24,
+            sweep_interval_secs: 15,
+            metrics_flush_millis: 1000,
+            metrics_raw_retention_hours: 48,
+            metrics_5m_retention_days: 30,
+            metrics_1h_retention_days: 365,
+        }
+    }
+}
+
+impl AgentsConfig {
+    /// The configuration agents receive.
+    pub fn agent_config(&self) -> breeze_proto::agent::AgentConfig {
+        breeze_proto::agent::AgentConfig {
+            heartbeat_interval_secs: self.heartbeat_interval_secs,
+            inventory_interval_secs: self.inventory_interval_secs,
+            ws_enabled: self.ws_enabled,
+            max_output_bytes: self.max_output_bytes,
+            default_script_timeout_secs: self.default_script_timeout_secs,
+            max_backoff_secs: self.max_backoff_secs,
+            collect_processes: self.collect_processes,
+            collect_software: self.collect_software,
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if !(5..=3600).contains(&self.heartbeat_interval_secs) {
+            bail!("agents.heartbeat_interval_secs must be between 5 and 3600");
+        }
+        if self.offline_after_missed == 0 {
+            bail!("agents.offline_after_missed must be at least 1");
+        }
+        if !(10..=30 * 24 * 3600).contains(&self.command_ttl_secs) {
+            bail!("agents.command_ttl_secs must be between 10 and 2592000");
+        }
+        if self.token_rotation_secs < 60 {
+            bail!("agents.token_rotation_secs must be at least 60");
+        }
+        if !(1..=24 * 30).contains(&self.device_token_ttl_hours) {
+            bail!("agents.device_token_ttl_hours must be between 1 and 720");
+        }
+        if self.sweep_interval_secs == 0 || self.metrics_flush_millis == 0 {
+            bail!("agents.sweep_interval_secs and agents.metrics_flush_millis must be positive");
+        }
+        if self.metrics_raw_retention_hours < 1
+            || self.metrics_5m_retention_days < 1
+            || self.metrics_1h_retention_days < 1
+        {
+            bail!("agents.metrics_*_retention_* must be positive");
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -99,6 +197,7 @@ impl Default for Config {
             db_max_connections: 16,
             auth: AuthConfig::default(),
             smtp: None,
+            agents: AgentsConfig::default(),
         }
     }
 }
@@ -205,6 +304,7 @@ impl Config {
         if a.max_failures_per_account == 0 || a.max_failures_per_ip == 0 {
             bail!("auth.max_failures_* must be at least 1");
         }
+        self.agents.validate()?;
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
         }

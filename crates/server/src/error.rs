@@ -24,6 +24,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("not found")]
     NotFound,
+    /// The object existed and is gone for good (a decommissioned device's agent).
+    #[error("gone")]
+    Gone(String),
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("too many requests")]
@@ -62,6 +65,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -84,6 +88,7 @@ impl ApiError {
             ApiError::Unauthorized(m) => ("unauthorized", m.clone(), None),
             ApiError::Forbidden(m) => ("forbidden", m.clone(), None),
             ApiError::NotFound => ("not_found", "not found".to_string(), None),
+            ApiError::Gone(m) => ("gone", m.clone(), None),
             ApiError::Conflict(m) => ("conflict", m.clone(), None),
             ApiError::RateLimited { message, .. } => ("rate_limited", message.clone(), None),
             ApiError::PayloadTooLarge(m) => ("payload_too_large", m.clone(), None),

@@ -4,8 +4,10 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod dispatch;
 pub mod error;
 pub mod extract;
+pub mod jobs;
 pub mod keys;
 pub mod mail;
 pub mod metrics;
@@ -29,6 +31,7 @@ pub struct App {
     pub state: AppState,
     router: Router,
     listener: TcpListener,
+    jobs: jobs::Jobs,
 }
 
 impl App {
@@ -71,16 +74,20 @@ impl App {
             throttle,
             mailer,
             metrics: metrics::Metrics::new(),
+            hub: dispatch::AgentHub::default(),
+            metrics_buffer: jobs::MetricsBuffer::default(),
             setup_token_hash: Mutex::new(None),
             config,
         }));
         routes::setup::open_if_needed(&state).await?;
         let router =
             routes::router(state.clone()).layer(DefaultBodyLimit::max(state.config.max_body_bytes));
+        let jobs = jobs::spawn(&state);
         Ok(App {
             state,
             router,
             listener,
+            jobs,
         })
     }
 
@@ -101,6 +108,7 @@ impl App {
         )
         .with_graceful_shutdown(shutdown)
         .await?;
+        self.jobs.stop().await;
         self.state.db.close().await;
         Ok(())
     }

@@ -34,6 +34,11 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+        // Agent bearer tokens (`bzt_…`), issued at enrollment.
+        components.add_security_scheme(
+            "agent",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 

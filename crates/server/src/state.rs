@@ -22,6 +22,10 @@ pub struct Inner {
     pub throttle: Throttle,
     pub mailer: Mailer,
     pub metrics: Metrics,
+    /// Agent channels connected to this process.
+    pub hub: crate::dispatch::AgentHub,
+    /// Heartbeat metrics waiting for the batched writer.
+    pub metrics_buffer: crate::jobs::MetricsBuffer,
     /// SHA-256 of the one-time setup token while setup is open.
     pub setup_token_hash: Mutex<Option<String>>,
 }

@@ -177,6 +177,9 @@ impl Q {
         match engine {
             Engine::Sqlite => self.sql.clone(),
             Engine::Postgres => {
+                // A NULL argument is written as the literal `NULL` (and not bound): a bound
+                // NULL would carry a type (text), which PostgreSQL refuses for uuid,
+                // bigint, … columns; the literal takes the column's type.
                 let mut out = String::with_capacity(self.sql.len() + 16);
                 let mut n = 0;
                 let mut i = 0;
@@ -555,6 +558,18 @@ mod tests {
             self.args.push(Arg::I64(1));
             self.push_list([1i64, 2]);
         }
+    }
+
+    #[test]
+    fn postgres_nulls_are_literals_and_not_numbered() {
+        let q = Q::new("UPDATE t SET a = ?, b = ?, c = ?")
+            .bind(1i64)
+            .bind(None::<i64>)
+            .bind(2i64);
+        assert_eq!(
+            q.render(Engine::Postgres),
+            "UPDATE t SET a = $1, b = NULL, c = $2"
+        );
     }
 
     #[test]

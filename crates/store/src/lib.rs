@@ -4,16 +4,25 @@
 pub mod db;
 mod error;
 pub mod migrations;
+mod migrations_v2;
 
 pub use db::{Arg, Db, DbOptions, Engine, Q, Tx};
 pub use error::StoreError;
 
+pub mod agents;
 pub mod audit;
+pub mod commands;
+pub mod device_events;
 pub mod device_groups;
+pub mod devices;
+pub mod enrollment_keys;
+pub mod inventory;
 pub mod listing;
+pub mod metrics;
 pub mod orgs;
 pub mod partners;
 pub mod roles;
+pub mod scripts;
 pub mod sessions;
 pub mod setup;
 pub mod sites;

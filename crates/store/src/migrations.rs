@@ -5,71 +5,71 @@
 
 use sea_query::{
     Alias, ColumnDef, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement,
-    PostgresQueryBuilder, SqliteQueryBuilder, Table, TableCreateStatement,
+    PostgresQueryBuilder, SqliteQueryBuilder, Table, TableAlterStatement, TableCreateStatement,
 };
 
 use crate::StoreError;
 use crate::db::{Db, Engine, Q, Tx};
 
-fn c(name: &'static str) -> Alias {
+pub(crate) fn c(name: &'static str) -> Alias {
     Alias::new(name)
 }
 
-fn id() -> ColumnDef {
+pub(crate) fn id() -> ColumnDef {
     ColumnDef::new(c("id"))
         .uuid()
         .not_null()
         .primary_key()
         .to_owned()
 }
-fn uuid(n: &'static str) -> ColumnDef {
+pub(crate) fn uuid(n: &'static str) -> ColumnDef {
     ColumnDef::new(c(n)).uuid().not_null().to_owned()
 }
-fn uuid_null(n: &'static str) -> ColumnDef {
+pub(crate) fn uuid_null(n: &'static str) -> ColumnDef {
     ColumnDef::new(c(n)).uuid().null().to_owned()
 }
-fn text(n: &'static str) -> ColumnDef {
+pub(crate) fn text(n: &'static str) -> ColumnDef {
     ColumnDef::new(c(n)).text().not_null().to_owned()
 }
-fn text_null(n: &'static str) -> ColumnDef {
+pub(crate) fn text_null(n: &'static str) -> ColumnDef {
     ColumnDef::new(c(n)).text().null().to_owned()
 }
-fn ts(n: &'static str) -> ColumnDef {
+pub(crate) fn ts(n: &'static str) -> ColumnDef {
     ColumnDef::new(c(n))
         .timestamp_with_time_zone()
         .not_null()
         .to_owned()
 }
-fn ts_null(n: &'static str) -> ColumnDef {
+pub(crate) fn ts_null(n: &'static str) -> ColumnDef {
     ColumnDef::new(c(n))
         .timestamp_with_time_zone()
         .null()
         .to_owned()
 }
-fn json(n: &'static str) -> ColumnDef {
+pub(crate) fn json(n: &'static str) -> ColumnDef {
     ColumnDef::new(c(n)).json_binary().not_null().to_owned()
 }
-fn json_null(n: &'static str) -> ColumnDef {
+pub(crate) fn json_null(n: &'static str) -> ColumnDef {
     ColumnDef::new(c(n)).json_binary().null().to_owned()
 }
-fn boolean(n: &'static str) -> ColumnDef {
+pub(crate) fn boolean(n: &'static str) -> ColumnDef {
     ColumnDef::new(c(n))
         .boolean()
         .not_null()
         .default(false)
         .to_owned()
 }
-fn int_null(n: &'static str) -> ColumnDef {
+pub(crate) fn int_null(n: &'static str) -> ColumnDef {
     ColumnDef::new(c(n)).big_integer().null().to_owned()
 }
-fn int(n: &'static str) -> ColumnDef {
+pub(crate) fn int(n: &'static str) -> ColumnDef {
     ColumnDef::new(c(n)).big_integer().not_null().to_owned()
 }
 fn date_null(n: &'static str) -> ColumnDef {
     ColumnDef::new(c(n)).date().null().to_owned()
 }
 
-fn table(name: &'static str, cols: Vec<ColumnDef>) -> TableCreateStatement {
+pub(crate) fn table(name: &'static str, cols: Vec<ColumnDef>) -> TableCreateStatement {
     let mut t = Table::create();
     t.table(c(name));
     for mut col in cols {
@@ -78,7 +78,7 @@ fn table(name: &'static str, cols: Vec<ColumnDef>) -> TableCreateStatement {
     t.to_owned()
 }
 
-fn fk(
+pub(crate) fn fk(
     t: &mut TableCreateStatement,
     table: &'static str,
     col: &'static str,
@@ -94,7 +94,11 @@ fn fk(
     );
 }
 
-fn index(table: &'static str, cols: &[&'static str], unique: bool) -> IndexCreateStatement {
+pub(crate) fn index(
+    table: &'static str,
+    cols: &[&'static str],
+    unique: bool,
+) -> IndexCreateStatement {
     let mut i = Index::create();
     i.name(format!(
         "{}_{}_{}",
@@ -113,13 +117,14 @@ fn index(table: &'static str, cols: &[&'static str], unique: bool) -> IndexCreat
 }
 
 /// One schema change: statements for each engine.
-// Built once per migration run and dropped; the variant size difference costs nothing.
-#[allow(clippy::large_enum_variant)]
-enum Step {
+#[allow(clippy::large_enum_variant)] // built once per migration run
+pub(crate) enum Step {
     Table(TableCreateStatement),
     Index(IndexCreateStatement),
     /// SQL that reads the same on both engines (e.g. partial indexes).
     Same(&'static str),
+    /// One added column (SQLite allows one per `ALTER TABLE`).
+    Alter(TableAlterStatement),
 }
 
 impl Step {
@@ -130,6 +135,8 @@ impl Step {
             (Step::Index(i), Engine::Sqlite) => i.to_string(SqliteQueryBuilder),
             (Step::Index(i), Engine::Postgres) => i.to_string(PostgresQueryBuilder),
             (Step::Same(s), _) => s.to_string(),
+            (Step::Alter(a), Engine::Sqlite) => a.to_string(SqliteQueryBuilder),
+            (Step::Alter(a), Engine::Postgres) => a.to_string(PostgresQueryBuilder),
         }
     }
 }
@@ -140,11 +147,18 @@ struct Migration {
     steps: fn() -> Vec<Step>,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "tenancy_identity_audit",
-    steps: v1,
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "tenancy_identity_audit",
+        steps: v1,
+    },
+    Migration {
+        version: 2,
+        name: "devices_agents_scripts",
+        steps: crate::migrations_v2::v2,
+    },
+];
 
 /// The schema version this binary writes.
 pub fn latest_version() -> i64 {

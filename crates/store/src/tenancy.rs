@@ -56,3 +56,31 @@ pub(crate) fn sites_in_scope(
 pub(crate) fn partner_wide(scope: &Scope) -> bool {
     scope.level == ScopeLevel::Partner && scope.is_partner_wide()
 }
+
+/// Like [`orgs_in_scope`] for objects that are either organization-owned or
+/// partner-wide (`org_col` NULL, e.g. a partner's script library): partner-wide rows
+/// of the scope's partner are kept for every scope of that partner.
+pub(crate) fn orgs_or_partner_wide_in_scope(
+    q: &mut Q,
+    scope: &Scope,
+    partner_col: &'static str,
+    org_col: &'static str,
+) {
+    let Some(partner) = scope.partner_id else {
+        q.push(" AND 1 = 0");
+        return;
+    };
+    q.push(" AND ")
+        .push_trusted(partner_col)
+        .push(" = ")
+        .push_bind(partner);
+    if let OrgAccess::Only(ids) = &scope.orgs {
+        q.push(" AND (")
+            .push_trusted(org_col)
+            .push(" IS NULL OR ")
+            .push_trusted(org_col)
+            .push(" IN ")
+            .push_list(ids.iter().copied())
+            .push(")");
+    }
+}

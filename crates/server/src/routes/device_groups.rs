@@ -28,36 +28,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(members, add_members, remove_members))
 }
 
-/// Checks dynamic-group rules have the documented shape: `{"all"|"any": [{field, op, value}, ...]}`.
+/// Checks dynamic-group rules with the evaluator that applies them
+/// (`breeze_core::group_rules`): `{"all"|"any": [{field, op, value}, ...]}`.
 fn check_rules(rules: &serde_json::Value) -> ApiResult<()> {
-    let obj = rules
-        .as_object()
-        .ok_or_else(|| ApiError::validation("rules", "must be an object like {\"all\": [...]}"))?;
-    let list = obj
-        .get("all")
-        .or_else(|| obj.get("any"))
-        .and_then(|v| v.as_array())
-        .ok_or_else(|| {
-            ApiError::validation("rules", "needs an `all` or `any` list of conditions")
-        })?;
-    if list.is_empty() || list.len() > 50 {
-        return Err(ApiError::validation(
-            "rules",
-            "must hold 1 to 50 conditions",
-        ));
-    }
-    for c in list {
-        let ok = c.get("field").is_some_and(|f| f.is_string())
-            && c.get("op").is_some_and(|o| o.is_string())
-            && c.get("value").is_some();
-        if !ok {
-            return Err(ApiError::validation(
-                "rules",
-                "each condition needs `field`, `op` and `value`",
-            ));
-        }
-    }
-    Ok(())
+    breeze_core::group_rules::Rules::parse(rules)
+        .map(|_| ())
+        .map_err(|e| ApiError::validation("rules", e.0))
 }
 
 /// Groups in reach.
@@ -285,9 +261,11 @@ async fn members(
     auth: Auth,
     ApiPath(id): ApiPath<DeviceGroupId>,
 ) -> ApiResult<axum::Json<DeviceIds>> {
-    let ids = device_groups::members(&state.db, &auth.scope, id).await?;
+    let g = device_groups::get(&state.db, &auth.scope, id).await?;
     auth.require(Resource::DeviceGroups, Action::Read)?;
-    Ok(axum::Json(DeviceIds { device_ids: ids }))
+    Ok(axum::Json(DeviceIds {
+        device_ids: crate::routes::devices::group_members(&state, &auth, &g).await?,
+    }))
 }
 
 fn check_ids(req: &GroupMembers) -> ApiResult<()> {

@@ -8,14 +8,18 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa_axum::router::OpenApiRouter;
 
+pub mod agents;
 pub mod audit_logs;
 pub mod auth;
 pub mod common;
 pub mod device_groups;
+pub mod devices;
+pub mod enrollment_keys;
 pub mod ops;
 pub mod orgs;
 pub mod partners;
 pub mod roles;
+pub mod scripts;
 pub mod setup;
 pub mod sites;
 pub mod users;
@@ -33,6 +37,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(roles::router())
         .merge(audit_logs::router())
         .merge(ops::router())
+        .merge(agents::router())
+        .merge(enrollment_keys::router())
+        .merge(devices::router())
+        .merge(scripts::router())
         .split_for_parts()
 }
 

@@ -1,0 +1,3 @@
+//! Nothing to link: this crate holds the end-to-end test binary (`tests/e2e`), which
+//! starts the real server (in process with `App::build`, and as the `breeze` binary)
+//! and the real `breeze-agent`.

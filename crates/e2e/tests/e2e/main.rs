@@ -1,0 +1,6 @@
+//! One test binary for the end-to-end suite: API tests against the in-process server,
+//! and agent tests with the real `breeze` and `breeze-agent` processes.
+
+mod agent;
+mod api;
+mod support;

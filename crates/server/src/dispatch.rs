@@ -1,0 +1,133 @@
+//! Getting commands to agents: signing and queueing them, and waking the WebSocket
+//! task that serves a connected agent.
+//!
+//! The hub is in-process: it reaches agents connected to *this* replica. It carries
+//! only a wake-up ("device X has pending commands"), never the command itself — the
+//! queue in the database is the truth and the channel task takes from it — so with
+//! several replicas `AgentHub::notify` can be replaced by a publish on PostgreSQL
+//! `NOTIFY` (or Redis/NATS pub/sub) whose subscriber on each replica calls
+//! `AgentHub::wake_local`. Nothing else needs to change.
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use breeze_proto::agent::{Command, CommandEnvelope, SignedCommand, sign_command};
+use breeze_proto::ids::{CommandId, DeviceId, OrgId, UserId};
+use breeze_store::commands::{self, NewCommand};
+use chrono::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::mpsc;
+
+/// Registry of agent channels connected to this process.
+#[derive(Default)]
+pub struct AgentHub {
+    conns: Mutex<HashMap<DeviceId, (u64, mpsc::Sender<()>)>>,
+    next: AtomicU64,
+}
+
+impl AgentHub {
+    /// Registers a channel for `device`, replacing (and so closing) an older one.
+    /// Answers the connection id and the wake-up receiver (capacity 1: wake-ups
+    /// coalesce; the task drains the whole queue on each).
+    pub fn register(&self, device: DeviceId) -> (u64, mpsc::Receiver<()>) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(1);
+        self.lock().insert(device, (id, tx));
+        (id, rx)
+    }
+
+    /// Removes the channel, if it is still the registered one.
+    pub fn unregister(&self, device: DeviceId, conn: u64) {
+        let mut m = self.lock();
+        if m.get(&device).is_some_and(|(c, _)| *c == conn) {
+            m.remove(&device);
+        }
+    }
+
+    /// Closes the device's channel (decommissioned, token suspended).
+    pub fn disconnect(&self, device: DeviceId) {
+        self.lock().remove(&device);
+    }
+
+    /// "Device has new commands": wakes its channel task if it is connected here.
+    /// (The replacement point for a cross-replica fan-out, see the module docs.)
+    pub fn notify(&self, device: DeviceId) -> bool {
+        self.wake_local(device)
+    }
+
+    /// Wakes the local channel task of `device`; false when none is connected.
+    pub fn wake_local(&self, device: DeviceId) -> bool {
+        match self.lock().get(&device) {
+            // Full means a wake-up is already waiting: nothing is lost.
+            Some((_, tx)) => !matches!(tx.try_send(()), Err(mpsc::error::TrySendError::Closed(_))),
+            None => false,
+        }
+    }
+
+    pub fn connected(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<DeviceId, (u64, mpsc::Sender<()>)>> {
+        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Signs a command for `device` with the server's key.
+pub fn sign(
+    state: &AppState,
+    device: DeviceId,
+    id: CommandId,
+    command: &Command,
+    ttl: Duration,
+) -> ApiResult<SignedCommand> {
+    let now = state.now();
+    let payload = command
+        .payload_json()
+        .map_err(|e| ApiError::validation("payload", e.to_string()))?;
+    Ok(sign_command(
+        &state.keys.signing,
+        CommandEnvelope {
+            id,
+            device_id: device,
+            command_type: command.command_type().as_str().to_string(),
+            payload,
+            issued_at: now,
+            expires_at: now + ttl,
+            nonce: None,
+        },
+    ))
+}
+
+/// Signs, queues and announces one command. Answers its id.
+pub async fn queue(
+    state: &AppState,
+    device: DeviceId,
+    org: OrgId,
+    command: &Command,
+    ttl: Duration,
+    created_by: Option<UserId>,
+) -> ApiResult<CommandId> {
+    let id = CommandId::new();
+    let signed = sign(state, device, id, command, ttl)?;
+    commands::enqueue(
+        &state.db,
+        &NewCommand {
+            device_id: device,
+            org_id: org,
+            signed: &signed,
+            created_by,
+            created_at: state.now(),
+            timeout_secs: None,
+        },
+    )
+    .await?;
+    state.hub.notify(device);
+    Ok(id)
+}
+
+/// The default time a command may wait for its agent.
+pub fn default_ttl(state: &AppState) -> Duration {
+    Duration::seconds(state.config.agents.command_ttl_secs)
+}

@@ -1,0 +1,137 @@
+//! Background jobs, spawned by `App::build` and stopped with the app: the metrics
+//! writer (batches heartbeat samples into multi-row inserts), and the sweep (offline
+//! devices, expired commands, metrics rollups and retention). Time comes from
+//! `state.clock`, so tests drive [`sweep_once`] with a fixed clock.
+
+use crate::state::AppState;
+use breeze_store::metrics::{self, Resolution, Retention, Sample};
+use breeze_store::{agents, commands};
+use chrono::Duration;
+use std::sync::Mutex;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+/// Samples waiting to be written.
+#[derive(Default)]
+pub struct MetricsBuffer {
+    samples: Mutex<Vec<Sample>>,
+    full: Notify,
+}
+
+/// Flush early when this many samples wait.
+const FLUSH_AT: usize = 2000;
+
+impl MetricsBuffer {
+    pub fn push(&self, s: Sample) {
+        let len = {
+            let mut v = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+            v.push(s);
+            v.len()
+        };
+        if len >= FLUSH_AT {
+            self.full.notify_one();
+        }
+    }
+
+    fn take(&self) -> Vec<Sample> {
+        std::mem::take(&mut *self.samples.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Writes everything waiting.
+    pub async fn flush(&self, state: &AppState) {
+        let batch = self.take();
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(e) = metrics::insert_batch(&state.db, &batch).await {
+            tracing::error!(error = %e, samples = batch.len(), "writing metrics failed; samples dropped");
+        }
+    }
+}
+
+/// Runs the sweeps once: offline devices, expired commands, rollups, retention.
+pub async fn sweep_once(state: &AppState) -> anyhow::Result<()> {
+    let now = state.now();
+    let a = &state.config.agents;
+    let missed = i64::from(a.offline_after_missed);
+    let interval = i64::try_from(a.heartbeat_interval_secs).unwrap_or(60);
+    // One interval of grace on top of N missed ones, for network and scheduling delays.
+    let cutoff = now - Duration::seconds(interval * missed + interval);
+    let offline = agents::sweep_offline(&state.db, cutoff, now).await?;
+    let expired = commands::expire_sweep(&state.db, now).await?;
+    let r5 = metrics::rollup(&state.db, Resolution::FiveMinutes, now).await?;
+    let r60 = metrics::rollup(&state.db, Resolution::Hour, now).await?;
+    let dropped = metrics::apply_retention(
+        &state.db,
+        &Retention {
+            raw: Duration::hours(a.metrics_raw_retention_hours),
+            five_minutes: Duration::days(a.metrics_5m_retention_days),
+            hour: Duration::days(a.metrics_1h_retention_days),
+        },
+        now,
+    )
+    .await?;
+    if offline + expired + r5 + r60 + dropped > 0 {
+        tracing::info!(
+            offline,
+            expired,
+            rollups_5m = r5,
+            rollups_1h = r60,
+            metrics_dropped = dropped,
+            "sweep"
+        );
+    }
+    Ok(())
+}
+
+/// The running jobs; `stop` ends them (flushing metrics first).
+pub struct Jobs {
+    stop: watch::Sender<bool>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+pub fn spawn(state: &AppState) -> Jobs {
+    let (stop, rx) = watch::channel(false);
+    let mut handles = Vec::new();
+    {
+        let state = state.clone();
+        let mut rx = rx.clone();
+        handles.push(tokio::spawn(async move {
+            let every = std::time::Duration::from_millis(state.config.agents.metrics_flush_millis);
+            loop {
+                tokio::select! {
+                    _ = rx.changed() => { state.metrics_buffer.flush(&state).await; return; }
+                    () = tokio::time::sleep(every) => {}
+                    () = state.metrics_buffer.full.notified() => {}
+                }
+                state.metrics_buffer.flush(&state).await;
+            }
+        }));
+    }
+    {
+        let state = state.clone();
+        let mut rx = rx;
+        handles.push(tokio::spawn(async move {
+            let every = std::time::Duration::from_secs(state.config.agents.sweep_interval_secs);
+            loop {
+                tokio::select! {
+                    _ = rx.changed() => return,
+                    () = tokio::time::sleep(every) => {}
+                }
+                if let Err(e) = sweep_once(&state).await {
+                    tracing::error!(error = format!("{e:#}"), "sweep failed");
+                }
+            }
+        }));
+    }
+    Jobs { stop, handles }
+}
+
+impl Jobs {
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for h in self.handles {
+            let _ = h.await;
+        }
+    }
+}

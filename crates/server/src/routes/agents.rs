@@ -1,0 +1,567 @@
+//! The agent protocol's server side (`breeze_proto::agent`): enrollment, heartbeat,
+//! inventory, command acknowledgements and results, and the WebSocket channel.
+//!
+//! Agent telemetry (heartbeat, inventory, ack) is not a user action and is not written
+//! to the audit log row by row; what matters is: enrollment, source IP changes, token
+//! suspension, refused commands (semantic audit rows) and every lifecycle change
+//! (device_events).
+
+use crate::audit::{AuditEvent, AuditSlot, ClientMeta};
+use crate::auth::agent::{self, AGENT, AgentAuth, Use};
+use crate::auth::tokens;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, ApiPath};
+use crate::state::AppState;
+use axum::Extension;
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use breeze_proto::agent::{
+    ChannelFrame, CommandAck, CommandRejection, CommandResult, CommandStatus, EnrollRequest,
+    EnrollResponse, HeartbeatRequest, HeartbeatResponse, InventoryRequest, InventorySection,
+    SecretToken, canonical_json,
+};
+use breeze_proto::api::{ErrorBody, OkBody};
+use breeze_proto::ids::{CommandId, DeviceId};
+use breeze_store::agents::{self as store, Credential, EnrollRefusal, HeartbeatUpdate};
+use breeze_store::commands::{self, ResultOutcome};
+use breeze_store::device_events::{self, Actor, NewEvent};
+use breeze_store::inventory;
+use breeze_store::metrics::Sample;
+use chrono::Duration;
+use serde_json::json;
+use sha2::Digest as _;
+use std::collections::BTreeMap;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(enroll))
+        .routes(routes!(heartbeat))
+        .routes(routes!(put_inventory))
+        .routes(routes!(ack))
+        .routes(routes!(result))
+        .routes(routes!(channel))
+}
+
+/// Hash of the configuration agents should run with.
+fn config_hash(state: &AppState) -> String {
+    let v = serde_json::to_value(state.config.agents.agent_config()).unwrap_or_default();
+    hex::encode(sha2::Sha256::digest(canonical_json(&v).as_bytes()))
+}
+
+fn check_text(field: &str, v: &str, max: usize, required: bool) -> ApiResult<()> {
+    if required && v.trim().is_empty() {
+        return Err(ApiError::validation(field, "is required"));
+    }
+    if v.len() > max || v.chars().any(char::is_control) {
+        return Err(ApiError::validation(
+            field,
+            format!("must be at most {max} bytes without control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Enrolls an agent with a site enrollment key or a pending device's single-use token.
+#[utoipa::path(post, path = "/api/v1/agents/enroll", tag = "agents", request_body = EnrollRequest,
+    responses((status = 201, body = EnrollResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn enroll(
+    State(state): State<AppState>,
+    meta: ClientMeta,
+    Extension(slot): Extension<AuditSlot>,
+    ApiJson(req): ApiJson<EnrollRequest>,
+) -> ApiResult<(StatusCode, axum::Json<EnrollResponse>)> {
+    let cred_hash;
+    let cred = match (&req.enrollment_key, &req.enrollment_token) {
+        (Some(k), None) => {
+            cred_hash = tokens::hash(k.expose());
+            Credential::KeyHash(&cred_hash)
+        }
+        (None, Some(t)) => {
+            cred_hash = tokens::hash(t.expose());
+            Credential::DeviceTokenHash(&cred_hash)
+        }
+        _ => {
+            return Err(ApiError::BadRequest {
+                code: "bad_request",
+                message: "give exactly one of enrollment_key and enrollment_token".into(),
+                field: Some("enrollment_key".into()),
+            });
+        }
+    };
+    check_text("hostname", &req.hostname, 255, true)?;
+    check_text("os_version", &req.os_version, 200, false)?;
+    check_text("os_build", &req.os_build, 200, false)?;
+    check_text("architecture", &req.architecture, 50, false)?;
+    check_text("agent_version", &req.agent_version, 50, false)?;
+    check_text("fingerprint", &req.fingerprint, 128, false)?;
+    check_text("hardware.cpu_model", &req.hardware.cpu_model, 300, false)?;
+    let now = state.now();
+    let token = tokens::random_token(AGENT);
+    let enrolled = store::enroll_for_agent(
+        &state.db,
+        cred,
+        &req,
+        &tokens::hash(&token),
+        &config_hash(&state),
+        meta.ip.as_deref(),
+        now,
+    )
+    .await?;
+    let e = match enrolled {
+        Ok(e) => e,
+        Err(refusal) => {
+            let (err, why) = match refusal {
+                EnrollRefusal::InvalidCredential => (
+                    ApiError::Unauthorized(
+                        "the enrollment key or token is unknown, expired, revoked or used up"
+                            .into(),
+                    ),
+                    "invalid credential",
+                ),
+                EnrollRefusal::SiteNotAllowed => (
+                    ApiError::Forbidden("the key does not allow enrolling into that site".into()),
+                    "site not allowed",
+                ),
+            };
+            state
+                .record(
+                    AuditEvent::new("agent.enroll", "device")
+                        .client(&meta)
+                        .details(json!({"hostname": req.hostname}))
+                        .failed("denied", why),
+                    Some(&slot),
+                )
+                .await?;
+            return Err(err);
+        }
+    };
+    state
+        .record(
+            AuditEvent::new("agent.enroll", "device")
+                .client(&meta)
+                .partner(Some(e.partner_id))
+                .org(Some(e.org_id))
+                .resource(e.device_id, Some(&req.hostname))
+                .details(
+                    json!({"method": e.method, "trust_level": e.trust_level, "site_id": e.site_id}),
+                ),
+            Some(&slot),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(EnrollResponse {
+            agent_id: e.device_id,
+            device_id: e.device_id,
+            org_id: e.org_id,
+            site_id: e.site_id,
+            auth_token: SecretToken::new(token),
+            signing_public_key: state.keys.signing_public_base64(),
+            config: state.config.agents.agent_config(),
+            server_time: now,
+        }),
+    ))
+}
+
+async fn auth(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: DeviceId,
+    meta: &ClientMeta,
+    slot: &AuditSlot,
+    usage: Use,
+) -> ApiResult<AgentAuth> {
+    // Agent telemetry is not audited per request (see the module docs); refusals that
+    // matter (suspension) write their own rows.
+    slot.skip();
+    agent::authenticate(state, headers, id, meta, usage).await
+}
+
+/// Sections whose hash the agent holds differs from the server's.
+fn sections_to_request(
+    req: &HeartbeatRequest,
+    stored: Option<&serde_json::Value>,
+) -> Vec<InventorySection> {
+    InventorySection::ALL
+        .into_iter()
+        .filter(|s| {
+            let theirs = req.inventory_hashes.get(s);
+            let ours = stored
+                .and_then(|v| v.get(s.as_str()))
+                .and_then(|v| v.as_str());
+            match (theirs, ours) {
+                (None, None) => false,
+                (Some(a), Some(b)) => a != b,
+                _ => true,
+            }
+        })
+        .collect()
+}
+
+/// Heartbeat: metrics and status in; queued commands, config changes and token
+/// rotation out. 410 when the device was decommissioned.
+#[utoipa::path(post, path = "/api/v1/agents/{id}/heartbeat", tag = "agents", security(("agent" = [])),
+    params(("id" = DeviceId, Path)), request_body = HeartbeatRequest,
+    responses((status = 200, body = HeartbeatResponse), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+async fn heartbeat(
+    State(state): State<AppState>,
+    meta: ClientMeta,
+    headers: HeaderMap,
+    Extension(slot): Extension<AuditSlot>,
+    ApiPath(id): ApiPath<DeviceId>,
+    ApiJson(req): ApiJson<HeartbeatRequest>,
+) -> ApiResult<axum::Json<HeartbeatResponse>> {
+    let a = auth(&state, &headers, id, &meta, &slot, Use::Heartbeat).await?;
+    let now = state.now();
+    let d = &a.device;
+    let using_pending = d.is_pending_token(&a.token_hash);
+    if using_pending && !req.confirm_token_rotation {
+        return Err(ApiError::Unauthorized(
+            "confirm the rotated token with confirm_token_rotation".into(),
+        ));
+    }
+    let confirm = using_pending;
+    let rotation_due = !confirm
+        && d.agent_token_issued_at
+            .is_none_or(|t| t + Duration::seconds(state.config.agents.token_rotation_secs) <= now);
+    let new_token = rotation_due.then(|| tokens::random_token(AGENT));
+    let new_hash = new_token.as_deref().map(tokens::hash);
+    let want_hash = config_hash(&state);
+    let config_update = (d.config_hash.as_deref() != Some(want_hash.as_str()))
+        .then(|| state.config.agents.agent_config());
+    if let (Some(old), Some(new)) = (&d.last_seen_ip, &meta.ip)
+        && old != new
+    {
+        state
+            .record(
+                AuditEvent::new("agent.source.ip.changed", "device")
+                    .by_agent(d)
+                    .client(&meta)
+                    .resource(d.device_id(), Some(&d.hostname))
+                    .details(json!({"previous_ip": old, "ip": new})),
+                None,
+            )
+            .await?;
+        device_events::insert(
+            &state.db,
+            &NewEvent {
+                device_id: d.device_id(),
+                event_type: "ip_changed",
+                details: json!({"previous_ip": old, "ip": new}),
+                ip_address: Some(new),
+                actor: Actor::Agent,
+            },
+            now,
+        )
+        .await?;
+    }
+    state.metrics_buffer.push(Sample {
+        device_id: d.device_id(),
+        ts: now,
+        metrics: req.metrics.clone(),
+    });
+    store::record_heartbeat_for_agent(
+        &state.db,
+        d,
+        &HeartbeatUpdate {
+            req: &req,
+            ip: meta.ip.as_deref(),
+            confirm_rotation: confirm,
+            new_pending_hash: new_hash.as_deref(),
+            config_hash: config_update.is_some().then_some(want_hash.as_str()),
+        },
+        now,
+    )
+    .await?;
+    if confirm {
+        device_events::insert(
+            &state.db,
+            &NewEvent {
+                device_id: d.device_id(),
+                event_type: "token_rotated",
+                details: json!({}),
+                ip_address: meta.ip.as_deref(),
+                actor: Actor::Agent,
+            },
+            now,
+        )
+        .await?;
+    }
+    let commands = commands::take_pending_for_agent(&state.db, d.device_id(), now).await?;
+    Ok(axum::Json(HeartbeatResponse {
+        commands,
+        config_update,
+        upgrade_to: None,
+        rotate_token: new_token.map(SecretToken::new),
+        inventory_requested: sections_to_request(&req, d.inventory_hashes.as_ref().map(|j| &j.0)),
+        server_time: Some(now),
+    }))
+}
+
+/// Inventory sections (each present section replaces the stored one).
+#[utoipa::path(put, path = "/api/v1/agents/{id}/inventory", tag = "agents", security(("agent" = [])),
+    params(("id" = DeviceId, Path)), request_body = InventoryRequest,
+    responses((status = 200, body = OkBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn put_inventory(
+    State(state): State<AppState>,
+    meta: ClientMeta,
+    headers: HeaderMap,
+    Extension(slot): Extension<AuditSlot>,
+    ApiPath(id): ApiPath<DeviceId>,
+    ApiJson(req): ApiJson<InventoryRequest>,
+) -> ApiResult<axum::Json<OkBody>> {
+    let a = auth(&state, &headers, id, &meta, &slot, Use::Other).await?;
+    if req.software.as_ref().is_some_and(|s| s.len() > 20_000)
+        || req.processes.as_ref().is_some_and(|s| s.len() > 20_000)
+    {
+        return Err(ApiError::validation(
+            "software",
+            "at most 20000 entries per section",
+        ));
+    }
+    let stored =
+        inventory::replace_for_agent(&state.db, a.device.device_id(), &req, state.now()).await?;
+    let accepted: BTreeMap<String, String> = stored
+        .iter()
+        .filter_map(|s| {
+            req.hashes
+                .get(s)
+                .map(|h| (s.as_str().to_string(), h.clone()))
+        })
+        .collect();
+    store::set_inventory_hashes_for_agent(&state.db, &a.device, &accepted).await?;
+    Ok(axum::Json(OkBody { ok: true }))
+}
+
+/// The agent verified and started a command.
+#[utoipa::path(post, path = "/api/v1/agents/{id}/commands/{command_id}/ack", tag = "agents", security(("agent" = [])),
+    params(("id" = DeviceId, Path), ("command_id" = CommandId, Path)), request_body = CommandAck,
+    responses((status = 200, body = OkBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn ack(
+    State(state): State<AppState>,
+    meta: ClientMeta,
+    headers: HeaderMap,
+    Extension(slot): Extension<AuditSlot>,
+    ApiPath((id, command_id)): ApiPath<(DeviceId, CommandId)>,
+    ApiJson(req): ApiJson<CommandAck>,
+) -> ApiResult<axum::Json<OkBody>> {
+    let a = auth(&state, &headers, id, &meta, &slot, Use::Other).await?;
+    if req.command_id != command_id {
+        return Err(ApiError::validation("command_id", "must match the path"));
+    }
+    commands::ack_for_agent(&state.db, a.device.device_id(), command_id, req.started_at).await?;
+    Ok(axum::Json(OkBody { ok: true }))
+}
+
+fn rejection_name(r: Option<CommandRejection>) -> String {
+    r.and_then(|r| serde_json::to_value(r).ok())
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "unspecified".into())
+}
+
+/// The final result of a command; 409 when one is already recorded (first wins).
+#[utoipa::path(post, path = "/api/v1/agents/{id}/commands/{command_id}/result", tag = "agents", security(("agent" = [])),
+    params(("id" = DeviceId, Path), ("command_id" = CommandId, Path)), request_body = CommandResult,
+    responses((status = 200, body = OkBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn result(
+    State(state): State<AppState>,
+    meta: ClientMeta,
+    headers: HeaderMap,
+    Extension(slot): Extension<AuditSlot>,
+    ApiPath((id, command_id)): ApiPath<(DeviceId, CommandId)>,
+    ApiJson(req): ApiJson<CommandResult>,
+) -> ApiResult<axum::Json<OkBody>> {
+    let a = auth(&state, &headers, id, &meta, &slot, Use::Other).await?;
+    if req.command_id != command_id {
+        return Err(ApiError::validation("command_id", "must match the path"));
+    }
+    let cap = usize::try_from(state.config.agents.max_output_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(2)
+        .max(4096);
+    if req.stdout.len() > cap || req.stderr.len() > cap {
+        return Err(ApiError::validation(
+            "stdout",
+            "output is larger than the configured cap",
+        ));
+    }
+    let d = &a.device;
+    let now = state.now();
+    let rejected = req.status == CommandStatus::Rejected;
+    let reason = rejection_name(req.rejection);
+    match commands::record_result_for_agent(&state.db, d.device_id(), &req).await? {
+        ResultOutcome::Unknown => Err(ApiError::NotFound),
+        ResultOutcome::Duplicate { status } => {
+            if rejected {
+                // A replayed command (an id the agent had already run): keep the refusal visible.
+                device_events::insert(
+                    &state.db,
+                    &NewEvent {
+                        device_id: d.device_id(),
+                        event_type: "command_rejected",
+                        details: json!({"command_id": command_id, "reason": reason,
+                            "error": req.error_message, "recorded_status": status}),
+                        ip_address: meta.ip.as_deref(),
+                        actor: Actor::Agent,
+                    },
+                    now,
+                )
+                .await?;
+                state
+                    .record(
+                        AuditEvent::new("agent.command.rejected", "device_command")
+                            .by_agent(d)
+                            .client(&meta)
+                            .resource(command_id, None)
+                            .details(
+                                json!({"device_id": d.id, "reason": reason, "duplicate": true}),
+                            )
+                            .failed("denied", format!("agent refused the command: {reason}")),
+                        None,
+                    )
+                    .await?;
+            }
+            Err(ApiError::Conflict(format!(
+                "command {command_id} already has a final result ({status})"
+            )))
+        }
+        ResultOutcome::Recorded { command_type } => {
+            let event = if rejected {
+                "command_rejected"
+            } else {
+                "command_result"
+            };
+            device_events::insert(
+                &state.db,
+                &NewEvent {
+                    device_id: d.device_id(),
+                    event_type: event,
+                    details: json!({"command_id": command_id, "type": command_type,
+                        "status": req.status.as_str(), "exit_code": req.exit_code,
+                        "reason": rejected.then_some(&reason)}),
+                    ip_address: meta.ip.as_deref(),
+                    actor: Actor::Agent,
+                },
+                now,
+            )
+            .await?;
+            if rejected {
+                state
+                    .record(
+                        AuditEvent::new("agent.command.rejected", "device_command")
+                            .by_agent(d)
+                            .client(&meta)
+                            .resource(command_id, None)
+                            .details(json!({"device_id": d.id, "reason": reason, "error": req.error_message}))
+                            .failed("denied", format!("agent refused the command: {reason}")),
+                        None,
+                    )
+                    .await?;
+            }
+            Ok(axum::Json(OkBody { ok: true }))
+        }
+    }
+}
+
+/// The agent channel (WebSocket upgrade, JSON text frames of `ChannelFrame`). Queued
+/// commands are pushed as soon as they are queued; results still go over HTTP.
+#[utoipa::path(get, path = "/ws/agents/{id}", tag = "agents", security(("agent" = [])),
+    params(("id" = DeviceId, Path)),
+    responses((status = 101, description = "switching to the WebSocket protocol"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+async fn channel(
+    State(state): State<AppState>,
+    meta: ClientMeta,
+    headers: HeaderMap,
+    Extension(slot): Extension<AuditSlot>,
+    ApiPath(id): ApiPath<DeviceId>,
+    ws: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    let a = auth(&state, &headers, id, &meta, &slot, Use::Other).await?;
+    Ok(ws
+        .max_message_size(1024 * 1024)
+        .on_upgrade(move |socket| serve_channel(state, a, socket)))
+}
+
+async fn send(socket: &mut WebSocket, f: &ChannelFrame) -> bool {
+    match serde_json::to_string(f) {
+        Ok(s) => socket.send(Message::Text(s.into())).await.is_ok(),
+        Err(_) => false,
+    }
+}
+
+async fn push_pending(state: &AppState, device: DeviceId, socket: &mut WebSocket) -> bool {
+    match commands::take_pending_for_agent(&state.db, device, state.now()).await {
+        Ok(cmds) => {
+            for c in cmds {
+                if !send(socket, &ChannelFrame::Command(c)).await {
+                    return false;
+                }
+            }
+            true
+        }
+        Err(e) => {
+            tracing::error!(error = %e, %device, "reading queued commands for the channel");
+            true
+        }
+    }
+}
+
+async fn serve_channel(state: AppState, a: AgentAuth, mut socket: WebSocket) {
+    let device = a.device.device_id();
+    let (conn, mut wake) = state.hub.register(device);
+    tracing::debug!(%device, "agent channel open");
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+    tick.tick().await;
+    let mut ping_id = 0u64;
+    let mut ok = push_pending(&state, device, &mut socket).await;
+    while ok {
+        tokio::select! {
+            msg = socket.recv() => {
+                let Some(Ok(msg)) = msg else { break };
+                let Message::Text(text) = msg else {
+                    if matches!(msg, Message::Close(_)) { break }
+                    continue;
+                };
+                let frame = match serde_json::from_str::<ChannelFrame>(text.as_str()) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        ok = send(&mut socket, &ChannelFrame::Error { message: format!("unreadable frame: {e}") }).await;
+                        continue;
+                    }
+                };
+                ok = match frame {
+                    ChannelFrame::Hello { .. } => {
+                        send(&mut socket, &ChannelFrame::Welcome { server_time: Some(state.now()) }).await
+                            && push_pending(&state, device, &mut socket).await
+                    }
+                    ChannelFrame::Ping { id } => send(&mut socket, &ChannelFrame::Pong { id }).await,
+                    ChannelFrame::CommandAck(ack) => {
+                        if let Err(e) = commands::ack_for_agent(&state.db, device, ack.command_id, ack.started_at).await {
+                            tracing::warn!(error = %e, %device, "recording a channel acknowledgement");
+                        }
+                        true
+                    }
+                    ChannelFrame::StreamOpen { stream, kind, .. } => send(&mut socket, &ChannelFrame::StreamClose {
+                        stream,
+                        reason: Some(format!("unsupported stream kind: {kind}")),
+                    }).await,
+                    _ => true,
+                };
+            }
+            w = wake.recv() => {
+                if w.is_none() { break }
+                ok = push_pending(&state, device, &mut socket).await;
+            }
+            _ = tick.tick() => {
+                ping_id += 1;
+                ok = send(&mut socket, &ChannelFrame::Ping { id: ping_id }).await;
+            }
+        }
+    }
+    state.hub.unregister(device, conn);
+    tracing::debug!(%device, "agent channel closed");
+}

@@ -1,0 +1,498 @@
+//! The agent-facing side of devices: enrollment, bearer-token authentication,
+//! heartbeats, two-phase token rotation and token suspension. These functions are
+//! authenticated by a token hash rather than a user scope, and say so in their names.
+
+use crate::StoreError;
+use crate::db::{Db, Q};
+use crate::device_events::{self, Actor, NewEvent};
+use crate::enrollment_keys;
+use breeze_proto::agent::{EnrollRequest, HeartbeatRequest};
+use breeze_proto::ids::{DeviceId, OrgId, PartnerId, SiteId, UserId};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+/// A device as its agent's token sees it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AgentDevice {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub site_id: Uuid,
+    pub partner_id: Uuid,
+    pub hostname: String,
+    pub status: String,
+    pub agent_token_hash: Option<String>,
+    pub agent_token_pending_hash: Option<String>,
+    pub agent_token_issued_at: Option<DateTime<Utc>>,
+    pub agent_token_suspended_at: Option<DateTime<Utc>>,
+    pub last_seen_ip: Option<String>,
+    pub config_hash: Option<String>,
+    pub inventory_hashes: Option<Json<Value>>,
+}
+
+impl AgentDevice {
+    pub fn device_id(&self) -> DeviceId {
+        DeviceId(self.id)
+    }
+    pub fn org(&self) -> OrgId {
+        OrgId(self.org_id)
+    }
+    pub fn partner(&self) -> PartnerId {
+        PartnerId(self.partner_id)
+    }
+    /// Whether `hash` is the pending (not yet confirmed) token.
+    pub fn is_pending_token(&self, hash: &str) -> bool {
+        self.agent_token_pending_hash.as_deref() == Some(hash)
+    }
+}
+
+const AGENT_COLS: &str = "SELECT d.id, d.org_id, d.site_id, o.partner_id, d.hostname, d.status, \
+    d.agent_token_hash, d.agent_token_pending_hash, d.agent_token_issued_at, d.agent_token_suspended_at, \
+    d.last_seen_ip, d.config_hash, d.inventory_hashes FROM devices d JOIN organizations o ON o.id = d.org_id";
+
+/// The device whose current or pending token has this hash (any device: the caller
+/// compares it with the device in the path).
+pub async fn device_by_token_hash_for_agent(
+    db: &Db,
+    hash: &str,
+) -> Result<Option<AgentDevice>, StoreError> {
+    let mut q = Q::new(AGENT_COLS);
+    q.push(" WHERE d.agent_token_hash = ")
+        .push_bind(hash)
+        .push(" UNION ALL ")
+        .push(AGENT_COLS)
+        .push(" WHERE d.agent_token_pending_hash = ")
+        .push_bind(hash);
+    Ok(db.all::<AgentDevice>(q).await?.into_iter().next())
+}
+
+/// Suspends the token of `device` (it was used for another device's resources, seed
+/// 000 `agentTokenSuspendedAt`); every later request with it answers 401.
+pub async fn suspend_token_for_agent(
+    db: &Db,
+    device: DeviceId,
+    reason: &str,
+    ip: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut tx = db.begin().await?;
+    tx.exec(
+        Q::new(
+            "UPDATE devices SET agent_token_suspended_at = COALESCE(agent_token_suspended_at, ?), \
+             agent_token_suspended_reason = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(now)
+        .bind(device),
+    )
+    .await?;
+    device_events::insert_tx(
+        &mut tx,
+        &NewEvent {
+            device_id: device,
+            event_type: "token_suspended",
+            details: json!({"reason": reason}),
+            ip_address: ip,
+            actor: Actor::System,
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// Who enrolled, and how.
+pub enum Credential<'a> {
+    /// SHA-256 of a site enrollment key.
+    KeyHash(&'a str),
+    /// SHA-256 of a pending device's single-use enrollment token.
+    DeviceTokenHash(&'a str),
+}
+
+/// Why an enrollment was refused.
+#[derive(Debug)]
+pub enum EnrollRefusal {
+    /// Unknown, expired, revoked or used-up key/token.
+    InvalidCredential,
+    /// `site_id` requested is not the key's organization.
+    SiteNotAllowed,
+}
+
+pub struct Enrolled {
+    pub device_id: DeviceId,
+    pub org_id: OrgId,
+    pub site_id: SiteId,
+    pub partner_id: PartnerId,
+    pub trust_level: &'static str,
+    pub method: &'static str,
+}
+
+#[derive(sqlx::FromRow)]
+struct Count {
+    n: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct PendingRow {
+    id: Uuid,
+    org_id: Uuid,
+    site_id: Uuid,
+}
+
+#[derive(sqlx::FromRow)]
+struct PartnerOf {
+    partner_id: Uuid,
+}
+
+/// Enrolls a device: takes a use of the key (or consumes the pending device's token),
+/// creates or completes the device row with the new token's hash, records the
+/// fingerprint and trust level and writes the `enrolled` event, in one transaction.
+pub async fn enroll_for_agent(
+    db: &Db,
+    cred: Credential<'_>,
+    req: &EnrollRequest,
+    token_hash: &str,
+    config_hash: &str,
+    ip: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Result<Enrolled, EnrollRefusal>, StoreError> {
+    let mut tx = db.begin().await?;
+    let (device_id, org_id, site_id, method, existing) = match cred {
+        Credential::KeyHash(h) => {
+            let Some(key) = enrollment_keys::use_key_for_agent(&mut tx, h, now).await? else {
+                return Ok(Err(EnrollRefusal::InvalidCredential));
+            };
+            let site = match req.site_id {
+                None => key.site_id,
+                Some(s) if s == key.site_id => s,
+                Some(s) => {
+                    let same_org: Option<Count> = tx
+                        .optional(
+                            Q::new("SELECT COUNT(*) AS n FROM sites WHERE id = ? AND org_id = ? HAVING COUNT(*) > 0")
+                                .bind(s)
+                                .bind(key.org_id),
+                        )
+                        .await?;
+                    if same_org.is_none() {
+                        return Ok(Err(EnrollRefusal::SiteNotAllowed));
+                    }
+                    s
+                }
+            };
+            (DeviceId::new(), key.org_id, site, "enrollment_key", false)
+        }
+        Credential::DeviceTokenHash(h) => {
+            let row: Option<PendingRow> = tx
+                .optional(
+                    Q::new(
+                        "SELECT id, org_id, site_id FROM devices WHERE enrollment_token_hash = ? \
+                         AND enrollment_token_expires_at > ? AND status = 'pending'",
+                    )
+                    .bind(h)
+                    .bind(now),
+                )
+                .await?;
+            let Some(row) = row else {
+                return Ok(Err(EnrollRefusal::InvalidCredential));
+            };
+            if req.site_id.is_some_and(|s| s.0 != row.site_id) {
+                return Ok(Err(EnrollRefusal::SiteNotAllowed));
+            }
+            (
+                DeviceId(row.id),
+                OrgId(row.org_id),
+                SiteId(row.site_id),
+                "device_token",
+                true,
+            )
+        }
+    };
+    let clash: Count = tx
+        .one(
+            Q::new(
+                "SELECT COUNT(*) AS n FROM devices WHERE fingerprint = ? AND status <> 'decommissioned' AND id <> ?",
+            )
+            .bind(req.fingerprint.as_str())
+            .bind(device_id),
+        )
+        .await?;
+    let trust = breeze_core::trust::at_enrollment(&req.fingerprint, clash.n > 0).as_str();
+    let hw = &req.hardware;
+    let os_type = match req.os_type {
+        breeze_proto::agent::OsType::Linux => "linux",
+        breeze_proto::agent::OsType::Macos => "macos",
+        breeze_proto::agent::OsType::Windows => "windows",
+    };
+    let cores = i64::from(hw.cpu_cores);
+    let ram = i64::try_from(hw.ram_total_mb).unwrap_or(i64::MAX);
+    if existing {
+        tx.exec(
+            Q::new(
+                "UPDATE devices SET hostname = ?, os_type = ?, os_version = ?, os_build = ?, architecture = ?, \
+                 agent_version = ?, status = 'online', last_seen_at = ?, last_seen_ip = ?, enrolled_at = ?, \
+                 agent_token_hash = ?, agent_token_issued_at = ?, enrollment_token_hash = NULL, \
+                 enrollment_token_expires_at = NULL, fingerprint = ?, trust_level = ?, cpu_model = ?, \
+                 cpu_cores = ?, ram_total_mb = ?, serial_number = ?, config_hash = ?, updated_at = ? WHERE id = ?",
+            )
+            .bind(req.hostname.as_str())
+            .bind(os_type)
+            .bind(req.os_version.as_str())
+            .bind(req.os_build.as_str())
+            .bind(req.architecture.as_str())
+            .bind(req.agent_version.as_str())
+            .bind(now)
+            .bind(ip)
+            .bind(now)
+            .bind(token_hash)
+            .bind(now)
+            .bind(req.fingerprint.as_str())
+            .bind(trust)
+            .bind(hw.cpu_model.as_str())
+            .bind(cores)
+            .bind(ram)
+            .bind(hw.serial_number.clone())
+            .bind(config_hash)
+            .bind(now)
+            .bind(device_id),
+        )
+        .await?;
+    } else {
+        tx.exec(
+            Q::new(
+                "INSERT INTO devices (id, org_id, site_id, agent_id, agent_token_hash, hostname, os_type, os_version, \
+                 os_build, architecture, agent_version, status, last_seen_at, last_seen_ip, enrolled_at, tags, \
+                 created_at, updated_at, fingerprint, trust_level, agent_token_issued_at, cpu_model, cpu_cores, \
+                 ram_total_mb, serial_number, config_hash) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'online', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(device_id)
+            .bind(org_id)
+            .bind(site_id)
+            .bind(device_id.to_string())
+            .bind(token_hash)
+            .bind(req.hostname.as_str())
+            .bind(os_type)
+            .bind(req.os_version.as_str())
+            .bind(req.os_build.as_str())
+            .bind(req.architecture.as_str())
+            .bind(req.agent_version.as_str())
+            .bind(now)
+            .bind(ip)
+            .bind(now)
+            .bind(json!([]))
+            .bind(now)
+            .bind(now)
+            .bind(req.fingerprint.as_str())
+            .bind(trust)
+            .bind(now)
+            .bind(hw.cpu_model.as_str())
+            .bind(cores)
+            .bind(ram)
+            .bind(hw.serial_number.clone())
+            .bind(config_hash),
+        )
+        .await?;
+    }
+    device_events::insert_tx(
+        &mut tx,
+        &NewEvent {
+            device_id,
+            event_type: "enrolled",
+            details: json!({"method": method, "trust_level": trust, "hostname": req.hostname,
+                "fingerprint": req.fingerprint, "agent_version": req.agent_version}),
+            ip_address: ip,
+            actor: Actor::Agent,
+        },
+        now,
+    )
+    .await?;
+    let p: PartnerOf = tx
+        .one(Q::new("SELECT partner_id FROM organizations WHERE id = ?").bind(org_id))
+        .await?;
+    tx.commit().await?;
+    Ok(Ok(Enrolled {
+        device_id,
+        org_id,
+        site_id,
+        partner_id: PartnerId(p.partner_id),
+        trust_level: trust,
+        method,
+    }))
+}
+
+pub struct NewPendingDevice<'a> {
+    pub org_id: OrgId,
+    pub site_id: SiteId,
+    pub hostname: &'a str,
+    pub display_name: Option<&'a str>,
+    pub os_type: &'a str,
+    pub tags: &'a [String],
+    pub token_hash: &'a str,
+    pub token_expires_at: DateTime<Utc>,
+    pub created_by: UserId,
+}
+
+/// Pre-creates a pending device holding a single-use enrollment token (seed 001). The
+/// caller fetched the site through its scope.
+pub async fn create_pending(
+    db: &Db,
+    d: &NewPendingDevice<'_>,
+    now: DateTime<Utc>,
+) -> Result<DeviceId, StoreError> {
+    let id = DeviceId::new();
+    let mut tx = db.begin().await?;
+    tx.exec(
+        Q::new(
+            "INSERT INTO devices (id, org_id, site_id, agent_id, hostname, display_name, os_type, status, tags, \
+             created_at, updated_at, enrollment_token_hash, enrollment_token_expires_at, enrolled_by) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(d.org_id)
+        .bind(d.site_id)
+        .bind(id.to_string())
+        .bind(d.hostname)
+        .bind(d.display_name)
+        .bind(d.os_type)
+        .bind(json!(d.tags))
+        .bind(now)
+        .bind(now)
+        .bind(d.token_hash)
+        .bind(d.token_expires_at)
+        .bind(d.created_by),
+    )
+    .await?;
+    device_events::insert_tx(
+        &mut tx,
+        &NewEvent {
+            device_id: id,
+            event_type: "pending_device_created",
+            details: json!({"hostname": d.hostname}),
+            ip_address: None,
+            actor: Actor::User(d.created_by.0),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// What a heartbeat changes on the device row.
+pub struct HeartbeatUpdate<'a> {
+    pub req: &'a HeartbeatRequest,
+    pub ip: Option<&'a str>,
+    /// When the token used is the pending one and the agent confirms it: make it current.
+    pub confirm_rotation: bool,
+    /// A new pending token hash to hand out with this answer.
+    pub new_pending_hash: Option<&'a str>,
+    pub config_hash: Option<&'a str>,
+}
+
+/// Records a heartbeat on the device (last seen, health, status back to online) and
+/// applies the token-rotation steps.
+pub async fn record_heartbeat_for_agent(
+    db: &Db,
+    device: &AgentDevice,
+    u: &HeartbeatUpdate<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let r = u.req;
+    let health = match r.status {
+        breeze_proto::agent::AgentHealth::Ok => "ok",
+        breeze_proto::agent::AgentHealth::Warning => "warning",
+        breeze_proto::agent::AgentHealth::Error => "error",
+    };
+    let mut q = Q::new(
+        "UPDATE devices SET last_seen_at = ?, last_seen_ip = ?, agent_version = ?, pending_reboot = ?, \
+         last_user = ?, uptime_secs = ?, agent_health = ?, updated_at = ?, \
+         status = CASE WHEN status IN ('offline', 'pending') THEN 'online' ELSE status END",
+    );
+    q = q
+        .bind(now)
+        .bind(u.ip)
+        .bind(r.agent_version.as_str())
+        .bind(r.pending_reboot)
+        .bind(r.last_user.clone())
+        .bind(i64::try_from(r.uptime_secs).unwrap_or(i64::MAX))
+        .bind(health)
+        .bind(now);
+    if u.confirm_rotation {
+        q.push(", agent_token_hash = agent_token_pending_hash, agent_token_pending_hash = NULL, agent_token_issued_at = ")
+            .push_bind(now);
+    }
+    if let Some(h) = u.new_pending_hash {
+        q.push(", agent_token_pending_hash = ").push_bind(h);
+    }
+    if let Some(h) = u.config_hash {
+        q.push(", config_hash = ").push_bind(h);
+    }
+    q.push(" WHERE id = ").push_bind(device.id);
+    db.exec(q).await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct OfflineRow {
+    id: Uuid,
+}
+
+/// The offline sweep: devices `online` whose last heartbeat is older than `cutoff`
+/// become `offline` (with a device event). Answers how many changed.
+pub async fn sweep_offline(
+    db: &Db,
+    cutoff: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let rows: Vec<OfflineRow> = db
+        .all(
+            Q::new(
+                "UPDATE devices SET status = 'offline', updated_at = ? WHERE status = 'online' \
+                 AND last_seen_at < ? RETURNING id",
+            )
+            .bind(now)
+            .bind(cutoff),
+        )
+        .await?;
+    for r in &rows {
+        device_events::insert(
+            db,
+            &NewEvent {
+                device_id: DeviceId(r.id),
+                event_type: "offline",
+                details: json!({"last_seen_before": cutoff}),
+                ip_address: None,
+                actor: Actor::System,
+            },
+            now,
+        )
+        .await?;
+    }
+    Ok(rows.len() as u64)
+}
+
+/// Records the section hashes the server accepted with an inventory upload (merged
+/// into what it held), so heartbeats can be compared without reading inventory.
+pub async fn set_inventory_hashes_for_agent(
+    db: &Db,
+    device: &AgentDevice,
+    accepted: &std::collections::BTreeMap<String, String>,
+) -> Result<(), StoreError> {
+    let mut merged = device
+        .inventory_hashes
+        .as_ref()
+        .and_then(|j| j.0.as_object().cloned())
+        .unwrap_or_default();
+    for (k, v) in accepted {
+        merged.insert(k.clone(), Value::String(v.clone()));
+    }
+    db.exec(
+        Q::new("UPDATE devices SET inventory_hashes = ? WHERE id = ?")
+            .bind(Value::Object(merged))
+            .bind(device.id),
+    )
+    .await?;
+    Ok(())
+}
