@@ -37,13 +37,38 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(enroll))
+    // Every agent route but enrollment needs a bearer token: refuse requests without one
+    // before their body is read, so an anonymous caller learns nothing but 401.
+    let authenticated = OpenApiRouter::new()
         .routes(routes!(heartbeat))
         .routes(routes!(put_inventory))
         .routes(routes!(ack))
         .routes(routes!(result))
         .routes(routes!(channel))
+        .route_layer(axum::middleware::from_fn(require_bearer));
+    OpenApiRouter::new()
+        .routes(routes!(enroll))
+        .merge(authenticated)
+}
+
+async fn require_bearer(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let has_bearer = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .is_some_and(|(scheme, token)| {
+            scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()
+        });
+    if has_bearer {
+        next.run(req).await
+    } else {
+        ApiError::Unauthorized("missing bearer token".into()).into_response()
+    }
 }
 
 /// Hash of the configuration agents should run with.

@@ -51,7 +51,20 @@ async fn every_documented_route_exists_and_the_issue_routes_are_documented() {
     for (path, item) in paths {
         for method in item.as_object().expect("item").keys() {
             let m: Method = method.to_uppercase().parse().expect("method");
-            let concrete = path.replace("{id}", "00000000-0000-0000-0000-000000000000");
+            // Every path parameter is an id: fill each `{name}` with a UUID.
+            let mut concrete = String::new();
+            let mut in_param = false;
+            for ch in path.chars() {
+                match ch {
+                    '{' => in_param = true,
+                    '}' => {
+                        in_param = false;
+                        concrete.push_str("00000000-0000-0000-0000-000000000000");
+                    }
+                    _ if !in_param => concrete.push(ch),
+                    _ => {}
+                }
+            }
             let (status, body) = app
                 .client
                 .raw(m.clone(), &concrete, None)
