@@ -33,7 +33,10 @@ const TABS: Array<{ id: Tab; label: string }> = [
 function useHardware(id: string) {
   return useQuery({
     queryKey: ["device", id, "hardware"],
-    queryFn: ({ signal }) => api.get<Data<DeviceHardware> | DeviceHardware>(`/api/v1/devices/${id}/hardware`, undefined, signal).then(unwrap),
+    queryFn: ({ signal }) => api
+        .get<Data<DeviceHardware> | DeviceHardware | { hardware: DeviceHardware }>(`/api/v1/devices/${id}/hardware`, undefined, signal)
+        // The server answers {"hardware": {...}, "os": {...}}.
+        .then((v) => (v && typeof v === "object" && "hardware" in v ? v.hardware : unwrap(v as Data<DeviceHardware> | DeviceHardware))),
   });
 }
 
