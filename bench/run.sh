@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Reproduces the "Agent load" figures in BENCHMARKS.md.
+#   bench/run.sh sqlite 10000 60 180
+#   bench/run.sh postgres 10000 60 180   # needs postgres://postgres@127.0.0.1:5432
+# Builds release binaries, starts a fresh `breeze serve`, runs breeze-loadgen against it.
+set -euo pipefail
+engine=${1:-sqlite}; agents=${2:-1000}; interval=${3:-60}; duration=${4:-120}
+root=$(cd "$(dirname "$0")/.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+cargo build --release -p breeze-cli -p breeze-bench >&2
+data=$(mktemp -d /tmp/breeze-bench.XXXXXX)
+port=$((20000 + RANDOM % 20000))
+db_args=()
+if [ "$engine" = postgres ]; then
+  psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS breeze_bench" -c "CREATE DATABASE breeze_bench"
+  db_args=(--database-url postgres://postgres@127.0.0.1:5432/breeze_bench)
+fi
+ulimit -n 65536 2>/dev/null || true
+RUST_LOG=warn "$target/release/breeze" --data-dir "$data" "${db_args[@]}" serve --listen "127.0.0.1:$port" 2>"$data/server.log" &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -f "$data/setup-token" ] && break; sleep 0.2; done
+echo "engine $engine, server pid $server, data $data"
+"$target/release/breeze-loadgen" --server "http://127.0.0.1:$port" --setup-data-dir "$data" \
+  --agents "$agents" --interval "$interval" --duration "$duration" --server-pid "$server"
