@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Browser tests: starts a real `breeze serve` (and, when built, a real `breeze-agent`) on
-# loopback with a throwaway data directory, then drives headless Chromium through the web
-# console with playwright-core (web/e2e/run.ts). Screenshots land in artifacts/screenshots.
+# Browser tests: starts a real `breeze serve` on loopback with a throwaway data directory,
+# then drives headless Chromium through the web console with playwright-core (web/e2e/run.ts),
+# which enrolls a real `breeze-agent` into an organization it creates and runs a script on it.
+# Screenshots land in artifacts/screenshots.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -20,7 +21,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
-[ -x "$bin/breeze" ] || cargo build -p breeze-cli
+[ -x "$bin/breeze" ] && [ -x "$bin/breeze-agent" ] || cargo build -p breeze-cli -p breeze-agent
 data=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export BREEZE_URL="http://127.0.0.1:$port"
@@ -31,7 +32,7 @@ mkdir -p "$E2E_ARTIFACTS"
 server=$!
 cleanup() {
   kill "$server" 2>/dev/null || true
-  [ -n "${agent:-}" ] && kill "$agent" 2>/dev/null || true
+  pkill -f -- "--state-dir $data/agent" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$data"
 }
@@ -41,10 +42,8 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 curl -fsS "$BREEZE_URL/health" >/dev/null || { cat "$data/server.log"; exit 1; }
-if [ -x "$bin/breeze-agent" ]; then
-  export BREEZE_AGENT_BIN="$bin/breeze-agent"
-  export BREEZE_AGENT_STATE_DIR="$data/agent"
-fi
+export BREEZE_AGENT_BIN="$bin/breeze-agent"
+export BREEZE_AGENT_STATE_DIR="$data/agent"
 if ! npm --prefix web run --silent e2e; then
   echo "--- server log ---" >&2
   tail -50 "$data/server.log" >&2

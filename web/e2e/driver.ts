@@ -41,7 +41,7 @@ export async function open(label: string, viewport = { width: 1280, height: 800 
   page.on("console", (m) => {
     // 4xx answers the console expects (a refused login, say) are logged by Chromium as
     // "Failed to load resource"; those are checked by the steps themselves.
-    if (m.type() === "error" && !/Failed to load resource/.test(m.text())) problems.push(`[${label}] console: ${m.text()}`);
+    if (m.type() === "error" && !/Failed to load resource/.test(m.text())) problems.push(`[${label}] console at ${page.url()}: ${m.text()}`);
   });
   page.on("pageerror", (e) => problems.push(`[${label}] page error: ${e.message}`));
   await page.addInitScript(() => {

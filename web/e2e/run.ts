@@ -1,27 +1,34 @@
-// End-to-end run of the console against a real server (and, when there is one, a real
-// enrolled agent):
-//   setup → login → the agent's device is online → open it → hardware and software →
-//   run a script from the library → its output appears live → sign out
-// and the same for an org-scoped user, who must see only that org's devices.
+// End-to-end run of the console against a real server and a real enrolled agent:
+//   setup → login → two customer organizations are created and the real `breeze-agent` is
+//   enrolled into one → the agent's device is listed online → a script is written in the
+//   library → open the device → hardware and software → run the script → its output appears
+//   live → invite a customer user scoped to that organization → sign out
+// then the invited user accepts, signs in and must see only their organization's device.
 //
 // Environment:
 //   BREEZE_URL           the running server (default http://127.0.0.1:3901)
 //   BREEZE_SETUP_TOKEN   or BREEZE_DATA_DIR (reads <data-dir>/setup-token) when setup is pending
 //   BREEZE_ADMIN_EMAIL / BREEZE_ADMIN_PASSWORD   the admin to create or sign in as
-//   BREEZE_DEVICE_HOSTNAME   an enrolled agent's hostname: enables the device and script steps
-//   BREEZE_SCRIPT_NAME   a library script to run (created as "e2e echo" when absent)
-//   BREEZE_ORG_USER_EMAIL / BREEZE_ORG_USER_PASSWORD  an org-scoped user (optional flow)
-//   BREEZE_OTHER_DEVICE_HOSTNAME  a device of another org the org user must not see
+//   BREEZE_AGENT_BIN / BREEZE_AGENT_STATE_DIR    the agent to enroll (scripts/browser-e2e.sh
+//                        sets both); without them the device, script and org-user steps are skipped
+//   BREEZE_DEVICE_HOSTNAME   the agent's hostname when it differs from this machine's
+//   BREEZE_SCRIPT_NAME   a library script to run (else "e2e echo" is written in the editor)
+//   BREEZE_ORG_USER_EMAIL / BREEZE_ORG_USER_PASSWORD  the customer user to invite
 //   E2E_ARTIFACTS        screenshot folder (default ../artifacts/screenshots)
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { BREEZE_URL, open, step, type Session } from "./driver";
+import { apiLogin, seed, type Seed } from "./seed";
 
 const env = process.env;
 const ADMIN_EMAIL = env.BREEZE_ADMIN_EMAIL ?? "admin@e2e.example";
 const ADMIN_PASSWORD = env.BREEZE_ADMIN_PASSWORD ?? "correct horse battery staple";
-const DEVICE = env.BREEZE_DEVICE_HOSTNAME;
+/** With a built agent the run enrolls it and checks devices, scripts and the org user. */
+const WITH_AGENT = !!env.BREEZE_AGENT_BIN;
+let seeded: Seed | null = null;
+const ORG_USER_EMAIL = env.BREEZE_ORG_USER_EMAIL ?? "nina@northwind.example";
+const ORG_USER_PASSWORD = env.BREEZE_ORG_USER_PASSWORD ?? "northwind dental 2026";
 const SCRIPT = env.BREEZE_SCRIPT_NAME;
 const MARKER = `breeze-e2e-${Date.now()}`;
 
@@ -62,9 +69,16 @@ async function signOut(s: Session) {
   await s.shot("signed-out");
 }
 
-async function adminFlow() {
+interface AdminResult {
+  problems: string[];
+  /** The link the invited org user opens to choose a password. */
+  inviteLink: string | null;
+}
+
+async function adminFlow(): Promise<AdminResult> {
   const s = await open("admin");
   const { page } = s;
+  let inviteLink: string | null = null;
   try {
     if (await needsSetup()) {
       await step("first-run setup", async () => {
@@ -84,6 +98,10 @@ async function adminFlow() {
       });
     }
     await step("login", () => login(s, ADMIN_EMAIL, ADMIN_PASSWORD));
+    if (WITH_AGENT && !seeded) {
+      seeded = await step("two customer organizations; the real agent enrolled into the first", async () => seed(await apiLogin(ADMIN_EMAIL, ADMIN_PASSWORD)));
+    }
+    const DEVICE = seeded?.device ?? env.BREEZE_DEVICE_HOSTNAME;
     await step("dashboard", async () => {
       await page.waitForLoadState("networkidle");
       await s.shot("dashboard");
@@ -114,10 +132,21 @@ async function adminFlow() {
         const row = page.getByRole("row").filter({ hasText: DEVICE });
         await row.first().waitFor();
         await waitFor(page, async () => (await row.first().textContent())?.includes("online") ?? false, "the device to be online", 90_000);
+        // The partner admin sees both customers' machines (the org user, later, only one).
+        if (seeded) await page.getByRole("row").filter({ hasText: seeded.otherDevice }).first().waitFor();
         await s.shot("devices");
       });
+      await step("dashboard counts the devices", async () => {
+        await page.getByRole("link", { name: "Dashboard" }).click();
+        await page.getByText("By operating system").waitFor();
+        await page.getByText("Online", { exact: true }).first().waitFor();
+        await page.waitForLoadState("networkidle");
+        await s.shot("dashboard-with-devices");
+      });
+      const name = SCRIPT ?? (await step("write a script in the library", () => createEchoScript(s)));
       await step("device detail: hardware and software", async () => {
-        await page.getByRole("link", { name: DEVICE }).first().click();
+        await page.goto(`${BREEZE_URL}/devices`);
+        await page.getByRole("link", { name: DEVICE, exact: true }).first().click();
         await page.getByRole("heading", { name: DEVICE }).waitFor();
         await s.shot("device-overview");
         await page.getByRole("tab", { name: "Hardware" }).click();
@@ -127,12 +156,11 @@ async function adminFlow() {
         await waitFor(page, async () => (await page.locator("tbody tr").count()) > 0, "software rows");
         await s.shot("device-software");
       });
-      await step("run a script; its output appears live", async () => {
+      await step("run a script from the library; its output appears live", async () => {
         await page.getByRole("button", { name: "Run script" }).click();
         const dialog = page.getByRole("dialog");
         const select = dialog.getByLabel("Script");
         await select.waitFor();
-        const name = SCRIPT ?? (await ensureEchoScript(page));
         const labels = await select.locator("option").allTextContents();
         const label = labels.find((l) => l.startsWith(`${name} (`));
         if (!label) throw new Error(`no script named ${name} in the library (${labels.join(", ")})`);
@@ -143,8 +171,46 @@ async function adminFlow() {
         await waitFor(page, async () => (await dialog.getByText(/completed|failed|timeout/).count()) > 0, "the execution to finish", 120_000);
         const out = await dialog.getByTestId("stdout").first().textContent();
         if (!SCRIPT && !out?.includes(MARKER)) throw new Error(`output did not contain ${MARKER}: ${out}`);
+        await dialog.getByRole("button", { name: new RegExp(`^${DEVICE}`) }).waitFor();
         await s.shot("run-output");
         await dialog.getByRole("button", { name: "Close", exact: true }).first().click();
+      });
+      await step("quarantine the device, then return it to service", async () => {
+        await page.getByRole("button", { name: "Quarantine" }).click();
+        const dialog = page.getByRole("dialog");
+        await dialog.getByLabel(/Reason/).fill("e2e: suspected compromise");
+        await dialog.getByRole("button", { name: "Quarantine" }).click();
+        await page.getByRole("button", { name: "Release from quarantine" }).waitFor();
+        await page.getByText("quarantined", { exact: true }).first().waitFor();
+        await s.shot("device-quarantined");
+        await page.getByRole("button", { name: "Release from quarantine" }).click();
+        await page.getByRole("dialog").getByRole("button", { name: "Return to service" }).click();
+        await page.getByRole("button", { name: "Quarantine" }).waitFor();
+      });
+    }
+    if (seeded) {
+      const orgA = seeded.orgA.name;
+      inviteLink = await step(`invite a customer user scoped to ${orgA}`, async () => {
+        await page.goto(`${BREEZE_URL}/users`);
+        await page.getByRole("heading", { name: "Users", exact: true }).waitFor();
+        await page.getByRole("button", { name: "Invite user" }).click();
+        const dialog = page.getByRole("dialog");
+        await dialog.getByLabel("E-mail").fill(ORG_USER_EMAIL);
+        await dialog.getByLabel("Name", { exact: true }).fill("Nina Northwind");
+        await dialog.getByLabel("Customer user").check();
+        await dialog.getByLabel("Organization", { exact: true }).selectOption({ label: orgA });
+        const role = dialog.getByLabel("Role");
+        const roleLabel = (await role.locator("option").allTextContents()).find((l) => l.startsWith("Org Technician"));
+        if (!roleLabel) throw new Error("no Org Technician role to grant");
+        await role.selectOption({ label: roleLabel });
+        await s.shot("invite-user");
+        await dialog.getByRole("button", { name: "Send invitation" }).click();
+        const link = page.getByRole("dialog", { name: "Invitation created" }).getByLabel("Invitation link");
+        await link.waitFor();
+        const value = await link.inputValue();
+        await s.shot("invitation-created");
+        await page.getByRole("button", { name: "Done" }).click();
+        return value;
       });
     }
     await step("narrow screen", async () => {
@@ -165,7 +231,7 @@ async function adminFlow() {
       await page.getByRole("button", { name: "Switch to light theme" }).click();
     });
     await step("sign out", () => signOut(s));
-    return s.problems;
+    return { problems: s.problems, inviteLink };
   } catch (e) {
     await s.shot("failure").catch(() => {});
     throw e;
@@ -174,51 +240,81 @@ async function adminFlow() {
   }
 }
 
-/** Creates a small script that prints a marker, through the editor, and returns its name. */
-async function ensureEchoScript(page: Page): Promise<string> {
+/** Writes a small script that prints a marker in the library's editor; answers its name. */
+async function createEchoScript(s: Session): Promise<string> {
+  const { page } = s;
   const name = "e2e echo";
-  const ctx = page.context();
-  const editor = await ctx.newPage();
-  try {
-    await editor.goto(`${BREEZE_URL}/scripts/new`);
-    await editor.getByLabel("Name").fill(name);
-    const content = editor.getByLabel("Script content");
-    await content.click();
-    await editor.keyboard.press("Control+A");
-    await editor.keyboard.type(`echo ${MARKER}\nuname -a\n`);
-    await editor.getByRole("button", { name: "Create" }).click();
-    await editor.getByRole("heading", { name }).waitFor();
-  } finally {
-    await editor.close();
-  }
-  await page.getByRole("button", { name: "Cancel" }).click();
-  await page.getByRole("button", { name: "Run script" }).click();
-  await page.getByRole("dialog").getByLabel("Script").waitFor();
+  await page.goto(`${BREEZE_URL}/scripts/new`);
+  await page.getByRole("heading", { name: "New script" }).waitFor();
+  await page.getByLabel("Name", { exact: true }).fill(name);
+  const content = page.getByLabel("Script content");
+  await content.click();
+  await page.keyboard.press("Control+A");
+  await page.keyboard.press("Delete");
+  await page.keyboard.type(`echo ${MARKER}\nuname -a\n`);
+  await s.shot("script-editor");
+  await page.getByRole("button", { name: "Create" }).click();
+  await page.getByRole("heading", { name }).waitFor();
   return name;
 }
 
-async function orgUserFlow() {
-  const email = env.BREEZE_ORG_USER_EMAIL;
-  const password = env.BREEZE_ORG_USER_PASSWORD;
-  if (!email || !password) {
-    console.log("skip org-scoped user flow (BREEZE_ORG_USER_EMAIL/PASSWORD not set)");
+/** The invited customer user: accepts the invitation, signs in, sees only their org's devices. */
+async function orgUserFlow(inviteLink: string | null) {
+  if (!seeded || !inviteLink) {
+    console.log("skip org-scoped user flow (no agent was enrolled, so nothing to compare)");
     return [];
   }
+  const { device, otherDevice, otherDeviceId } = seeded;
   const s = await open("org-user");
+  const { page } = s;
   try {
-    await step("org user: login", () => login(s, email, password));
+    await step("org user: accept the invitation", async () => {
+      await page.goto(inviteLink);
+      await page.getByLabel("New password").fill(ORG_USER_PASSWORD);
+      await page.getByLabel("Repeat the password").fill(ORG_USER_PASSWORD);
+      await s.shot("accept-invite");
+      await page.getByRole("button", { name: "Create account" }).click();
+      // Accepting signs the new user in.
+      await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+      await page.waitForLoadState("networkidle");
+      await s.shot("dashboard");
+      await signOut(s);
+    });
+    await step("org user: login", () => login(s, ORG_USER_EMAIL, ORG_USER_PASSWORD));
     await step("org user: sees only the org's devices", async () => {
-      await s.page.goto(`${BREEZE_URL}/devices`);
-      await s.page.getByRole("heading", { name: "Devices" }).waitFor();
-      await s.page.waitForLoadState("networkidle");
-      if (DEVICE) await s.page.getByRole("row").filter({ hasText: DEVICE }).first().waitFor();
-      const other = env.BREEZE_OTHER_DEVICE_HOSTNAME;
-      if (other && (await s.page.getByRole("row").filter({ hasText: other }).count()) > 0) throw new Error(`org user sees ${other}`);
-      // No partner-only screens in the menu.
-      if ((await s.page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Organizations" }).count()) > 0 && !env.E2E_ORG_USER_IS_ADMIN) {
-        console.log("  note: org user can open Organizations (their role holds orgs:read)");
-      }
+      await page.goto(`${BREEZE_URL}/devices`);
+      await page.getByRole("heading", { name: "Devices" }).waitFor();
+      await page.getByRole("row").filter({ hasText: device }).first().waitFor();
+      await page.waitForLoadState("networkidle");
+      if ((await page.getByRole("row").filter({ hasText: otherDevice }).count()) > 0) throw new Error(`org user sees ${otherDevice}`);
+      const rows = (await page.getByRole("table", { name: "Devices" }).getByRole("row").count()) - 1;
+      if (rows !== 1) throw new Error(`org user sees ${rows} device rows, expected only ${device}`);
       await s.shot("devices");
+    });
+    await step("org user: another org's device is not found", async () => {
+      await page.goto(`${BREEZE_URL}/devices/${otherDeviceId}`);
+      await page.getByText(/not found/i).first().waitFor();
+      await s.shot("other-device-not-found");
+    });
+    await step("org user: what the role cannot do is hidden, and refused by the server", async () => {
+      await page.goto(`${BREEZE_URL}/orgs`);
+      // A customer user has one organization: the page shows it, singular, and its sites.
+      await page.getByRole("heading", { name: "Organization", exact: true }).waitFor();
+      await page.getByText(seeded!.orgA.name).first().waitFor();
+      await s.shot("organization");
+      if ((await page.getByText(seeded!.orgB.name).count()) > 0) throw new Error(`org user sees ${seeded!.orgB.name}`);
+      await page.goto(`${BREEZE_URL}/users`);
+      await page.getByRole("heading", { name: "Users", exact: true }).waitFor();
+      await page.waitForLoadState("networkidle");
+      if ((await page.getByRole("button", { name: "Invite user" }).count()) > 0) throw new Error("an Org Technician is offered Invite user");
+      await s.shot("users");
+      const token = await apiLogin(ORG_USER_EMAIL, ORG_USER_PASSWORD);
+      const r = await fetch(`${BREEZE_URL}/api/v1/users`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify({ email: "eve@northwind.example", name: "Eve", role_id: "00000000-0000-0000-0000-000000000000" }),
+      });
+      if (r.status !== 403 && r.status !== 404) throw new Error(`the server answered ${r.status} to an Org Technician inviting a user`);
     });
     await step("org user: sign out", () => signOut(s));
     return s.problems;
@@ -229,7 +325,13 @@ async function orgUserFlow() {
 
 async function main() {
   console.log(`Breeze console e2e against ${BREEZE_URL}`);
-  const problems = [...(await adminFlow()), ...(await orgUserFlow())];
+  let problems: string[];
+  try {
+    const admin = await adminFlow();
+    problems = [...admin.problems, ...(await orgUserFlow(admin.inviteLink))];
+  } finally {
+    seeded?.stop();
+  }
   if (problems.length) {
     console.log(`FAIL browser console reported ${problems.length} problem(s):`);
     for (const p of problems) console.log(`  ${p}`);

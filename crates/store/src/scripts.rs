@@ -293,8 +293,10 @@ pub async fn insert_execution_tx(
 struct ExecRow {
     id: Uuid,
     script_id: Uuid,
+    script_name: String,
     script_version: i64,
     device_id: Uuid,
+    device_hostname: String,
     command_id: Option<Uuid>,
     triggered_by: Option<Uuid>,
     trigger_type: String,
@@ -317,8 +319,10 @@ impl From<ExecRow> for api::ScriptExecution {
         api::ScriptExecution {
             id: ExecutionId(r.id),
             script_id: ScriptId(r.script_id),
+            script_name: r.script_name,
             script_version: r.script_version,
             device_id: DeviceId(r.device_id),
+            device_hostname: r.device_hostname,
             command_id: r.command_id.map(CommandId),
             triggered_by: r.triggered_by.map(UserId),
             trigger_type: r.trigger_type,
@@ -338,10 +342,12 @@ impl From<ExecRow> for api::ScriptExecution {
     }
 }
 
-const EXEC_COLS: &str = "SELECT e.id, e.script_id, e.script_version, e.device_id, e.command_id, e.triggered_by, \
+const EXEC_COLS: &str = "SELECT e.id, e.script_id, s.name AS script_name, e.script_version, e.device_id, \
+    COALESCE(d.display_name, d.hostname) AS device_hostname, e.command_id, e.triggered_by, \
     e.trigger_type, e.parameters, e.status, e.exit_code, e.stdout, e.stderr, e.stdout_truncated, e.stderr_truncated, \
     e.duration_ms, e.error_message, e.created_at, e.started_at, e.completed_at FROM script_executions e \
-    JOIN devices d ON d.id = e.device_id JOIN organizations o ON o.id = d.org_id WHERE o.deleted_at IS NULL";
+    JOIN devices d ON d.id = e.device_id JOIN organizations o ON o.id = d.org_id \
+    JOIN scripts s ON s.id = e.script_id WHERE o.deleted_at IS NULL";
 
 /// An execution on a device in scope.
 pub async fn get_execution(

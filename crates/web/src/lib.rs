@@ -5,7 +5,10 @@
 //! - `index.html` (and every client-side route, which answers with it) is `no-cache`, so a
 //!   new release is picked up on the next load.
 //! - Unknown paths under `/api` and `/ws` answer a JSON 404 instead of the page.
-//! - Every answer carries a strict Content-Security-Policy: no inline script or style.
+//! - Every answer carries a strict Content-Security-Policy: no inline script or style. The
+//!   one exception is `<style>` elements carrying the per-response nonce that `index.html`
+//!   hands the page in `<meta name="csp-nonce">`: CodeMirror injects its styles that way
+//!   (`EditorView.cspNonce`). Injected markup cannot know the nonce, so it stays inert.
 //!
 //! Mount it as the server's fallback: `api_router.fallback_service(breeze_web::router())`.
 
@@ -74,9 +77,31 @@ async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
         return file_response(rel, file, SHORT, &headers);
     }
     match Dist::get("index.html") {
-        Some(file) => file_response("index.html", file, NO_CACHE, &headers),
+        Some(file) => index_response(file),
         None => not_found_page(),
     }
+}
+
+/// The placeholder in `web/index.html` that each answer replaces with a fresh nonce.
+const NONCE_PLACEHOLDER: &str = "__CSP_NONCE__";
+
+/// `index.html` with a fresh style nonce, and the policy that allows exactly that nonce.
+/// Never cached and without an ETag: every answer differs.
+fn index_response(file: EmbeddedFile) -> Response {
+    let nonce = hex(&rand::random::<[u8; 16]>());
+    let html = String::from_utf8_lossy(&file.data).replace(NONCE_PLACEHOLDER, &nonce);
+    let csp = CONTENT_SECURITY_POLICY.replace(
+        "style-src 'self';",
+        &format!("style-src 'self' 'nonce-{nonce}';"),
+    );
+    let builder =
+        security_headers(Response::builder().header(header::CONTENT_SECURITY_POLICY, csp))
+            .header(header::CACHE_CONTROL, NO_CACHE)
+            .header(header::CONTENT_TYPE, "text/html; charset=utf-8");
+    builder
+        .status(StatusCode::OK)
+        .body(Body::from(html))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 fn file_response(name: &str, file: EmbeddedFile, cache: &'static str, req: &HeaderMap) -> Response {
@@ -102,8 +127,11 @@ fn file_response(name: &str, file: EmbeddedFile, cache: &'static str, req: &Head
 }
 
 fn security_headers(b: axum::http::response::Builder) -> axum::http::response::Builder {
-    b.header(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY)
-        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+    let b = match b.headers_ref() {
+        Some(h) if h.contains_key(header::CONTENT_SECURITY_POLICY) => b,
+        _ => b.header(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+    };
+    b.header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(header::X_FRAME_OPTIONS, "DENY")
         .header(header::REFERRER_POLICY, "no-referrer")
 }
@@ -163,19 +191,57 @@ mod tests {
         assert!(csp.contains("default-src 'self'"));
         assert!(!csp.contains("unsafe-inline"), "{csp}");
         assert!(!csp.contains("unsafe-eval"), "{csp}");
+        assert!(csp.contains("script-src 'self';"), "{csp}");
+    }
+
+    fn nonce_of(r: &Response) -> String {
+        let csp = header(r, header::CONTENT_SECURITY_POLICY);
+        let start = csp.find("'nonce-").map(|i| i + 7).unwrap();
+        csp[start..].split('\'').next().unwrap().to_string()
+    }
+
+    #[tokio::test]
+    async fn each_index_answer_has_its_own_style_nonce() {
+        let (a, b) = (get("/").await, get("/").await);
+        let (na, nb) = (nonce_of(&a), nonce_of(&b));
+        assert_eq!(na.len(), 32);
+        assert_ne!(na, nb);
+        assert!(
+            header(&a, header::CONTENT_SECURITY_POLICY)
+                .contains(&format!("style-src 'self' 'nonce-{na}';"))
+        );
+        assert!(header(&a, header::ETAG).is_empty());
+        assert_eq!(
+            a.headers()
+                .get_all(header::CONTENT_SECURITY_POLICY)
+                .iter()
+                .count(),
+            1
+        );
+        let body =
+            String::from_utf8(to_bytes(a.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
+        assert!(!body.contains(NONCE_PLACEHOLDER));
+        // The page learns the nonce from its meta tag (when the real console is embedded).
+        if body.contains("csp-nonce") {
+            assert!(body.contains(&format!("content=\"{na}\"")), "{body}");
+        }
     }
 
     #[tokio::test]
     async fn client_routes_answer_with_the_index_page() {
-        let index = to_bytes(get("/").await.into_body(), usize::MAX)
-            .await
-            .unwrap();
+        let page = |r: Response| async move {
+            let nonce = nonce_of(&r);
+            let body = to_bytes(r.into_body(), usize::MAX).await.unwrap();
+            String::from_utf8(body.to_vec())
+                .unwrap()
+                .replace(&nonce, NONCE_PLACEHOLDER)
+        };
+        let index = page(get("/").await).await;
         for path in ["/devices", "/devices/0192-abc", "/settings?x=1", "/login"] {
             let r = get(path).await;
             assert_eq!(r.status(), StatusCode::OK, "{path}");
             assert_eq!(header(&r, header::CACHE_CONTROL), "no-cache", "{path}");
-            let body = to_bytes(r.into_body(), usize::MAX).await.unwrap();
-            assert_eq!(body, index, "{path}");
+            assert_eq!(page(r).await, index, "{path}");
         }
     }
 
@@ -213,11 +279,15 @@ mod tests {
 
     #[tokio::test]
     async fn etag_revalidation_answers_304() {
-        let etag = header(&get("/").await, header::ETAG).to_string();
+        let Some(name) = Dist::iter().find(|n| n.as_ref() != "index.html") else {
+            return;
+        };
+        let path = format!("/{name}");
+        let etag = header(&get(&path).await, header::ETAG).to_string();
         assert!(!etag.is_empty());
         let r = router()
             .oneshot(
-                Request::get("/")
+                Request::get(path.as_str())
                     .header(header::IF_NONE_MATCH, &etag)
                     .body(Body::empty())
                     .unwrap(),

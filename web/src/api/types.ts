@@ -332,9 +332,11 @@ export type ExecutionStatus =
 export interface ScriptExecution {
   id: Uuid;
   script_id: Uuid;
-  script_name?: string | null;
+  script_name: string;
+  script_version: number;
   device_id: Uuid;
-  device_hostname?: string | null;
+  /** The device's display name, or its hostname. */
+  device_hostname: string;
   status: ExecutionStatus;
   parameters?: unknown;
   exit_code: number | null;

@@ -316,8 +316,12 @@ api_type! {
     pub struct ScriptExecution {
         pub id: ExecutionId,
         pub script_id: ScriptId,
+        /// The script's current name (a deleted script keeps its row and name).
+        pub script_name: String,
         pub script_version: i64,
         pub device_id: DeviceId,
+        /// The device's display name, or its hostname when it has none.
+        pub device_hostname: String,
         pub command_id: Option<CommandId>,
         pub triggered_by: Option<UserId>,
         /// `manual` (API), later `automation`, `policy`, `schedule`.

@@ -44,7 +44,7 @@ export default function DeviceDetail() {
   const { id = "" } = useParams();
   const perms = usePerms();
   const [tab, setTab] = useState<Tab>("overview");
-  const [dialog, setDialog] = useState<"run" | "edit" | "confirm-reboot" | "confirm-quarantine" | "confirm-decommission" | null>(null);
+  const [dialog, setDialog] = useState<"run" | "edit" | `confirm-${keyof typeof CONFIRM}` | null>(null);
   const q = useQuery({
     queryKey: ["device", id],
     queryFn: ({ signal }) => api.get<Data<Device> | Device>(`/api/v1/devices/${id}`, undefined, signal).then(unwrap),
@@ -78,16 +78,28 @@ export default function DeviceDetail() {
                 Edit
               </Button>
             )}
-            {perms.can("devices:execute") && (
-              <>
-                <Button variant="secondary" onClick={() => setDialog("confirm-reboot")}>
-                  Reboot
-                </Button>
-                <Button variant="secondary" onClick={() => setDialog("confirm-quarantine")}>
-                  Quarantine
-                </Button>
-              </>
+            {perms.can("devices:execute") && d.status !== "decommissioned" && (
+              <Button variant="secondary" onClick={() => setDialog("confirm-reboot")}>
+                Reboot
+              </Button>
             )}
+            {perms.can("devices:write") &&
+              (d.status === "quarantined" || d.status === "maintenance" ? (
+                <Button variant="secondary" onClick={() => setDialog("confirm-reactivate")}>
+                  {d.status === "quarantined" ? "Release from quarantine" : "End maintenance"}
+                </Button>
+              ) : (
+                d.status !== "decommissioned" && (
+                  <>
+                    <Button variant="secondary" onClick={() => setDialog("confirm-maintenance")}>
+                      Maintenance
+                    </Button>
+                    <Button variant="secondary" onClick={() => setDialog("confirm-quarantine")}>
+                      Quarantine
+                    </Button>
+                  </>
+                )
+              ))}
             {perms.can("devices:delete") && (
               <Button variant="danger" onClick={() => setDialog("confirm-decommission")}>
                 Decommission
@@ -108,7 +120,7 @@ export default function DeviceDetail() {
       </div>
       {dialog === "run" && <RunScriptDialog open onClose={() => setDialog(null)} target={{ device_ids: [id] }} targetLabel={deviceName(d)} />}
       {dialog === "edit" && <EditDialog d={d} onClose={() => setDialog(null)} />}
-      {dialog?.startsWith("confirm-") && <ConfirmAction d={d} action={dialog.slice(8) as "reboot" | "quarantine" | "decommission"} onClose={() => setDialog(null)} />}
+      {dialog?.startsWith("confirm-") && <ConfirmAction d={d} action={dialog.slice(8) as keyof typeof CONFIRM} onClose={() => setDialog(null)} />}
     </div>
   );
 }
@@ -403,8 +415,18 @@ const CONFIRM = {
   reboot: { title: "Reboot this device?", text: "The agent restarts the machine now. Anyone signed in to it loses unsaved work.", button: "Reboot" },
   quarantine: {
     title: "Quarantine this device?",
-    text: "The agent cuts the machine off the network except for its connection to Breeze, until you release it.",
+    text: "No script or command runs on it until you release it. The agent keeps reporting, so you still see its state.",
     button: "Quarantine",
+  },
+  maintenance: {
+    title: "Put this device in maintenance?",
+    text: "It stays managed and keeps reporting; alerts about it are held until maintenance ends.",
+    button: "Start maintenance",
+  },
+  reactivate: {
+    title: "Return this device to service?",
+    text: "Scripts and commands can run on it again.",
+    button: "Return to service",
   },
   decommission: {
     title: "Decommission this device?",
@@ -415,15 +437,29 @@ const CONFIRM = {
 
 function ConfirmAction({ d, action, onClose }: { d: Device; action: keyof typeof CONFIRM; onClose: () => void }) {
   const qc = useQueryClient();
+  const [reason, setReason] = useState("");
   const toast = useToast();
   const navigate = useNavigate();
   const m = useMutation({
     mutationFn: () =>
-      action === "decommission" ? api.delete(`/api/v1/devices/${d.id}`) : api.post(`/api/v1/devices/${d.id}/commands`, { type: action, payload: {} }),
+      action === "decommission"
+        ? api.delete(`/api/v1/devices/${d.id}`)
+        : action === "reboot"
+          ? api.post(`/api/v1/devices/${d.id}/commands`, { type: "reboot", payload: {} })
+          : api.post(`/api/v1/devices/${d.id}/${action}`, reason.trim() ? { reason: reason.trim() } : {}),
     onSuccess: () => {
       void qc.invalidateQueries({ queryKey: ["devices"] });
+      void qc.invalidateQueries({ queryKey: ["device", d.id] });
       void qc.invalidateQueries({ queryKey: ["device-commands", d.id] });
-      toast(action === "decommission" ? `${deviceName(d)} was decommissioned.` : `${CONFIRM[action].button} queued.`);
+      toast(
+        action === "decommission"
+          ? `${deviceName(d)} was decommissioned.`
+          : action === "reboot"
+            ? "Reboot queued."
+            : action === "reactivate"
+              ? `${deviceName(d)} is back in service.`
+              : `${deviceName(d)} is now in ${action === "quarantine" ? "quarantine" : "maintenance"}.`,
+      );
       onClose();
       if (action === "decommission") navigate("/devices");
     },
@@ -448,6 +484,11 @@ function ConfirmAction({ d, action, onClose }: { d: Device; action: keyof typeof
       <p className="text-sm">
         <strong>{deviceName(d)}</strong>: {c.text}
       </p>
+      {(action === "quarantine" || action === "maintenance") && (
+        <div className="mt-3">
+          <Field label="Reason (optional, kept in the device's history)">{(p) => <Input {...p} value={reason} onChange={(e) => setReason(e.target.value)} maxLength={500} />}</Field>
+        </div>
+      )}
       {m.isError && (
         <div className="mt-3">
           <Notice tone="danger">{errorMessage(m.error)}</Notice>

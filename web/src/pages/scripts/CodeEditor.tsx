@@ -19,6 +19,15 @@ function languageFor(lang: string) {
   }
 }
 
+/**
+ * The server's per-page style nonce (`<meta name="csp-nonce">`): CodeMirror adds its styles
+ * in `<style>` elements, which the Content-Security-Policy allows only with this nonce.
+ */
+export function cspNonce(doc: Document = document): string | null {
+  const v = doc.querySelector<HTMLMetaElement>('meta[name="csp-nonce"]')?.content ?? "";
+  return /^[A-Za-z0-9+/=_-]{16,}$/.test(v) && !v.startsWith("__") ? v : null;
+}
+
 /** CodeMirror 6 with syntax highlighting for the script's language. */
 export function CodeEditor({ value, onChange, language, readOnly, label }: { value: string; onChange: (v: string) => void; language: string; readOnly?: boolean; label: string }) {
   const host = useRef<HTMLDivElement>(null);
@@ -32,11 +41,13 @@ export function CodeEditor({ value, onChange, language, readOnly, label }: { val
 
   useEffect(() => {
     if (!host.current) return;
+    const nonce = cspNonce();
     const v = new EditorView({
       parent: host.current,
       state: EditorState.create({
         doc: value,
         extensions: [
+          ...(nonce ? [EditorView.cspNonce.of(nonce)] : []),
           basicSetup,
           langConf.current.of(languageFor(language)),
           roConf.current.of(EditorState.readOnly.of(!!readOnly)),
