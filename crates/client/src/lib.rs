@@ -6,6 +6,9 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+mod events;
+pub use events::{EventStream, SseParser};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The server answered with an error status and body.

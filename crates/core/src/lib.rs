@@ -13,4 +13,4 @@ pub mod validate;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use permissions::{Action, Permission, PermissionSet, Resource};
-pub use scope::{OrgAccess, Scope, ScopeLevel, SiteAccess};
+pub use scope::{DeviceCoords, DeviceReach, OrgAccess, Scope, ScopeLevel, SiteAccess};

@@ -3,7 +3,7 @@
 //! every store call on tenant data takes it.
 
 use crate::permissions::{Action, PermissionSet, Resource};
-use breeze_proto::ids::{DeviceGroupId, OrgId, PartnerId, SiteId};
+use breeze_proto::ids::{DeviceGroupId, DeviceId, OrgId, PartnerId, SiteId};
 use std::collections::BTreeSet;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +124,37 @@ impl Scope {
     pub fn all_sites(&self) -> bool {
         self.sites == SiteAccess::All
     }
+
+    /// Whether a device at `at` is in reach, as far as its place in the tenancy tree tells.
+    /// Device-group-limited scopes answer [`DeviceReach::IfInGroups`]: only the device's
+    /// group memberships (which need the store) decide.
+    pub fn reaches_device(&self, at: &DeviceCoords) -> DeviceReach {
+        if !self.sees_site(at.partner_id, at.org_id, at.site_id) {
+            DeviceReach::No
+        } else if self.device_groups.is_some() {
+            DeviceReach::IfInGroups
+        } else {
+            DeviceReach::Yes
+        }
+    }
+}
+
+/// Where a device sits in the tenancy tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceCoords {
+    pub partner_id: PartnerId,
+    pub org_id: OrgId,
+    pub site_id: SiteId,
+    pub device_id: DeviceId,
+}
+
+/// The answer of [`Scope::reaches_device`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceReach {
+    No,
+    Yes,
+    /// In reach only if the device is a member of one of the scope's device groups.
+    IfInGroups,
 }
 
 #[cfg(test)]
@@ -169,5 +200,48 @@ mod tests {
     fn system_scope_sees_no_tenant() {
         let scope = Scope::system(PermissionSet::everything());
         assert!(!scope.sees_org(PartnerId::new(), OrgId::new()));
+        let at = DeviceCoords {
+            partner_id: PartnerId::new(),
+            org_id: OrgId::new(),
+            site_id: SiteId::new(),
+            device_id: DeviceId::new(),
+        };
+        assert_eq!(scope.reaches_device(&at), DeviceReach::No);
+    }
+
+    #[test]
+    fn device_reach_follows_partner_org_site_and_groups() {
+        let (p, o, s) = (PartnerId::new(), OrgId::new(), SiteId::new());
+        let at = DeviceCoords {
+            partner_id: p,
+            org_id: o,
+            site_id: s,
+            device_id: DeviceId::new(),
+        };
+        let perms = PermissionSet::default();
+        let org = Scope::organization(p, o, SiteAccess::All, None, perms.clone());
+        assert_eq!(org.reaches_device(&at), DeviceReach::Yes);
+        let other_org = Scope::organization(p, OrgId::new(), SiteAccess::All, None, perms.clone());
+        assert_eq!(other_org.reaches_device(&at), DeviceReach::No);
+        let other_partner = Scope::partner(PartnerId::new(), OrgAccess::All, perms.clone());
+        assert_eq!(other_partner.reaches_device(&at), DeviceReach::No);
+        let other_site = Scope::organization(
+            p,
+            o,
+            SiteAccess::Only(BTreeSet::from([SiteId::new()])),
+            None,
+            perms.clone(),
+        );
+        assert_eq!(other_site.reaches_device(&at), DeviceReach::No);
+        let grouped = Scope::organization(
+            p,
+            o,
+            SiteAccess::All,
+            Some(BTreeSet::from([DeviceGroupId::new()])),
+            perms.clone(),
+        );
+        assert_eq!(grouped.reaches_device(&at), DeviceReach::IfInGroups);
+        let partner_wide = Scope::partner(p, OrgAccess::All, perms);
+        assert_eq!(partner_wide.reaches_device(&at), DeviceReach::Yes);
     }
 }

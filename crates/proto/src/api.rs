@@ -623,3 +623,5 @@ api_type! {
 
 mod devices;
 pub use devices::*;
+mod events;
+pub use events::*;

@@ -143,6 +143,9 @@ pub struct AuthConfig {
     pub argon2_parallelism: u32,
     pub reset_token_ttl_mins: i64,
     pub invite_ttl_hours: i64,
+    /// How often an open event stream re-checks its access token (logout, disabled
+    /// account, changed roles); it also ends when the token expires.
+    pub stream_recheck_secs: u64,
 }
 
 impl Default for AuthConfig {
@@ -158,6 +161,7 @@ impl Default for AuthConfig {
             argon2_parallelism: 1,
             reset_token_ttl_mins: 30,
             invite_ttl_hours: 72,
+            stream_recheck_secs: 60,
         }
     }
 }
@@ -292,6 +296,9 @@ impl Config {
         let a = &self.auth;
         if !(60..=3600).contains(&a.access_ttl_secs) {
             bail!("auth.access_ttl_secs must be between 60 and 3600");
+        }
+        if !(1..=3600).contains(&a.stream_recheck_secs) {
+            bail!("auth.stream_recheck_secs must be between 1 and 3600");
         }
         if !(1..=365).contains(&a.refresh_ttl_days) {
             bail!("auth.refresh_ttl_days must be between 1 and 365");

@@ -57,7 +57,13 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<()> {
     let interval = i64::try_from(a.heartbeat_interval_secs).unwrap_or(60);
     // One interval of grace on top of N missed ones, for network and scheduling delays.
     let cutoff = now - Duration::seconds(interval * missed + interval);
-    let offline = agents::sweep_offline(&state.db, cutoff, now).await?;
+    let went_offline = agents::sweep_offline(&state.db, cutoff, now).await?;
+    for at in &went_offline {
+        state
+            .events
+            .publish(*at, &crate::events::device_status(at, "offline"));
+    }
+    let offline = went_offline.len() as u64;
     let expired = commands::expire_sweep(&state.db, now).await?;
     let r5 = metrics::rollup(&state.db, Resolution::FiveMinutes, now).await?;
     let r60 = metrics::rollup(&state.db, Resolution::Hour, now).await?;

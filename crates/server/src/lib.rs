@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod dispatch;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod jobs;
 pub mod keys;
@@ -75,6 +76,7 @@ impl App {
             mailer,
             metrics: metrics::Metrics::new(),
             hub: dispatch::AgentHub::default(),
+            events: events::EventBus::default(),
             metrics_buffer: jobs::MetricsBuffer::default(),
             setup_token_hash: Mutex::new(None),
             config,
@@ -101,12 +103,17 @@ impl App {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, "breeze is listening");
+        let state = self.state.clone();
         axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Event streams never end on their own; graceful shutdown waits for them.
+            state.events.close();
+        })
         .await?;
         self.jobs.stop().await;
         self.state.db.close().await;

@@ -21,6 +21,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         (name = "roles", description = "Roles and permissions"),
         (name = "audit", description = "Audit log"),
         (name = "ops", description = "Health, readiness, metrics"),
+        (name = "events", description = "Live updates (Server-Sent Events)"),
     )
 )]
 struct ApiDoc;

@@ -24,6 +24,8 @@ pub struct Inner {
     pub metrics: Metrics,
     /// Agent channels connected to this process.
     pub hub: crate::dispatch::AgentHub,
+    /// Live events for the console's event streams.
+    pub events: crate::events::EventBus,
     /// Heartbeat metrics waiting for the batched writer.
     pub metrics_buffer: crate::jobs::MetricsBuffer,
     /// SHA-256 of the one-time setup token while setup is open.

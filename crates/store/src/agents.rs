@@ -6,6 +6,7 @@ use crate::StoreError;
 use crate::db::{Db, Q};
 use crate::device_events::{self, Actor, NewEvent};
 use crate::enrollment_keys;
+use breeze_core::DeviceCoords;
 use breeze_proto::agent::{EnrollRequest, HeartbeatRequest};
 use breeze_proto::ids::{DeviceId, OrgId, PartnerId, SiteId, UserId};
 use chrono::{DateTime, Utc};
@@ -40,6 +41,15 @@ impl AgentDevice {
     }
     pub fn partner(&self) -> PartnerId {
         PartnerId(self.partner_id)
+    }
+    /// Where the device sits in the tenancy tree.
+    pub fn coords(&self) -> DeviceCoords {
+        DeviceCoords {
+            partner_id: PartnerId(self.partner_id),
+            org_id: OrgId(self.org_id),
+            site_id: SiteId(self.site_id),
+            device_id: DeviceId(self.id),
+        }
     }
     /// Whether `hash` is the pending (not yet confirmed) token.
     pub fn is_pending_token(&self, hash: &str) -> bool {
@@ -127,6 +137,17 @@ pub struct Enrolled {
     pub partner_id: PartnerId,
     pub trust_level: &'static str,
     pub method: &'static str,
+}
+
+impl Enrolled {
+    pub fn coords(&self) -> DeviceCoords {
+        DeviceCoords {
+            partner_id: self.partner_id,
+            org_id: self.org_id,
+            site_id: self.site_id,
+            device_id: self.device_id,
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -437,20 +458,24 @@ pub async fn record_heartbeat_for_agent(
 #[derive(sqlx::FromRow)]
 struct OfflineRow {
     id: Uuid,
+    org_id: Uuid,
+    site_id: Uuid,
+    partner_id: Uuid,
 }
 
 /// The offline sweep: devices `online` whose last heartbeat is older than `cutoff`
-/// become `offline` (with a device event). Answers how many changed.
+/// become `offline` (with a device event). Answers the devices that changed.
 pub async fn sweep_offline(
     db: &Db,
     cutoff: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<u64, StoreError> {
+) -> Result<Vec<DeviceCoords>, StoreError> {
     let rows: Vec<OfflineRow> = db
         .all(
             Q::new(
                 "UPDATE devices SET status = 'offline', updated_at = ? WHERE status = 'online' \
-                 AND last_seen_at < ? RETURNING id",
+                 AND last_seen_at < ? RETURNING id, org_id, site_id, \
+                 (SELECT o.partner_id FROM organizations o WHERE o.id = devices.org_id) AS partner_id",
             )
             .bind(now)
             .bind(cutoff),
@@ -470,7 +495,15 @@ pub async fn sweep_offline(
         )
         .await?;
     }
-    Ok(rows.len() as u64)
+    Ok(rows
+        .into_iter()
+        .map(|r| DeviceCoords {
+            partner_id: PartnerId(r.partner_id),
+            org_id: OrgId(r.org_id),
+            site_id: SiteId(r.site_id),
+            device_id: DeviceId(r.id),
+        })
+        .collect())
 }
 
 /// Records the section hashes the server accepted with an inventory upload (merged

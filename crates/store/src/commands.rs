@@ -7,7 +7,7 @@ use crate::StoreError;
 use crate::db::{Db, Q, Tx};
 use breeze_proto::agent::{CommandEnvelope, CommandResult, SignedCommand};
 use breeze_proto::api;
-use breeze_proto::ids::{CommandId, DeviceId, OrgId, UserId};
+use breeze_proto::ids::{CommandId, DeviceId, ExecutionId, OrgId, UserId};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
@@ -116,13 +116,26 @@ pub async fn has_pending_for_agent(db: &Db, device: DeviceId) -> Result<bool, St
         .is_some())
 }
 
-/// The agent started a command.
+/// What an acknowledgement changed.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Acked {
+    /// The script execution that follows the command, when it moved to `running` too.
+    pub execution_id: Option<ExecutionId>,
+}
+
+#[derive(sqlx::FromRow)]
+struct IdRow {
+    id: Uuid,
+}
+
+/// The agent started a command. `None` when nothing changed (unknown command, or it
+/// was already running or final).
 pub async fn ack_for_agent(
     db: &Db,
     device: DeviceId,
     command: CommandId,
     started_at: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Acked>, StoreError> {
     let n = db
         .exec(
             Q::new(
@@ -134,25 +147,33 @@ pub async fn ack_for_agent(
             .bind(device),
         )
         .await?;
-    if n > 0 {
-        db.exec(
+    if n == 0 {
+        return Ok(None);
+    }
+    let exec: Option<IdRow> = db
+        .optional(
             Q::new(
                 "UPDATE script_executions SET status = 'running', started_at = ? WHERE command_id = ? \
-                 AND status IN ('pending', 'sent', 'expired')",
+                 AND status IN ('pending', 'sent', 'expired') RETURNING id",
             )
             .bind(started_at)
             .bind(command),
         )
         .await?;
-    }
-    Ok(n > 0)
+    Ok(Some(Acked {
+        execution_id: exec.map(|r| ExecutionId(r.id)),
+    }))
 }
 
 /// What happened to a result.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ResultOutcome {
-    /// Recorded as the command's final result.
-    Recorded { command_type: String },
+    /// Recorded as the command's final result (and on the script execution that
+    /// follows the command, if there is one).
+    Recorded {
+        command_type: String,
+        execution_id: Option<ExecutionId>,
+    },
     /// The command already had a final result (first one wins).
     Duplicate { status: String },
     /// No such command for this device.
@@ -219,28 +240,30 @@ pub async fn record_result_for_agent(
             status: "completed".into(),
         });
     }
-    tx.exec(
-        Q::new(
-            "UPDATE script_executions SET status = ?, completed_at = ?, started_at = COALESCE(started_at, ?), \
-             exit_code = ?, stdout = ?, stderr = ?, stdout_truncated = ?, stderr_truncated = ?, duration_ms = ?, \
-             error_message = ? WHERE command_id = ?",
+    let exec: Option<IdRow> = tx
+        .optional(
+            Q::new(
+                "UPDATE script_executions SET status = ?, completed_at = ?, started_at = COALESCE(started_at, ?), \
+                 exit_code = ?, stdout = ?, stderr = ?, stdout_truncated = ?, stderr_truncated = ?, duration_ms = ?, \
+                 error_message = ? WHERE command_id = ? RETURNING id",
+            )
+            .bind(r.status.as_str())
+            .bind(r.completed_at)
+            .bind(r.started_at)
+            .bind(r.exit_code)
+            .bind(r.stdout.as_str())
+            .bind(r.stderr.as_str())
+            .bind(r.stdout_truncated)
+            .bind(r.stderr_truncated)
+            .bind(duration)
+            .bind(r.error_message.clone())
+            .bind(r.command_id),
         )
-        .bind(r.status.as_str())
-        .bind(r.completed_at)
-        .bind(r.started_at)
-        .bind(r.exit_code)
-        .bind(r.stdout.as_str())
-        .bind(r.stderr.as_str())
-        .bind(r.stdout_truncated)
-        .bind(r.stderr_truncated)
-        .bind(duration)
-        .bind(r.error_message.clone())
-        .bind(r.command_id),
-    )
-    .await?;
+        .await?;
     tx.commit().await?;
     Ok(ResultOutcome::Recorded {
         command_type: row.command_type,
+        execution_id: exec.map(|r| ExecutionId(r.id)),
     })
 }
 

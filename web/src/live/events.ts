@@ -1,8 +1,11 @@
-// The live event stream (SSE at /api/v1/events): device status and execution progress.
-// Each event invalidates the cached queries it changes, and listeners get the raw event.
+// The live event stream (SSE at /api/v1/events): device status, enrollment, inventory and
+// command/execution progress. Each event invalidates the cached queries it changes, and
+// listeners get the raw event. The stream is read with fetch so the access token goes in
+// the Authorization header; it ends when the token expires and reconnects with a fresh one.
 import { useEffect, useState } from "react";
 import { api, queryClient, tokens } from "../api/instance";
 import type { LiveEvent } from "../api/types";
+import { readEvents } from "./sse";
 
 type Listener = (e: LiveEvent) => void;
 const listeners = new Set<Listener>();
@@ -12,15 +15,23 @@ export function onLiveEvent(fn: Listener): () => void {
   return () => listeners.delete(fn);
 }
 
+/** A query key prefix that matches every cached query. */
+const EVERYTHING: unknown[] = [];
+
+const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
+
 /** Which cached queries an event makes stale. */
 export function invalidationsFor(e: LiveEvent): unknown[][] {
   const t = e.type ?? "";
-  if (t.startsWith("device")) {
-    const id = typeof e.device_id === "string" ? e.device_id : typeof e.id === "string" ? e.id : null;
+  // Events were dropped for us (we read too slowly): refetch everything.
+  if (t === "resync") return [EVERYTHING];
+  if (t.startsWith("device.")) {
+    const id = str(e.device_id) ?? str(e.id);
     return [["devices"], ["dashboard"], ...(id ? [["device", id]] : [])];
   }
-  if (t.startsWith("execution") || t.startsWith("script_execution") || t.startsWith("command")) {
-    return [["executions"], ["device-commands"]];
+  if (t.startsWith("execution.") || t.startsWith("command.")) {
+    const exec = str(e.execution_id);
+    return [["executions"], ["device-commands"], ...(exec ? [["executions", exec]] : [])];
   }
   return [];
 }
@@ -32,45 +43,60 @@ export function dispatch(e: LiveEvent) {
 
 export type LiveState = "connecting" | "open" | "closed";
 
-/** Keeps one EventSource open while signed in; reconnects with a fresh token after errors. */
+/** Keeps one event stream open while signed in; reconnects with a fresh token after it ends. */
 export function useLiveEvents(): LiveState {
   const [state, setState] = useState<LiveState>("connecting");
   useEffect(() => {
-    let es: EventSource | null = null;
+    let abort: AbortController | null = null;
     let timer: ReturnType<typeof setTimeout> | null = null;
     let stopped = false;
     let failures = 0;
+    let wasOpen = false;
 
     const connect = async () => {
       if (stopped) return;
-      // A fresh access token: the stream authenticates once, at connect time.
+      setState("connecting");
+      // A fresh access token: the stream authenticates once, at connect time, and ends
+      // when that token expires.
       if (!tokens.getAccess() || failures > 0) await api.refresh();
       const token = tokens.getAccess();
-      if (!token || stopped) return;
-      es = new EventSource(`/api/v1/events?access_token=${encodeURIComponent(token)}`);
-      es.onopen = () => {
+      if (!token || stopped) {
+        setState("closed");
+        return;
+      }
+      abort = new AbortController();
+      try {
+        const res = await fetch("/api/v1/events", {
+          headers: { Authorization: `Bearer ${token}`, Accept: "text/event-stream" },
+          cache: "no-store",
+          signal: abort.signal,
+        });
+        if (!res.ok || !res.body) throw new Error(`event stream: HTTP ${res.status}`);
         failures = 0;
         setState("open");
-      };
-      es.onmessage = (m) => {
-        try {
-          dispatch(JSON.parse(m.data) as LiveEvent);
-        } catch {
-          // Ignore keep-alives and anything that is not JSON.
-        }
-      };
-      es.onerror = () => {
-        es?.close();
-        es = null;
-        setState("closed");
-        failures++;
-        timer = setTimeout(connect, Math.min(30_000, 1000 * 2 ** Math.min(failures, 5)));
-      };
+        // Whatever happened while we were away is unknown: refetch it all.
+        if (wasOpen) void queryClient.invalidateQueries();
+        wasOpen = true;
+        await readEvents(res.body, (data) => {
+          try {
+            dispatch(JSON.parse(data) as LiveEvent);
+          } catch {
+            // Not JSON: ignore it.
+          }
+        });
+      } catch {
+        // Network trouble, a refused token or our own abort: handled below.
+      }
+      abort = null;
+      if (stopped) return;
+      setState("closed");
+      failures++;
+      timer = setTimeout(() => void connect(), Math.min(30_000, 1000 * 2 ** Math.min(failures, 5)));
     };
     void connect();
     return () => {
       stopped = true;
-      es?.close();
+      abort?.abort();
       if (timer) clearTimeout(timer);
     };
   }, []);

@@ -7,6 +7,7 @@ use crate::auth::tokens;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use breeze_core::Scope;
@@ -14,6 +15,7 @@ use breeze_core::permissions::{Action, Resource};
 use breeze_proto::ids::{SessionId, UserId};
 use breeze_store::users::{Membership, UserRow};
 use breeze_store::{sessions, users};
+use chrono::{DateTime, Utc};
 
 /// Who is asking. API keys and agents join with later issues.
 #[derive(Clone, Debug)]
@@ -27,6 +29,8 @@ pub struct Auth {
     pub principal: Principal,
     pub scope: Scope,
     pub membership: Option<Membership>,
+    /// When the credential stops working (the access token's expiry).
+    pub expires_at: DateTime<Utc>,
 }
 
 impl Auth {
@@ -58,10 +62,46 @@ impl Auth {
             )))
         }
     }
+
+    /// Resolves an access token, by its hash, into the caller: the live session, an
+    /// active account, and the scope as the account's memberships give it *now*. The
+    /// extractor runs it once per request; a long-lived response (the event stream) runs
+    /// it again to notice logouts, disabled accounts and changed roles.
+    pub async fn resolve(state: &AppState, token_hash: &str) -> Result<Auth, ApiError> {
+        let now = state.now();
+        let session = sessions::by_access_hash(&state.db, token_hash, now)
+            .await?
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the access token is invalid or expired".into())
+            })?;
+        let user = users::by_id_for_auth(&state.db, UserId(session.user_id))
+            .await
+            .map_err(|e| match e {
+                breeze_store::StoreError::NotFound => {
+                    ApiError::Unauthorized("the account no longer exists".into())
+                }
+                e => e.into(),
+            })?;
+        if user.status != "active" {
+            return Err(ApiError::Unauthorized("the account is disabled".into()));
+        }
+        let (scope, membership) = users::resolve_scope(&state.db, &user).await?;
+        let auth = Auth {
+            principal: Principal::User {
+                user,
+                session: SessionId(session.id),
+            },
+            scope,
+            membership,
+            expires_at: session.expires_at,
+        };
+        Ok(auth)
+    }
 }
 
-pub fn bearer(parts: &Parts) -> Option<&str> {
-    let v = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+/// The token of an `Authorization: Bearer …` header.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -93,37 +133,12 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token =
-            bearer(parts).ok_or_else(|| ApiError::Unauthorized("missing bearer token".into()))?;
+        let token = bearer(&parts.headers)
+            .ok_or_else(|| ApiError::Unauthorized("missing bearer token".into()))?;
         if !token.starts_with(tokens::ACCESS) {
             return Err(ApiError::Unauthorized("not an access token".into()));
         }
-        let now = state.now();
-        let session = sessions::by_access_hash(&state.db, &tokens::hash(token), now)
-            .await?
-            .ok_or_else(|| {
-                ApiError::Unauthorized("the access token is invalid or expired".into())
-            })?;
-        let user = users::by_id_for_auth(&state.db, UserId(session.user_id))
-            .await
-            .map_err(|e| match e {
-                breeze_store::StoreError::NotFound => {
-                    ApiError::Unauthorized("the account no longer exists".into())
-                }
-                e => e.into(),
-            })?;
-        if user.status != "active" {
-            return Err(ApiError::Unauthorized("the account is disabled".into()));
-        }
-        let (scope, membership) = users::resolve_scope(&state.db, &user).await?;
-        let auth = Auth {
-            principal: Principal::User {
-                user,
-                session: SessionId(session.id),
-            },
-            scope,
-            membership,
-        };
+        let auth = Auth::resolve(state, &tokens::hash(token)).await?;
         if let Some(slot) = parts.extensions.get::<AuditSlot>() {
             slot.set_actor(&auth);
         }

@@ -10,6 +10,7 @@ use crate::audit::{AuditEvent, AuditSlot, ClientMeta};
 use crate::auth::agent::{self, AGENT, AgentAuth, Use};
 use crate::auth::tokens;
 use crate::error::{ApiError, ApiResult};
+use crate::events;
 use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 use axum::Extension;
@@ -22,7 +23,7 @@ use breeze_proto::agent::{
     EnrollResponse, HeartbeatRequest, HeartbeatResponse, InventoryRequest, InventorySection,
     SecretToken, canonical_json,
 };
-use breeze_proto::api::{ErrorBody, OkBody};
+use breeze_proto::api::{ErrorBody, LiveEvent, OkBody};
 use breeze_proto::ids::{CommandId, DeviceId};
 use breeze_store::agents::{self as store, Credential, EnrollRefusal, HeartbeatUpdate};
 use breeze_store::commands::{self, ResultOutcome};
@@ -164,6 +165,19 @@ async fn enroll(
             return Err(err);
         }
     };
+    let at = e.coords();
+    state.events.publish(
+        at,
+        &LiveEvent::DeviceEnrolled {
+            device_id: e.device_id,
+            org_id: e.org_id,
+            site_id: e.site_id,
+            hostname: req.hostname.clone(),
+        },
+    );
+    state
+        .events
+        .publish(at, &events::device_status(&at, "online"));
     state
         .record(
             AuditEvent::new("agent.enroll", "device")
@@ -302,6 +316,13 @@ async fn heartbeat(
         now,
     )
     .await?;
+    // Only a transition is news; the statement above moved an offline device online.
+    if matches!(d.status.as_str(), "offline" | "pending") {
+        let at = d.coords();
+        state
+            .events
+            .publish(at, &events::device_status(&at, "online"));
+    }
     if confirm {
         device_events::insert(
             &state.db,
@@ -359,6 +380,18 @@ async fn put_inventory(
         })
         .collect();
     store::set_inventory_hashes_for_agent(&state.db, &a.device, &accepted).await?;
+    if !stored.is_empty() {
+        let at = a.device.coords();
+        state.events.publish(
+            at,
+            &LiveEvent::DeviceInventory {
+                device_id: at.device_id,
+                org_id: at.org_id,
+                site_id: at.site_id,
+                sections: stored.iter().map(|s| s.as_str().to_string()).collect(),
+            },
+        );
+    }
     Ok(axum::Json(OkBody { ok: true }))
 }
 
@@ -378,8 +411,26 @@ async fn ack(
     if req.command_id != command_id {
         return Err(ApiError::validation("command_id", "must match the path"));
     }
-    commands::ack_for_agent(&state.db, a.device.device_id(), command_id, req.started_at).await?;
+    let acked =
+        commands::ack_for_agent(&state.db, a.device.device_id(), command_id, req.started_at)
+            .await?;
+    publish_ack(&state, &a.device, command_id, acked);
     Ok(axum::Json(OkBody { ok: true }))
+}
+
+/// Tells the live streams that a command started (when the acknowledgement changed it).
+fn publish_ack(
+    state: &AppState,
+    device: &store::AgentDevice,
+    command: CommandId,
+    acked: Option<commands::Acked>,
+) {
+    if let Some(acked) = acked {
+        state.events.publish(
+            device.coords(),
+            &events::command_updated(device.device_id(), command, acked.execution_id, "running"),
+        );
+    }
 }
 
 fn rejection_name(r: Option<CommandRejection>) -> String {
@@ -454,7 +505,19 @@ async fn result(
                 "command {command_id} already has a final result ({status})"
             )))
         }
-        ResultOutcome::Recorded { command_type } => {
+        ResultOutcome::Recorded {
+            command_type,
+            execution_id,
+        } => {
+            state.events.publish(
+                d.coords(),
+                &events::command_updated(
+                    d.device_id(),
+                    command_id,
+                    execution_id,
+                    req.status.as_str(),
+                ),
+            );
             let event = if rejected {
                 "command_rejected"
             } else {
@@ -565,8 +628,9 @@ async fn serve_channel(state: AppState, a: AgentAuth, mut socket: WebSocket) {
                     }
                     ChannelFrame::Ping { id } => send(&mut socket, &ChannelFrame::Pong { id }).await,
                     ChannelFrame::CommandAck(ack) => {
-                        if let Err(e) = commands::ack_for_agent(&state.db, device, ack.command_id, ack.started_at).await {
-                            tracing::warn!(error = %e, %device, "recording a channel acknowledgement");
+                        match commands::ack_for_agent(&state.db, device, ack.command_id, ack.started_at).await {
+                            Ok(acked) => publish_ack(&state, &a.device, ack.command_id, acked),
+                            Err(e) => tracing::warn!(error = %e, %device, "recording a channel acknowledgement"),
                         }
                         true
                     }

@@ -12,6 +12,7 @@ use crate::state::AppState;
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
+use breeze_core::DeviceCoords;
 use breeze_core::permissions::{Action, Resource};
 use breeze_core::validate;
 use breeze_proto::agent::{CancelPayload, Command, RebootPayload, UpdateConfigPayload};
@@ -217,7 +218,20 @@ async fn change_status(
             Some(slot),
         )
         .await?;
-    Ok(devices::get(&state.db, &auth.scope, id).await?)
+    let after = devices::get(&state.db, &auth.scope, id).await?;
+    // The device was found through the scope, so it belongs to the scope's partner.
+    if let Some(partner_id) = auth.scope.partner_id {
+        let at = DeviceCoords {
+            partner_id,
+            org_id: after.org_id,
+            site_id: after.site_id,
+            device_id: id,
+        };
+        state
+            .events
+            .publish(at, &crate::events::device_status(&at, &after.status));
+    }
+    Ok(after)
 }
 
 /// Decommissions a device: status `decommissioned`, its agent token stops working and

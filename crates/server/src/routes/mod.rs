@@ -15,6 +15,7 @@ pub mod common;
 pub mod device_groups;
 pub mod devices;
 pub mod enrollment_keys;
+pub mod events;
 pub mod ops;
 pub mod orgs;
 pub mod partners;
@@ -41,6 +42,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(enrollment_keys::router())
         .merge(devices::router())
         .merge(scripts::router())
+        .merge(events::router())
         .split_for_parts()
 }
 

@@ -10,6 +10,7 @@
 )]
 
 mod auth;
+mod events;
 mod harness;
 mod openapi;
 mod smtp;
