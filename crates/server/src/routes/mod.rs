@@ -20,6 +20,7 @@ pub mod orgs;
 pub mod partners;
 pub mod roles;
 pub mod scripts;
+pub mod settings;
 pub mod setup;
 pub mod sites;
 pub mod users;
@@ -41,6 +42,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(enrollment_keys::router())
         .merge(devices::router())
         .merge(scripts::router())
+        .merge(settings::router())
         .split_for_parts()
 }
 

@@ -12,6 +12,7 @@
 mod auth;
 mod harness;
 mod openapi;
+mod settings;
 mod smtp;
 mod tenancy;
 mod validation;
