@@ -267,21 +267,21 @@ function SessionPolicyCard({ initial, canWrite }: { initial: PartnerSettingsBody
             hint={`5 to 60. Tokens renew quietly while the user works. Default: ${describeSeconds(defaults.access_token_secs)}.`}
             error={f.errors.access_token_minutes}
           >
-            {(p) => <Input {...p} {...f.bind("access_token_minutes")} inputMode="numeric" placeholder={String(Math.round(defaults.access_token_secs / 60))} className="w-32" />}
+            {(p) => <Input {...p} {...f.bind("access_token_minutes")} inputMode="numeric" placeholder={String(Math.round(defaults.access_token_secs / 60))} />}
           </Field>
           <Field
             label="Session lifetime (hours)"
             hint={`Users sign in again after this long, however active (1 to 8760). Default: no limit while used at least every ${defaults.refresh_token_days} days.`}
             error={f.errors.session_lifetime_hours}
           >
-            {(p) => <Input {...p} {...f.bind("session_lifetime_hours")} inputMode="numeric" placeholder="no limit" className="w-32" />}
+            {(p) => <Input {...p} {...f.bind("session_lifetime_hours")} inputMode="numeric" placeholder="no limit" />}
           </Field>
           <Field
             label="Idle timeout (minutes)"
             hint="Signed out after this long without activity (5 to 43200; at least the access token lifetime). Default: none."
             error={f.errors.idle_timeout_minutes}
           >
-            {(p) => <Input {...p} {...f.bind("idle_timeout_minutes")} inputMode="numeric" placeholder="none" className="w-32" />}
+            {(p) => <Input {...p} {...f.bind("idle_timeout_minutes")} inputMode="numeric" placeholder="none" />}
           </Field>
           <div className="space-y-1">
             <Checkbox
