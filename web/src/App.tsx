@@ -5,7 +5,7 @@ import { api, queryClient } from "./api/instance";
 import type { SetupStatus } from "./api/types";
 import { SessionProvider, useSession } from "./auth/session";
 import { OrgScopeProvider } from "./lib/scope";
-import { ToastProvider } from "./components/ui/toast";
+import { ToastProvider, useToast } from "./components/ui/toast";
 import { ErrorState, Loading } from "./components/ui/feedback";
 import { AppShell } from "./layout/AppShell";
 import { LoginPage } from "./pages/auth/Login";
@@ -14,6 +14,7 @@ import { AcceptInvitePage, ForgotPasswordPage, ResetPasswordPage } from "./pages
 const DashboardPage = lazy(() => import("./pages/Dashboard"));
 import { NotFoundPage } from "./pages/NotFound";
 import type { Perm } from "./auth/permissions";
+import { useIdleSignOut } from "./auth/idle";
 
 // Heavier screens load on demand so the sign-in page stays small.
 const DevicesPage = lazy(() => import("./pages/devices/DevicesList"));
@@ -27,6 +28,7 @@ const UsersPage = lazy(() => import("./pages/admin/Users"));
 const RolesPage = lazy(() => import("./pages/admin/Roles"));
 const AuditPage = lazy(() => import("./pages/admin/Audit"));
 const SettingsPage = lazy(() => import("./pages/admin/Settings"));
+const MfaRequiredPage = lazy(() => import("./pages/auth/MfaRequired"));
 
 function useSetupStatus() {
   return useQuery({
@@ -53,8 +55,14 @@ function SetupGate({ children }: { children: ReactNode }) {
 }
 
 function RequireAuth({ children }: { children: ReactNode }) {
-  const { status, error, signOut } = useSession();
+  const { status, error, signOut, me } = useSession();
   const location = useLocation();
+  const toast = useToast();
+  const idle = me?.idle_timeout_minutes ?? null;
+  useIdleSignOut(status === "authenticated" ? idle : null, () => {
+    void signOut();
+    toast(`Signed out after ${idle} minutes without activity.`);
+  });
   if (status === "anonymous") return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
   if (status === "loading") return <Loading label="Loading your session…" />;
   if (status === "error")
@@ -62,6 +70,13 @@ function RequireAuth({ children }: { children: ReactNode }) {
       <div className="mx-auto max-w-lg p-8">
         <ErrorState title="Could not load your session" error={error} retry={() => void signOut()} />
       </div>
+    );
+  // The MSP requires MFA and this user has none: nothing else answers until they set it up.
+  if (me?.mfa_enrollment_required)
+    return (
+      <Suspense fallback={<Loading />}>
+        <MfaRequiredPage />
+      </Suspense>
     );
   return <>{children}</>;
 }

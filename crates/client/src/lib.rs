@@ -257,6 +257,21 @@ impl BreezeClient {
         self.post("/api/v1/users", req).await
     }
 
+    /// The caller's partner's settings.
+    pub async fn settings(&self) -> Result<Settings> {
+        self.get("/api/v1/settings").await
+    }
+
+    pub async fn update_settings(&self, req: &UpdateSettings) -> Result<Settings> {
+        self.patch("/api/v1/settings", req).await
+    }
+
+    /// Sends a test message to the caller through the partner's saved SMTP settings.
+    pub async fn test_smtp(&self) -> Result<SmtpTestResult> {
+        self.post("/api/v1/settings/smtp/test", &serde_json::json!({}))
+            .await
+    }
+
     pub async fn accept_invite(&self, token: &str, password: &str) -> Result<TokenPair> {
         self.post(
             "/api/v1/auth/accept-invite",

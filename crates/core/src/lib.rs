@@ -8,6 +8,7 @@ pub mod permissions;
 pub mod roles;
 pub mod scope;
 pub mod script_params;
+pub mod settings;
 pub mod trust;
 pub mod validate;
 

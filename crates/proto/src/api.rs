@@ -138,6 +138,14 @@ api_type! {
         pub org_access: Option<String>,
         pub org_ids: Option<Vec<OrgId>>,
         pub site_ids: Option<Vec<SiteId>>,
+        /// True when the partner requires two-factor authentication and this user has not
+        /// set it up: every other request answers 403 `mfa_enrollment_required` until
+        /// they do (`/auth/mfa/setup`, `/auth/mfa/verify`).
+        #[serde(default)]
+        pub mfa_enrollment_required: bool,
+        /// The partner's idle timeout: the console signs out after this long without use.
+        #[serde(default)]
+        pub idle_timeout_minutes: Option<i64>,
     }
 
     pub struct RoleSummary {
@@ -625,3 +633,8 @@ mod devices;
 pub use devices::*;
 mod events;
 pub use events::*;
+
+// ---------------------------------------------------------------- partner settings
+
+mod settings;
+pub use settings::*;

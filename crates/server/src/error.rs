@@ -22,6 +22,9 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("forbidden")]
     Forbidden(String),
+    /// The partner requires two-factor authentication and this user has not set it up.
+    #[error("two-factor authentication must be set up first")]
+    MfaEnrollmentRequired,
     #[error("not found")]
     NotFound,
     /// The object existed and is gone for good (a decommissioned device's agent).
@@ -40,6 +43,10 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// A server this one talks to on the caller's behalf (e.g. their SMTP server) failed;
+    /// the message says how, for the caller to fix their settings.
+    #[error("upstream: {message}")]
+    BadGateway { code: &'static str, message: String },
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
 }
@@ -63,7 +70,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::MfaEnrollmentRequired => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -71,6 +78,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -87,6 +95,12 @@ impl ApiError {
             }
             ApiError::Unauthorized(m) => ("unauthorized", m.clone(), None),
             ApiError::Forbidden(m) => ("forbidden", m.clone(), None),
+            ApiError::MfaEnrollmentRequired => (
+                "mfa_enrollment_required",
+                "your organization requires two-factor authentication: set it up to continue"
+                    .to_string(),
+                None,
+            ),
             ApiError::NotFound => ("not_found", "not found".to_string(), None),
             ApiError::Gone(m) => ("gone", m.clone(), None),
             ApiError::Conflict(m) => ("conflict", m.clone(), None),
@@ -94,6 +108,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(m) => ("payload_too_large", m.clone(), None),
             ApiError::UnsupportedMediaType(m) => ("unsupported_media_type", m.clone(), None),
             ApiError::Unavailable(m) => ("unavailable", m.clone(), None),
+            ApiError::BadGateway { code, message } => (*code, message.clone(), None),
             ApiError::Internal(_) => ("internal", "internal server error".to_string(), None),
         };
         ErrorDetail {
@@ -191,5 +206,19 @@ mod tests {
         assert_eq!(e.detail().message, "internal server error");
         let v = ApiError::validation("email", "must be an e-mail address");
         assert_eq!(v.detail().field.as_deref(), Some("email"));
+    }
+
+    #[test]
+    fn mfa_enrollment_and_upstream_failures_have_their_own_codes() {
+        let m = ApiError::MfaEnrollmentRequired;
+        assert_eq!(m.status(), StatusCode::FORBIDDEN);
+        assert_eq!(m.detail().code, "mfa_enrollment_required");
+        let g = ApiError::BadGateway {
+            code: "smtp_failed",
+            message: "connection refused".into(),
+        };
+        assert_eq!(g.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(g.detail().code, "smtp_failed");
+        assert_eq!(g.detail().message, "connection refused");
     }
 }

@@ -20,6 +20,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         (name = "users", description = "Users and invitations"),
         (name = "roles", description = "Roles and permissions"),
         (name = "audit", description = "Audit log"),
+        (name = "settings", description = "A partner's settings: SMTP and session policy"),
         (name = "ops", description = "Health, readiness, metrics"),
         (name = "events", description = "Live updates (Server-Sent Events)"),
     )

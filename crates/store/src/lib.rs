@@ -5,6 +5,7 @@ pub mod db;
 mod error;
 pub mod migrations;
 mod migrations_v2;
+mod migrations_v3;
 
 pub use db::{Arg, Db, DbOptions, Engine, Q, Tx};
 pub use error::StoreError;
@@ -20,6 +21,7 @@ pub mod inventory;
 pub mod listing;
 pub mod metrics;
 pub mod orgs;
+pub mod partner_settings;
 pub mod partners;
 pub mod roles;
 pub mod scripts;

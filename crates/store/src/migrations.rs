@@ -158,6 +158,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "devices_agents_scripts",
         steps: crate::migrations_v2::v2,
     },
+    Migration {
+        version: 3,
+        name: "partner_settings",
+        steps: crate::migrations_v3::v3,
+    },
 ];
 
 /// The schema version this binary writes.

@@ -25,29 +25,43 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
 }
 
-/// Hashes of a freshly minted token pair.
+/// Hashes of a freshly minted token pair and how long its tokens live.
 pub struct NewTokens<'a> {
     pub access_hash: &'a str,
     pub refresh_hash: &'a str,
     pub access_ttl: Duration,
+    /// How long the refresh token lives unused.
     pub refresh_ttl: Duration,
+    /// When set, no token of the login outlives its start plus this, however active.
+    pub max_session: Option<Duration>,
+}
+
+/// A token pair that was stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issued {
+    pub session: SessionId,
+    pub access_expires_at: DateTime<Utc>,
 }
 
 async fn insert_pair(
     tx: &mut Tx,
     user: Uuid,
     family: Uuid,
+    family_started: DateTime<Utc>,
     t: &NewTokens<'_>,
     client: &ClientInfo,
     now: DateTime<Utc>,
-) -> Result<SessionId, StoreError> {
+) -> Result<Issued, StoreError> {
+    let end = t.max_session.map(|d| family_started + d);
+    let capped = |at: DateTime<Utc>| end.map_or(at, |e| at.min(e));
+    let access_expires_at = capped(now + t.access_ttl);
     tx.exec(
         Q::new("INSERT INTO refresh_tokens (id, family_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
             .bind(Uuid::now_v7())
             .bind(family)
             .bind(t.refresh_hash)
             .bind(now)
-            .bind(now + t.refresh_ttl),
+            .bind(capped(now + t.refresh_ttl)),
     )
     .await?;
     let sid = SessionId::new();
@@ -62,11 +76,14 @@ async fn insert_pair(
         .bind(t.access_hash)
         .bind(client.ip.clone())
         .bind(client.user_agent.clone())
-        .bind(now + t.access_ttl)
+        .bind(access_expires_at)
         .bind(now),
     )
     .await?;
-    Ok(sid)
+    Ok(Issued {
+        session: sid,
+        access_expires_at,
+    })
 }
 
 /// Starts a new login: a new refresh family with its first refresh token and session.
@@ -76,7 +93,7 @@ pub async fn start(
     t: &NewTokens<'_>,
     client: &ClientInfo,
     now: DateTime<Utc>,
-) -> Result<SessionId, StoreError> {
+) -> Result<Issued, StoreError> {
     let mut tx = db.begin().await?;
     let family = Uuid::now_v7();
     tx.exec(
@@ -86,9 +103,9 @@ pub async fn start(
             .bind(now),
     )
     .await?;
-    let sid = insert_pair(&mut tx, user.0, family, t, client, now).await?;
+    let issued = insert_pair(&mut tx, user.0, family, now, t, client, now).await?;
     tx.commit().await?;
-    Ok(sid)
+    Ok(issued)
 }
 
 /// The live session an access token belongs to.
@@ -112,7 +129,10 @@ pub async fn by_access_hash(
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refresh {
     /// The token was live: it is now spent and a new pair exists.
-    Rotated { user: UserId },
+    Rotated {
+        user: UserId,
+        access_expires_at: DateTime<Utc>,
+    },
     /// The token had been spent before: its whole family is now revoked.
     Reused { user: UserId, family: Uuid },
     /// Unknown, expired or revoked.
@@ -124,9 +144,29 @@ struct RefreshRow {
     id: Uuid,
     family_id: Uuid,
     user_id: Uuid,
+    family_started: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     used_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Whose login a refresh token belongs to, without spending it (to find the policy the
+/// next pair is issued under). Answers `None` for an unknown token.
+pub async fn refresh_owner(db: &Db, refresh_hash: &str) -> Result<Option<UserId>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Owner {
+        user_id: Uuid,
+    }
+    let o: Option<Owner> = db
+        .optional(
+            Q::new(
+                "SELECT f.user_id FROM refresh_tokens t JOIN refresh_token_families f ON f.id = t.family_id \
+                 WHERE t.token_hash = ?",
+            )
+            .bind(refresh_hash),
+        )
+        .await?;
+    Ok(o.map(|o| UserId(o.user_id)))
 }
 
 /// Spends a refresh token and issues the next pair of its family. A second use of a spent
@@ -142,7 +182,7 @@ pub async fn refresh(
     let row: Option<RefreshRow> = tx
         .optional(
             Q::new(
-                "SELECT t.id, t.family_id, f.user_id, t.expires_at, t.used_at, f.revoked_at \
+                "SELECT t.id, t.family_id, f.user_id, f.created_at AS family_started, t.expires_at, t.used_at, f.revoked_at \
                  FROM refresh_tokens t JOIN refresh_token_families f ON f.id = t.family_id WHERE t.token_hash = ?",
             )
             .bind(refresh_hash),
@@ -165,6 +205,15 @@ pub async fn refresh(
     if row.expires_at <= now {
         return Ok(Refresh::Invalid);
     }
+    // The login reached its longest allowed life (a policy shortened since it started).
+    if next
+        .max_session
+        .is_some_and(|d| row.family_started + d <= now)
+    {
+        revoke_family_in(&mut tx, row.family_id, "session lifetime reached", now).await?;
+        tx.commit().await?;
+        return Ok(Refresh::Invalid);
+    }
     let spent = tx
         .exec(
             Q::new("UPDATE refresh_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL")
@@ -181,10 +230,20 @@ pub async fn refresh(
             family: row.family_id,
         });
     }
-    insert_pair(&mut tx, row.user_id, row.family_id, next, client, now).await?;
+    let issued = insert_pair(
+        &mut tx,
+        row.user_id,
+        row.family_id,
+        row.family_started,
+        next,
+        client,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Refresh::Rotated {
         user: UserId(row.user_id),
+        access_expires_at: issued.access_expires_at,
     })
 }
 

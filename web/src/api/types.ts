@@ -73,6 +73,10 @@ export interface Me {
   org_access: "all" | "selected" | string | null;
   org_ids: Uuid[] | null;
   site_ids: Uuid[] | null;
+  /** The partner requires MFA and this user has not set it up: nothing else answers until they do. */
+  mfa_enrollment_required: boolean;
+  /** The partner's idle timeout: the console signs out after this long without use. */
+  idle_timeout_minutes: number | null;
 }
 export interface SetupRequest {
   setup_token: string;
@@ -169,6 +173,65 @@ export interface Role {
 export interface PermissionInfo {
   resource: string;
   action: string;
+}
+
+// ---------------------------------------------------------------- partner settings
+export type SmtpTls = "none" | "starttls" | "tls";
+export interface SmtpSettings {
+  enabled: boolean;
+  host: string | null;
+  /** null: the usual port of the TLS mode (25, 587, 465). */
+  port: number | null;
+  tls: SmtpTls | string;
+  username: string | null;
+  /** The password itself is never returned. */
+  password_set: boolean;
+  from: string | null;
+}
+export interface SessionPolicy {
+  access_token_minutes: number | null;
+  session_lifetime_hours: number | null;
+  idle_timeout_minutes: number | null;
+  require_mfa: boolean;
+}
+export interface ServerDefaults {
+  access_token_secs: number;
+  refresh_token_days: number;
+  smtp_configured: boolean;
+}
+export interface Settings {
+  partner_id: Uuid;
+  smtp: SmtpSettings;
+  session_policy: SessionPolicy;
+  server_defaults: ServerDefaults;
+  updated_at: Timestamp | null;
+  updated_by: Uuid | null;
+}
+/** Absent fields stay as they are; null clears an optional one. */
+export interface UpdateSmtp {
+  enabled?: boolean;
+  host?: string | null;
+  port?: number | null;
+  tls?: SmtpTls;
+  username?: string | null;
+  /** A new password; null removes the stored one; absent keeps it. */
+  password?: string | null;
+  from?: string | null;
+}
+export interface UpdateSessionPolicy {
+  access_token_minutes?: number | null;
+  session_lifetime_hours?: number | null;
+  idle_timeout_minutes?: number | null;
+  require_mfa?: boolean;
+}
+export interface UpdateSettings {
+  smtp?: UpdateSmtp;
+  session_policy?: UpdateSessionPolicy;
+}
+export interface SmtpTestResult {
+  sent_to: string;
+  host: string;
+  port: number;
 }
 
 // ---------------------------------------------------------------- audit

@@ -12,6 +12,8 @@ const me = (permissions: string[], scope_level = "organization"): Me => ({
   org_access: null,
   org_ids: null,
   site_ids: null,
+  mfa_enrollment_required: false,
+  idle_timeout_minutes: null,
 });
 
 describe("Permissions", () => {

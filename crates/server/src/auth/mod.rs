@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod mfa;
 pub mod password;
+pub mod policy;
 pub mod principal;
 pub mod throttle;
 pub mod tokens;

@@ -1,6 +1,10 @@
 //! Resolves a request, once, into who is asking ([`Principal`]) and what they may reach
 //! ([`Scope`]). Handlers take `Auth` as an argument; without a valid bearer token the
 //! request answers 401 before the handler runs.
+//!
+//! A user whose partner requires two-factor authentication and who has not set it up yet
+//! gets 403 `mfa_enrollment_required` from `Auth`; only the handlers that let them enrol
+//! (or sign out, or see who they are) take [`EnrollingAuth`] instead.
 
 use crate::audit::AuditSlot;
 use crate::auth::tokens;
@@ -14,7 +18,7 @@ use breeze_core::Scope;
 use breeze_core::permissions::{Action, Resource};
 use breeze_proto::ids::{SessionId, UserId};
 use breeze_store::users::{Membership, UserRow};
-use breeze_store::{sessions, users};
+use breeze_store::{partner_settings, sessions, users};
 use chrono::{DateTime, Utc};
 
 /// Who is asking. API keys and agents join with later issues.
@@ -31,7 +35,14 @@ pub struct Auth {
     pub membership: Option<Membership>,
     /// When the credential stops working (the access token's expiry).
     pub expires_at: DateTime<Utc>,
+    /// The partner requires MFA and this user has not set it up.
+    pub mfa_enrollment_required: bool,
 }
+
+/// An authenticated request that may come from a user who still has to set up the MFA
+/// their partner requires: for `/auth/me`, `/auth/mfa/*` and `/auth/logout` only.
+#[derive(Clone, Debug)]
+pub struct EnrollingAuth(pub Auth);
 
 impl Auth {
     pub fn user(&self) -> &UserRow {
@@ -86,6 +97,13 @@ impl Auth {
             return Err(ApiError::Unauthorized("the account is disabled".into()));
         }
         let (scope, membership) = users::resolve_scope(&state.db, &user).await?;
+        // Users with MFA (most requests, once a partner requires it) skip the lookup.
+        let mfa_enrollment_required = match scope.partner_id {
+            Some(p) if !user.mfa_enabled => {
+                partner_settings::require_mfa_for_auth(&state.db, p).await?
+            }
+            _ => false,
+        };
         let auth = Auth {
             principal: Principal::User {
                 user,
@@ -94,9 +112,24 @@ impl Auth {
             scope,
             membership,
             expires_at: session.expires_at,
+            mfa_enrollment_required,
         };
         Ok(auth)
     }
+}
+
+/// The bearer token's caller (any MFA standing), recorded as the request's audit actor.
+async fn from_parts(parts: &mut Parts, state: &AppState) -> Result<Auth, ApiError> {
+    let token = bearer(&parts.headers)
+        .ok_or_else(|| ApiError::Unauthorized("missing bearer token".into()))?;
+    if !token.starts_with(tokens::ACCESS) {
+        return Err(ApiError::Unauthorized("not an access token".into()));
+    }
+    let auth = Auth::resolve(state, &tokens::hash(token)).await?;
+    if let Some(slot) = parts.extensions.get::<AuditSlot>() {
+        slot.set_actor(&auth);
+    }
+    Ok(auth)
 }
 
 /// The token of an `Authorization: Bearer …` header.
@@ -126,6 +159,37 @@ impl axum::extract::OptionalFromRequestParts<AppState> for Auth {
     }
 }
 
+/// `Option<EnrollingAuth>`: `None` without an `Authorization` header; a bad token is
+/// still a 401.
+impl axum::extract::OptionalFromRequestParts<AppState> for EnrollingAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if parts.headers.contains_key(AUTHORIZATION) {
+            from_parts(parts, state)
+                .await
+                .map(|a| Some(EnrollingAuth(a)))
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for EnrollingAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        from_parts(parts, state).await.map(EnrollingAuth)
+    }
+}
+
+/// Every endpoint but the MFA enrolment ones: a user who must still set up MFA is refused.
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
@@ -133,14 +197,9 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(&parts.headers)
-            .ok_or_else(|| ApiError::Unauthorized("missing bearer token".into()))?;
-        if !token.starts_with(tokens::ACCESS) {
-            return Err(ApiError::Unauthorized("not an access token".into()));
-        }
-        let auth = Auth::resolve(state, &tokens::hash(token)).await?;
-        if let Some(slot) = parts.extensions.get::<AuditSlot>() {
-            slot.set_actor(&auth);
+        let auth = from_parts(parts, state).await?;
+        if auth.mfa_enrollment_required {
+            return Err(ApiError::MfaEnrollmentRequired);
         }
         Ok(auth)
     }

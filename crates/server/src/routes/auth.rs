@@ -4,8 +4,8 @@
 //! `issue_tokens`.
 
 use crate::audit::{AuditEvent, AuditSlot, ClientMeta};
-use crate::auth::principal::Auth;
-use crate::auth::{mfa, tokens};
+use crate::auth::principal::EnrollingAuth;
+use crate::auth::{mfa, policy, tokens};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::metrics::ResultLabels;
@@ -43,7 +43,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
 }
 
-/// Mints an access + refresh token pair in a new family.
+/// Mints an access + refresh token pair in a new family, with the lifetimes of the user's
+/// session policy (their partner's, else the server's).
 pub async fn issue_tokens(
     state: &AppState,
     user: UserId,
@@ -51,26 +52,28 @@ pub async fn issue_tokens(
 ) -> ApiResult<TokenPair> {
     let access = tokens::random_token(tokens::ACCESS);
     let refresh = tokens::random_token(tokens::REFRESH);
-    let ttl = state.config.auth.access_ttl_secs;
-    sessions::start(
+    let life = policy::lifetimes_for(state, user).await?;
+    let now = state.now();
+    let issued = sessions::start(
         &state.db,
         user,
         &NewTokens {
             access_hash: &tokens::hash(&access),
             refresh_hash: &tokens::hash(&refresh),
-            access_ttl: Duration::seconds(ttl),
-            refresh_ttl: Duration::days(state.config.auth.refresh_ttl_days),
+            access_ttl: life.access,
+            refresh_ttl: life.refresh,
+            max_session: life.max_session,
         },
         &meta.to_client_info(),
-        state.now(),
+        now,
     )
     .await?;
-    users::touch_login(&state.db, user, state.now()).await?;
+    users::touch_login(&state.db, user, now).await?;
     Ok(TokenPair {
         access_token: access,
         refresh_token: refresh,
         token_type: "Bearer".into(),
-        expires_in: ttl,
+        expires_in: (issued.access_expires_at - now).num_seconds(),
     })
 }
 
@@ -195,7 +198,7 @@ async fn login(
     responses((status = 200, body = MfaSetupResponse), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn mfa_setup(
     State(state): State<AppState>,
-    auth: Auth,
+    EnrollingAuth(auth): EnrollingAuth,
     meta: ClientMeta,
     Extension(slot): Extension<AuditSlot>,
 ) -> ApiResult<axum::Json<MfaSetupResponse>> {
@@ -266,11 +269,11 @@ async fn mfa_verify(
     State(state): State<AppState>,
     meta: ClientMeta,
     Extension(slot): Extension<AuditSlot>,
-    auth: Option<Auth>,
+    auth: Option<EnrollingAuth>,
     ApiJson(req): ApiJson<MfaVerifyRequest>,
 ) -> ApiResult<axum::Json<MfaVerifyResponse>> {
     let now = state.now();
-    match (&req.mfa_token, auth) {
+    match (&req.mfa_token, auth.map(|EnrollingAuth(a)| a)) {
         (Some(challenge), _) => {
             let hash = tokens::hash(challenge);
             let (uid, _) = sessions::peek_token(&state.db, TokenKind::MfaChallenge, &hash, now)
@@ -367,22 +370,32 @@ async fn refresh(
 ) -> ApiResult<axum::Json<TokenPair>> {
     let access = tokens::random_token(tokens::ACCESS);
     let next_refresh = tokens::random_token(tokens::REFRESH);
-    let ttl = state.config.auth.access_ttl_secs;
+    let hash = tokens::hash(req.refresh_token.trim());
+    // The next pair follows the owner's session policy as it is now.
+    let life = match sessions::refresh_owner(&state.db, &hash).await? {
+        Some(owner) => policy::lifetimes_for(&state, owner).await?,
+        None => return Err(refresh_invalid()),
+    };
+    let now = state.now();
     let outcome = sessions::refresh(
         &state.db,
-        &tokens::hash(req.refresh_token.trim()),
+        &hash,
         &NewTokens {
             access_hash: &tokens::hash(&access),
             refresh_hash: &tokens::hash(&next_refresh),
-            access_ttl: Duration::seconds(ttl),
-            refresh_ttl: Duration::days(state.config.auth.refresh_ttl_days),
+            access_ttl: life.access,
+            refresh_ttl: life.refresh,
+            max_session: life.max_session,
         },
         &meta.to_client_info(),
-        state.now(),
+        now,
     )
     .await?;
     match outcome {
-        Refresh::Rotated { user } => {
+        Refresh::Rotated {
+            user,
+            access_expires_at,
+        } => {
             let u = users::by_id_for_auth(&state.db, user).await?;
             if u.status != "active" {
                 sessions::revoke_all_for_user(&state.db, user, "account disabled", state.now())
@@ -394,7 +407,7 @@ async fn refresh(
                 access_token: access,
                 refresh_token: next_refresh,
                 token_type: "Bearer".into(),
-                expires_in: ttl,
+                expires_in: (access_expires_at - now).num_seconds(),
             }))
         }
         Refresh::Reused { user, family } => {
@@ -412,10 +425,12 @@ async fn refresh(
                 "refresh token reuse detected; every session of this login was revoked".into(),
             ))
         }
-        Refresh::Invalid => Err(ApiError::Unauthorized(
-            "the refresh token is invalid or expired".into(),
-        )),
+        Refresh::Invalid => Err(refresh_invalid()),
     }
+}
+
+fn refresh_invalid() -> ApiError {
+    ApiError::Unauthorized("the refresh token is invalid or expired".into())
 }
 
 /// Token rotation is not itself an audited action (it would double every request rate in
@@ -429,7 +444,7 @@ fn slot_recorded_quietly(slot: &AuditSlot) {
     responses((status = 200, body = OkBody), (status = 401, body = ErrorBody)))]
 async fn logout(
     State(state): State<AppState>,
-    auth: Auth,
+    EnrollingAuth(auth): EnrollingAuth,
     meta: ClientMeta,
     Extension(slot): Extension<AuditSlot>,
     body: Option<ApiJson<LogoutRequest>>,
@@ -500,13 +515,20 @@ async fn forgot_password(
             "Hello {},\n\nSomeone (hopefully you) asked to reset your Breeze password.\nOpen this link within {ttl} minutes to choose a new one:\n\n{link}\n\nIf it wasn't you, ignore this message; your password stays as it is.\n",
             u.name
         );
-        let sent = state
-            .mailer
-            .send(&u.email, "Reset your Breeze password", body)
-            .await;
+        let partner = policy::partner_of(&state.db, u.id()).await?;
+        let sent = async {
+            crate::mail::for_partner(&state, partner)
+                .await?
+                .send(&u.email, "Reset your Breeze password", body)
+                .await
+        }
+        .await;
         ev = ev.details(json!({"sent": matches!(sent, Ok(true))}));
         if let Err(e) = sent {
-            tracing::error!(error = %e, "sending the password reset e-mail failed");
+            tracing::error!(
+                error = format!("{e:#}"),
+                "sending the password reset e-mail failed"
+            );
         }
     } else {
         ev = ev.details(json!({"sent": false}));
@@ -609,7 +631,10 @@ async fn accept_invite(
 /// The signed-in user, their scope and permissions.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
-async fn me(State(state): State<AppState>, auth: Auth) -> ApiResult<axum::Json<Me>> {
+async fn me(
+    State(state): State<AppState>,
+    EnrollingAuth(auth): EnrollingAuth,
+) -> ApiResult<axum::Json<Me>> {
     let role = match &auth.membership {
         Some(m) => breeze_store::roles::get(&state.db, &auth.scope, m.role_id())
             .await
@@ -646,7 +671,18 @@ async fn me(State(state): State<AppState>, auth: Auth) -> ApiResult<axum::Json<M
         breeze_core::ScopeLevel::Partner => "partner",
         breeze_core::ScopeLevel::Organization => "organization",
     };
+    let idle_timeout_minutes = match auth.scope.partner_id {
+        Some(p) => {
+            breeze_store::partner_settings::get_for_auth(&state.db, p)
+                .await?
+                .session
+                .idle_timeout_minutes
+        }
+        None => None,
+    };
     Ok(axum::Json(Me {
+        mfa_enrollment_required: auth.mfa_enrollment_required,
+        idle_timeout_minutes,
         user: auth.user().to_api(),
         scope_level: level.into(),
         partner_id: auth.scope.partner_id,

@@ -21,6 +21,7 @@ pub mod orgs;
 pub mod partners;
 pub mod roles;
 pub mod scripts;
+pub mod settings;
 pub mod setup;
 pub mod sites;
 pub mod users;
@@ -43,6 +44,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(devices::router())
         .merge(scripts::router())
         .merge(events::router())
+        .merge(settings::router())
         .split_for_parts()
 }
 

@@ -168,7 +168,8 @@ async fn create(
             now,
         )
         .await?;
-        crate::routes::users::send_invite(&state, email.as_str(), aname, &name, &token).await;
+        crate::routes::users::send_invite(&state, Some(pid), email.as_str(), aname, &name, &token)
+            .await;
         invite = Some(token);
     }
     let ev = AuditEvent::new("partner.create", "partner").by(&auth).client(&meta).resource(pid, Some(&name)).partner(Some(pid))

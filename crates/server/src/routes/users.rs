@@ -19,7 +19,7 @@ use breeze_core::validate::{self, Email};
 use breeze_proto::api::{
     ErrorBody, InviteUser, Invited, ListParams, Member, OkBody, Page, UpdateMember,
 };
-use breeze_proto::ids::{DeviceGroupId, OrgId, RoleId, SiteId, UserId};
+use breeze_proto::ids::{DeviceGroupId, OrgId, PartnerId, RoleId, SiteId, UserId};
 use breeze_store::sessions::{self, TokenKind};
 use breeze_store::users::{self, MembershipChange, NewUser};
 use breeze_store::{device_groups, orgs, roles, sites};
@@ -35,19 +35,33 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get, update, remove))
 }
 
-/// E-mails an invitation link (when SMTP is configured).
-pub async fn send_invite(state: &AppState, email: &str, name: &str, tenant: &str, token: &str) {
+/// E-mails an invitation link to a new user of `partner`, through the partner's SMTP
+/// server when it has one switched on, else the server's (when configured).
+pub async fn send_invite(
+    state: &AppState,
+    partner: Option<PartnerId>,
+    email: &str,
+    name: &str,
+    tenant: &str,
+    token: &str,
+) {
     let link = format!("{}/accept-invite?token={token}", state.config.public_url());
     let body = format!(
         "Hello {name},\n\nYou have been invited to {tenant} on Breeze.\nOpen this link within {} hours to choose your password:\n\n{link}\n",
         state.config.auth.invite_ttl_hours
     );
-    if let Err(e) = state
-        .mailer
-        .send(email, "Your Breeze invitation", body)
-        .await
-    {
-        tracing::error!(error = %e, "sending an invitation e-mail failed");
+    let sent = async {
+        crate::mail::for_partner(state, partner)
+            .await?
+            .send(email, "Your Breeze invitation", body)
+            .await
+    }
+    .await;
+    if let Err(e) = sent {
+        tracing::error!(
+            error = format!("{e:#}"),
+            "sending an invitation e-mail failed"
+        );
     }
 }
 
@@ -316,7 +330,15 @@ async fn invite(
         now,
     )
     .await?;
-    send_invite(&state, email.as_str(), &name, &tenant_name, &token).await;
+    send_invite(
+        &state,
+        auth.scope.partner_id,
+        email.as_str(),
+        &name,
+        &tenant_name,
+        &token,
+    )
+    .await;
     let member = member(&state, &auth, uid).await?;
     let ev = AuditEvent::new("user.invite", "user").by(&auth).client(&meta).org(member.org_id).resource(uid, Some(email.as_str()))
         .details(json!({"role_id": req.role_id, "org_id": req.org_id, "site_ids": req.site_ids, "org_access": member.org_access}));

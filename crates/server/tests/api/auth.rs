@@ -171,7 +171,7 @@ async fn spent_refresh_token_revokes_family() {
     }
 }
 
-fn totp_code(secret_b32: &str, email: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+pub fn totp_code(secret_b32: &str, email: &str, at: chrono::DateTime<chrono::Utc>) -> String {
     let secret = totp_rs::Secret::try_from_base32(secret_b32).expect("base32");
     let t = breeze_server::auth::mfa::totp(secret.to_vec(), email).expect("totp");
     t.generate(u64::try_from(at.timestamp()).expect("time"))

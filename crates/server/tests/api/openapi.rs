@@ -39,6 +39,8 @@ async fn every_documented_route_exists_and_the_issue_routes_are_documented() {
         "/api/v1/audit/logs/export",
         "/api/v1/audit/summary",
         "/api/v1/events",
+        "/api/v1/settings",
+        "/api/v1/settings/smtp/test",
         "/health",
         "/ready",
         "/metrics",

@@ -1,16 +1,35 @@
-//! A minimal SMTP receiver for tests: accepts every message and keeps it.
+//! A minimal SMTP receiver for tests: accepts every message and keeps it, and keeps the
+//! credentials clients log in with (it offers AUTH PLAIN and accepts any).
 
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 #[derive(Clone, Default)]
-pub struct Inbox(pub Arc<Mutex<Vec<String>>>);
+pub struct Inbox(pub Arc<Mutex<Vec<String>>>, pub Arc<Mutex<Vec<String>>>);
 
 impl Inbox {
     pub fn messages(&self) -> Vec<String> {
         self.0.lock().expect("inbox").clone()
     }
+
+    /// `user:password` of every AUTH PLAIN login.
+    pub fn logins(&self) -> Vec<String> {
+        self.1.lock().expect("logins").clone()
+    }
+}
+
+/// `AUTH PLAIN <base64 of authzid NUL user NUL password>` as `user:password`.
+fn plain_login(arg: &str) -> String {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(arg.trim())
+        .unwrap_or_default();
+    let parts: Vec<String> = raw
+        .split(|b| *b == 0)
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
+    parts[1..].join(":")
 }
 
 /// Starts the receiver; answers its port and inbox.
@@ -42,8 +61,16 @@ pub async fn start() -> (u16, Inbox) {
                         continue;
                     }
                     let cmd = line.to_ascii_uppercase();
-                    let reply: &[u8] = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+                    let reply: &[u8] = if cmd.starts_with("EHLO") {
+                        b"250-test\r\n250 AUTH PLAIN\r\n"
+                    } else if cmd.starts_with("HELO") {
                         b"250 test\r\n"
+                    } else if cmd.starts_with("AUTH PLAIN ") {
+                        keep.1
+                            .lock()
+                            .expect("logins")
+                            .push(plain_login(&line["AUTH PLAIN ".len()..]));
+                        b"235 ok\r\n"
                     } else if cmd.starts_with("DATA") {
                         data = Some(String::new());
                         b"354 go\r\n"

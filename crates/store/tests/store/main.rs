@@ -8,6 +8,7 @@
 mod audit;
 mod fixtures;
 mod harness;
+mod partner_settings;
 mod schema;
 mod sessions;
 mod tenancy;

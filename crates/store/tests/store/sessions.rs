@@ -1,7 +1,7 @@
 use crate::fixtures::world;
 use crate::harness::engines;
 use breeze_store::sessions::{self, ClientInfo, NewTokens, Refresh, TokenKind};
-use chrono::{Duration, Utc};
+use chrono::{Duration, SubsecRound, Utc};
 
 fn pair<'a>(a: &'a str, r: &'a str) -> NewTokens<'a> {
     NewTokens {
@@ -9,6 +9,14 @@ fn pair<'a>(a: &'a str, r: &'a str) -> NewTokens<'a> {
         refresh_hash: r,
         access_ttl: Duration::minutes(15),
         refresh_ttl: Duration::days(30),
+        max_session: None,
+    }
+}
+
+fn capped<'a>(a: &'a str, r: &'a str, max: Duration) -> NewTokens<'a> {
+    NewTokens {
+        max_session: Some(max),
+        ..pair(a, r)
     }
 }
 
@@ -38,7 +46,10 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
             sessions::refresh(&t.db, "r1", &pair("a2", "r2"), &c, now)
                 .await
                 .expect("r"),
-            Refresh::Rotated { user: w.admin }
+            Refresh::Rotated {
+                user: w.admin,
+                access_expires_at: now + Duration::minutes(15)
+            }
         );
         assert!(
             matches!(
@@ -132,6 +143,102 @@ async fn single_use_tokens_work_once_and_expire() {
             .expect("q")
             .is_none(),
             "expired"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_session_lifetime_caps_every_token_of_the_login() {
+    for t in engines().await {
+        let w = world(&t.db, "Acme").await;
+        // Whole seconds: the engines keep microseconds at most.
+        let now = Utc::now().trunc_subsecs(0);
+        let c = ClientInfo::default();
+        let hour = Duration::hours(1);
+        let started = sessions::start(&t.db, w.admin, &capped("a1", "r1", hour), &c, now)
+            .await
+            .expect("start");
+        assert_eq!(started.access_expires_at, now + Duration::minutes(15));
+        assert_eq!(
+            sessions::refresh_owner(&t.db, "r1").await.expect("owner"),
+            Some(w.admin)
+        );
+        assert_eq!(
+            sessions::refresh_owner(&t.db, "nope").await.expect("owner"),
+            None
+        );
+        // Ten minutes before the end, the new access token lives only until the end.
+        let at = now + Duration::minutes(50);
+        assert_eq!(
+            sessions::refresh(&t.db, "r1", &capped("a2", "r2", hour), &c, at)
+                .await
+                .expect("refresh"),
+            Refresh::Rotated {
+                user: w.admin,
+                access_expires_at: now + hour
+            },
+            "{}",
+            t.name
+        );
+        assert!(
+            sessions::by_access_hash(&t.db, "a2", now + Duration::minutes(59))
+                .await
+                .expect("q")
+                .is_some()
+        );
+        assert!(
+            sessions::by_access_hash(&t.db, "a2", now + Duration::minutes(61))
+                .await
+                .expect("q")
+                .is_none(),
+            "{}: the access token ends with the session",
+            t.name
+        );
+        // The refresh token issued at 50 minutes ends with the session too, though a
+        // refresh token otherwise lives 30 days.
+        assert_eq!(
+            sessions::refresh(
+                &t.db,
+                "r2",
+                &capped("a3", "r3", hour),
+                &c,
+                now + Duration::minutes(61)
+            )
+            .await
+            .expect("refresh"),
+            Refresh::Invalid,
+            "{}",
+            t.name
+        );
+
+        // A limit set after a login started ends it at its next refresh.
+        sessions::start(&t.db, w.admin, &pair("b1", "s1"), &c, now)
+            .await
+            .expect("start");
+        let later = now + Duration::hours(2);
+        assert_eq!(
+            sessions::refresh(&t.db, "s1", &capped("b2", "s2", hour), &c, later)
+                .await
+                .expect("refresh"),
+            Refresh::Invalid,
+            "{}",
+            t.name
+        );
+        assert!(
+            sessions::by_access_hash(&t.db, "b1", now)
+                .await
+                .expect("q")
+                .is_none(),
+            "{}: the login's family is revoked",
+            t.name
+        );
+        assert!(
+            sessions::by_access_hash(&t.db, "b2", later)
+                .await
+                .expect("q")
+                .is_none(),
+            "{}: no new pair",
+            t.name
         );
     }
 }
