@@ -53,6 +53,16 @@ async function waitFor(page: Page, fn: () => Promise<boolean>, what: string, ms 
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/**
+ * Waits until the page has loaded and shows no loading indicator. ("networkidle" never comes:
+ * the live event stream keeps a request open for as long as the page is signed in.)
+ */
+async function settled(page: Page) {
+  await page.waitForLoadState("load");
+  await waitFor(page, async () => (await page.locator('[aria-busy="true"]').count()) === 0, "the page to finish loading");
+  await page.waitForTimeout(150);
+}
+
 async function login(s: Session, email: string, password: string) {
   const { page } = s;
   await page.goto(`${BREEZE_URL}/login`);
@@ -103,7 +113,7 @@ async function adminFlow(): Promise<AdminResult> {
     }
     const DEVICE = seeded?.device ?? env.BREEZE_DEVICE_HOSTNAME;
     await step("dashboard", async () => {
-      await page.waitForLoadState("networkidle");
+      await settled(page);
       await s.shot("dashboard");
     });
 
@@ -120,7 +130,7 @@ async function adminFlow(): Promise<AdminResult> {
       await step(`screen ${path}`, async () => {
         await page.goto(`${BREEZE_URL}${path}`);
         await page.getByRole("heading", { name: heading, exact: true }).waitFor();
-        await page.waitForLoadState("networkidle");
+        await settled(page);
         await s.shot(path.slice(1));
       });
     }
@@ -140,7 +150,7 @@ async function adminFlow(): Promise<AdminResult> {
         await page.getByRole("link", { name: "Dashboard" }).click();
         await page.getByText("By operating system").waitFor();
         await page.getByText("Online", { exact: true }).first().waitFor();
-        await page.waitForLoadState("networkidle");
+        await settled(page);
         await s.shot("dashboard-with-devices");
       });
       const name = SCRIPT ?? (await step("write a script in the library", () => createEchoScript(s)));
@@ -174,6 +184,24 @@ async function adminFlow(): Promise<AdminResult> {
         await dialog.getByRole("button", { name: new RegExp(`^${DEVICE}`) }).waitFor();
         await s.shot("run-output");
         await dialog.getByRole("button", { name: "Close", exact: true }).first().click();
+      });
+      await step("live: a change made elsewhere shows without a reload", async () => {
+        await page.getByText("Live", { exact: true }).waitFor();
+        const id = new URL(page.url()).pathname.split("/").pop();
+        const token = await apiLogin(ADMIN_EMAIL, ADMIN_PASSWORD);
+        const post = async (action: string) => {
+          const r = await fetch(`${BREEZE_URL}/api/v1/devices/${id}/${action}`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+            body: JSON.stringify({ reason: "e2e: another technician" }),
+          });
+          if (!r.ok) throw new Error(`${action} answered ${r.status}`);
+        };
+        await post("maintenance");
+        await page.getByRole("button", { name: "End maintenance" }).waitFor({ timeout: 10_000 });
+        await s.shot("device-maintenance-live");
+        await post("reactivate");
+        await page.getByRole("button", { name: "Quarantine" }).waitFor({ timeout: 10_000 });
       });
       await step("quarantine the device, then return it to service", async () => {
         await page.getByRole("button", { name: "Quarantine" }).click();
@@ -226,7 +254,7 @@ async function adminFlow(): Promise<AdminResult> {
     await step("dark theme", async () => {
       await page.getByRole("button", { name: "Switch to dark theme" }).click();
       await page.goto(`${BREEZE_URL}/`);
-      await page.waitForLoadState("networkidle");
+      await settled(page);
       await s.shot("dashboard-dark");
       await page.getByRole("button", { name: "Switch to light theme" }).click();
     });
@@ -276,7 +304,7 @@ async function orgUserFlow(inviteLink: string | null) {
       await page.getByRole("button", { name: "Create account" }).click();
       // Accepting signs the new user in.
       await page.getByRole("heading", { name: "Dashboard" }).waitFor();
-      await page.waitForLoadState("networkidle");
+      await settled(page);
       await s.shot("dashboard");
       await signOut(s);
     });
@@ -285,7 +313,7 @@ async function orgUserFlow(inviteLink: string | null) {
       await page.goto(`${BREEZE_URL}/devices`);
       await page.getByRole("heading", { name: "Devices" }).waitFor();
       await page.getByRole("row").filter({ hasText: device }).first().waitFor();
-      await page.waitForLoadState("networkidle");
+      await settled(page);
       if ((await page.getByRole("row").filter({ hasText: otherDevice }).count()) > 0) throw new Error(`org user sees ${otherDevice}`);
       const rows = (await page.getByRole("table", { name: "Devices" }).getByRole("row").count()) - 1;
       if (rows !== 1) throw new Error(`org user sees ${rows} device rows, expected only ${device}`);
@@ -305,7 +333,7 @@ async function orgUserFlow(inviteLink: string | null) {
       if ((await page.getByText(seeded!.orgB.name).count()) > 0) throw new Error(`org user sees ${seeded!.orgB.name}`);
       await page.goto(`${BREEZE_URL}/users`);
       await page.getByRole("heading", { name: "Users", exact: true }).waitFor();
-      await page.waitForLoadState("networkidle");
+      await settled(page);
       if ((await page.getByRole("button", { name: "Invite user" }).count()) > 0) throw new Error("an Org Technician is offered Invite user");
       await s.shot("users");
       const token = await apiLogin(ORG_USER_EMAIL, ORG_USER_PASSWORD);

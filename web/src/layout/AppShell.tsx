@@ -86,7 +86,7 @@ export function AppShell() {
               title={live === "open" ? "Live updates connected" : "Live updates reconnecting"}
             >
               <span className={cn("size-2 rounded-full", live === "open" ? "bg-ok" : "bg-warn")} aria-hidden />
-              {live === "open" ? "Live" : "Offline"}
+              {live === "open" ? "Live" : live === "connecting" ? "Connecting…" : "Reconnecting…"}
             </span>
             <button
               type="button"

@@ -15,7 +15,7 @@ export function Spinner({ className }: { className?: string }) {
 
 export function Loading({ label = "Loading…" }: { label?: string }) {
   return (
-    <div className="flex items-center justify-center gap-3 py-12 text-sm text-muted-fg">
+    <div role="status" aria-busy="true" className="flex items-center justify-center gap-3 py-12 text-sm text-muted-fg">
       <Spinner /> {label}
     </div>
   );
