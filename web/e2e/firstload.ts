@@ -48,7 +48,7 @@ async function once(): Promise<Run> {
 
     // Scroll to the end until the count says every device is loaded (no "+").
     const t0 = Date.now();
-    const counter = page.getByText(/^\d+\+? devices$/);
+    const counter = page.getByText(/^\d+\+? devices?$/);
     for (;;) {
       const text = (await counter.textContent()) ?? "";
       if (!text.includes("+") && Number.parseInt(text, 10) >= EXPECT) break;

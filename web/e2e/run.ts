@@ -214,6 +214,8 @@ async function adminFlow(): Promise<AdminResult> {
         await page.getByRole("button", { name: "Release from quarantine" }).click();
         await page.getByRole("dialog").getByRole("button", { name: "Return to service" }).click();
         await page.getByRole("button", { name: "Quarantine" }).waitFor();
+        // Seen moments ago, so back online at once (not offline until the next heartbeat).
+        await page.getByText("online", { exact: true }).first().waitFor();
       });
     }
     if (seeded) {

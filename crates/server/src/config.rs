@@ -84,6 +84,17 @@ impl Default for AgentsConfig {
 }
 
 impl AgentsConfig {
+    /// Devices last seen before this are offline: `offline_after_missed` heartbeats
+    /// missed, plus one interval of grace for network and scheduling delays.
+    pub fn offline_cutoff(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> chrono::DateTime<chrono::Utc> {
+        let missed = i64::from(self.offline_after_missed);
+        let interval = i64::try_from(self.heartbeat_interval_secs).unwrap_or(60);
+        now - chrono::Duration::seconds(interval * missed + interval)
+    }
+
     /// The configuration agents receive.
     pub fn agent_config(&self) -> breeze_proto::agent::AgentConfig {
         breeze_proto::agent::AgentConfig {

@@ -53,10 +53,7 @@ impl MetricsBuffer {
 pub async fn sweep_once(state: &AppState) -> anyhow::Result<()> {
     let now = state.now();
     let a = &state.config.agents;
-    let missed = i64::from(a.offline_after_missed);
-    let interval = i64::try_from(a.heartbeat_interval_secs).unwrap_or(60);
-    // One interval of grace on top of N missed ones, for network and scheduling delays.
-    let cutoff = now - Duration::seconds(interval * missed + interval);
+    let cutoff = a.offline_cutoff(now);
     let went_offline = agents::sweep_offline(&state.db, cutoff, now).await?;
     for at in &went_offline {
         state

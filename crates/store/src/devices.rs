@@ -329,7 +329,8 @@ pub enum StatusChange {
 }
 
 /// Applies a status change to a device in scope. Decommissioning kills the agent token
-/// (its heartbeat answers 410); reactivating clears quarantine and a suspended token.
+/// (its heartbeat answers 410); reactivating clears quarantine and a suspended token, and
+/// the device is `online` again at once when it was last seen after `online_since`.
 pub async fn change_status(
     db: &Db,
     scope: &Scope,
@@ -337,6 +338,7 @@ pub async fn change_status(
     change: StatusChange,
     reason: Option<&str>,
     now: DateTime<Utc>,
+    online_since: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     get(db, scope, id).await?;
     let q = match change {
@@ -354,10 +356,12 @@ pub async fn change_status(
         .bind(now)
         .bind(id),
         StatusChange::Reactivate => Q::new(
-            "UPDATE devices SET status = CASE WHEN enrolled_at IS NULL THEN 'pending' ELSE 'offline' END, \
+            "UPDATE devices SET status = CASE WHEN enrolled_at IS NULL THEN 'pending' \
+             WHEN last_seen_at >= ? THEN 'online' ELSE 'offline' END, \
              quarantined_at = NULL, quarantined_reason = NULL, agent_token_suspended_at = NULL, \
              agent_token_suspended_reason = NULL, updated_at = ? WHERE id = ? AND status <> 'decommissioned'",
         )
+        .bind(online_since)
         .bind(now)
         .bind(id),
         StatusChange::Decommission => Q::new(

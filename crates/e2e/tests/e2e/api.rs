@@ -400,13 +400,16 @@ async fn agent_token_on_another_device_is_404_suspended_and_audited() -> Result<
             .0,
         StatusCode::OK
     );
-    // Reactivation lifts the suspension.
-    a.ok(
-        reqwest::Method::POST,
-        &format!("/api/v1/devices/{}/reactivate", one.id),
-        Some(json!({})),
-    )
-    .await?;
+    // Reactivation lifts the suspension; the device was seen moments ago, so it is
+    // online again at once rather than offline until its next heartbeat.
+    let back = a
+        .ok(
+            reqwest::Method::POST,
+            &format!("/api/v1/devices/{}/reactivate", one.id),
+            Some(json!({})),
+        )
+        .await?;
+    assert_eq!(back["status"], "online", "{back}");
     assert_eq!(
         one.api
             .post(

@@ -191,7 +191,17 @@ async fn change_status(
         .transpose()?;
     let before = devices::get(&state.db, &auth.scope, id).await?;
     let now = state.now();
-    devices::change_status(&state.db, &auth.scope, id, change, reason.as_deref(), now).await?;
+    let online_since = state.config.agents.offline_cutoff(now);
+    devices::change_status(
+        &state.db,
+        &auth.scope,
+        id,
+        change,
+        reason.as_deref(),
+        now,
+        online_since,
+    )
+    .await?;
     if matches!(change, StatusChange::Decommission) {
         state.hub.disconnect(id);
     }

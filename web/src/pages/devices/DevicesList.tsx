@@ -130,7 +130,7 @@ export default function DevicesList() {
         )}
         <Input aria-label="Tag" placeholder="Tag" className="w-32" value={tag} onChange={(e) => setParam("tag", e.target.value.trim())} />
         <span className="ml-auto text-sm text-muted-fg" aria-live="polite">
-          {query.isSuccess && `${rows.length}${query.hasNextPage ? "+" : ""} devices`}
+          {query.isSuccess && `${rows.length}${query.hasNextPage ? "+" : ""} ${rows.length === 1 && !query.hasNextPage ? "device" : "devices"}`}
         </span>
       </div>
 
