@@ -5,6 +5,7 @@ use crate::state::AppState;
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -62,6 +63,10 @@ pub fn router(state: AppState) -> Router {
             axum::http::header::X_CONTENT_TYPE_OPTIONS,
             axum::http::HeaderValue::from_static("nosniff"),
         ))
+        // gzip for clients that ask (browsers): a page of 200 devices is ~180 KB of JSON.
+        // The default predicate leaves the event stream (text/event-stream), images and
+        // tiny bodies alone; agents do not ask, so heartbeats are not compressed.
+        .layer(CompressionLayer::new().gzip(true))
         .layer(CatchPanicLayer::custom(common::panic_response))
         .with_state(state)
 }

@@ -125,3 +125,45 @@ async fn health_ready_and_metrics() {
     assert_eq!(status, StatusCode::OK);
     assert!(text.contains("breeze_http_requests_total"), "{text}");
 }
+
+/// Browsers get gzip for JSON; the live event stream is never compressed (gzip would
+/// hold events back until a block fills).
+#[tokio::test]
+async fn json_is_gzipped_for_browsers_and_the_event_stream_is_not() {
+    let app = spawn_sqlite().await;
+    let admin = app.setup_admin().await;
+    let http = reqwest::Client::new();
+    let base = app.client.base().clone();
+    let doc = http
+        .get(base.join("/api/openapi.json").expect("url"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("openapi");
+    assert_eq!(doc.status(), StatusCode::OK);
+    assert_eq!(
+        doc.headers().get("content-encoding").map(|v| v.as_bytes()),
+        Some(&b"gzip"[..])
+    );
+    let plain = http
+        .get(base.join("/api/openapi.json").expect("url"))
+        .send()
+        .await
+        .expect("openapi");
+    assert!(plain.headers().get("content-encoding").is_none());
+    let events = http
+        .get(base.join("/api/v1/events").expect("url"))
+        .header("accept-encoding", "gzip")
+        .bearer_auth(&admin.access_token)
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(events.status(), StatusCode::OK);
+    assert!(
+        events
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"))
+    );
+    assert!(events.headers().get("content-encoding").is_none());
+}
