@@ -15,6 +15,9 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const EXPECT = Number(process.env.BENCH_EXPECT ?? 10_000);
 
 interface Run {
+  /** When the entry script had arrived, and when the first device page was asked for. */
+  scriptEnd: number;
+  devicesStart: number;
   firstRow: number;
   allRows: number;
   bytes: number;
@@ -64,13 +67,22 @@ async function once(): Promise<Run> {
       const res = performance.getEntriesByType("resource") as PerformanceResourceTiming[];
       const nav = performance.getEntriesByType("navigation")[0] as PerformanceNavigationTiming;
       const first = res.find((r) => r.name.includes("/api/v1/devices?"));
+      const script = res.find((r) => /\/assets\/index-[^/]+\.js$/.test(r.name));
       const mem = (performance as unknown as { memory?: { usedJSHeapSize: number } }).memory;
       return {
         bytes: res.reduce((a, r) => a + r.transferSize, nav.transferSize),
         devicesApiMs: first ? first.responseEnd - first.requestStart : -1,
+        scriptEnd: script ? script.responseEnd : -1,
+        devicesStart: first ? first.startTime : -1,
         heapMb: mem ? mem.usedJSHeapSize / 1048576 : -1,
       };
     });
+    if (process.env.BENCH_TIMELINE) {
+      const t = await page.evaluate(() =>
+        (performance.getEntriesByType("resource") as PerformanceResourceTiming[]).map((r) => `${r.startTime.toFixed(0).padStart(6)} → ${r.responseEnd.toFixed(0).padStart(6)} ms  ${r.name.replace(location.origin, "")}`),
+      );
+      console.log(t.slice(0, 20).join("\n"));
+    }
     return { firstRow, allRows, ...m };
   } finally {
     await s.close();
@@ -84,10 +96,12 @@ async function main() {
   const runs: Run[] = [];
   for (let i = 0; i < RUNS; i++) {
     const r = await once();
-    console.log(`run ${i + 1}: first row ${r.firstRow.toFixed(0)} ms, all ${EXPECT} rows ${r.allRows} ms, ${(r.bytes / 1024).toFixed(0)} KiB, first /devices ${r.devicesApiMs.toFixed(0)} ms, heap ${r.heapMb.toFixed(1)} MiB`);
+    console.log(`run ${i + 1}: entry script loaded ${r.scriptEnd.toFixed(0)} ms, /devices asked ${r.devicesStart.toFixed(0)} ms, first row ${r.firstRow.toFixed(0)} ms, all ${EXPECT} rows ${r.allRows} ms, ${(r.bytes / 1024).toFixed(0)} KiB, first /devices ${r.devicesApiMs.toFixed(0)} ms, heap ${r.heapMb.toFixed(1)} MiB`);
     runs.push(r);
   }
   console.log(`\n| median of ${RUNS} cold loads | value |\n|---|---|`);
+  console.log(`| navigation → entry script downloaded | ${median(runs.map((r) => r.scriptEnd)).toFixed(0)} ms |`);
+  console.log(`| navigation → first /api/v1/devices request | ${median(runs.map((r) => r.devicesStart)).toFixed(0)} ms |`);
   console.log(`| navigation → first device row | ${median(runs.map((r) => r.firstRow)).toFixed(0)} ms |`);
   console.log(`| first page of /api/v1/devices | ${median(runs.map((r) => r.devicesApiMs)).toFixed(0)} ms |`);
   console.log(`| scroll until all ${EXPECT} devices are loaded | ${median(runs.map((r) => r.allRows))} ms |`);

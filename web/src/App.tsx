@@ -17,7 +17,10 @@ import type { Perm } from "./auth/permissions";
 import { useIdleSignOut } from "./auth/idle";
 
 // Heavier screens load on demand so the sign-in page stays small.
-const DevicesPage = lazy(() => import("./pages/devices/DevicesList"));
+// The device list is the console's main screen and is in the entry bundle: as a lazy
+// chunk it cost a round trip plus React's ~300 ms Suspense reveal throttle on every cold
+// load (measured with bench/ui.sh; see BENCHMARKS.md).
+import DevicesPage from "./pages/devices/DevicesList";
 const DeviceDetailPage = lazy(() => import("./pages/devices/DeviceDetail"));
 const ScriptsPage = lazy(() => import("./pages/scripts/ScriptsList"));
 const ScriptEditorPage = lazy(() => import("./pages/scripts/ScriptEditor"));
