@@ -7,7 +7,7 @@
 //
 //   BREEZE_URL, BENCH_EMAIL, BENCH_PASSWORD, BENCH_RUNS (default 5), BENCH_EXPECT (devices)
 import { BREEZE_URL, open } from "./driver";
-import { apiLogin } from "./seed";
+import { apiLogin, apiTokens } from "./seed";
 
 const EMAIL = process.env.BENCH_EMAIL ?? "load@example.com";
 const PASSWORD = process.env.BENCH_PASSWORD ?? "Load-Test-Password-42!";
@@ -30,12 +30,7 @@ async function once(): Promise<Run> {
   const { page } = s;
   try {
     // A signed-in tab: the console keeps the refresh token in sessionStorage.
-    const login = await fetch(`${BREEZE_URL}/api/v1/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ email: EMAIL, password: PASSWORD }),
-    });
-    const { refresh_token } = (await login.json()) as { refresh_token: string };
+    const { refresh_token } = await apiTokens(EMAIL, PASSWORD);
     await page.addInitScript((t) => {
       if (!sessionStorage.getItem("breeze.refresh_token")) sessionStorage.setItem("breeze.refresh_token", t);
       new MutationObserver((_, obs) => {

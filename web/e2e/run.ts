@@ -19,7 +19,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { BREEZE_URL, open, step, type Session } from "./driver";
-import { apiLogin, seed, type Seed } from "./seed";
+import { apiLogin, call, seed, type Seed } from "./seed";
 
 const env = process.env;
 const ADMIN_EMAIL = env.BREEZE_ADMIN_EMAIL ?? "admin@e2e.example";
@@ -189,14 +189,7 @@ async function adminFlow(): Promise<AdminResult> {
         await page.getByText("Live", { exact: true }).waitFor();
         const id = new URL(page.url()).pathname.split("/").pop();
         const token = await apiLogin(ADMIN_EMAIL, ADMIN_PASSWORD);
-        const post = async (action: string) => {
-          const r = await fetch(`${BREEZE_URL}/api/v1/devices/${id}/${action}`, {
-            method: "POST",
-            headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-            body: JSON.stringify({ reason: "e2e: another technician" }),
-          });
-          if (!r.ok) throw new Error(`${action} answered ${r.status}`);
-        };
+        const post = (action: string) => call(token, "POST", `/api/v1/devices/${id}/${action}`, { reason: "e2e: another technician" });
         await post("maintenance");
         await page.getByRole("button", { name: "End maintenance" }).waitFor({ timeout: 10_000 });
         await s.shot("device-maintenance-live");

@@ -18,7 +18,8 @@ export interface Seed {
   stop: () => void;
 }
 
-async function call<T>(token: string | null, method: string, path: string, body?: unknown): Promise<T> {
+/** A JSON API call; throws with the server's answer unless it is 2xx. */
+export async function call<T>(token: string | null, method: string, path: string, body?: unknown): Promise<T> {
   const r = await fetch(`${BREEZE_URL}${path}`, {
     method,
     headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -29,10 +30,15 @@ async function call<T>(token: string | null, method: string, path: string, body?
   return (text ? JSON.parse(text) : {}) as T;
 }
 
+/** Signs in through the API; answers the token pair (the account must not use MFA). */
+export async function apiTokens(email: string, password: string): Promise<{ access_token: string; refresh_token: string }> {
+  const r = await call<{ access_token?: string; refresh_token?: string }>(null, "POST", "/api/v1/auth/login", { email, password });
+  if (!r.access_token || !r.refresh_token) throw new Error(`login for ${email} asked for MFA`);
+  return { access_token: r.access_token, refresh_token: r.refresh_token };
+}
+
 export async function apiLogin(email: string, password: string): Promise<string> {
-  const r = await call<{ access_token?: string; mfa_required?: boolean }>(null, "POST", "/api/v1/auth/login", { email, password });
-  if (!r.access_token) throw new Error(`login for ${email} asked for MFA`);
-  return r.access_token;
+  return (await apiTokens(email, password)).access_token;
 }
 
 async function orgWithKey(token: string, name: string, site: string) {

@@ -94,10 +94,9 @@ fn index_response(file: EmbeddedFile) -> Response {
         "style-src 'self';",
         &format!("style-src 'self' 'nonce-{nonce}';"),
     );
-    let builder =
-        security_headers(Response::builder().header(header::CONTENT_SECURITY_POLICY, csp))
-            .header(header::CACHE_CONTROL, NO_CACHE)
-            .header(header::CONTENT_TYPE, "text/html; charset=utf-8");
+    let builder = security_headers(Response::builder(), &csp)
+        .header(header::CACHE_CONTROL, NO_CACHE)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8");
     builder
         .status(StatusCode::OK)
         .body(Body::from(html))
@@ -114,7 +113,7 @@ fn file_response(name: &str, file: EmbeddedFile, cache: &'static str, req: &Head
     let mut builder = Response::builder()
         .header(header::CACHE_CONTROL, cache)
         .header(header::ETAG, &etag);
-    builder = security_headers(builder);
+    builder = security_headers(builder, CONTENT_SECURITY_POLICY);
     let result = if not_modified {
         builder.status(StatusCode::NOT_MODIFIED).body(Body::empty())
     } else {
@@ -126,18 +125,15 @@ fn file_response(name: &str, file: EmbeddedFile, cache: &'static str, req: &Head
     result.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-fn security_headers(b: axum::http::response::Builder) -> axum::http::response::Builder {
-    let b = match b.headers_ref() {
-        Some(h) if h.contains_key(header::CONTENT_SECURITY_POLICY) => b,
-        _ => b.header(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
-    };
-    b.header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+fn security_headers(b: axum::http::response::Builder, csp: &str) -> axum::http::response::Builder {
+    b.header(header::CONTENT_SECURITY_POLICY, csp)
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(header::X_FRAME_OPTIONS, "DENY")
         .header(header::REFERRER_POLICY, "no-referrer")
 }
 
 fn not_found_page() -> Response {
-    security_headers(Response::builder())
+    security_headers(Response::builder(), CONTENT_SECURITY_POLICY)
         .status(StatusCode::NOT_FOUND)
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
         .header(header::CACHE_CONTROL, NO_CACHE)

@@ -13,7 +13,8 @@ export function cn(...parts: Array<string | false | null | undefined>): string {
   for (let i = 0; i < classes.length; i++) {
     const c = classes[i];
     const group = GROUPS.find((g) => g.test(c));
-    if (group && classes.slice(i + 1).some((later) => group.test(later) && GROUPS.find((g) => g.test(later)) === group)) continue;
+    // The prefixes are anchored and disjoint, so a later class in the same group replaces c.
+    if (group && classes.slice(i + 1).some((later) => group.test(later))) continue;
     keep.push(c);
   }
   return keep.join(" ");
