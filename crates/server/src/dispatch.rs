@@ -12,6 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use breeze_proto::agent::{Command, CommandEnvelope, SignedCommand, sign_command};
 use breeze_proto::ids::{CommandId, DeviceId, OrgId, UserId};
+use breeze_store::command_sweeps::Settled;
 use breeze_store::commands::{self, NewCommand};
 use chrono::Duration;
 use std::collections::HashMap;
@@ -125,6 +126,17 @@ pub async fn queue(
     .await?;
     state.hub.notify(device);
     Ok(id)
+}
+
+/// Tells the live streams about commands the server settled itself (cancelled by a
+/// quarantine, lost): `command.updated`, or `execution.updated` for a script run.
+pub fn publish_settled(state: &AppState, settled: &[Settled]) {
+    for s in settled {
+        state.events.publish(
+            s.at,
+            &crate::events::command_updated(s.at.device_id, s.command_id, s.execution_id, s.status),
+        );
+    }
 }
 
 /// The default time a command may wait for its agent.

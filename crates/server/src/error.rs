@@ -32,6 +32,15 @@ pub enum ApiError {
     Gone(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A state of the object or its tenant refuses the request, with a code of its own
+    /// (`device_quarantined` 409, `device_suspended` 403, `org_suspended` 403,
+    /// `device_limit_reached` 409 …) so clients can tell the reasons apart.
+    #[error("{code}: {message}")]
+    Refused {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
     #[error("too many requests")]
     RateLimited {
         retry_after_secs: u64,
@@ -61,6 +70,26 @@ impl ApiError {
         }
     }
 
+    pub fn refused(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Refused {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 403 for a read-only (suspended or churned) organization:
+    /// `org_suspended` / `org_churned`.
+    pub fn org_read_only(status: &str) -> Self {
+        ApiError::refused(
+            StatusCode::FORBIDDEN,
+            breeze_core::org_status::refusal_code(status).unwrap_or("org_read_only"),
+            format!(
+                "the organization is {status}: its data is read-only and its agents are refused"
+            ),
+        )
+    }
+
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
         ApiError::Internal(e.into())
     }
@@ -74,6 +103,7 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Refused { status, .. } => *status,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -104,6 +134,7 @@ impl ApiError {
             ApiError::NotFound => ("not_found", "not found".to_string(), None),
             ApiError::Gone(m) => ("gone", m.clone(), None),
             ApiError::Conflict(m) => ("conflict", m.clone(), None),
+            ApiError::Refused { code, message, .. } => (*code, message.clone(), None),
             ApiError::RateLimited { message, .. } => ("rate_limited", message.clone(), None),
             ApiError::PayloadTooLarge(m) => ("payload_too_large", m.clone(), None),
             ApiError::UnsupportedMediaType(m) => ("unsupported_media_type", m.clone(), None),

@@ -5,7 +5,7 @@
 
 use crate::state::AppState;
 use breeze_store::metrics::{self, Resolution, Retention, Sample};
-use breeze_store::{agents, commands};
+use breeze_store::{agents, command_sweeps, commands};
 use chrono::Duration;
 use std::sync::Mutex;
 use tokio::sync::{Notify, watch};
@@ -62,6 +62,13 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<()> {
     }
     let offline = went_offline.len() as u64;
     let expired = commands::expire_sweep(&state.db, now).await?;
+    let lost = command_sweeps::lose_overdue(
+        &state.db,
+        Duration::seconds(command_sweeps::LOST_GRACE_SECS),
+        now,
+    )
+    .await?;
+    crate::dispatch::publish_settled(state, &lost);
     let r5 = metrics::rollup(&state.db, Resolution::FiveMinutes, now).await?;
     let r60 = metrics::rollup(&state.db, Resolution::Hour, now).await?;
     let dropped = metrics::apply_retention(
@@ -74,10 +81,12 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<()> {
         now,
     )
     .await?;
-    if offline + expired + r5 + r60 + dropped > 0 {
+    let lost = lost.len() as u64;
+    if offline + expired + lost + r5 + r60 + dropped > 0 {
         tracing::info!(
             offline,
             expired,
+            lost,
             rollups_5m = r5,
             rollups_1h = r60,
             metrics_dropped = dropped,

@@ -3,7 +3,7 @@
 //! authenticated by a token hash rather than a user scope, and say so in their names.
 
 use crate::StoreError;
-use crate::db::{Db, Q};
+use crate::db::{Db, Engine, Q, Tx};
 use crate::device_events::{self, Actor, NewEvent};
 use crate::enrollment_keys;
 use breeze_core::DeviceCoords;
@@ -30,6 +30,11 @@ pub struct AgentDevice {
     pub last_seen_ip: Option<String>,
     pub config_hash: Option<String>,
     pub inventory_hashes: Option<Json<Value>>,
+    /// When the previous heartbeat arrived (commands started before it and missing
+    /// from the next heartbeat's `running_commands` are lost).
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// The organization's status (`suspended`/`churned` refuse the agent).
+    pub org_status: String,
 }
 
 impl AgentDevice {
@@ -59,7 +64,8 @@ impl AgentDevice {
 
 const AGENT_COLS: &str = "SELECT d.id, d.org_id, d.site_id, o.partner_id, d.hostname, d.status, \
     d.agent_token_hash, d.agent_token_pending_hash, d.agent_token_issued_at, d.agent_token_suspended_at, \
-    d.last_seen_ip, d.config_hash, d.inventory_hashes FROM devices d JOIN organizations o ON o.id = d.org_id";
+    d.last_seen_ip, d.config_hash, d.inventory_hashes, d.last_seen_at, o.status AS org_status \
+    FROM devices d JOIN organizations o ON o.id = d.org_id";
 
 /// The device whose current or pending token has this hash (any device: the caller
 /// compares it with the device in the path).
@@ -128,6 +134,19 @@ pub enum EnrollRefusal {
     InvalidCredential,
     /// `site_id` requested is not the key's organization.
     SiteNotAllowed,
+    /// The machine's fingerprint belongs to a device of the same partner whose agent
+    /// token is suspended (seed 000: "Re-enrollment is blocked until cleared"), until
+    /// an admin reactivates or decommissions that device.
+    DeviceSuspended {
+        device_id: DeviceId,
+        org_id: OrgId,
+        partner_id: PartnerId,
+    },
+    /// The partner's or the organization's `max_devices` is reached (devices that are
+    /// not decommissioned count, pending ones included).
+    DeviceLimitReached { limit: i64, of: &'static str },
+    /// The organization is `suspended` or `churned`: its data is read-only.
+    OrgInactive { status: String },
 }
 
 pub struct Enrolled {
@@ -162,9 +181,80 @@ struct PendingRow {
     site_id: Uuid,
 }
 
+/// An organization's standing and the device limits that apply to it.
 #[derive(sqlx::FromRow)]
-struct PartnerOf {
+struct OrgLimits {
+    org_id: Uuid,
     partner_id: Uuid,
+    status: String,
+    /// `None`: the partner's limit alone applies.
+    org_max: Option<i64>,
+    partner_max: Option<i64>,
+}
+
+impl OrgLimits {
+    fn refuses_writes(&self) -> Option<EnrollRefusal> {
+        breeze_core::org_status::is_read_only(&self.status).then(|| EnrollRefusal::OrgInactive {
+            status: self.status.clone(),
+        })
+    }
+}
+
+async fn org_limits(tx: &mut Tx, org: OrgId) -> Result<OrgLimits, StoreError> {
+    tx.one(
+        Q::new(
+            "SELECT o.id AS org_id, o.partner_id, o.status, o.max_devices AS org_max, p.max_devices AS partner_max \
+             FROM organizations o JOIN partners p ON p.id = o.partner_id WHERE o.id = ?",
+        )
+        .bind(org),
+    )
+    .await
+}
+
+/// Counts the devices (not decommissioned) under the partner and the organization,
+/// inside the enrolling transaction, and answers the refusal when one more would pass
+/// a limit. On PostgreSQL the partner row is locked first so two enrollments cannot
+/// both take the last place; SQLite transactions that write are serialized already.
+async fn device_limit(tx: &mut Tx, org: &OrgLimits) -> Result<Option<EnrollRefusal>, StoreError> {
+    if org.org_max.is_none() && org.partner_max.is_none() {
+        return Ok(None);
+    }
+    if tx.engine() == Engine::Postgres {
+        tx.exec(Q::new("SELECT id FROM partners WHERE id = ? FOR UPDATE").bind(org.partner_id))
+            .await?;
+    }
+    if let Some(limit) = org.partner_max {
+        let n: Count = tx
+            .one(
+                Q::new(
+                    "SELECT COUNT(*) AS n FROM devices d JOIN organizations o ON o.id = d.org_id \
+                     WHERE o.partner_id = ? AND d.status <> 'decommissioned'",
+                )
+                .bind(org.partner_id),
+            )
+            .await?;
+        if n.n >= limit {
+            return Ok(Some(EnrollRefusal::DeviceLimitReached {
+                limit,
+                of: "partner",
+            }));
+        }
+    }
+    if let Some(limit) = org.org_max {
+        let n: Count = tx
+            .one(
+                Q::new("SELECT COUNT(*) AS n FROM devices WHERE org_id = ? AND status <> 'decommissioned'")
+                    .bind(org.org_id),
+            )
+            .await?;
+        if n.n >= limit {
+            return Ok(Some(EnrollRefusal::DeviceLimitReached {
+                limit,
+                of: "organization",
+            }));
+        }
+    }
+    Ok(None)
 }
 
 /// Enrolls a device: takes a use of the key (or consumes the pending device's token),
@@ -230,6 +320,35 @@ pub async fn enroll_for_agent(
             )
         }
     };
+    let org = org_limits(&mut tx, org_id).await?;
+    if let Some(refusal) = org.refuses_writes() {
+        return Ok(Err(refusal));
+    }
+    if !req.fingerprint.is_empty() {
+        let suspended: Option<PendingRow> = tx
+            .optional(
+                Q::new(
+                    "SELECT d.id, d.org_id, d.site_id FROM devices d JOIN organizations o ON o.id = d.org_id WHERE o.partner_id = ? \
+                     AND d.fingerprint = ? AND d.agent_token_suspended_at IS NOT NULL \
+                     AND d.status <> 'decommissioned' AND d.id <> ? LIMIT 1",
+                )
+                .bind(org.partner_id)
+                .bind(req.fingerprint.as_str())
+                .bind(device_id),
+            )
+            .await?;
+        if let Some(d) = suspended {
+            return Ok(Err(EnrollRefusal::DeviceSuspended {
+                device_id: DeviceId(d.id),
+                org_id: OrgId(d.org_id),
+                partner_id: PartnerId(org.partner_id),
+            }));
+        }
+    }
+    // A pending device is already counted; a new one must fit.
+    if !existing && let Some(refusal) = device_limit(&mut tx, &org).await? {
+        return Ok(Err(refusal));
+    }
     let clash: Count = tx
         .one(
             Q::new(
@@ -329,15 +448,12 @@ pub async fn enroll_for_agent(
         now,
     )
     .await?;
-    let p: PartnerOf = tx
-        .one(Q::new("SELECT partner_id FROM organizations WHERE id = ?").bind(org_id))
-        .await?;
     tx.commit().await?;
     Ok(Ok(Enrolled {
         device_id,
         org_id,
         site_id,
-        partner_id: PartnerId(p.partner_id),
+        partner_id: PartnerId(org.partner_id),
         trust_level: trust,
         method,
     }))
@@ -356,14 +472,22 @@ pub struct NewPendingDevice<'a> {
 }
 
 /// Pre-creates a pending device holding a single-use enrollment token (seed 001). The
-/// caller fetched the site through its scope.
+/// caller fetched the site through its scope. Refused like an enrollment when the
+/// organization is read-only or a device limit is reached (a pending device counts).
 pub async fn create_pending(
     db: &Db,
     d: &NewPendingDevice<'_>,
     now: DateTime<Utc>,
-) -> Result<DeviceId, StoreError> {
+) -> Result<Result<DeviceId, EnrollRefusal>, StoreError> {
     let id = DeviceId::new();
     let mut tx = db.begin().await?;
+    let org = org_limits(&mut tx, d.org_id).await?;
+    if let Some(refusal) = org.refuses_writes() {
+        return Ok(Err(refusal));
+    }
+    if let Some(refusal) = device_limit(&mut tx, &org).await? {
+        return Ok(Err(refusal));
+    }
     tx.exec(
         Q::new(
             "INSERT INTO devices (id, org_id, site_id, agent_id, hostname, display_name, os_type, status, tags, \
@@ -398,7 +522,7 @@ pub async fn create_pending(
     )
     .await?;
     tx.commit().await?;
-    Ok(id)
+    Ok(Ok(id))
 }
 
 /// What a heartbeat changes on the device row.
@@ -464,7 +588,9 @@ struct OfflineRow {
 }
 
 /// The offline sweep: devices `online` whose last heartbeat is older than `cutoff`
-/// become `offline` (with a device event). Answers the devices that changed.
+/// become `offline` (with a device event). Answers the devices that changed. Devices
+/// of a suspended or churned organization keep their state: their agents are refused,
+/// not gone.
 pub async fn sweep_offline(
     db: &Db,
     cutoff: DateTime<Utc>,
@@ -474,7 +600,8 @@ pub async fn sweep_offline(
         .all(
             Q::new(
                 "UPDATE devices SET status = 'offline', updated_at = ? WHERE status = 'online' \
-                 AND last_seen_at < ? RETURNING id, org_id, site_id, \
+                 AND last_seen_at < ? AND org_id NOT IN (SELECT id FROM organizations \
+                 WHERE status IN ('suspended', 'churned')) RETURNING id, org_id, site_id, \
                  (SELECT o.partner_id FROM organizations o WHERE o.id = devices.org_id) AS partner_id",
             )
             .bind(now)

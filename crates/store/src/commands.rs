@@ -1,6 +1,7 @@
 //! The device command queue (seed 000 `deviceCommands`): pending → sent → running →
 //! completed | failed | timeout | cancelled | rejected, or expired when nobody took it
-//! in time. Each row keeps the signed envelope exactly as it is sent. A script
+//! in time, or lost when the agent stopped reporting it (see [`crate::command_sweeps`];
+//! a late agent result still replaces `lost`). A quarantined device is handed nothing. Each row keeps the signed envelope exactly as it is sent. A script
 //! execution follows its command's status.
 
 use crate::StoreError;
@@ -14,7 +15,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 /// Statuses after which nothing changes (an agent result arrived, or a user cancelled
-/// before delivery).
+/// before delivery). `lost` is final too, except that the agent's own result, arriving
+/// late, replaces it.
 pub const FINAL: &[&str] = &["completed", "failed", "timeout", "cancelled", "rejected"];
 
 pub struct NewCommand<'a> {
@@ -65,7 +67,8 @@ struct Taken {
 
 /// Marks the device's pending, unexpired commands `sent` and answers them oldest first.
 /// Atomic per command: a command is handed out once even when the heartbeat and the
-/// channel ask at the same moment.
+/// channel ask at the same moment. A quarantined device gets nothing, whenever the
+/// command was queued (the same statement checks it, so no quarantine slips between).
 pub async fn take_pending_for_agent(
     db: &Db,
     device: DeviceId,
@@ -75,7 +78,8 @@ pub async fn take_pending_for_agent(
         .all(
             Q::new(
                 "UPDATE device_commands SET status = 'sent', sent_at = ? WHERE device_id = ? AND status = 'pending' \
-                 AND expires_at > ? RETURNING id, envelope, signature",
+                 AND expires_at > ? AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.id = device_commands.device_id \
+                 AND (d.status = 'quarantined' OR d.quarantined_at IS NOT NULL)) RETURNING id, envelope, signature",
             )
             .bind(now)
             .bind(device)
@@ -163,6 +167,24 @@ pub async fn ack_for_agent(
     Ok(Some(Acked {
         execution_id: exec.map(|r| ExecutionId(r.id)),
     }))
+}
+
+/// The device a command was queued for, whichever it is (agent misuse checks: an
+/// agent naming another device's command).
+pub async fn device_of_command_for_agent(
+    db: &Db,
+    command: CommandId,
+) -> Result<Option<DeviceId>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Owner {
+        device_id: Uuid,
+    }
+    Ok(db
+        .optional::<Owner>(
+            Q::new("SELECT device_id FROM device_commands WHERE id = ?").bind(command),
+        )
+        .await?
+        .map(|r| DeviceId(r.device_id)))
 }
 
 /// What happened to a result.

@@ -12,6 +12,7 @@ pub use error::StoreError;
 
 pub mod agents;
 pub mod audit;
+pub mod command_sweeps;
 pub mod commands;
 pub mod device_events;
 pub mod device_groups;

@@ -217,3 +217,27 @@ pub async fn delete(
         _ => Ok(()),
     }
 }
+
+/// The partner's organizations whose status makes them read-only (`suspended`,
+/// `churned`), with that status: resolved with each request's caller, so writes on
+/// their objects are refused (see `breeze_core::org_status`).
+pub async fn read_only_for_auth(
+    db: &Db,
+    partner: PartnerId,
+) -> Result<Vec<(OrgId, String)>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: Uuid,
+        status: String,
+    }
+    let rows: Vec<Row> = db
+        .all(
+            Q::new(
+                "SELECT id, status FROM organizations WHERE partner_id = ? AND deleted_at IS NULL \
+                 AND status IN ('suspended', 'churned')",
+            )
+            .bind(partner),
+        )
+        .await?;
+    Ok(rows.into_iter().map(|r| (OrgId(r.id), r.status)).collect())
+}

@@ -16,7 +16,7 @@ use tokio::process::{Child, Command};
 
 /// Builds `breeze` and `breeze-agent` once (into this test's target directory) and
 /// answers the directory holding them.
-fn binaries() -> Result<PathBuf> {
+pub(crate) fn binaries() -> Result<PathBuf> {
     static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     DIR.get_or_init(|| {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -42,20 +42,20 @@ fn binaries() -> Result<PathBuf> {
     .map_err(|e| anyhow::anyhow!(e))
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
 }
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
-    data: PathBuf,
+    pub(crate) url: String,
+    pub(crate) data: PathBuf,
     port: u16,
 }
 
-async fn start_server(bin: &Path, data: &Path, port: u16) -> Result<Server> {
+pub(crate) async fn start_server(bin: &Path, data: &Path, port: u16) -> Result<Server> {
     let config = data.join("breeze.toml");
     std::fs::write(
         &config,
@@ -97,7 +97,7 @@ fn agent_cmd(bin: &Path, state: &Path) -> Command {
     c
 }
 
-async fn enroll_agent(bin: &Path, state: &Path, url: &str, key: &str) -> Result<()> {
+pub(crate) async fn enroll_agent(bin: &Path, state: &Path, url: &str, key: &str) -> Result<()> {
     let out = agent_cmd(bin, state)
         .args(["enroll", "--server", url, "--key", key])
         .output()
@@ -108,7 +108,7 @@ async fn enroll_agent(bin: &Path, state: &Path, url: &str, key: &str) -> Result<
     Ok(())
 }
 
-fn run_agent(bin: &Path, state: &Path) -> Result<Child> {
+pub(crate) fn run_agent(bin: &Path, state: &Path) -> Result<Child> {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -122,7 +122,7 @@ fn run_agent(bin: &Path, state: &Path) -> Result<Child> {
 }
 
 /// SIGTERM and wait (the agent stops cleanly).
-async fn stop(child: &mut Child) -> Result<()> {
+pub(crate) async fn stop(child: &mut Child) -> Result<()> {
     if let Some(pid) = child.id() {
         std::process::Command::new("kill")
             .args(["-TERM", &pid.to_string()])
@@ -133,7 +133,7 @@ async fn stop(child: &mut Child) -> Result<()> {
     Ok(())
 }
 
-fn credentials(state: &Path) -> Result<Value> {
+pub(crate) fn credentials(state: &Path) -> Result<Value> {
     Ok(serde_json::from_str(&std::fs::read_to_string(
         state.join("credentials.json"),
     )?)?)
@@ -148,7 +148,7 @@ const FINAL: &[&str] = &[
     "rejected",
 ];
 
-async fn wait_execution(api: &Api, id: &str, secs: u64) -> Result<Value> {
+pub(crate) async fn wait_execution(api: &Api, id: &str, secs: u64) -> Result<Value> {
     eventually(secs, "the execution to finish", || {
         let api = api.clone();
         let id = id.to_string();
@@ -163,7 +163,7 @@ async fn wait_execution(api: &Api, id: &str, secs: u64) -> Result<Value> {
     .await
 }
 
-async fn script(
+pub(crate) async fn script(
     api: &Api,
     org: &str,
     content: &str,
@@ -181,7 +181,12 @@ async fn script(
     Ok(s["id"].as_str().context("script id")?.to_string())
 }
 
-async fn execute(api: &Api, script: &str, device: &str, params: Value) -> Result<String> {
+pub(crate) async fn execute(
+    api: &Api,
+    script: &str,
+    device: &str,
+    params: Value,
+) -> Result<String> {
     let e = api
         .ok(
             reqwest::Method::POST,

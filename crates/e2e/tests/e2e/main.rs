@@ -3,4 +3,5 @@
 
 mod agent;
 mod api;
+mod quarantine;
 mod support;

@@ -22,6 +22,11 @@ pub enum CommandStatus {
     Cancelled,
     /// Refused before running; see `rejection` and `error_message`.
     Rejected,
+    /// Set by the server, never sent by an agent (a result with it is refused): the
+    /// command was running and the agent stopped reporting it (its heartbeat's
+    /// `running_commands` left it out), or its timeout plus a grace period passed with
+    /// no result. A result the agent delivers later still replaces it.
+    Lost,
 }
 
 impl CommandStatus {
@@ -32,6 +37,7 @@ impl CommandStatus {
             Self::Timeout => "timeout",
             Self::Cancelled => "cancelled",
             Self::Rejected => "rejected",
+            Self::Lost => "lost",
         }
     }
 }

@@ -222,7 +222,7 @@ api_type! {
         #[cfg_attr(feature = "openapi", schema(value_type = Object))]
         pub payload: Value,
         /// `pending`, `sent`, `running`, `completed`, `failed`, `timeout`, `cancelled`,
-        /// `expired`, `rejected`.
+        /// `expired`, `rejected`, `lost` (the agent stopped reporting it while it ran).
         pub status: String,
         pub created_by: Option<UserId>,
         pub created_at: DateTime<Utc>,
@@ -329,7 +329,7 @@ api_type! {
         #[cfg_attr(feature = "openapi", schema(value_type = Object))]
         pub parameters: Value,
         /// `pending`, `sent`, `running`, `completed`, `failed`, `timeout`, `cancelled`,
-        /// `expired`, `rejected`.
+        /// `expired`, `rejected`, `lost` (the agent stopped reporting it while it ran).
         pub status: String,
         pub exit_code: Option<i64>,
         pub stdout: Option<String>,

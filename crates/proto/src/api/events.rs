@@ -49,7 +49,7 @@ pub enum LiveEvent {
     CommandUpdated {
         device_id: DeviceId,
         command_id: CommandId,
-        /// `running`, or the final status (`completed`, `failed`, `timeout`, `rejected`, ...).
+        /// `running`, or the final status (`completed`, `failed`, `timeout`, `rejected`, `cancelled`, `lost` ...).
         status: String,
     },
     /// A script execution (and the command that carries it) started or finished.

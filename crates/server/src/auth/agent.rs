@@ -58,27 +58,14 @@ pub async fn authenticate(
         ));
     }
     if device.device_id() != path_device {
-        let now = state.now();
-        agents::suspend_token_for_agent(
-            &state.db,
-            device.device_id(),
+        suspend_for_misuse(
+            state,
+            &device,
+            meta,
             "token used for another device's resources",
-            meta.ip.as_deref(),
-            now,
+            json!({"requested_device_id": path_device}),
         )
         .await?;
-        state.hub.disconnect(device.device_id());
-        state
-            .record(
-                AuditEvent::new("agent.token.suspended", "device")
-                    .by_agent(&device)
-                    .client(meta)
-                    .resource(device.device_id(), Some(&device.hostname))
-                    .details(json!({"requested_device_id": path_device}))
-                    .failed("denied", "agent token used for another device"),
-                None,
-            )
-            .await?;
         return Err(ApiError::NotFound);
     }
     if device.is_pending_token(&hash) && usage != Use::Heartbeat {
@@ -89,8 +76,47 @@ pub async fn authenticate(
     if device.status == "decommissioned" {
         return Err(ApiError::Gone("the device was decommissioned".into()));
     }
+    // A suspended or churned organization's agents are refused and keep their state:
+    // nothing about the device changes until the organization is active again.
+    if breeze_core::org_status::is_read_only(&device.org_status) {
+        return Err(ApiError::org_read_only(&device.org_status));
+    }
     Ok(AgentAuth {
         device,
         token_hash: hash,
     })
+}
+
+/// An agent token touched another device's data (its path, or a command of another
+/// device on its own path): the token is suspended (seed 000 `agentTokenSuspendedAt`),
+/// the agent's channel is closed, and the attempt is audited. The caller answers 404,
+/// like any object out of reach.
+pub async fn suspend_for_misuse(
+    state: &AppState,
+    device: &AgentDevice,
+    meta: &ClientMeta,
+    reason: &str,
+    details: serde_json::Value,
+) -> Result<(), ApiError> {
+    agents::suspend_token_for_agent(
+        &state.db,
+        device.device_id(),
+        reason,
+        meta.ip.as_deref(),
+        state.now(),
+    )
+    .await?;
+    state.hub.disconnect(device.device_id());
+    state
+        .record(
+            AuditEvent::new("agent.token.suspended", "device")
+                .by_agent(device)
+                .client(meta)
+                .resource(device.device_id(), Some(&device.hostname))
+                .details(details)
+                .failed("denied", reason.to_string()),
+            None,
+        )
+        .await?;
+    Ok(())
 }

@@ -16,10 +16,11 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use breeze_core::Scope;
 use breeze_core::permissions::{Action, Resource};
-use breeze_proto::ids::{SessionId, UserId};
+use breeze_proto::ids::{OrgId, SessionId, UserId};
 use breeze_store::users::{Membership, UserRow};
-use breeze_store::{partner_settings, sessions, users};
+use breeze_store::{orgs, partner_settings, sessions, users};
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 
 /// Who is asking. API keys and agents join with later issues.
 #[derive(Clone, Debug)]
@@ -37,6 +38,9 @@ pub struct Auth {
     pub expires_at: DateTime<Utc>,
     /// The partner requires MFA and this user has not set it up.
     pub mfa_enrollment_required: bool,
+    /// Organizations of the caller's partner that are `suspended` or `churned`, with
+    /// that status: their data is read-only (see [`Auth::require`], [`Auth::writable`]).
+    pub read_only_orgs: BTreeMap<OrgId, String>,
 }
 
 /// An authenticated request that may come from a user who still has to set up the MFA
@@ -62,16 +66,43 @@ impl Auth {
     }
 
     /// 403 unless the scope holds the permission. (Objects outside the scope never get
-    /// here: the store answers 404 for them.)
+    /// here: the store answers 404 for them.) A user of a suspended or churned
+    /// organization may read only: anything else answers 403 `org_suspended` /
+    /// `org_churned`. Partner staff reach several organizations; the handlers that act
+    /// on one call [`Auth::writable`] with it.
     pub fn require(&self, resource: Resource, action: Action) -> Result<(), ApiError> {
-        if self.scope.allows(resource, action) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
+        if !self.scope.allows(resource, action) {
+            return Err(ApiError::Forbidden(format!(
                 "this needs the {}:{} permission",
                 resource, action
-            )))
+            )));
         }
+        match self.scope.own_org() {
+            Some(org) if action != Action::Read => self.writable(org),
+            _ => Ok(()),
+        }
+    }
+
+    /// 403 `org_suspended` / `org_churned` when `org` is read-only: its devices,
+    /// sites, groups, enrollment keys and scripts take no change and run nothing. (The
+    /// organization record itself stays editable by partner staff, so that its status
+    /// can be set back.)
+    pub fn writable(&self, org: OrgId) -> Result<(), ApiError> {
+        match self.read_only_orgs.get(&org) {
+            Some(status) => Err(ApiError::org_read_only(status)),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Auth::require`], then [`Auth::writable`] for `org`.
+    pub fn require_in(
+        &self,
+        resource: Resource,
+        action: Action,
+        org: OrgId,
+    ) -> Result<(), ApiError> {
+        self.require(resource, action)?;
+        self.writable(org)
     }
 
     /// Resolves an access token, by its hash, into the caller: the live session, an
@@ -104,6 +135,13 @@ impl Auth {
             }
             _ => false,
         };
+        let read_only_orgs = match scope.partner_id {
+            Some(p) => orgs::read_only_for_auth(&state.db, p)
+                .await?
+                .into_iter()
+                .collect(),
+            None => BTreeMap::new(),
+        };
         let auth = Auth {
             principal: Principal::User {
                 user,
@@ -113,6 +151,7 @@ impl Auth {
             membership,
             expires_at: session.expires_at,
             mfa_enrollment_required,
+            read_only_orgs,
         };
         Ok(auth)
     }

@@ -26,6 +26,7 @@ use breeze_proto::agent::{
 use breeze_proto::api::{ErrorBody, LiveEvent, OkBody};
 use breeze_proto::ids::{CommandId, DeviceId};
 use breeze_store::agents::{self as store, Credential, EnrollRefusal, HeartbeatUpdate};
+use breeze_store::command_sweeps;
 use breeze_store::commands::{self, ResultOutcome};
 use breeze_store::device_events::{self, Actor, NewEvent};
 use breeze_store::inventory;
@@ -93,7 +94,7 @@ fn check_text(field: &str, v: &str, max: usize, required: bool) -> ApiResult<()>
 
 /// Enrolls an agent with a site enrollment key or a pending device's single-use token.
 #[utoipa::path(post, path = "/api/v1/agents/enroll", tag = "agents", request_body = EnrollRequest,
-    responses((status = 201, body = EnrollResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 201, body = EnrollResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn enroll(
     State(state): State<AppState>,
     meta: ClientMeta,
@@ -140,29 +141,28 @@ async fn enroll(
     let e = match enrolled {
         Ok(e) => e,
         Err(refusal) => {
-            let (err, why) = match refusal {
-                EnrollRefusal::InvalidCredential => (
-                    ApiError::Unauthorized(
-                        "the enrollment key or token is unknown, expired, revoked or used up"
-                            .into(),
-                    ),
-                    "invalid credential",
-                ),
-                EnrollRefusal::SiteNotAllowed => (
-                    ApiError::Forbidden("the key does not allow enrolling into that site".into()),
-                    "site not allowed",
-                ),
-            };
-            state
-                .record(
-                    AuditEvent::new("agent.enroll", "device")
-                        .client(&meta)
-                        .details(json!({"hostname": req.hostname}))
-                        .failed("denied", why),
-                    Some(&slot),
-                )
-                .await?;
-            return Err(err);
+            let why = refusal_reason(&refusal);
+            let mut ev = AuditEvent::new("agent.enroll", "device")
+                .client(&meta)
+                .details(json!({"hostname": req.hostname, "fingerprint": req.fingerprint}))
+                .failed("denied", why);
+            if let EnrollRefusal::DeviceSuspended {
+                device_id,
+                org_id,
+                partner_id,
+            } = &refusal
+            {
+                ev = ev
+                    .partner(Some(*partner_id))
+                    .org(Some(*org_id))
+                    .resource(device_id, None)
+                    .details(
+                        json!({"hostname": req.hostname, "fingerprint": req.fingerprint,
+                        "suspended_device_id": device_id}),
+                    );
+            }
+            state.record(ev, Some(&slot)).await?;
+            return Err(refusal_error(refusal));
         }
     };
     let at = e.coords();
@@ -204,6 +204,40 @@ async fn enroll(
             server_time: now,
         }),
     ))
+}
+
+fn refusal_reason(r: &EnrollRefusal) -> &'static str {
+    match r {
+        EnrollRefusal::InvalidCredential => "invalid credential",
+        EnrollRefusal::SiteNotAllowed => "site not allowed",
+        EnrollRefusal::DeviceSuspended { .. } => "the fingerprint belongs to a suspended device",
+        EnrollRefusal::DeviceLimitReached { .. } => "device limit reached",
+        EnrollRefusal::OrgInactive { .. } => "the organization is suspended or churned",
+    }
+}
+
+/// The answer to a refused enrollment (or pending-device creation).
+pub(crate) fn refusal_error(r: EnrollRefusal) -> ApiError {
+    match r {
+        EnrollRefusal::InvalidCredential => ApiError::Unauthorized(
+            "the enrollment key or token is unknown, expired, revoked or used up".into(),
+        ),
+        EnrollRefusal::SiteNotAllowed => {
+            ApiError::Forbidden("the key does not allow enrolling into that site".into())
+        }
+        EnrollRefusal::DeviceSuspended { .. } => ApiError::refused(
+            StatusCode::FORBIDDEN,
+            "device_suspended",
+            "this machine belongs to a device whose agent token is suspended; an admin must \
+             reactivate or decommission that device first",
+        ),
+        EnrollRefusal::DeviceLimitReached { limit, of } => ApiError::refused(
+            StatusCode::CONFLICT,
+            "device_limit_reached",
+            format!("the {of} allows at most {limit} devices"),
+        ),
+        EnrollRefusal::OrgInactive { status } => ApiError::org_read_only(&status),
+    }
 }
 
 async fn auth(
@@ -338,6 +372,16 @@ async fn heartbeat(
         .await?;
     }
     let commands = commands::take_pending_for_agent(&state.db, d.device_id(), now).await?;
+    // Running commands the agent no longer reports (it restarted or died mid-run).
+    let lost = command_sweeps::lose_unreported_for_agent(
+        &state.db,
+        d.device_id(),
+        &req.running_commands,
+        d.last_seen_at,
+        now,
+    )
+    .await?;
+    crate::dispatch::publish_settled(&state, &lost);
     Ok(axum::Json(HeartbeatResponse {
         commands,
         config_update,
@@ -414,8 +458,52 @@ async fn ack(
     let acked =
         commands::ack_for_agent(&state.db, a.device.device_id(), command_id, req.started_at)
             .await?;
+    if acked.is_none() {
+        // Nothing changed: fine for a repeated acknowledgement of its own command, not
+        // for a command that is not its device's.
+        if check_own_command(&state, &a.device, &meta, command_id).await? != Owner::Own {
+            return Err(ApiError::NotFound);
+        }
+    }
     publish_ack(&state, &a.device, command_id, acked);
     Ok(axum::Json(OkBody { ok: true }))
+}
+
+/// Whose a command an agent named is.
+#[derive(Debug, PartialEq, Eq)]
+enum Owner {
+    /// The agent's own device's.
+    Own,
+    /// Another device's: the token is now suspended and the attempt audited.
+    Foreign,
+    /// No such command anywhere.
+    Unknown,
+}
+
+/// Naming another device's command is misuse, treated like a token used on another
+/// device's path: the token is suspended and the attempt audited (DESIGN.md "Tenancy
+/// and access"). An id that exists nowhere is only a 404 for the caller.
+async fn check_own_command(
+    state: &AppState,
+    device: &store::AgentDevice,
+    meta: &ClientMeta,
+    command: CommandId,
+) -> ApiResult<Owner> {
+    match commands::device_of_command_for_agent(&state.db, command).await? {
+        Some(owner) if owner == device.device_id() => Ok(Owner::Own),
+        Some(owner) => {
+            agent::suspend_for_misuse(
+                state,
+                device,
+                meta,
+                "token used for another device's command",
+                json!({"command_id": command, "command_device_id": owner}),
+            )
+            .await?;
+            Ok(Owner::Foreign)
+        }
+        None => Ok(Owner::Unknown),
+    }
 }
 
 /// Tells the live streams that a command started (when the acknowledgement changed it).
@@ -455,6 +543,12 @@ async fn result(
     if req.command_id != command_id {
         return Err(ApiError::validation("command_id", "must match the path"));
     }
+    if req.status == CommandStatus::Lost {
+        return Err(ApiError::validation(
+            "status",
+            "`lost` is set by the server, never reported by an agent",
+        ));
+    }
     let cap = usize::try_from(state.config.agents.max_output_bytes)
         .unwrap_or(usize::MAX)
         .saturating_mul(2)
@@ -470,7 +564,10 @@ async fn result(
     let rejected = req.status == CommandStatus::Rejected;
     let reason = rejection_name(req.rejection);
     match commands::record_result_for_agent(&state.db, d.device_id(), &req).await? {
-        ResultOutcome::Unknown => Err(ApiError::NotFound),
+        ResultOutcome::Unknown => {
+            check_own_command(&state, d, &meta, command_id).await?;
+            Err(ApiError::NotFound)
+        }
         ResultOutcome::Duplicate { status } => {
             if rejected {
                 // A replayed command (an id the agent had already run): keep the refusal visible.
@@ -571,7 +668,7 @@ async fn channel(
     let a = auth(&state, &headers, id, &meta, &slot, Use::Other).await?;
     Ok(ws
         .max_message_size(1024 * 1024)
-        .on_upgrade(move |socket| serve_channel(state, a, socket)))
+        .on_upgrade(move |socket| serve_channel(state, a, meta, socket)))
 }
 
 async fn send(socket: &mut WebSocket, f: &ChannelFrame) -> bool {
@@ -598,7 +695,7 @@ async fn push_pending(state: &AppState, device: DeviceId, socket: &mut WebSocket
     }
 }
 
-async fn serve_channel(state: AppState, a: AgentAuth, mut socket: WebSocket) {
+async fn serve_channel(state: AppState, a: AgentAuth, meta: ClientMeta, mut socket: WebSocket) {
     let device = a.device.device_id();
     let (conn, mut wake) = state.hub.register(device);
     tracing::debug!(%device, "agent channel open");
@@ -629,10 +726,20 @@ async fn serve_channel(state: AppState, a: AgentAuth, mut socket: WebSocket) {
                     ChannelFrame::Ping { id } => send(&mut socket, &ChannelFrame::Pong { id }).await,
                     ChannelFrame::CommandAck(ack) => {
                         match commands::ack_for_agent(&state.db, device, ack.command_id, ack.started_at).await {
-                            Ok(acked) => publish_ack(&state, &a.device, ack.command_id, acked),
-                            Err(e) => tracing::warn!(error = %e, %device, "recording a channel acknowledgement"),
+                            Ok(None) => {
+                                // A foreign command suspends the token and ends the channel.
+                                !matches!(check_own_command(&state, &a.device, &meta, ack.command_id).await,
+                                    Ok(Owner::Foreign))
+                            }
+                            Ok(acked) => {
+                                publish_ack(&state, &a.device, ack.command_id, acked);
+                                true
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, %device, "recording a channel acknowledgement");
+                                true
+                            }
                         }
-                        true
                     }
                     ChannelFrame::StreamOpen { stream, kind, .. } => send(&mut socket, &ChannelFrame::StreamClose {
                         stream,

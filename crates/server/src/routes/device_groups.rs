@@ -82,6 +82,7 @@ async fn create(
     let org = orgs::get(&state.db, &auth.scope, req.org_id)
         .await
         .map_err(|_| ApiError::validation("org_id", "no such organization"))?;
+    auth.writable(org.id)?;
     if let Some(s) = req.site_id {
         let site = sites::get(&state.db, &auth.scope, s)
             .await
@@ -180,7 +181,7 @@ async fn update(
     ApiJson(req): ApiJson<UpdateDeviceGroup>,
 ) -> ApiResult<axum::Json<DeviceGroup>> {
     let mut g = device_groups::get(&state.db, &auth.scope, id).await?;
-    auth.require(Resource::DeviceGroups, Action::Write)?;
+    auth.require_in(Resource::DeviceGroups, Action::Write, g.org_id)?;
     if let Some(n) = &req.name {
         g.name = validate::name("name", n, 200)?;
     }
@@ -238,7 +239,7 @@ async fn delete(
     ApiPath(id): ApiPath<DeviceGroupId>,
 ) -> ApiResult<axum::Json<OkBody>> {
     let g = device_groups::get(&state.db, &auth.scope, id).await?;
-    auth.require(Resource::DeviceGroups, Action::Delete)?;
+    auth.require_in(Resource::DeviceGroups, Action::Delete, g.org_id)?;
     device_groups::delete(&state.db, &auth.scope, id).await?;
     state
         .record(
@@ -290,7 +291,7 @@ async fn add_members(
     ApiJson(req): ApiJson<GroupMembers>,
 ) -> ApiResult<axum::Json<Changed>> {
     let g = device_groups::get(&state.db, &auth.scope, id).await?;
-    auth.require(Resource::DeviceGroups, Action::Write)?;
+    auth.require_in(Resource::DeviceGroups, Action::Write, g.org_id)?;
     check_ids(&req)?;
     if g.group_type == "dynamic" {
         return Err(ApiError::Conflict(
@@ -325,7 +326,7 @@ async fn remove_members(
     ApiJson(req): ApiJson<GroupMembers>,
 ) -> ApiResult<axum::Json<Changed>> {
     let g = device_groups::get(&state.db, &auth.scope, id).await?;
-    auth.require(Resource::DeviceGroups, Action::Write)?;
+    auth.require_in(Resource::DeviceGroups, Action::Write, g.org_id)?;
     check_ids(&req)?;
     if g.group_type == "dynamic" {
         return Err(ApiError::Conflict(

@@ -25,7 +25,7 @@ use breeze_proto::ids::DeviceId;
 use breeze_store::device_events::{self, Actor, NewEvent};
 use breeze_store::devices::{self, DeviceFilter, StatusChange};
 use breeze_store::metrics::{self, Resolution};
-use breeze_store::{commands, device_groups, inventory, sites};
+use breeze_store::{command_sweeps, commands, device_groups, inventory, sites};
 use chrono::Duration;
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
@@ -131,6 +131,7 @@ async fn update(
 ) -> ApiResult<axum::Json<Device>> {
     auth.require(Resource::Devices, Action::Write)?;
     let mut d = devices::get(&state.db, &auth.scope, id).await?;
+    auth.writable(d.org_id)?;
     if let Some(n) = &req.display_name {
         d.display_name = if n.trim().is_empty() {
             None
@@ -190,6 +191,10 @@ async fn change_status(
         .map(|r| validate::name("reason", r, 500))
         .transpose()?;
     let before = devices::get(&state.db, &auth.scope, id).await?;
+    auth.writable(before.org_id)?;
+    if change == StatusChange::Maintenance && before.status == "quarantined" {
+        return Err(quarantined(&before));
+    }
     let now = state.now();
     let online_since = state.config.agents.offline_cutoff(now);
     devices::change_status(
@@ -204,6 +209,11 @@ async fn change_status(
     .await?;
     if matches!(change, StatusChange::Decommission) {
         state.hub.disconnect(id);
+    }
+    if change == StatusChange::Quarantine {
+        // Nothing runs on a quarantined device: what has not started yet is cancelled.
+        let cancelled = command_sweeps::cancel_for_quarantine(&state.db, id, now).await?;
+        dispatch::publish_settled(state, &cancelled);
     }
     device_events::insert(
         &state.db,
@@ -269,7 +279,9 @@ async fn decommission(
     ))
 }
 
-/// Quarantines a device (no new script executions until reactivated).
+/// Quarantines a device: no script or command runs on it until it is reactivated. Its
+/// commands that have not started are cancelled; new ones answer 409
+/// `device_quarantined`.
 #[utoipa::path(post, path = "/api/v1/devices/{id}/quarantine", tag = "devices", security(("bearer" = [])), params(("id" = DeviceId, Path)), request_body = DeviceStatusChange,
     responses((status = 200, body = Device), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn quarantine(
@@ -502,6 +514,10 @@ async fn queue_command(
 ) -> ApiResult<(StatusCode, axum::Json<Data<DeviceCommand>>)> {
     auth.require(Resource::Devices, Action::Execute)?;
     let d = devices::get(&state.db, &auth.scope, id).await?;
+    auth.writable(d.org_id)?;
+    if d.status == "quarantined" {
+        return Err(quarantined(&d));
+    }
     if matches!(d.status.as_str(), "decommissioned" | "pending") {
         return Err(ApiError::Conflict(format!(
             "the device is {}; it takes no commands",
@@ -595,6 +611,19 @@ async fn queue_command(
         .await?;
     let c = commands::get(&state.db, d.id, cid).await?;
     Ok((StatusCode::CREATED, axum::Json(Data { data: c })))
+}
+
+/// 409 `device_quarantined`: a quarantined device takes no command and no script, and
+/// no agent command releases it — only `POST /devices/{id}/reactivate` (server side) does.
+pub(crate) fn quarantined(d: &Device) -> ApiError {
+    ApiError::refused(
+        StatusCode::CONFLICT,
+        "device_quarantined",
+        format!(
+            "device {} is quarantined: no script or command runs on it until it is reactivated",
+            d.id
+        ),
+    )
 }
 
 /// Used by the device-group routes: members of a group, dynamic rules evaluated.

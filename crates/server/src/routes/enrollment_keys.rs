@@ -76,6 +76,7 @@ async fn create(
     let site = sites::get(&state.db, &auth.scope, req.site_id)
         .await
         .map_err(|_| ApiError::validation("site_id", "no such site"))?;
+    auth.writable(site.org_id)?;
     if site.org_id != req.org_id {
         return Err(ApiError::validation(
             "site_id",
@@ -150,6 +151,7 @@ async fn revoke(
 ) -> ApiResult<axum::Json<OkBody>> {
     auth.require(Resource::EnrollmentKeys, Action::Write)?;
     let key = enrollment_keys::get(&state.db, &auth.scope, id).await?;
+    auth.writable(key.org_id)?;
     enrollment_keys::revoke(&state.db, &auth.scope, id, state.now()).await?;
     state
         .record(
@@ -187,7 +189,7 @@ pub(crate) fn check_tags(tags: &[String]) -> ApiResult<Vec<String>> {
 /// Pre-creates a pending device with a single-use enrollment token (seed 001: valid
 /// 24 h, cleared when used). The token is shown once.
 #[utoipa::path(post, path = "/api/v1/devices", tag = "devices", security(("bearer" = [])), request_body = CreatePendingDevice,
-    responses((status = 201, body = PendingDeviceCreated), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = PendingDeviceCreated), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn create_pending_device(
     State(state): State<AppState>,
     auth: Auth,
@@ -199,6 +201,7 @@ pub(crate) async fn create_pending_device(
     let site = sites::get(&state.db, &auth.scope, req.site_id)
         .await
         .map_err(|_| ApiError::validation("site_id", "no such site"))?;
+    auth.writable(site.org_id)?;
     let hostname = validate::name("hostname", &req.hostname, 255)?;
     let display = req
         .display_name
@@ -225,7 +228,8 @@ pub(crate) async fn create_pending_device(
         },
         now,
     )
-    .await?;
+    .await?
+    .map_err(super::agents::refusal_error)?;
     let device = devices::get(&state.db, &auth.scope, id).await?;
     state
         .record(

@@ -161,6 +161,9 @@ async fn create(
             ));
         }
     };
+    if let Some(org) = org_id {
+        auth.writable(org)?;
+    }
     let name = validate::name("name", &req.name, 200)?;
     language("language", &req.language)?;
     let os_types = check_os_types(&req.os_types)?;
@@ -222,7 +225,10 @@ fn may_change(auth: &Auth, s: &Script) -> ApiResult<()> {
             "partner-wide scripts are changed by partner staff".into(),
         ));
     }
-    Ok(())
+    match s.org_id {
+        Some(org) => auth.writable(org),
+        None => Ok(()),
+    }
 }
 
 /// Changes a script; a change of content, language or parameters makes a new version.
@@ -329,7 +335,7 @@ async fn delete(
 /// execution per device. Parameters are checked against the script's schema and reach
 /// the script as environment variables.
 #[utoipa::path(post, path = "/api/v1/scripts/{id}/execute", tag = "scripts", security(("bearer" = [])), params(("id" = ScriptId, Path)), request_body = ExecuteScript,
-    responses((status = 201, body = Data<Vec<ExecutionRef>>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Data<Vec<ExecutionRef>>), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn execute(
     State(state): State<AppState>,
     auth: Auth,
@@ -364,6 +370,7 @@ async fn execute(
         ));
     }
     for d in &targets {
+        auth.writable(d.org_id)?;
         if !script.os_types.contains(&d.os_type) {
             return Err(ApiError::validation(
                 "device_ids",
@@ -372,6 +379,16 @@ async fn execute(
                     d.id,
                     d.os_type,
                     script.os_types.join(", ")
+                ),
+            ));
+        }
+        if d.status == "quarantined" {
+            return Err(ApiError::refused(
+                StatusCode::CONFLICT,
+                "device_quarantined",
+                format!(
+                    "device {} is quarantined: no script or command runs on it until it is reactivated",
+                    d.id
                 ),
             ));
         }
@@ -404,6 +421,7 @@ async fn execute(
         let extra = devices::in_scope(&state.db, &auth.scope, &more).await?;
         targets.extend(extra.into_iter().filter(|d| {
             script.os_types.contains(&d.os_type)
+                && auth.writable(d.org_id).is_ok()
                 && matches!(d.status.as_str(), "online" | "offline" | "maintenance")
         }));
     }

@@ -37,7 +37,7 @@ pub async fn create_site(
     req: CreateSite,
 ) -> ApiResult<(StatusCode, axum::Json<Site>)> {
     orgs::get(&state.db, &auth.scope, org).await?;
-    auth.require(Resource::Sites, Action::Write)?;
+    auth.require_in(Resource::Sites, Action::Write, org)?;
     if !auth.scope.all_sites() {
         return Err(ApiError::Forbidden(
             "site-limited users cannot create sites".into(),
@@ -104,7 +104,7 @@ async fn update(
     ApiJson(req): ApiJson<UpdateSite>,
 ) -> ApiResult<axum::Json<Site>> {
     let mut site = sites::get(&state.db, &auth.scope, id).await?;
-    auth.require(Resource::Sites, Action::Write)?;
+    auth.require_in(Resource::Sites, Action::Write, site.org_id)?;
     if let Some(n) = &req.name {
         site.name = validate::name("name", n, 200)?;
     }
@@ -153,7 +153,7 @@ async fn delete(
     ApiPath(id): ApiPath<SiteId>,
 ) -> ApiResult<axum::Json<OkBody>> {
     let site = sites::get(&state.db, &auth.scope, id).await?;
-    auth.require(Resource::Sites, Action::Delete)?;
+    auth.require_in(Resource::Sites, Action::Delete, site.org_id)?;
     sites::delete(&state.db, &auth.scope, id).await?;
     state
         .record(

@@ -10,6 +10,7 @@
 )]
 
 mod auth;
+mod device_state;
 mod events;
 mod harness;
 mod openapi;
