@@ -391,6 +391,7 @@ export type ExecutionStatus =
   | "failed"
   | "timeout"
   | "cancelled"
+  | "lost"
   | string;
 export interface ScriptExecution {
   id: Uuid;

@@ -1,11 +1,16 @@
 import type { ScriptExecution } from "../../api/types";
 
+/** Statuses after which nothing changes. `lost`: the agent stopped reporting the command while it ran. */
 export function isTerminal(status: string): boolean {
-  return ["completed", "failed", "timeout", "cancelled"].includes(status);
+  return ["completed", "failed", "timeout", "cancelled", "expired", "rejected", "lost"].includes(status);
 }
 
 export function executionTone(status: string): "ok" | "danger" | "warn" | "muted" | "primary" {
-  return status === "completed" ? "ok" : status === "failed" || status === "timeout" ? "danger" : status === "running" ? "primary" : status === "cancelled" ? "warn" : "muted";
+  if (status === "completed") return "ok";
+  if (["failed", "timeout", "rejected", "lost"].includes(status)) return "danger";
+  if (status === "running") return "primary";
+  if (status === "cancelled" || status === "expired") return "warn";
+  return "muted";
 }
 
 export function ExecutionOutput({ execution: e }: { execution: ScriptExecution }) {
