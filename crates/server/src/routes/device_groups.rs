@@ -148,6 +148,7 @@ async fn create(
                 .by(&auth)
                 .client(&meta)
                 .org(Some(g.org_id))
+                .site_of_group(g.site_id)
                 .resource(id, Some(&g.name)),
             Some(&slot),
         )
@@ -220,6 +221,7 @@ async fn update(
                 .by(&auth)
                 .client(&meta)
                 .org(Some(g.org_id))
+                .site_of_group(g.site_id)
                 .resource(id, Some(&g.name)),
             Some(&slot),
         )
@@ -246,6 +248,7 @@ async fn delete(
                 .by(&auth)
                 .client(&meta)
                 .org(Some(g.org_id))
+                .site_of_group(g.site_id)
                 .resource(id, Some(&g.name)),
             Some(&slot),
         )
@@ -305,6 +308,7 @@ async fn add_members(
                 .by(&auth)
                 .client(&meta)
                 .org(Some(g.org_id))
+                .site_of_group(g.site_id)
                 .resource(id, Some(&g.name))
                 .details(json!({"device_ids": req.device_ids, "added": n})),
             Some(&slot),
@@ -350,6 +354,7 @@ async fn remove_members(
                 .by(&auth)
                 .client(&meta)
                 .org(Some(g.org_id))
+                .site_of_group(g.site_id)
                 .resource(id, Some(&g.name))
                 .details(json!({"device_ids": ids, "removed": n})),
             Some(&slot),
