@@ -352,6 +352,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                         user_agent: Some("breeze-cli".into()),
                         result: "success".into(),
                         error_message: None,
+                        site_id: None,
+                        device_id: None,
                     };
                     audit::append(&db, &ev, now).await?;
                     let _ = std::fs::remove_file(config.data_dir.join("setup-token"));
@@ -401,6 +403,8 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                         user_agent: Some("breeze-cli".into()),
                         result: "success".into(),
                         error_message: None,
+                        site_id: None,
+                        device_id: None,
                     };
                     audit::append(&db, &ev, now).await?;
                     println!("password reset for {email}; their sessions were ended");

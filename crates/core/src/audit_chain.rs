@@ -9,9 +9,17 @@ use uuid::Uuid;
 /// The checksum of the row before the first one.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The fields of an audit row that the checksum covers (all of them but the checksum).
+/// The row format written today. Version 1 rows (written before the audit log was scoped
+/// by site and device) are checked without `site_id`/`device_id`: those were filled in
+/// later by migration 5 and are visibility tags only. Version 2 rows cover them too.
+pub const CURRENT_VERSION: i64 = 2;
+
+/// The fields of an audit row that the checksum covers (all of them but the checksum;
+/// `site_id` and `device_id` from version 2 on).
 #[derive(Clone, Debug)]
 pub struct ChainedFields<'a> {
+    /// The row format: 1 (before site/device scoping) or 2.
+    pub version: i64,
     pub seq: i64,
     pub id: Uuid,
     pub timestamp: DateTime<Utc>,
@@ -29,6 +37,8 @@ pub struct ChainedFields<'a> {
     pub user_agent: Option<&'a str>,
     pub result: &'a str,
     pub error_message: Option<&'a str>,
+    pub site_id: Option<Uuid>,
+    pub device_id: Option<Uuid>,
 }
 
 /// JSON with object keys sorted, so the same value always hashes the same whatever order
@@ -91,6 +101,13 @@ pub fn checksum(prev: &str, f: &ChainedFields<'_>) -> String {
     field(&mut h, f.user_agent);
     field(&mut h, Some(f.result));
     field(&mut h, f.error_message);
+    if f.version >= 2 {
+        // The version itself is hashed, so turning a version 2 row into a version 1 row
+        // (to drop its site/device from the checksum) breaks the chain.
+        field(&mut h, Some(&f.version.to_string()));
+        field(&mut h, uuid(f.site_id).as_deref());
+        field(&mut h, uuid(f.device_id).as_deref());
+    }
     hex::encode(h.finalize())
 }
 
@@ -101,6 +118,7 @@ mod tests {
 
     fn sample(details: &Value) -> ChainedFields<'_> {
         ChainedFields {
+            version: 1,
             seq: 1,
             id: Uuid::nil(),
             timestamp: DateTime::<Utc>::UNIX_EPOCH,
@@ -118,7 +136,29 @@ mod tests {
             user_agent: None,
             result: "success",
             error_message: None,
+            site_id: None,
+            device_id: None,
         }
+    }
+
+    #[test]
+    fn version_1_rows_ignore_site_and_device_and_version_2_rows_cover_them() {
+        let d = json!({});
+        let v1 = sample(&d);
+        let mut tagged = sample(&d);
+        tagged.site_id = Some(Uuid::from_u128(7));
+        // Backfilled tags on an old row do not break its checksum...
+        assert_eq!(checksum(GENESIS, &v1), checksum(GENESIS, &tagged));
+        // ...but on a new row they are covered, and so is the version.
+        let mut v2 = sample(&d);
+        v2.version = 2;
+        let mut v2_tagged = v2.clone();
+        v2_tagged.site_id = Some(Uuid::from_u128(7));
+        assert_ne!(checksum(GENESIS, &v2), checksum(GENESIS, &v2_tagged));
+        let mut v2_device = v2.clone();
+        v2_device.device_id = Some(Uuid::from_u128(7));
+        assert_ne!(checksum(GENESIS, &v2_tagged), checksum(GENESIS, &v2_device));
+        assert_ne!(checksum(GENESIS, &v1), checksum(GENESIS, &v2));
     }
 
     #[test]

@@ -62,12 +62,18 @@ fn read_all() -> impl Iterator<Item = Permission> {
 }
 
 /// Technician work: read everything in reach, manage and run things on devices.
+///
+/// Device permissions: `devices:write` edits a device's display name and tags;
+/// `devices:admin` manages it (moves it to another site, quarantine, maintenance,
+/// reactivation, pre-registering pending devices with an enrollment token);
+/// `devices:execute` queues commands; `devices:delete` decommissions.
 fn technician() -> PermissionSet {
     use Action::*;
     use Resource::*;
     read_all()
         .chain([
             Permission::new(Devices, Write),
+            Permission::new(Devices, Admin),
             Permission::new(Devices, Execute),
             Permission::new(DeviceGroups, Write),
             Permission::new(Scripts, Write),
@@ -186,5 +192,29 @@ mod tests {
         let oa = by(ORG_ADMIN).unwrap_or_default();
         assert!(!oa.allows(Resource::Partners, Action::Write));
         assert!(oa.allows(Resource::Users, Action::Write));
+    }
+
+    #[test]
+    fn org_user_edits_names_and_tags_but_does_not_manage_devices() {
+        let roles = builtin_roles();
+        let perms = |id| {
+            roles
+                .iter()
+                .find(|r| r.id == id)
+                .map(|r| r.permissions.clone())
+                .unwrap_or_default()
+        };
+        let ou = perms(ORG_USER);
+        assert!(ou.allows(Resource::Devices, Action::Write));
+        assert!(!ou.allows(Resource::Devices, Action::Admin));
+        assert!(!ou.allows(Resource::Devices, Action::Execute));
+        assert!(!ou.allows(Resource::Devices, Action::Delete));
+        assert!(!ou.allows(Resource::EnrollmentKeys, Action::Write));
+        for id in [ORG_TECHNICIAN, ORG_ADMIN, PARTNER_TECHNICIAN, PARTNER_ADMIN] {
+            assert!(perms(id).allows(Resource::Devices, Action::Admin), "{id}");
+        }
+        for id in [ORG_VIEWER, PARTNER_VIEWER] {
+            assert!(!perms(id).allows(Resource::Devices, Action::Admin), "{id}");
+        }
     }
 }

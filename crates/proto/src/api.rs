@@ -320,21 +320,21 @@ request_type! {
 
     /// Fields absent from the body stay as they are.
     pub struct UpdateOrganization {
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub name: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub slug: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub status: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub max_devices: Option<i64>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub settings: Option<Value>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub contract_start: Option<NaiveDate>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub contract_end: Option<NaiveDate>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub billing_contact: Option<Value>,
     }
 
@@ -352,15 +352,15 @@ request_type! {
     }
 
     pub struct UpdateSite {
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub name: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub timezone: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub address: Option<Value>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub contact: Option<Value>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub settings: Option<Value>,
     }
 
@@ -380,11 +380,11 @@ request_type! {
     }
 
     pub struct UpdateDeviceGroup {
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub name: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub rules: Option<Value>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub parent_id: Option<DeviceGroupId>,
     }
 
@@ -456,7 +456,8 @@ request_type! {
         /// For a customer (organization) user; absent for partner staff.
         #[serde(default)]
         pub org_id: Option<OrgId>,
-        /// Partner staff: `all` (default) or `selected`.
+        /// Partner staff: `all`, or `selected` with `org_ids`. Required for partner staff
+        /// unless `org_ids` is given (which means `selected`); never defaults to `all`.
         #[serde(default)]
         pub org_access: Option<String>,
         #[serde(default)]
@@ -469,21 +470,23 @@ request_type! {
     }
 
     pub struct UpdateMember {
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub name: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub role_id: Option<RoleId>,
         /// `active` or `disabled`.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub status: Option<String>,
-        #[serde(default)]
+        /// Partner staff: `all` or `selected`. `org_ids` alone means `selected`; both absent
+        /// leave the reach unchanged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub org_access: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub org_ids: Option<Vec<OrgId>>,
         /// `[]` is refused; `null` means all sites.
-        #[serde(default, with = "double_option")]
+        #[serde(default, with = "double_option", skip_serializing_if = "Option::is_none")]
         pub site_ids: Option<Option<Vec<SiteId>>>,
-        #[serde(default, with = "double_option")]
+        #[serde(default, with = "double_option", skip_serializing_if = "Option::is_none")]
         pub device_group_ids: Option<Option<Vec<DeviceGroupId>>>,
     }
 
@@ -500,11 +503,11 @@ request_type! {
     }
 
     pub struct UpdateRole {
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub name: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub description: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub permissions: Option<Vec<String>>,
     }
 }
@@ -554,6 +557,13 @@ api_type! {
         pub result: String,
         pub error_message: Option<String>,
         pub checksum: String,
+        /// The site the row concerns; absent for organization- and partner-level rows,
+        /// which only users who reach every site of the organization see.
+        #[serde(default)]
+        pub site_id: Option<SiteId>,
+        /// The device the row concerns.
+        #[serde(default)]
+        pub device_id: Option<DeviceId>,
     }
 
     pub struct AuditSummary {

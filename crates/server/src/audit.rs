@@ -9,7 +9,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
-use breeze_proto::ids::{OrgId, PartnerId};
+use breeze_proto::ids::{DeviceId, OrgId, PartnerId, SiteId};
 use breeze_store::audit::{self, NewAudit};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -102,6 +102,8 @@ impl AuditEvent {
                 user_agent: None,
                 result: "success".into(),
                 error_message: None,
+                site_id: None,
+                device_id: None,
             },
         }
     }
@@ -152,6 +154,28 @@ impl AuditEvent {
         self.row.actor_id = Some(device.id);
         self.row.partner_id = Some(device.partner());
         self.row.org_id = Some(device.org());
+        self.row.site_id = Some(SiteId(device.site_id));
+        self.row.device_id = Some(device.device_id());
+        self
+    }
+
+    /// The site the row concerns (see [`AppState::record`] for rows that do not say).
+    pub fn site(mut self, s: SiteId) -> Self {
+        self.row.site_id = Some(s);
+        self
+    }
+
+    /// A device group's site: `None` for an organization-wide group, whose rows only
+    /// users who reach every site of the organization see.
+    pub fn site_of_group(mut self, s: Option<SiteId>) -> Self {
+        self.row.site_id = s;
+        self
+    }
+
+    /// The device (at a site) the row concerns.
+    pub fn device(mut self, site: SiteId, device: DeviceId) -> Self {
+        self.row.site_id = Some(site);
+        self.row.device_id = Some(device);
         self
     }
 
@@ -202,12 +226,25 @@ impl AppState {
         slot: Option<&AuditSlot>,
     ) -> Result<(), crate::error::ApiError> {
         // Rows about a user but without a tenant (logins, MFA, resets) go to the user's tenant.
-        let event = if event.row.partner_id.is_none() && event.row.actor_type == "user" {
+        let mut event = if event.row.partner_id.is_none() && event.row.actor_type == "user" {
             let actor = event.row.actor_id;
             event.tenant_of_user(&self.db, actor).await
         } else {
             event
         };
+        // Rows that did not say which site/device they concern are placed by their resource
+        // (a device, a command, a site, an enrollment key, a device group), so site- and
+        // group-limited readers see exactly the rows about what they reach.
+        if event.row.site_id.is_none()
+            && event.row.device_id.is_none()
+            && let Some(rid) = event.row.resource_id.as_deref()
+        {
+            let place = audit::place_of(&self.db, &event.row.resource_type, rid)
+                .await
+                .map_err(crate::error::ApiError::internal)?;
+            event.row.site_id = place.site_id;
+            event.row.device_id = place.device_id;
+        }
         audit::append(&self.db, &event.row, self.now())
             .await
             .map_err(crate::error::ApiError::internal)?;

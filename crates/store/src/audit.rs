@@ -5,9 +5,9 @@
 use crate::StoreError;
 use crate::db::{Db, Q};
 use breeze_core::audit_chain::{self, ChainedFields, GENESIS};
-use breeze_core::scope::{OrgAccess, Scope, ScopeLevel};
+use breeze_core::scope::{OrgAccess, Scope, ScopeLevel, SiteAccess};
 use breeze_proto::api::{self, AuditQuery, CountBy};
-use breeze_proto::ids::{AuditLogId, OrgId, PartnerId};
+use breeze_proto::ids::{AuditLogId, DeviceId, OrgId, PartnerId, SiteId};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
@@ -30,6 +30,10 @@ pub struct NewAudit {
     pub user_agent: Option<String>,
     pub result: String,
     pub error_message: Option<String>,
+    /// The site the row concerns (NULL: an organization- or partner-level row).
+    pub site_id: Option<SiteId>,
+    /// The device the row concerns.
+    pub device_id: Option<DeviceId>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -49,6 +53,7 @@ pub async fn append(db: &Db, a: &NewAudit, now: DateTime<Utc>) -> Result<AuditLo
         .await?;
     let id = AuditLogId::new();
     let fields = ChainedFields {
+        version: audit_chain::CURRENT_VERSION,
         seq: head.seq,
         id: id.0,
         timestamp: now,
@@ -66,13 +71,16 @@ pub async fn append(db: &Db, a: &NewAudit, now: DateTime<Utc>) -> Result<AuditLo
         user_agent: a.user_agent.as_deref(),
         result: &a.result,
         error_message: a.error_message.as_deref(),
+        site_id: a.site_id.map(|s| s.0),
+        device_id: a.device_id.map(|d| d.0),
     };
     let sum = audit_chain::checksum(&head.checksum, &fields);
     tx.exec(
         Q::new(
             "INSERT INTO audit_logs (id, seq, partner_id, org_id, timestamp, actor_type, actor_id, actor_email, action, \
-             resource_type, resource_id, resource_name, details, ip_address, user_agent, result, error_message, checksum) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             resource_type, resource_id, resource_name, details, ip_address, user_agent, result, error_message, checksum, \
+             site_id, device_id, chain_version) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
         .bind(head.seq)
@@ -91,7 +99,10 @@ pub async fn append(db: &Db, a: &NewAudit, now: DateTime<Utc>) -> Result<AuditLo
         .bind(a.user_agent.clone())
         .bind(a.result.as_str())
         .bind(a.error_message.clone())
-        .bind(sum.as_str()),
+        .bind(sum.as_str())
+        .bind(a.site_id)
+        .bind(a.device_id)
+        .bind(audit_chain::CURRENT_VERSION),
     )
     .await?;
     tx.exec(Q::new("UPDATE audit_chain SET checksum = ? WHERE id = 1").bind(sum))
@@ -120,6 +131,9 @@ pub struct AuditRow {
     pub result: String,
     pub error_message: Option<String>,
     pub checksum: String,
+    pub site_id: Option<Uuid>,
+    pub device_id: Option<Uuid>,
+    pub chain_version: Option<i64>,
 }
 
 impl From<AuditRow> for api::AuditEntry {
@@ -143,17 +157,36 @@ impl From<AuditRow> for api::AuditEntry {
             result: r.result,
             error_message: r.error_message,
             checksum: r.checksum,
+            site_id: r.site_id.map(SiteId),
+            device_id: r.device_id.map(DeviceId),
         }
     }
 }
 
 const COLS: &str = "SELECT id, seq, partner_id, org_id, timestamp, actor_type, actor_id, actor_email, action, \
-    resource_type, resource_id, resource_name, details, ip_address, user_agent, result, error_message, checksum \
-    FROM audit_logs WHERE 1 = 1";
+    resource_type, resource_id, resource_name, details, ip_address, user_agent, result, error_message, checksum, \
+    site_id, device_id, chain_version FROM audit_logs WHERE 1 = 1";
 
 /// Rows a scope may read: partner-wide staff see their partner's rows; others see the rows
-/// of organizations in reach; platform operators see platform rows (no partner).
+/// of organizations in reach; platform operators see platform rows (no partner). Within
+/// those, a site-limited scope sees only rows about its sites (organization-level rows,
+/// which concern no site, are for org-wide users), and a device-group-limited scope only
+/// rows about devices of its groups, as the device lists are scoped.
 fn in_scope(q: &mut Q, scope: &Scope) {
+    orgs_in_scope(q, scope);
+    if let SiteAccess::Only(ids) = &scope.sites {
+        q.push(" AND site_id IN ").push_list(ids.iter().copied());
+    }
+    if let Some(groups) = &scope.device_groups {
+        q.push(
+            " AND device_id IN (SELECT m.device_id FROM device_group_memberships m WHERE m.group_id IN ",
+        )
+        .push_list(groups.iter().copied())
+        .push(")");
+    }
+}
+
+fn orgs_in_scope(q: &mut Q, scope: &Scope) {
     match (scope.level, &scope.orgs, scope.partner_id) {
         (ScopeLevel::System, _, _) => {
             q.push(" AND partner_id IS NULL");
@@ -282,6 +315,47 @@ pub async fn summary(
     })
 }
 
+/// The site and device an audit row concerns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Place {
+    pub site_id: Option<SiteId>,
+    pub device_id: Option<DeviceId>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PlaceRow {
+    site_id: Option<Uuid>,
+    device_id: Option<Uuid>,
+}
+
+/// Where the resource of an audit row sits, for rows that did not say: a device (and its
+/// site), a device command's device, a site, an enrollment key's or a device group's site
+/// (NULL for an organization-wide group). Unknown kinds and ids concern no site.
+pub async fn place_of(
+    db: &Db,
+    resource_type: &str,
+    resource_id: &str,
+) -> Result<Place, StoreError> {
+    let Ok(id) = Uuid::parse_str(resource_id) else {
+        return Ok(Place::default());
+    };
+    let sql = match resource_type {
+        "device" => "SELECT site_id, id AS device_id FROM devices WHERE id = ?",
+        "device_command" => {
+            "SELECT d.site_id, d.id AS device_id FROM device_commands c JOIN devices d ON d.id = c.device_id WHERE c.id = ?"
+        }
+        "site" => "SELECT id AS site_id, NULL AS device_id FROM sites WHERE id = ?",
+        "enrollment_key" => "SELECT site_id, NULL AS device_id FROM enrollment_keys WHERE id = ?",
+        "device_group" => "SELECT site_id, NULL AS device_id FROM device_groups WHERE id = ?",
+        _ => return Ok(Place::default()),
+    };
+    let row: Option<PlaceRow> = db.optional(Q::new(sql).bind(id)).await?;
+    Ok(row.map_or_else(Place::default, |r| Place {
+        site_id: r.site_id.map(SiteId),
+        device_id: r.device_id.map(DeviceId),
+    }))
+}
+
 /// What `breeze audit verify` found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ChainProblem {
@@ -341,6 +415,7 @@ pub async fn verify(db: &Db) -> Result<(i64, Vec<ChainProblem>), StoreError> {
                 });
             }
             let fields = ChainedFields {
+                version: r.chain_version.unwrap_or(1),
                 seq: r.seq,
                 id: r.id,
                 timestamp: r.timestamp,
@@ -358,6 +433,8 @@ pub async fn verify(db: &Db) -> Result<(i64, Vec<ChainProblem>), StoreError> {
                 user_agent: r.user_agent.as_deref(),
                 result: &r.result,
                 error_message: r.error_message.as_deref(),
+                site_id: r.site_id,
+                device_id: r.device_id,
             };
             if audit_chain::checksum(&prev_sum, &fields) != r.checksum {
                 problems.push(ChainProblem::Altered {

@@ -6,6 +6,7 @@ mod error;
 pub mod migrations;
 mod migrations_v2;
 mod migrations_v3;
+mod migrations_v5;
 
 pub use db::{Arg, Db, DbOptions, Engine, Q, Tx};
 pub use error::StoreError;

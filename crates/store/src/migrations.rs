@@ -125,6 +125,11 @@ pub(crate) enum Step {
     Same(&'static str),
     /// One added column (SQLite allows one per `ALTER TABLE`).
     Alter(TableAlterStatement),
+    /// SQL that must differ per engine (e.g. matching a uuid column with text).
+    PerEngine {
+        sqlite: String,
+        postgres: String,
+    },
 }
 
 impl Step {
@@ -137,6 +142,8 @@ impl Step {
             (Step::Same(s), _) => s.to_string(),
             (Step::Alter(a), Engine::Sqlite) => a.to_string(SqliteQueryBuilder),
             (Step::Alter(a), Engine::Postgres) => a.to_string(PostgresQueryBuilder),
+            (Step::PerEngine { sqlite, .. }, Engine::Sqlite) => sqlite.clone(),
+            (Step::PerEngine { postgres, .. }, Engine::Postgres) => postgres.clone(),
         }
     }
 }
@@ -162,6 +169,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "partner_settings",
         steps: crate::migrations_v3::v3,
+    },
+    Migration {
+        version: 5,
+        name: "audit_scope_device_permissions",
+        steps: crate::migrations_v5::v5,
     },
 ];
 

@@ -254,6 +254,8 @@ export interface AuditEntry {
   result: "success" | "failure" | "denied" | string;
   error_message: string | null;
   checksum: string;
+  site_id?: Uuid | null;
+  device_id?: Uuid | null;
 }
 export interface CountBy {
   key: string;

@@ -17,3 +17,15 @@ export function matrixOf(list: PermissionInfo[]) {
 export function togglePermission(list: string[], p: string): string[] {
   return list.includes(p) ? list.filter((x) => x !== p) : [...list, p].sort();
 }
+
+/** What a permission allows, where its name alone does not say (shown in the role editor). */
+const HINTS: Record<string, string> = {
+  "devices:write": "Edit a device's display name and tags.",
+  "devices:admin": "Manage devices: move to another site, quarantine, maintenance, reactivate, add pending devices (enrollment tokens).",
+  "devices:execute": "Queue commands on devices (reboot, inventory, configuration).",
+  "devices:delete": "Decommission devices.",
+};
+
+export function permissionHint(p: string): string | undefined {
+  return HINTS[p];
+}

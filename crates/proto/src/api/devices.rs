@@ -122,12 +122,12 @@ api_type! {
 
 request_type! {
     pub struct UpdateDevice {
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub display_name: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub tags: Option<Vec<String>>,
         /// Another site of the same organization.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub site_id: Option<SiteId>,
     }
 
@@ -367,24 +367,24 @@ request_type! {
     }
 
     pub struct UpdateScript {
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub name: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub description: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub category: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub language: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub os_types: Option<Vec<String>>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub content: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Object>>))]
         pub parameters: Option<Value>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub timeout_seconds: Option<i64>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub run_as: Option<RunAs>,
     }
 

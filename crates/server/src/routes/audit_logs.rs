@@ -83,7 +83,7 @@ async fn export(
     tokio::spawn(async move {
         let mut before = None;
         if csv {
-            let header = "seq,id,timestamp,partner_id,org_id,actor_type,actor_id,actor_email,action,resource_type,resource_id,resource_name,result,error_message,ip_address,user_agent,details,checksum\n";
+            let header = "seq,id,timestamp,partner_id,org_id,actor_type,actor_id,actor_email,action,resource_type,resource_id,resource_name,result,error_message,ip_address,user_agent,details,checksum,site_id,device_id\n";
             if tx.send(Ok(header.as_bytes().to_vec())).await.is_err() {
                 return;
             }
@@ -127,6 +127,8 @@ async fn export(
                         opt(e.user_agent),
                         e.details.to_string(),
                         e.checksum,
+                        opt(e.site_id.map(|p| p.to_string())),
+                        opt(e.device_id.map(|p| p.to_string())),
                     ];
                     if w.write_record(rec.iter().map(|s| neutralize(s))).is_ok()
                         && let Ok(b) = w.into_inner()

@@ -149,6 +149,7 @@ async fn create(
                 .by(&auth)
                 .client(&meta)
                 .org(Some(g.org_id))
+                .site_of_group(g.site_id)
                 .resource(id, Some(&g.name)),
             Some(&slot),
         )
@@ -221,6 +222,7 @@ async fn update(
                 .by(&auth)
                 .client(&meta)
                 .org(Some(g.org_id))
+                .site_of_group(g.site_id)
                 .resource(id, Some(&g.name)),
             Some(&slot),
         )
@@ -247,6 +249,7 @@ async fn delete(
                 .by(&auth)
                 .client(&meta)
                 .org(Some(g.org_id))
+                .site_of_group(g.site_id)
                 .resource(id, Some(&g.name)),
             Some(&slot),
         )
@@ -306,6 +309,7 @@ async fn add_members(
                 .by(&auth)
                 .client(&meta)
                 .org(Some(g.org_id))
+                .site_of_group(g.site_id)
                 .resource(id, Some(&g.name))
                 .details(json!({"device_ids": req.device_ids, "added": n})),
             Some(&slot),
@@ -351,6 +355,7 @@ async fn remove_members(
                 .by(&auth)
                 .client(&meta)
                 .org(Some(g.org_id))
+                .site_of_group(g.site_id)
                 .resource(id, Some(&g.name))
                 .details(json!({"device_ids": ids, "removed": n})),
             Some(&slot),

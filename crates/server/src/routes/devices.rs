@@ -118,7 +118,8 @@ async fn get(
     Ok(axum::Json(devices::get(&state.db, &auth.scope, id).await?))
 }
 
-/// Changes display name, tags or site (within the device's organization).
+/// Changes display name or tags (`devices:write`), or the site within the device's
+/// organization (`devices:admin` too).
 #[utoipa::path(patch, path = "/api/v1/devices/{id}", tag = "devices", security(("bearer" = [])), params(("id" = DeviceId, Path)), request_body = UpdateDevice,
     responses((status = 200, body = Device), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update(
@@ -143,6 +144,8 @@ async fn update(
         d.tags = check_tags(t)?;
     }
     if let Some(s) = req.site_id {
+        // Moving a device between sites is device management, not an edit.
+        auth.require(Resource::Devices, Action::Admin)?;
         let site = sites::get(&state.db, &auth.scope, s)
             .await
             .map_err(|_| ApiError::validation("site_id", "no such site"))?;
@@ -180,9 +183,9 @@ async fn change_status(
     reason: Option<String>,
 ) -> ApiResult<Device> {
     let (action, event, perm) = match change {
-        StatusChange::Quarantine => ("device.quarantine", "quarantined", Action::Write),
-        StatusChange::Maintenance => ("device.maintenance", "maintenance", Action::Write),
-        StatusChange::Reactivate => ("device.reactivate", "device_reactivated", Action::Write),
+        StatusChange::Quarantine => ("device.quarantine", "quarantined", Action::Admin),
+        StatusChange::Maintenance => ("device.maintenance", "maintenance", Action::Admin),
+        StatusChange::Reactivate => ("device.reactivate", "device_reactivated", Action::Admin),
         StatusChange::Decommission => ("device.decommission", "device_revoked", Action::Delete),
     };
     auth.require(Resource::Devices, perm)?;

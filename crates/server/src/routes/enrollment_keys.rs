@@ -197,7 +197,7 @@ pub(crate) async fn create_pending_device(
     Extension(slot): Extension<AuditSlot>,
     ApiJson(req): ApiJson<CreatePendingDevice>,
 ) -> ApiResult<(StatusCode, axum::Json<PendingDeviceCreated>)> {
-    auth.require(Resource::Devices, Action::Write)?;
+    auth.require(Resource::Devices, Action::Admin)?;
     let site = sites::get(&state.db, &auth.scope, req.site_id)
         .await
         .map_err(|_| ApiError::validation("site_id", "no such site"))?;

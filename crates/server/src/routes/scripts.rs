@@ -495,18 +495,25 @@ async fn execute(
     for d in &targets {
         state.hub.notify(d.id);
     }
-    state
-        .record(
-            AuditEvent::new("script.execute", "script")
-                .by(&auth)
-                .client(&meta)
-                .org(script.org_id)
-                .resource(script.id, Some(&script.name))
-                .details(json!({"version": script.version, "devices": out.iter().map(|e| e.device_id).collect::<Vec<_>>(),
-                    "parameters": params.keys().collect::<Vec<_>>()})),
-            Some(&slot),
-        )
-        .await?;
+    // One row per device, placed at its site, so site- and group-limited readers of the
+    // audit log see the runs on the devices they reach and no others.
+    for (d, e) in targets.iter().zip(&out) {
+        state
+            .record(
+                AuditEvent::new("script.execute", "script")
+                    .by(&auth)
+                    .client(&meta)
+                    .org(Some(d.org_id))
+                    .device(d.site_id, d.id)
+                    .resource(script.id, Some(&script.name))
+                    .details(
+                        json!({"version": script.version, "device_id": d.id, "execution_id": e.id,
+                        "parameters": params.keys().collect::<Vec<_>>()}),
+                    ),
+                Some(&slot),
+            )
+            .await?;
+    }
     Ok((StatusCode::CREATED, axum::Json(Data { data: out })))
 }
 

@@ -72,6 +72,7 @@ pub async fn create_site(
                 .by(auth)
                 .client(meta)
                 .org(Some(org))
+                .site(id)
                 .resource(id, Some(&site.name)),
             Some(slot),
         )
@@ -135,6 +136,7 @@ async fn update(
                 .by(&auth)
                 .client(&meta)
                 .org(Some(site.org_id))
+                .site(id)
                 .resource(id, Some(&site.name)),
             Some(&slot),
         )
@@ -161,6 +163,7 @@ async fn delete(
                 .by(&auth)
                 .client(&meta)
                 .org(Some(site.org_id))
+                .site(id)
                 .resource(id, Some(&site.name)),
             Some(&slot),
         )

@@ -156,24 +156,37 @@ async fn check_groups(
     Ok(())
 }
 
+/// The organizations a partner-staff member may reach. `org_ids` alone means `selected`;
+/// `org_access: all` with `org_ids` is contradictory and refused. A missing `org_access`
+/// never means `all`: `required` says whether the caller must name a reach (an invite) or
+/// may leave it unchanged (a PATCH, where `None` answers "no change").
 async fn check_org_access(
     state: &AppState,
     auth: &Auth,
     access: Option<&str>,
     ids: &Option<Vec<OrgId>>,
-) -> ApiResult<OrgAccess> {
-    match one_of("org_access", access.unwrap_or("all"), &["all", "selected"])?.as_str() {
-        "all" => Ok(OrgAccess::All),
-        _ => {
-            let ids = ids.clone().ok_or_else(|| {
-                ApiError::validation("org_ids", "is required when org_access is selected")
-            })?;
-            for o in &ids {
+) -> ApiResult<Option<OrgAccess>> {
+    let access = access
+        .map(|a| one_of("org_access", a, &["all", "selected"]))
+        .transpose()?;
+    match (access.as_deref(), ids) {
+        (None, None) => Ok(None),
+        (Some("all"), Some(_)) => Err(ApiError::validation(
+            "org_ids",
+            "applies only when org_access is selected",
+        )),
+        (Some("all"), None) => Ok(Some(OrgAccess::All)),
+        (_, None) => Err(ApiError::validation(
+            "org_ids",
+            "is required when org_access is selected",
+        )),
+        (_, Some(ids)) => {
+            for o in ids {
                 orgs::get(&state.db, &auth.scope, *o)
                     .await
                     .map_err(|_| ApiError::validation("org_ids", "no such organization"))?;
             }
-            Ok(OrgAccess::Only(ids.into_iter().collect()))
+            Ok(Some(OrgAccess::Only(ids.iter().copied().collect())))
         }
     }
 }
@@ -299,8 +312,14 @@ async fn invite(
                 ));
             }
             grantable_role(&state, &auth, req.role_id, RoleScope::Partner).await?;
-            let access =
-                check_org_access(&state, &auth, req.org_access.as_deref(), &req.org_ids).await?;
+            let access = check_org_access(&state, &auth, req.org_access.as_deref(), &req.org_ids)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::validation(
+                        "org_access",
+                        "is required for partner staff: all, or selected with org_ids",
+                    )
+                })?;
             tx = state.db.begin().await?;
             uid = users::insert(
                 &mut tx,
@@ -460,12 +479,8 @@ async fn update(
                 grantable_role(&state, &auth, r, RoleScope::Partner).await?;
                 change.role_id = Some(r);
             }
-            if req.org_access.is_some() || req.org_ids.is_some() {
-                change.org_access = Some(
-                    check_org_access(&state, &auth, req.org_access.as_deref(), &req.org_ids)
-                        .await?,
-                );
-            }
+            change.org_access =
+                check_org_access(&state, &auth, req.org_access.as_deref(), &req.org_ids).await?;
         }
     }
     if let Some(n) = &name {

@@ -9,6 +9,7 @@
     clippy::type_complexity
 )]
 
+mod access;
 mod auth;
 mod device_state;
 mod events;

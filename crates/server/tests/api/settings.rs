@@ -28,7 +28,12 @@ async fn invite(
             name: "Someone".into(),
             role_id: RoleId(role),
             org_id: org,
-            org_access: org_ids.as_ref().map(|_| "selected".to_string()),
+            // Partner staff name their reach: all, or selected organizations.
+            org_access: match (&org, &org_ids) {
+                (_, Some(_)) => Some("selected".to_string()),
+                (None, None) => Some("all".to_string()),
+                (Some(_), None) => None,
+            },
             org_ids,
             site_ids: None,
             device_group_ids: None,
@@ -661,7 +666,7 @@ async fn test_mail_resets_and_invitations_go_through_the_partner_smtp() {
                 name: "New".into(),
                 role_id: RoleId(PARTNER_ADMIN),
                 org_id: None,
-                org_access: None,
+                org_access: Some("all".into()),
                 org_ids: None,
                 site_ids: None,
                 device_group_ids: None,

@@ -56,7 +56,12 @@ async fn invite(
             name: email.split('@').next().unwrap_or("u").into(),
             role_id: RoleId(role),
             org_id: org,
-            org_access: org_ids.as_ref().map(|_| "selected".to_string()),
+            // Partner staff name their reach: all, or selected organizations.
+            org_access: match (&org, &org_ids) {
+                (_, Some(_)) => Some("selected".to_string()),
+                (None, None) => Some("all".to_string()),
+                (Some(_), None) => None,
+            },
             org_ids,
             site_ids: sites,
             device_group_ids: None,

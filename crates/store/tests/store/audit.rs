@@ -18,6 +18,8 @@ fn row(action: &str) -> NewAudit {
         user_agent: None,
         result: "success".into(),
         error_message: None,
+        site_id: None,
+        device_id: None,
     }
 }
 

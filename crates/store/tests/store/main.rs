@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod audit;
+mod audit_scope;
 mod fixtures;
 mod harness;
 mod partner_settings;

@@ -15,7 +15,7 @@ import { isPartnerUser } from "../../auth/permissions";
 import { useRoles } from "../../lib/queries";
 import { useForm } from "../../lib/form";
 import { useEditDialog } from "../../lib/editDialog";
-import { matrixOf, togglePermission } from "../../lib/permissionMatrix";
+import { matrixOf, permissionHint, togglePermission } from "../../lib/permissionMatrix";
 
 export default function Roles() {
   const { perms } = useSession();
@@ -173,7 +173,7 @@ function RoleDialog({ role, onClose }: { role: Role | null; onClose: () => void 
                               aria-label={`${r} ${a}`}
                               checked={f.values.permissions.includes(p)}
                               disabled={readOnly || !grantable}
-                              title={!grantable ? "You cannot grant a permission you do not hold." : undefined}
+                              title={!grantable ? "You cannot grant a permission you do not hold." : permissionHint(p)}
                               onChange={() => f.set("permissions", togglePermission(f.values.permissions, p))}
                             />
                           )}
@@ -186,6 +186,10 @@ function RoleDialog({ role, onClose }: { role: Role | null; onClose: () => void 
             </table>
           </div>
         )}
+        <p className="text-xs text-muted-fg">
+          Devices: <strong>write</strong> edits display names and tags; <strong>admin</strong> moves devices between sites, quarantines them, sets
+          maintenance, reactivates them and adds pending devices; <strong>execute</strong> queues commands; <strong>delete</strong> decommissions.
+        </p>
         {f.errors.permissions && <p className="text-xs font-medium text-danger">{f.errors.permissions}</p>}
         {f.errors._form && <Notice tone="danger">{f.errors._form}</Notice>}
       </div>

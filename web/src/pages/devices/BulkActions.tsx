@@ -73,7 +73,7 @@ export function BulkActions({ devices, orgId, sites, groups, onDone }: { devices
           Add tag
         </Button>
       )}
-      {perms.can("devices:write") && oneOrg && sites.length > 1 && (
+      {perms.can("devices:admin") && oneOrg && sites.length > 1 && (
         <Button size="sm" variant="secondary" onClick={() => open("site")}>
           Move to site
         </Button>

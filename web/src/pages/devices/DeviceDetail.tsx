@@ -83,7 +83,7 @@ export default function DeviceDetail() {
                 Reboot
               </Button>
             )}
-            {perms.can("devices:write") &&
+            {perms.can("devices:admin") &&
               (d.status === "quarantined" || d.status === "maintenance" ? (
                 <Button variant="secondary" onClick={() => setDialog("confirm-reactivate")}>
                   {d.status === "quarantined" ? "Release from quarantine" : "End maintenance"}
