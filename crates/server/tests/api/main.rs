@@ -12,6 +12,7 @@
 mod auth;
 mod events;
 mod harness;
+mod metrics;
 mod openapi;
 mod settings;
 mod smtp;
