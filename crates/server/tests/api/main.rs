@@ -10,6 +10,7 @@
 )]
 
 mod auth;
+mod device_snapshots;
 mod events;
 mod harness;
 mod metrics;
