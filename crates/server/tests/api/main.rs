@@ -13,6 +13,7 @@ mod auth;
 mod device_snapshots;
 mod events;
 mod harness;
+mod json_limits;
 mod metrics;
 mod openapi;
 mod settings;
