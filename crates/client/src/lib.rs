@@ -272,6 +272,32 @@ impl BreezeClient {
             .await
     }
 
+    /// Running processes of a device (its agent's latest snapshot), a page at a time.
+    pub async fn device_processes(
+        &self,
+        device: breeze_proto::ids::DeviceId,
+        params: &ListParams,
+    ) -> Result<Page<breeze_proto::agent::ProcessInfo>> {
+        self.get(&with_query(
+            &format!("/api/v1/devices/{device}/processes"),
+            params,
+        ))
+        .await
+    }
+
+    /// Users logged in on a device (its agent's latest snapshot), a page at a time.
+    pub async fn device_users(
+        &self,
+        device: breeze_proto::ids::DeviceId,
+        params: &ListParams,
+    ) -> Result<Page<breeze_proto::agent::LoggedInUser>> {
+        self.get(&with_query(
+            &format!("/api/v1/devices/{device}/users"),
+            params,
+        ))
+        .await
+    }
+
     pub async fn accept_invite(&self, token: &str, password: &str) -> Result<TokenPair> {
         self.post(
             "/api/v1/auth/accept-invite",
@@ -282,5 +308,24 @@ impl BreezeClient {
             },
         )
         .await
+    }
+}
+
+/// `path?limit=…&cursor=…&sort=…&q=…` with the parameters that are set.
+fn with_query(path: &str, p: &ListParams) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(v) = p.limit {
+        q.append_pair("limit", &v.to_string());
+    }
+    for (k, v) in [("cursor", &p.cursor), ("sort", &p.sort), ("q", &p.q)] {
+        if let Some(v) = v {
+            q.append_pair(k, v);
+        }
+    }
+    let q = q.finish();
+    if q.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{q}")
     }
 }

@@ -5,6 +5,7 @@ pub mod audit_chain;
 pub mod clock;
 pub mod group_rules;
 pub mod org_status;
+pub mod json_limits;
 pub mod permissions;
 pub mod roles;
 pub mod scope;

@@ -28,6 +28,20 @@ pub struct Config {
     pub auth: AuthConfig,
     pub smtp: Option<SmtpConfig>,
     pub agents: AgentsConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: who may read `/metrics`. By default nobody on the main listener (it
+/// answers 404): the counters tell anyone how many agents report and how logins fare.
+/// `token` asks scrapers for `Authorization: Bearer <token>` (also `BREEZE_METRICS_TOKEN`);
+/// `listen` serves `/metrics` alone on a separate address (the main listener then answers
+/// 404 for it); `public = true` serves it to anyone on the main listener.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    pub token: Option<SecretString>,
+    pub listen: Option<SocketAddr>,
+    pub public: bool,
 }
 
 /// `[agents]`: what the server tells agents and how it judges them.
@@ -213,6 +227,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             smtp: None,
             agents: AgentsConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -283,6 +298,9 @@ impl Config {
                 smtp.password = Some(p.into());
             }
         }
+        if let Ok(t) = std::env::var("BREEZE_METRICS_TOKEN") {
+            c.metrics.token = Some(t.into());
+        }
         c.validate()?;
         Ok(c)
     }
@@ -323,6 +341,12 @@ impl Config {
             bail!("auth.max_failures_* must be at least 1");
         }
         self.agents.validate()?;
+        if let Some(t) = &self.metrics.token {
+            use secrecy::ExposeSecret as _;
+            if t.expose_secret().trim().len() < 16 {
+                bail!("metrics.token must be at least 16 characters");
+            }
+        }
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
         }

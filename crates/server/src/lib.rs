@@ -32,6 +32,8 @@ pub struct App {
     pub state: AppState,
     router: Router,
     listener: TcpListener,
+    /// The separate `[metrics] listen` address, when configured.
+    metrics_listener: Option<TcpListener>,
     jobs: jobs::Jobs,
 }
 
@@ -67,6 +69,14 @@ impl App {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;
+        let metrics_listener = match config.metrics.listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("listening on {addr} for metrics"))?,
+            ),
+            None => None,
+        };
         let state = AppState(Arc::new(state::Inner {
             db,
             clock,
@@ -89,12 +99,21 @@ impl App {
             state,
             router,
             listener,
+            metrics_listener,
             jobs,
         })
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.listener.local_addr()?)
+    }
+
+    /// The address of the separate metrics listener, when `[metrics] listen` is set.
+    pub fn metrics_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        Ok(match &self.metrics_listener {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        })
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
@@ -104,6 +123,18 @@ impl App {
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.listener.local_addr()?, "breeze is listening");
         let state = self.state.clone();
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let metrics_server = self.metrics_listener.map(|l| {
+            let router = routes::ops::metrics_only(self.state.clone());
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop_rx.wait_for(|s| *s).await;
+                };
+                if let Err(e) = axum::serve(l, router).with_graceful_shutdown(stopped).await {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            })
+        });
         axum::serve(
             self.listener,
             self.router
@@ -111,10 +142,14 @@ impl App {
         )
         .with_graceful_shutdown(async move {
             shutdown.await;
+            let _ = stop_tx.send(true);
             // Event streams never end on their own; graceful shutdown waits for them.
             state.events.close();
         })
         .await?;
+        if let Some(m) = metrics_server {
+            let _ = m.await;
+        }
         self.jobs.stop().await;
         self.state.db.close().await;
         Ok(())

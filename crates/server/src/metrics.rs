@@ -1,7 +1,11 @@
 //! Prometheus metrics at `/metrics`, with a registry per app (no global recorder, so test
-//! servers side by side don't share counters).
+//! servers side by side don't share counters). Every label takes its value from a fixed
+//! set (known methods or `other`, the matched route template or `unmatched`, the status
+//! code), so no request can add series of its own making. Who may read `/metrics` is
+//! `[metrics]` in the configuration (see [`authorize`]).
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -12,6 +16,8 @@ use prometheus_client::registry::Registry;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use crate::config::MetricsConfig;
+use crate::error::ApiError;
 use crate::state::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -76,14 +82,64 @@ impl Default for Metrics {
     }
 }
 
+/// The `method` label: a standard method, or `other` for anything a client made up.
+pub fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The `route` label: the template the router matched (`/api/v1/devices/{id}`), never the
+/// raw path; `unmatched` when no route matched.
+pub fn route_label(matched: Option<&MatchedPath>) -> String {
+    matched.map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string())
+}
+
+/// Whether this request may read `/metrics`. `dedicated` is true on the separate
+/// `[metrics] listen` address. The main listener answers 404 when a separate address is
+/// set, or when neither a token nor `public = true` is; with a token, a missing or wrong
+/// `Authorization: Bearer` answers 401 (compared in constant time).
+pub fn authorize(
+    cfg: &MetricsConfig,
+    headers: &HeaderMap,
+    dedicated: bool,
+) -> Result<(), ApiError> {
+    if !dedicated && cfg.listen.is_some() {
+        return Err(ApiError::NotFound);
+    }
+    if let Some(token) = &cfg.token {
+        use secrecy::ExposeSecret as _;
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        // Compare digests: equal lengths, so the comparison time says nothing either.
+        let want = crate::auth::tokens::hash(token.expose_secret());
+        if !crate::auth::tokens::constant_time_eq(&crate::auth::tokens::hash(given), &want) {
+            return Err(ApiError::Unauthorized(
+                "/metrics needs `Authorization: Bearer <[metrics] token>`".into(),
+            ));
+        }
+        return Ok(());
+    }
+    if !dedicated && !cfg.public {
+        return Err(ApiError::NotFound);
+    }
+    Ok(())
+}
+
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    let method = method_label(req.method()).to_string();
+    let route = route_label(req.extensions().get::<MatchedPath>());
     let resp = next.run(req).await;
     let labels = HttpLabels {
         method,

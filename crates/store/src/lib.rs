@@ -20,6 +20,7 @@ pub mod device_groups;
 pub mod devices;
 pub mod enrollment_keys;
 pub mod inventory;
+pub mod inventory_lists;
 pub mod listing;
 pub mod metrics;
 pub mod orgs;

@@ -339,6 +339,21 @@ export interface DeviceSoftware {
   install_date: string | null;
   install_location?: string | null;
 }
+/** `GET /api/v1/devices/{id}/processes` rows (the agent's `ProcessInfo`). */
+export interface DeviceProcess {
+  pid: number;
+  name: string;
+  user?: string | null;
+  cpu_percent: number;
+  memory_bytes: number;
+}
+/** `GET /api/v1/devices/{id}/users` rows (the agent's `LoggedInUser`). */
+export interface DeviceLoggedInUser {
+  username: string;
+  terminal: string;
+  host?: string | null;
+  login_time?: Timestamp | null;
+}
 export interface MetricPoint {
   timestamp: Timestamp;
   cpu_percent: number | null;

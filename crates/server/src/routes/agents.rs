@@ -43,7 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     // before their body is read, so an anonymous caller learns nothing but 401.
     let authenticated = OpenApiRouter::new()
         .routes(routes!(heartbeat))
-        .routes(routes!(put_inventory))
+        .routes(inventory_route())
         .routes(routes!(ack))
         .routes(routes!(result))
         .routes(routes!(channel))
@@ -392,6 +392,18 @@ async fn heartbeat(
     }))
 }
 
+/// The inventory route, with a body limit of its own: a first upload of a machine with
+/// thousands of packages passes 1 MiB; each section's own limits are checked on parsing.
+fn inventory_route() -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
+    let (schemas, paths, method_router) = routes!(put_inventory);
+    let limit = breeze_core::json_limits::INVENTORY_MAX_BODY_BYTES;
+    (
+        schemas,
+        paths,
+        method_router.layer(axum::extract::DefaultBodyLimit::max(limit)),
+    )
+}
+
 /// Inventory sections (each present section replaces the stored one).
 #[utoipa::path(put, path = "/api/v1/agents/{id}/inventory", tag = "agents", security(("agent" = [])),
     params(("id" = DeviceId, Path)), request_body = InventoryRequest,
@@ -405,14 +417,7 @@ async fn put_inventory(
     ApiJson(req): ApiJson<InventoryRequest>,
 ) -> ApiResult<axum::Json<OkBody>> {
     let a = auth(&state, &headers, id, &meta, &slot, Use::Other).await?;
-    if req.software.as_ref().is_some_and(|s| s.len() > 20_000)
-        || req.processes.as_ref().is_some_and(|s| s.len() > 20_000)
-    {
-        return Err(ApiError::validation(
-            "software",
-            "at most 20000 entries per section",
-        ));
-    }
+    breeze_core::json_limits::check_inventory(&req)?;
     let stored =
         inventory::replace_for_agent(&state.db, a.device.device_id(), &req, state.now()).await?;
     let accepted: BTreeMap<String, String> = stored

@@ -15,7 +15,9 @@ use axum::http::StatusCode;
 use breeze_core::DeviceCoords;
 use breeze_core::permissions::{Action, Resource};
 use breeze_core::validate;
-use breeze_proto::agent::{CancelPayload, Command, RebootPayload, UpdateConfigPayload};
+use breeze_proto::agent::{
+    CancelPayload, Command, LoggedInUser, ProcessInfo, RebootPayload, UpdateConfigPayload,
+};
 use breeze_proto::api::{
     Data, Device, DeviceCommand, DeviceDisks, DeviceEvent, DeviceHardware, DeviceListQuery,
     DeviceMetrics, DeviceNetwork, DeviceStatusChange, ErrorBody, HistoryQuery, ListParams,
@@ -25,7 +27,7 @@ use breeze_proto::ids::DeviceId;
 use breeze_store::device_events::{self, Actor, NewEvent};
 use breeze_store::devices::{self, DeviceFilter, StatusChange};
 use breeze_store::metrics::{self, Resolution};
-use breeze_store::{command_sweeps, commands, device_groups, inventory, sites};
+use breeze_store::{command_sweeps, commands, device_groups, inventory, inventory_lists, sites};
 use chrono::Duration;
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
@@ -39,6 +41,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(software))
         .routes(routes!(disks))
         .routes(routes!(network))
+        .routes(routes!(processes))
+        .routes(routes!(logged_in_users))
         .routes(routes!(get_metrics))
         .routes(routes!(command_history, queue_command))
         .routes(routes!(events))
@@ -417,6 +421,42 @@ async fn disks(
     Ok(axum::Json(DeviceDisks {
         data: inventory::disks(&state.db, d.id).await?,
     }))
+}
+
+/// Running processes (the agent's latest snapshot). `sort`: `cpu`, `memory`, `name`,
+/// `pid`, `user` (default `-cpu`); `q` searches name and user.
+#[utoipa::path(get, path = "/api/v1/devices/{id}/processes", tag = "devices", security(("bearer" = [])), params(("id" = DeviceId, Path), ListParams),
+    responses((status = 200, body = Page<ProcessInfo>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn processes(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<DeviceId>,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<axum::Json<Page<ProcessInfo>>> {
+    auth.require(Resource::Devices, Action::Read)?;
+    let d = devices::get(&state.db, &auth.scope, id).await?;
+    let opts = list_opts(&p)?;
+    let rows = inventory_lists::processes(&state.db, d.id, &opts).await?;
+    let (rows, next) = opts.page(rows);
+    Ok(page(rows, next))
+}
+
+/// Logged-in users (the agent's latest snapshot): user, terminal, remote host, since.
+/// `sort`: `username` (default), `terminal`, `login_time`; `q` searches them.
+#[utoipa::path(get, path = "/api/v1/devices/{id}/users", tag = "devices", security(("bearer" = [])), params(("id" = DeviceId, Path), ListParams),
+    responses((status = 200, body = Page<LoggedInUser>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn logged_in_users(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<DeviceId>,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<axum::Json<Page<LoggedInUser>>> {
+    auth.require(Resource::Devices, Action::Read)?;
+    let d = devices::get(&state.db, &auth.scope, id).await?;
+    let opts = list_opts(&p)?;
+    let rows = inventory_lists::logged_in_users(&state.db, d.id, &opts).await?;
+    let (rows, next) = opts.page(rows);
+    Ok(page(rows, next))
 }
 
 /// Network interfaces.

@@ -3,7 +3,8 @@
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::response::IntoResponse;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -45,9 +46,27 @@ async fn ready(State(state): State<AppState>) -> ApiResult<axum::Json<Health>> {
     }))
 }
 
-/// Prometheus metrics (text exposition format).
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "text/plain", body = String)))]
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Prometheus metrics (text exposition format). Served as `[metrics]` says: 404 unless
+/// a token (then `Authorization: Bearer <token>`, else 401) or `public = true` is set, and
+/// 404 here when a separate `[metrics] listen` address serves it.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "text/plain", body = String), (status = 401, body = breeze_proto::api::ErrorBody), (status = 404, body = breeze_proto::api::ErrorBody)))]
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    crate::metrics::authorize(&state.config.metrics, &headers, false)?;
+    Ok(exposition(&state))
+}
+
+/// The router of the separate `[metrics] listen` address: `/metrics` and nothing else.
+pub fn metrics_only(state: AppState) -> axum::Router {
+    async fn dedicated(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+        crate::metrics::authorize(&state.config.metrics, &headers, true)?;
+        Ok(exposition(&state))
+    }
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(dedicated))
+        .with_state(state)
+}
+
+fn exposition(state: &AppState) -> Response {
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -55,4 +74,5 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         state.metrics.render(),
     )
+        .into_response()
 }

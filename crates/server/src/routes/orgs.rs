@@ -11,6 +11,7 @@ use crate::state::AppState;
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
+use breeze_core::json_limits::{self, JsonLimit};
 use breeze_core::permissions::{Action, Resource};
 use breeze_core::validate;
 use breeze_proto::api::{
@@ -36,10 +37,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_sites, create_org_site))
 }
 
-fn check_settings(field: &str, v: &Option<serde_json::Value>) -> ApiResult<()> {
+fn check_settings(field: &str, v: &Option<serde_json::Value>, limit: JsonLimit) -> ApiResult<()> {
     match v {
         Some(x) if !x.is_object() => Err(ApiError::validation(field, "must be a JSON object")),
-        _ => Ok(()),
+        _ => Ok(json_limits::check_opt(field, v.as_ref(), limit)?),
     }
 }
 
@@ -91,7 +92,12 @@ async fn create(
         Some(s) => validate::slug("slug", s)?,
         None => validate::slugify(&name),
     };
-    check_settings("settings", &req.settings)?;
+    check_settings("settings", &req.settings, json_limits::SETTINGS)?;
+    check_settings(
+        "billing_contact",
+        &req.billing_contact,
+        json_limits::CONTACT,
+    )?;
     if let (Some(a), Some(b)) = (req.contract_start, req.contract_end)
         && b < a
     {
@@ -184,7 +190,12 @@ async fn apply_update(
         }
         org.max_devices = Some(m);
     }
-    check_settings("settings", &req.settings)?;
+    check_settings("settings", &req.settings, json_limits::SETTINGS)?;
+    check_settings(
+        "billing_contact",
+        &req.billing_contact,
+        json_limits::CONTACT,
+    )?;
     if let Some(s) = req.settings {
         org.settings = s;
     }

@@ -11,6 +11,7 @@ use crate::state::AppState;
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
+use breeze_core::json_limits;
 use breeze_core::permissions::{Action, Resource};
 use breeze_core::script_params;
 use breeze_core::validate;
@@ -169,6 +170,7 @@ async fn create(
     let os_types = check_os_types(&req.os_types)?;
     check_content(&req.content)?;
     let parameters = req.parameters.clone().unwrap_or_else(|| json!([]));
+    json_limits::check("parameters", &parameters, json_limits::SCRIPT_PARAMETERS)?;
     script_params::parse_schema(&parameters)?;
     let run_as = req.run_as.clone().unwrap_or_default();
     check_run_as(&run_as)?;
@@ -269,6 +271,7 @@ async fn update(
         s.content = c.clone();
     }
     if let Some(p) = &req.parameters {
+        json_limits::check("parameters", p, json_limits::SCRIPT_PARAMETERS)?;
         script_params::parse_schema(p)?;
         new_version |= *p != s.parameters;
         s.parameters = p.clone();

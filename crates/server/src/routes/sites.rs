@@ -8,6 +8,7 @@ use crate::state::AppState;
 use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
+use breeze_core::json_limits;
 use breeze_core::permissions::{Action, Resource};
 use breeze_core::validate;
 use breeze_proto::api::{CreateSite, ErrorBody, OkBody, Site, UpdateSite};
@@ -24,7 +25,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 fn check_object(field: &str, v: &Option<serde_json::Value>) -> ApiResult<()> {
     match v {
         Some(x) if !x.is_object() => Err(ApiError::validation(field, "must be a JSON object")),
-        _ => Ok(()),
+        _ => {
+            let limit = if field == "settings" {
+                json_limits::SETTINGS
+            } else {
+                json_limits::CONTACT
+            };
+            Ok(json_limits::check_opt(field, v.as_ref(), limit)?)
+        }
     }
 }
 

@@ -13,6 +13,9 @@ pub struct TestApp {
     pub engine: &'static str,
     #[allow(dead_code)]
     pub database_url: String,
+    /// The separate `[metrics] listen` address, when the test set one.
+    #[allow(dead_code)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
 }
@@ -85,6 +88,7 @@ pub async fn spawn(engine: Engine, tweak: impl FnOnce(&mut Config)) -> TestApp {
     tweak(&mut config);
     let app = App::build(config).await.expect("build app");
     let addr = app.local_addr().expect("addr");
+    let metrics_addr = app.metrics_addr().expect("metrics addr");
     let state = app.state.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(async move {
@@ -104,6 +108,7 @@ pub async fn spawn(engine: Engine, tweak: impl FnOnce(&mut Config)) -> TestApp {
             Engine::Postgres => "postgres",
         },
         database_url,
+        metrics_addr,
         shutdown: Some(tx),
         handle: Some(handle),
     }

@@ -12,8 +12,11 @@
 mod access;
 mod auth;
 mod device_state;
+mod device_snapshots;
 mod events;
 mod harness;
+mod json_limits;
+mod metrics;
 mod openapi;
 mod settings;
 mod smtp;

@@ -108,7 +108,10 @@ async fn every_documented_route_exists_and_the_issue_routes_are_documented() {
 
 #[tokio::test]
 async fn health_ready_and_metrics() {
-    let app = spawn_sqlite().await;
+    let app = crate::harness::spawn(crate::harness::Engine::Sqlite, |c| {
+        c.metrics.public = true;
+    })
+    .await;
     let h: serde_json::Value = app.client.get("/health").await.expect("health");
     assert_eq!(h["status"], "ok");
     let r: serde_json::Value = app.client.get("/ready").await.expect("ready");

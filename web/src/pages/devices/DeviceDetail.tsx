@@ -18,12 +18,15 @@ import { errorMessage } from "../../api/client";
 import { RunScriptDialog } from "../scripts/RunScriptDialog";
 import { ExecutionOutput, executionTone } from "../scripts/ExecutionOutput";
 import { MetricsTab } from "./MetricsTab";
+import { ProcessesTab, UsersTab } from "./SnapshotTabs";
 
-type Tab = "overview" | "hardware" | "software" | "network" | "disks" | "metrics" | "activity";
+type Tab = "overview" | "hardware" | "software" | "processes" | "users" | "network" | "disks" | "metrics" | "activity";
 const TABS: Array<{ id: Tab; label: string }> = [
   { id: "overview", label: "Overview" },
   { id: "hardware", label: "Hardware" },
   { id: "software", label: "Software" },
+  { id: "processes", label: "Processes" },
+  { id: "users", label: "Users" },
   { id: "network", label: "Network" },
   { id: "disks", label: "Disks" },
   { id: "metrics", label: "Metrics" },
@@ -113,6 +116,8 @@ export default function DeviceDetail() {
         {tab === "overview" && <Overview d={d} />}
         {tab === "hardware" && <HardwareTab id={id} />}
         {tab === "software" && <SoftwareTab id={id} />}
+        {tab === "processes" && <ProcessesTab id={id} />}
+        {tab === "users" && <UsersTab id={id} />}
         {tab === "network" && <NetworkTab id={id} />}
         {tab === "disks" && <DisksTab id={id} />}
         {tab === "metrics" && <MetricsTab id={id} />}
