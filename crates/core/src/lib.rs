@@ -4,8 +4,8 @@
 pub mod audit_chain;
 pub mod clock;
 pub mod group_rules;
-pub mod org_status;
 pub mod json_limits;
+pub mod org_status;
 pub mod permissions;
 pub mod roles;
 pub mod scope;

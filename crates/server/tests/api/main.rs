@@ -11,8 +11,8 @@
 
 mod access;
 mod auth;
-mod device_state;
 mod device_snapshots;
+mod device_state;
 mod events;
 mod harness;
 mod json_limits;

@@ -74,7 +74,8 @@ async fn site_and_group_limited_readers_see_only_audit_rows_about_what_they_reac
                 now,
             )
             .await
-            .expect("device");
+            .expect("device")
+            .expect("enrollment not refused");
             devices.push(d);
         }
         let everything = PermissionSet::everything();
