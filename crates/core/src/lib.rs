@@ -4,6 +4,7 @@
 pub mod audit_chain;
 pub mod clock;
 pub mod group_rules;
+pub mod outbound;
 pub mod permissions;
 pub mod roles;
 pub mod scope;

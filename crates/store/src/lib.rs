@@ -6,6 +6,7 @@ mod error;
 pub mod migrations;
 mod migrations_v2;
 mod migrations_v3;
+mod migrations_v4;
 
 pub use db::{Arg, Db, DbOptions, Engine, Q, Tx};
 pub use error::StoreError;
@@ -18,6 +19,7 @@ pub mod device_groups;
 pub mod devices;
 pub mod enrollment_keys;
 pub mod inventory;
+pub mod jobs;
 pub mod listing;
 pub mod metrics;
 pub mod orgs;

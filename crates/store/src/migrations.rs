@@ -163,6 +163,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "partner_settings",
         steps: crate::migrations_v3::v3,
     },
+    Migration {
+        version: 4,
+        name: "jobs",
+        steps: crate::migrations_v4::v4,
+    },
 ];
 
 /// The schema version this binary writes.

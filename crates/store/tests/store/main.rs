@@ -8,6 +8,7 @@
 mod audit;
 mod fixtures;
 mod harness;
+mod jobs;
 mod partner_settings;
 mod schema;
 mod sessions;
