@@ -28,6 +28,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub smtp: Option<SmtpConfig>,
     pub agents: AgentsConfig,
+    /// `[outbound]`: the outbound-address guard, deadlines and the delivery queue.
+    pub outbound: crate::notify::guard::OutboundConfig,
 }
 
 /// `[agents]`: what the server tells agents and how it judges them.
@@ -213,6 +215,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             smtp: None,
             agents: AgentsConfig::default(),
+            outbound: Default::default(),
         }
     }
 }
@@ -283,6 +286,11 @@ impl Config {
                 smtp.password = Some(p.into());
             }
         }
+        if let Ok(v) = std::env::var("BREEZE_OUTBOUND_ALLOW") {
+            let entries: Vec<&str> = v.split(',').filter(|e| !e.trim().is_empty()).collect();
+            c.outbound.allow = breeze_core::outbound::AllowList::parse(&entries)
+                .map_err(|e| anyhow::anyhow!("BREEZE_OUTBOUND_ALLOW: {e}"))?;
+        }
         c.validate()?;
         Ok(c)
     }
@@ -323,6 +331,7 @@ impl Config {
             bail!("auth.max_failures_* must be at least 1");
         }
         self.agents.validate()?;
+        self.outbound.validate()?;
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
         }

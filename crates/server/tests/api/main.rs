@@ -13,6 +13,7 @@ mod auth;
 mod events;
 mod harness;
 mod openapi;
+mod outbound;
 mod settings;
 mod smtp;
 mod tenancy;
