@@ -93,9 +93,7 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
         return Some(tail);
     }
     // NAT64: 64:ff9b::/96 and the local-use 64:ff9b:1::/48.
-    if (s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|x| *x == 0))
-        || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)
-    {
+    if s[0] == 0x64 && s[1] == 0xff9b && (s[2] == 1 || s[2..6].iter().all(|x| *x == 0)) {
         return Some(tail);
     }
     // 6to4: 2002:AABB:CCDD::/48 carries AA.BB.CC.DD.
