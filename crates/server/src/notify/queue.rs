@@ -87,7 +87,12 @@ enum JobError {
     Permanent(String),
 }
 
-async fn deliver_mail(state: &AppState, job: &Job) -> Result<(), JobError> {
+/// Delivers an e-mail job; `partner` learns whose mail it was (for the audit row).
+async fn deliver_mail(
+    state: &AppState,
+    job: &Job,
+    partner: &mut Option<PartnerId>,
+) -> Result<(), JobError> {
     let sealed = job
         .payload
         .get("sealed")
@@ -99,6 +104,7 @@ async fn deliver_mail(state: &AppState, job: &Job) -> Result<(), JobError> {
         .map_err(|_| JobError::Permanent("the job's payload does not open".into()))?;
     let m: MailJob = serde_json::from_slice(&plain)
         .map_err(|_| JobError::Permanent("the job's payload is unreadable".into()))?;
+    *partner = m.partner;
     let mailer = crate::notify::mail::for_partner(state, m.partner)
         .await
         .map_err(|_| JobError::Retry("the partner's SMTP settings are unusable".into()))?;
@@ -114,9 +120,9 @@ async fn deliver_mail(state: &AppState, job: &Job) -> Result<(), JobError> {
     }
 }
 
-async fn run(state: &AppState, job: &Job) -> Result<(), JobError> {
+async fn run(state: &AppState, job: &Job, partner: &mut Option<PartnerId>) -> Result<(), JobError> {
     match job.kind.as_str() {
-        MAIL => deliver_mail(state, job).await,
+        MAIL => deliver_mail(state, job, partner).await,
         _ => Err(JobError::Permanent("unknown job kind".into())),
     }
 }
@@ -138,7 +144,8 @@ pub async fn run_due(state: &AppState) -> anyhow::Result<usize> {
         }
         for job in batch {
             ran += 1;
-            let outcome = run(state, &job).await;
+            let mut partner = None;
+            let outcome = run(state, &job, &mut partner).await;
             let now = state.now();
             match outcome {
                 Ok(()) => jobs::complete(&state.db, job.id).await?,
@@ -154,7 +161,9 @@ pub async fn run_due(state: &AppState) -> anyhow::Result<usize> {
                     let after = jobs::fail(&state.db, job.id, &error, retry_at, now).await?;
                     if after == AfterFailure::Failed {
                         tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, error = %error, "job failed for good");
+                        // Filed under the partner whose mail it was, so its admins see it.
                         let ev = AuditEvent::new("job.failed", "job")
+                            .partner(partner)
                             .resource(job.id, Some(&job.kind))
                             .details(json!({"kind": job.kind, "attempts": job.attempts}))
                             .failed("failure", error);

@@ -205,13 +205,25 @@ async fn a_name_rebound_to_loopback_after_saving_is_refused_when_connecting() {
         0,
         "the listener saw no connection"
     );
-    let (_, logs) = app
-        .client
-        .with_token(token.clone())
-        .raw(Method::GET, "/api/v1/audit/logs", None)
-        .await
-        .expect("audit");
-    assert!(!logs.contains(BANNER));
+    // The failure is audited (just after the job is marked failed), under the partner.
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, logs) = app
+            .client
+            .with_token(token.clone())
+            .raw(Method::GET, "/api/v1/audit/logs", None)
+            .await
+            .expect("audit");
+        assert!(!logs.contains(BANNER));
+        if logs.contains("job.failed") {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the partner's admin sees its mail failed: {logs}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn wait_for_job(
