@@ -6,6 +6,7 @@ pub mod clock;
 pub mod group_rules;
 pub mod json_limits;
 pub mod org_status;
+pub mod outbound;
 pub mod permissions;
 pub mod roles;
 pub mod scope;

@@ -29,6 +29,8 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     pub agents: AgentsConfig,
     pub metrics: MetricsConfig,
+    /// `[outbound]`: the outbound-address guard, deadlines and the delivery queue.
+    pub outbound: crate::notify::guard::OutboundConfig,
 }
 
 /// `[metrics]`: who may read `/metrics`. By default nobody on the main listener (it
@@ -228,6 +230,7 @@ impl Default for Config {
             smtp: None,
             agents: AgentsConfig::default(),
             metrics: MetricsConfig::default(),
+            outbound: Default::default(),
         }
     }
 }
@@ -301,6 +304,11 @@ impl Config {
         if let Ok(t) = std::env::var("BREEZE_METRICS_TOKEN") {
             c.metrics.token = Some(t.into());
         }
+        if let Ok(v) = std::env::var("BREEZE_OUTBOUND_ALLOW") {
+            let entries: Vec<&str> = v.split(',').filter(|e| !e.trim().is_empty()).collect();
+            c.outbound.allow = breeze_core::outbound::AllowList::parse(&entries)
+                .map_err(|e| anyhow::anyhow!("BREEZE_OUTBOUND_ALLOW: {e}"))?;
+        }
         c.validate()?;
         Ok(c)
     }
@@ -347,6 +355,7 @@ impl Config {
                 bail!("metrics.token must be at least 16 characters");
             }
         }
+        self.outbound.validate()?;
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
         }

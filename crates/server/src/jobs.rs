@@ -120,6 +120,10 @@ pub fn spawn(state: &AppState) -> Jobs {
             }
         }));
     }
+    handles.push(crate::notify::queue::spawn_worker(
+        state.clone(),
+        rx.clone(),
+    ));
     {
         let state = state.clone();
         let mut rx = rx;

@@ -10,8 +10,8 @@ pub mod events;
 pub mod extract;
 pub mod jobs;
 pub mod keys;
-pub mod mail;
 pub mod metrics;
+pub mod notify;
 pub mod openapi;
 pub mod routes;
 pub mod state;
@@ -60,7 +60,7 @@ impl App {
             config.signing_key.as_ref(),
         )?;
         let hasher = auth::password::Hasher::new(&config.auth)?;
-        let mailer = mail::Mailer::new(config.smtp.as_ref())?;
+        let mailer = notify::mail::Mailer::new(config.smtp.as_ref())?;
         let throttle = auth::throttle::Throttle::new(
             chrono::Duration::seconds(config.auth.throttle_window_secs),
             config.auth.max_failures_per_account,
@@ -88,6 +88,7 @@ impl App {
             hub: dispatch::AgentHub::default(),
             events: events::EventBus::default(),
             metrics_buffer: jobs::MetricsBuffer::default(),
+            delivery: notify::queue::Wakeup::default(),
             setup_token_hash: Mutex::new(None),
             config,
         }));

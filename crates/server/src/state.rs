@@ -4,8 +4,8 @@ use crate::auth::password::Hasher;
 use crate::auth::throttle::Throttle;
 use crate::config::Config;
 use crate::keys::Keys;
-use crate::mail::Mailer;
 use crate::metrics::Metrics;
+use crate::notify::mail::Mailer;
 use breeze_core::Clock;
 use breeze_store::Db;
 use std::sync::{Arc, Mutex};
@@ -28,6 +28,8 @@ pub struct Inner {
     pub events: crate::events::EventBus,
     /// Heartbeat metrics waiting for the batched writer.
     pub metrics_buffer: crate::jobs::MetricsBuffer,
+    /// Wakes the delivery worker when a job is queued.
+    pub delivery: crate::notify::queue::Wakeup,
     /// SHA-256 of the one-time setup token while setup is open.
     pub setup_token_hash: Mutex<Option<String>>,
 }

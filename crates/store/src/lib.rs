@@ -6,6 +6,7 @@ mod error;
 pub mod migrations;
 mod migrations_v2;
 mod migrations_v3;
+mod migrations_v4;
 mod migrations_v5;
 
 pub use db::{Arg, Db, DbOptions, Engine, Q, Tx};
@@ -21,6 +22,7 @@ pub mod devices;
 pub mod enrollment_keys;
 pub mod inventory;
 pub mod inventory_lists;
+pub mod jobs;
 pub mod listing;
 pub mod metrics;
 pub mod orgs;

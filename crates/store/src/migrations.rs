@@ -171,6 +171,11 @@ const MIGRATIONS: &[Migration] = &[
         steps: crate::migrations_v3::v3,
     },
     Migration {
+        version: 4,
+        name: "jobs",
+        steps: crate::migrations_v4::v4,
+    },
+    Migration {
         version: 5,
         name: "audit_scope_device_permissions",
         steps: crate::migrations_v5::v5,

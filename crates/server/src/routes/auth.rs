@@ -475,7 +475,8 @@ async fn logout(
     Ok(axum::Json(OkBody { ok: true }))
 }
 
-/// Sends a password-reset link by e-mail. Answers the same whether or not the address exists.
+/// Queues a password-reset link for e-mail delivery. Answers at once and the same way
+/// whether or not the address exists.
 #[utoipa::path(post, path = "/api/v1/auth/forgot-password", tag = "auth", request_body = ForgotPasswordRequest,
     responses((status = 200, body = OkBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn forgot_password(
@@ -516,22 +517,20 @@ async fn forgot_password(
             u.name
         );
         let partner = policy::partner_of(&state.db, u.id()).await?;
-        let sent = async {
-            crate::mail::for_partner(&state, partner)
-                .await?
-                .send(&u.email, "Reset your Breeze password", body)
-                .await
-        }
-        .await;
-        ev = ev.details(json!({"sent": matches!(sent, Ok(true))}));
-        if let Err(e) = sent {
-            tracing::error!(
-                error = format!("{e:#}"),
-                "sending the password reset e-mail failed"
-            );
-        }
+        // Queued, never sent here: the answer takes the same time whether or not the
+        // account exists, however slow the SMTP server is.
+        let job = crate::notify::queue::enqueue_mail(
+            &state,
+            partner,
+            &u.email,
+            "Reset your Breeze password",
+            body,
+        )
+        .await
+        .map_err(ApiError::internal)?;
+        ev = ev.details(json!({"queued": true, "job_id": job}));
     } else {
-        ev = ev.details(json!({"sent": false}));
+        ev = ev.details(json!({"queued": false}));
     }
     state.record(ev, Some(&slot)).await?;
     Ok(axum::Json(OkBody { ok: true }))

@@ -169,7 +169,7 @@ async fn create(
         )
         .await?;
         crate::routes::users::send_invite(&state, Some(pid), email.as_str(), aname, &name, &token)
-            .await;
+            .await?;
         invite = Some(token);
     }
     let ev = AuditEvent::new("partner.create", "partner").by(&auth).client(&meta).resource(pid, Some(&name)).partner(Some(pid))

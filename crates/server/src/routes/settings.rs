@@ -9,7 +9,8 @@ use crate::auth::policy;
 use crate::auth::principal::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
-use crate::mail;
+use crate::notify::guard::OutboundError;
+use crate::notify::mail;
 use crate::state::AppState;
 use axum::Extension;
 use axum::extract::State;
@@ -150,6 +151,24 @@ fn apply_smtp(state: &AppState, partner: PartnerId, s: &mut Smtp, u: &UpdateSmtp
     Ok(())
 }
 
+/// The outbound guard's check of the SMTP server being saved: an internal address (or a
+/// name resolving to one) is refused unless the operator allow-listed it. A name that does
+/// not resolve yet is accepted; every connection checks again after resolving.
+async fn check_destination(state: &AppState, s: &Smtp) -> ApiResult<()> {
+    let Some(host) = s.host.as_deref() else {
+        return Ok(());
+    };
+    let port = s
+        .port
+        .unwrap_or_else(|| s.tls.unwrap_or(SmtpTls::StartTls).default_port());
+    state
+        .config
+        .outbound
+        .check_destination(host, port)
+        .await
+        .map_err(|e| ApiError::validation("smtp.host", e.to_string()))
+}
+
 fn apply_session(p: &mut breeze_core::settings::SessionPolicy, u: &UpdateSessionPolicy) {
     if let Some(v) = u.access_token_minutes {
         p.access_token_minutes = v;
@@ -219,6 +238,9 @@ async fn update(
     if let Some(u) = &req.smtp {
         apply_smtp(&state, partner, &mut next.smtp, u)?;
     }
+    if req.smtp.is_some() {
+        check_destination(&state, &next.smtp).await?;
+    }
     if let Some(u) = &req.session_policy {
         apply_session(&mut next.session, u);
     }
@@ -247,10 +269,12 @@ async fn update(
 
 /// Sends a test message to the caller's own address through the partner's saved SMTP
 /// settings (switched on or not, so they can be tried before mail is moved to them).
-/// The SMTP server's refusal or unreachability answers 502 with its error.
+/// A destination the outbound guard refuses once resolved answers 422 (`smtp.host`); the
+/// SMTP server's refusal or unreachability answers 502 naming what failed (never with the
+/// server's own reply). The conversation is bounded by `[outbound] timeout_secs`.
 #[utoipa::path(post, path = "/api/v1/settings/smtp/test", tag = "settings", security(("bearer" = [])),
     responses((status = 200, body = SmtpTestResult), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
 async fn test_smtp(
     State(state): State<AppState>,
     auth: Auth,
@@ -294,7 +318,10 @@ async fn test_smtp(
         .client(&meta)
         .resource(partner, None)
         .details(json!({"to": to, "host": host, "port": port}));
-    match mailer.send(&to, "Breeze SMTP test", body).await {
+    match mailer
+        .send(&state.config.outbound, &to, "Breeze SMTP test", body)
+        .await
+    {
         Ok(_) => {
             state.record(ev, Some(&slot)).await?;
             Ok(axum::Json(SmtpTestResult {
@@ -303,9 +330,14 @@ async fn test_smtp(
                 port,
             }))
         }
+        Err(e @ OutboundError::NotAllowed(_)) => {
+            state
+                .record(ev.failed("denied", e.to_string()), Some(&slot))
+                .await?;
+            Err(ApiError::validation("smtp.host", e.to_string()))
+        }
         Err(e) => {
-            let message =
-                format!("the SMTP server at {host}:{port} did not take the message: {e:#}");
+            let message = format!("the SMTP server at {host}:{port} did not take the message: {e}");
             state
                 .record(ev.failed("failure", message.clone()), Some(&slot))
                 .await?;

@@ -35,8 +35,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get, update, remove))
 }
 
-/// E-mails an invitation link to a new user of `partner`, through the partner's SMTP
-/// server when it has one switched on, else the server's (when configured).
+/// Queues an invitation e-mail to a new user of `partner`, delivered through the partner's
+/// SMTP server when it has one switched on, else the server's (when configured).
 pub async fn send_invite(
     state: &AppState,
     partner: Option<PartnerId>,
@@ -44,25 +44,16 @@ pub async fn send_invite(
     name: &str,
     tenant: &str,
     token: &str,
-) {
+) -> ApiResult<()> {
     let link = format!("{}/accept-invite?token={token}", state.config.public_url());
     let body = format!(
         "Hello {name},\n\nYou have been invited to {tenant} on Breeze.\nOpen this link within {} hours to choose your password:\n\n{link}\n",
         state.config.auth.invite_ttl_hours
     );
-    let sent = async {
-        crate::mail::for_partner(state, partner)
-            .await?
-            .send(email, "Your Breeze invitation", body)
-            .await
-    }
-    .await;
-    if let Err(e) = sent {
-        tracing::error!(
-            error = format!("{e:#}"),
-            "sending an invitation e-mail failed"
-        );
-    }
+    crate::notify::queue::enqueue_mail(state, partner, email, "Your Breeze invitation", body)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(())
 }
 
 /// The role to grant, if the caller may grant it to this kind of membership.
@@ -357,7 +348,7 @@ async fn invite(
         &tenant_name,
         &token,
     )
-    .await;
+    .await?;
     let member = member(&state, &auth, uid).await?;
     let ev = AuditEvent::new("user.invite", "user").by(&auth).client(&meta).org(member.org_id).resource(uid, Some(email.as_str()))
         .details(json!({"role_id": req.role_id, "org_id": req.org_id, "site_ids": req.site_ids, "org_access": member.org_access}));

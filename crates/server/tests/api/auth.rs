@@ -328,8 +328,13 @@ async fn password_reset_by_email_is_single_use_and_answers_the_same_for_unknown_
         known, unknown,
         "same answer whether or not the address exists"
     );
-    let mails = inbox.messages();
-    assert_eq!(mails.len(), 1, "one e-mail, to the existing account");
+    let mails = inbox.wait_for(1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        inbox.messages().len(),
+        1,
+        "one e-mail, to the existing account"
+    );
     let body = mails[0].replace("=\n", "").replace("=3D", "=");
     let token = body
         .split("token=")

@@ -56,7 +56,23 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     // The smallest parameters validation allows: tests hash many passwords.
     c.auth.argon2_memory_kib = 8192;
     c.auth.argon2_iterations = 1;
+    // Names resolve without the network: `localhost` is loopback, nothing else exists.
+    c.outbound.resolver = breeze_server::notify::resolve::Resolver::from_fn(local_names);
+    // A queued job is retried soon, and the worker looks often.
+    c.outbound.retry_base_millis = 200;
+    c.outbound.queue_poll_millis = 100;
     c
+}
+
+/// The test resolver: `localhost` only.
+pub fn local_names(host: &str) -> std::io::Result<Vec<std::net::IpAddr>> {
+    match host.trim_end_matches('.').to_ascii_lowercase().as_str() {
+        "localhost" => Ok(vec![
+            std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::Ipv6Addr::LOCALHOST.into(),
+        ]),
+        _ => Err(std::io::ErrorKind::NotFound.into()),
+    }
 }
 
 pub async fn spawn(engine: Engine, tweak: impl FnOnce(&mut Config)) -> TestApp {

@@ -18,6 +18,7 @@ mod harness;
 mod json_limits;
 mod metrics;
 mod openapi;
+mod outbound;
 mod settings;
 mod smtp;
 mod tenancy;

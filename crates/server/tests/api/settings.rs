@@ -556,7 +556,12 @@ async fn the_session_policy_sets_the_lifetimes_of_the_next_sign_in() {
     }
 }
 
-fn server_smtp(port: u16) -> SmtpConfig {
+/// `[outbound] allow = ["127.0.0.1"]`: the test SMTP servers listen on loopback.
+pub fn allow_loopback() -> breeze_core::outbound::AllowList {
+    breeze_core::outbound::AllowList::parse(&["127.0.0.1"]).expect("allow-list")
+}
+
+pub fn server_smtp(port: u16) -> SmtpConfig {
     SmtpConfig {
         host: "127.0.0.1".into(),
         port,
@@ -585,6 +590,7 @@ async fn test_mail_resets_and_invitations_go_through_the_partner_smtp() {
         let app = spawn(engine, |c| {
             c.smtp = Some(server_smtp(server_port));
             c.auth.max_failures_per_ip = 1000;
+            c.outbound.allow = allow_loopback();
         })
         .await;
         let admin = app.admin().await;
@@ -625,6 +631,7 @@ async fn test_mail_resets_and_invitations_go_through_the_partner_smtp() {
             "{e}: signed in with the stored password"
         );
         forgot(ADMIN_EMAIL).await;
+        server_inbox.wait_for(1).await;
         assert_eq!(server_inbox.messages().len(), 1, "{e}: the server's SMTP");
         assert_eq!(partner_inbox.messages().len(), 1);
 
@@ -642,7 +649,7 @@ async fn test_mail_resets_and_invitations_go_through_the_partner_smtp() {
             .await
             .expect("enable");
         forgot(ADMIN_EMAIL).await;
-        let mails = partner_inbox.messages();
+        let mails = partner_inbox.wait_for(2).await;
         assert_eq!(mails.len(), 2, "{e}");
         assert!(mails[1].contains("Reset your Breeze password"));
         assert_eq!(server_inbox.messages().len(), 1, "{e}: not the server's");
@@ -673,7 +680,7 @@ async fn test_mail_resets_and_invitations_go_through_the_partner_smtp() {
             })
             .await
             .expect("invite");
-        let mails = partner_inbox.messages();
+        let mails = partner_inbox.wait_for(3).await;
         assert_eq!(mails.len(), 3, "{e}");
         assert!(mails[2].contains("Your Breeze invitation"));
         assert_eq!(link_token(&mails[2]), inv.invite_token);
@@ -681,6 +688,7 @@ async fn test_mail_resets_and_invitations_go_through_the_partner_smtp() {
         // Another partner's users still get the server's mail.
         let bolt_mails = server_inbox.messages().len();
         second_partner(&app).await;
+        server_inbox.wait_for(bolt_mails + 1).await;
         assert_eq!(
             server_inbox.messages().len(),
             bolt_mails + 1,
@@ -709,8 +717,13 @@ async fn test_mail_resets_and_invitations_go_through_the_partner_smtp() {
         let failed = admin.test_smtp().await.expect_err("unreachable");
         assert_eq!(failed.status(), Some(StatusCode::BAD_GATEWAY), "{e}");
         assert_eq!(failed.code(), Some("smtp_failed"));
+        assert!(
+            failed.to_string().contains("connection refused"),
+            "{e}: names what failed: {failed}"
+        );
         let server_before = server_inbox.messages().len();
         forgot(ADMIN_EMAIL).await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         assert_eq!(server_inbox.messages().len(), server_before, "{e}");
         let logs: Value = admin
             .get("/api/v1/audit/logs?action=settings.smtp.test")

@@ -13,6 +13,24 @@ impl Inbox {
         self.0.lock().expect("inbox").clone()
     }
 
+    /// The messages once there are at least `n` (the delivery queue sends them shortly
+    /// after the request); panics after five seconds.
+    pub async fn wait_for(&self, n: usize) -> Vec<String> {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let m = self.messages();
+            if m.len() >= n {
+                return m;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "expected {n} messages, got {}",
+                m.len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// `user:password` of every AUTH PLAIN login.
     pub fn logins(&self) -> Vec<String> {
         self.1.lock().expect("logins").clone()
@@ -34,7 +52,14 @@ fn plain_login(arg: &str) -> String {
 
 /// Starts the receiver; answers its port and inbox.
 pub async fn start() -> (u16, Inbox) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind smtp");
+    start_at(0).await
+}
+
+/// Starts the receiver on a given loopback port (0: any).
+pub async fn start_at(port: u16) -> (u16, Inbox) {
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind smtp");
     let port = listener.local_addr().expect("addr").port();
     let inbox = Inbox::default();
     let keep = inbox.clone();
@@ -86,4 +111,56 @@ pub async fn start() -> (u16, Inbox) {
         }
     });
     (port, inbox)
+}
+
+/// A listener that accepts connections and never says anything (a silent SMTP server);
+/// answers its port and how many connections it accepted.
+pub async fn silent() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = seen.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(sock);
+        }
+    });
+    (port, seen)
+}
+
+/// A listener that writes `greeting` to every connection, then answers EHLO/HELO with 250
+/// and every other line with `reply` (the greeting when empty): a server whose bytes must
+/// never reach an API answer. Answers its port and how many connections it accepted.
+pub async fn banner(
+    greeting: &'static str,
+    reply: &'static str,
+) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let _ = w.write_all(greeting.as_bytes()).await;
+                let mut lines = BufReader::new(r).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let cmd = line.to_ascii_uppercase();
+                    let answer = if reply.is_empty() {
+                        greeting
+                    } else if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+                        "250 ok\r\n"
+                    } else {
+                        reply
+                    };
+                    let _ = w.write_all(answer.as_bytes()).await;
+                }
+            });
+        }
+    });
+    (port, seen)
 }

@@ -9,6 +9,7 @@ mod audit;
 mod audit_scope;
 mod fixtures;
 mod harness;
+mod jobs;
 mod partner_settings;
 mod schema;
 mod sessions;

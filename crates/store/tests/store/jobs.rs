@@ -1,0 +1,161 @@
+//! The durable job queue: claims are atomic and leased, failures retry at the time given
+//! until the attempts run out, and a job whose worker died is claimed again.
+
+use crate::harness::engines;
+use breeze_store::jobs::{self, AfterFailure};
+use chrono::{Duration, SubsecRound, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+#[tokio::test]
+async fn a_due_job_is_claimed_once_and_removed_when_done() {
+    for t in engines().await {
+        let now = Utc::now().trunc_subsecs(0);
+        let (a, later) = (Uuid::now_v7(), Uuid::now_v7());
+        jobs::enqueue(&t.db, a, "mail", json!({"sealed": "x"}), 3, now, now)
+            .await
+            .expect("enqueue");
+        jobs::enqueue(
+            &t.db,
+            later,
+            "mail",
+            json!({}),
+            3,
+            now + Duration::hours(1),
+            now,
+        )
+        .await
+        .expect("enqueue");
+        let lease = now + Duration::minutes(1);
+        let got = jobs::claim(&t.db, now, lease, 10).await.expect("claim");
+        assert_eq!(got.len(), 1, "{}: only the due one", t.name);
+        assert_eq!(got[0].id, a);
+        assert_eq!(got[0].payload, json!({"sealed": "x"}));
+        assert_eq!((got[0].attempts, got[0].max_attempts), (1, 3));
+        let rec = jobs::get(&t.db, a).await.expect("get").expect("row");
+        assert_eq!(rec.status, "running");
+        assert_eq!(rec.locked_until, Some(lease));
+        assert!(
+            jobs::claim(&t.db, now, lease, 10)
+                .await
+                .expect("claim")
+                .is_empty(),
+            "{}: a leased job is not handed out twice",
+            t.name
+        );
+        jobs::complete(&t.db, a).await.expect("complete");
+        assert_eq!(jobs::get(&t.db, a).await.expect("get"), None);
+    }
+}
+
+#[tokio::test]
+async fn a_failed_job_waits_for_its_retry_time_and_fails_for_good_after_its_last_attempt() {
+    for t in engines().await {
+        let now = Utc::now().trunc_subsecs(0);
+        let id = Uuid::now_v7();
+        jobs::enqueue(&t.db, id, "mail", json!({}), 2, now, now)
+            .await
+            .expect("enqueue");
+        let lease = |at| at + Duration::minutes(1);
+        let got = jobs::claim(&t.db, now, lease(now), 10)
+            .await
+            .expect("claim");
+        assert_eq!(got.len(), 1);
+        let retry_at = now + Duration::seconds(30);
+        let after = jobs::fail(&t.db, id, "connection refused", Some(retry_at), now)
+            .await
+            .expect("fail");
+        assert_eq!(after, AfterFailure::Retry, "{}", t.name);
+        let rec = jobs::get(&t.db, id).await.expect("get").expect("row");
+        assert_eq!(
+            (rec.status.as_str(), rec.attempts, rec.next_run_at),
+            ("queued", 1, retry_at)
+        );
+        assert_eq!(rec.last_error.as_deref(), Some("connection refused"));
+        assert_eq!(rec.locked_until, None);
+        assert!(
+            jobs::claim(&t.db, now + Duration::seconds(29), lease(now), 10)
+                .await
+                .expect("claim")
+                .is_empty(),
+            "{}: not before its retry time",
+            t.name
+        );
+        let at = now + Duration::seconds(30);
+        let got = jobs::claim(&t.db, at, lease(at), 10).await.expect("claim");
+        assert_eq!(got.len(), 1, "{}", t.name);
+        assert_eq!(got[0].attempts, 2);
+        let after = jobs::fail(&t.db, id, "timed out", Some(at + Duration::minutes(1)), at)
+            .await
+            .expect("fail");
+        assert_eq!(after, AfterFailure::Failed, "{}: out of attempts", t.name);
+        let rec = jobs::get(&t.db, id).await.expect("get").expect("row");
+        assert_eq!((rec.status.as_str(), rec.attempts), ("failed", 2));
+        assert!(
+            jobs::claim(&t.db, at + Duration::days(1), lease(at), 10)
+                .await
+                .expect("claim")
+                .is_empty(),
+            "{}: a failed job stays failed",
+            t.name
+        );
+
+        // A failure not worth retrying fails at once.
+        let once = Uuid::now_v7();
+        jobs::enqueue(&t.db, once, "mail", json!({}), 5, now, now)
+            .await
+            .expect("enqueue");
+        jobs::claim(&t.db, now, lease(now), 10)
+            .await
+            .expect("claim");
+        let after = jobs::fail(&t.db, once, "destination not allowed", None, now)
+            .await
+            .expect("fail");
+        assert_eq!(after, AfterFailure::Failed, "{}", t.name);
+    }
+}
+
+#[tokio::test]
+async fn a_job_whose_lease_expired_is_claimed_again() {
+    for t in engines().await {
+        let now = Utc::now().trunc_subsecs(0);
+        let (id, last) = (Uuid::now_v7(), Uuid::now_v7());
+        jobs::enqueue(&t.db, id, "mail", json!({}), 3, now, now)
+            .await
+            .expect("enqueue");
+        jobs::enqueue(&t.db, last, "mail", json!({}), 1, now, now)
+            .await
+            .expect("enqueue");
+        let lease = now + Duration::minutes(1);
+        assert_eq!(
+            jobs::claim(&t.db, now, lease, 10)
+                .await
+                .expect("claim")
+                .len(),
+            2
+        );
+        // The worker died: nothing is handed out before the lease ends…
+        assert!(
+            jobs::claim(&t.db, lease - Duration::seconds(1), lease, 10)
+                .await
+                .expect("claim")
+                .is_empty()
+        );
+        // …and after it, the job is claimed again as its next attempt. The one whose
+        // only attempt that was is failed instead.
+        let again = jobs::claim(&t.db, lease, lease + Duration::minutes(1), 10)
+            .await
+            .expect("claim");
+        assert_eq!(again.len(), 1, "{}", t.name);
+        assert_eq!((again[0].id, again[0].attempts), (id, 2));
+        let rec = jobs::get(&t.db, last).await.expect("get").expect("row");
+        assert_eq!(rec.status, "failed", "{}", t.name);
+        assert!(rec.last_error.is_some());
+        assert_eq!(
+            jobs::list(&t.db, "mail").await.expect("list").len(),
+            2,
+            "{}",
+            t.name
+        );
+    }
+}
