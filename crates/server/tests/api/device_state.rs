@@ -523,8 +523,7 @@ async fn a_suspended_devices_machine_cannot_enroll_again_until_an_admin_clears_i
         for (o, s) in [(org, site), (org2, site2)] {
             let e = try_enroll(&app, &pa, o, s, "e-01", &fp)
                 .await
-                .err()
-                .expect("refused");
+                .expect_err("refused");
             assert_eq!(
                 code(&e),
                 (Some(403), Some("device_suspended")),
@@ -584,8 +583,7 @@ async fn enrollment_stops_at_the_device_limit() {
             .expect("pending device");
         let e = try_enroll(&app, &pa, org, site, "m-03", &"3".repeat(64))
             .await
-            .err()
-            .expect("full");
+            .expect_err("full");
         assert_eq!(
             code(&e),
             (Some(409), Some("device_limit_reached")),
@@ -618,8 +616,7 @@ async fn enrollment_stops_at_the_device_limit() {
         enroll(&app, &pa, org2, site2, "m-06").await;
         let e = try_enroll(&app, &pa, org2, site2, "m-07", &"7".repeat(64))
             .await
-            .err()
-            .expect("full");
+            .expect_err("full");
         assert_eq!(code(&e), (Some(409), Some("device_limit_reached")));
     }
 }
