@@ -339,3 +339,241 @@ async fn the_chain_covers_the_site_and_device_of_new_rows() {
         );
     }
 }
+
+#[derive(sqlx::FromRow)]
+struct Tagged {
+    resource_type: String,
+    site_id: Option<uuid::Uuid>,
+    device_id: Option<uuid::Uuid>,
+}
+
+/// Takes the database back to before migration 5, writes rows as version 4 did (the
+/// checksum without site/device), and migrates again: the rows are tagged by their
+/// resource, the chain still verifies, and a custom role with `devices:write` keeps what it
+/// could do (`devices:admin`).
+#[tokio::test]
+async fn migration_5_tags_old_audit_rows_and_keeps_custom_device_roles_whole() {
+    use breeze_core::audit_chain::{self, ChainedFields, GENESIS};
+    use breeze_core::permissions::{Action, Permission, Resource};
+    use breeze_core::roles::RoleScope;
+    use breeze_store::{migrations, roles};
+    for t in engines().await {
+        let w = world(&t.db, "Acme").await;
+        let now = chrono::Utc::now();
+        let (o0, s0, s1) = (w.orgs[0], w.sites[0][0], w.sites[0][1]);
+        let dev = agents::create_pending(
+            &t.db,
+            &NewPendingDevice {
+                org_id: o0,
+                site_id: s1,
+                hostname: "old-host",
+                display_name: None,
+                os_type: "linux",
+                tags: &[],
+                token_hash: "h",
+                token_expires_at: now,
+                created_by: w.admin,
+            },
+            now,
+        )
+        .await
+        .expect("device");
+        let gid = device_groups::create(
+            &t.db,
+            &NewGroup {
+                org_id: o0,
+                site_id: Some(s0),
+                name: "g".into(),
+                group_type: "static".into(),
+                rules: None,
+                parent_id: None,
+            },
+            now,
+        )
+        .await
+        .expect("group");
+        let write = PermissionSet::new([
+            Permission::new(Resource::Devices, Action::Read),
+            Permission::new(Resource::Devices, Action::Write),
+        ]);
+        let custom = roles::create(
+            &t.db,
+            roles::NewRole {
+                partner_id: None,
+                org_id: Some(o0),
+                scope: RoleScope::Organization,
+                name: "Desk",
+                description: None,
+                permissions: &write,
+            },
+            now,
+        )
+        .await
+        .expect("role");
+        let read_only = PermissionSet::new([Permission::new(Resource::Devices, Action::Read)]);
+        let reader = roles::create(
+            &t.db,
+            roles::NewRole {
+                partner_id: None,
+                org_id: Some(o0),
+                scope: RoleScope::Organization,
+                name: "Reader",
+                description: None,
+                permissions: &read_only,
+            },
+            now,
+        )
+        .await
+        .expect("role");
+
+        // Back to version 4's schema.
+        for sql in [
+            "DROP INDEX ix_audit_logs_site_id_seq",
+            "DROP INDEX ix_audit_logs_device_id_seq",
+            "ALTER TABLE audit_logs DROP COLUMN site_id",
+            "ALTER TABLE audit_logs DROP COLUMN device_id",
+            "ALTER TABLE audit_logs DROP COLUMN chain_version",
+            "DELETE FROM breeze_migrations WHERE version = 5",
+        ] {
+            t.db.exec(Q::new(sql))
+                .await
+                .unwrap_or_else(|e| panic!("{}: {sql}: {e}", t.name));
+        }
+        // Rows as the old code wrote them.
+        let ts = chrono::DateTime::from_timestamp_micros(now.timestamp_micros()).expect("ts");
+        let old_rows: Vec<(&str, &str, String, Option<uuid::Uuid>)> = vec![
+            ("user", "device", dev.to_string(), None),
+            ("user", "site", s0.to_string(), None),
+            ("user", "device_group", gid.to_string(), None),
+            (
+                "agent",
+                "device_command",
+                uuid::Uuid::new_v4().to_string(),
+                Some(dev.0),
+            ),
+            ("user", "organization", o0.to_string(), None),
+        ];
+        let mut prev = GENESIS.to_string();
+        for (i, (actor_type, rt, rid, actor)) in old_rows.iter().enumerate() {
+            let seq = i as i64 + 1;
+            let id = uuid::Uuid::new_v4();
+            let details = serde_json::json!({});
+            let sum = audit_chain::checksum(
+                &prev,
+                &ChainedFields {
+                    version: 1,
+                    seq,
+                    id,
+                    timestamp: ts,
+                    partner_id: Some(w.partner.0),
+                    org_id: Some(o0.0),
+                    actor_type,
+                    actor_id: *actor,
+                    actor_email: None,
+                    action: "old.action",
+                    resource_type: rt,
+                    resource_id: Some(rid),
+                    resource_name: None,
+                    details: &details,
+                    ip_address: None,
+                    user_agent: None,
+                    result: "success",
+                    error_message: None,
+                    site_id: None,
+                    device_id: None,
+                },
+            );
+            t.db.exec(
+                Q::new(
+                    "INSERT INTO audit_logs (id, seq, partner_id, org_id, timestamp, actor_type, actor_id, actor_email, action, \
+                     resource_type, resource_id, resource_name, details, ip_address, user_agent, result, error_message, checksum) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 'old.action', ?, ?, NULL, ?, NULL, NULL, 'success', NULL, ?)",
+                )
+                .bind(id)
+                .bind(seq)
+                .bind(w.partner)
+                .bind(o0)
+                .bind(ts)
+                .bind(*actor_type)
+                .bind(*actor)
+                .bind(*rt)
+                .bind(rid.clone())
+                .bind(details)
+                .bind(sum.clone()),
+            )
+            .await
+            .expect("old row");
+            prev = sum;
+        }
+        t.db.exec(
+            Q::new("UPDATE audit_chain SET seq = ?, checksum = ? WHERE id = 1")
+                .bind(old_rows.len() as i64)
+                .bind(prev),
+        )
+        .await
+        .expect("head");
+
+        assert_eq!(
+            migrations::migrate(&t.db).await.expect("migrate"),
+            vec![5],
+            "{}",
+            t.name
+        );
+
+        let (n, problems) = audit::verify(&t.db).await.expect("verify");
+        assert_eq!((n, problems.len()), (5, 0), "{}: {problems:?}", t.name);
+        let tagged: Vec<Tagged> =
+            t.db.all(Q::new(
+                "SELECT resource_type, site_id, device_id FROM audit_logs ORDER BY seq",
+            ))
+            .await
+            .expect("rows");
+        let got: Vec<(String, Option<uuid::Uuid>, Option<uuid::Uuid>)> = tagged
+            .into_iter()
+            .map(|r| (r.resource_type, r.site_id, r.device_id))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("device".into(), Some(s1.0), Some(dev.0)),
+                ("site".into(), Some(s0.0), None),
+                ("device_group".into(), Some(s0.0), None),
+                ("device_command".into(), Some(s1.0), Some(dev.0)),
+                ("organization".into(), None, None),
+            ],
+            "{}",
+            t.name
+        );
+        // A backfilled tag is outside the old rows' checksum, but new rows cover theirs.
+        audit::append(
+            &t.db,
+            &row(
+                o0,
+                "site.update",
+                "site",
+                s0.to_string(),
+                Some(s0),
+                None,
+                w.partner,
+            ),
+            now,
+        )
+        .await
+        .expect("append");
+        let (n, problems) = audit::verify(&t.db).await.expect("verify");
+        assert_eq!((n, problems.len()), (6, 0), "{}: {problems:?}", t.name);
+
+        let perms = roles::permissions_of(&t.db, custom).await.expect("perms");
+        assert!(
+            perms.allows(Resource::Devices, Action::Admin),
+            "{}: {perms:?}",
+            t.name
+        );
+        let perms = roles::permissions_of(&t.db, reader).await.expect("perms");
+        assert!(
+            !perms.allows(Resource::Devices, Action::Admin),
+            "{}: {perms:?}",
+            t.name
+        );
+    }
+}
