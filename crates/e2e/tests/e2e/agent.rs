@@ -348,6 +348,24 @@ async fn real_agent_enrolls_reports_runs_scripts_and_survives_a_server_restart()
             "{sw:?}"
         );
     }
+    // The real agent's process snapshot is served, its own process among them.
+    let procs = eventually(60, "process snapshot", || {
+        let admin = admin.clone();
+        let dev = dev.clone();
+        async move {
+            let (_, v) = admin
+                .get(&format!(
+                    "/api/v1/devices/{dev}/processes?q=breeze-agent&limit=500"
+                ))
+                .await?;
+            Ok(v["data"].as_array().filter(|l| !l.is_empty()).cloned())
+        }
+    })
+    .await?;
+    assert!(
+        procs.iter().all(|p| p["pid"].as_u64().is_some()),
+        "{procs:?}"
+    );
 
     // stdout, stderr and exit code exactly; delivery over the channel.
     let s3 = script(
