@@ -377,7 +377,8 @@ async fn migration_5_tags_old_audit_rows_and_keeps_custom_device_roles_whole() {
             now,
         )
         .await
-        .expect("device");
+        .expect("device")
+        .expect("enrollment not refused");
         let gid = device_groups::create(
             &t.db,
             &NewGroup {
