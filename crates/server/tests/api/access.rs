@@ -286,12 +286,13 @@ async fn org_user_renames_and_tags_devices_but_does_not_manage_them() {
         // Management: refused (403, the convention for a missing permission), nothing changes.
         let refused: Vec<(Method, String, Option<Value>)> = vec![
             (Method::PATCH, dp.clone(), Some(json!({"site_id": s1.id}))),
+            // Maintenance before quarantine: a quarantined device refuses maintenance (409).
+            (Method::POST, format!("{dp}/maintenance"), Some(json!({}))),
             (
                 Method::POST,
                 format!("{dp}/quarantine"),
                 Some(json!({"reason": "x"})),
             ),
-            (Method::POST, format!("{dp}/maintenance"), Some(json!({}))),
             (Method::POST, format!("{dp}/reactivate"), Some(json!({}))),
             (
                 Method::POST,
