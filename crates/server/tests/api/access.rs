@@ -3,7 +3,7 @@
 //! Org User role edits names and tags but does not manage devices; PATCH bodies sent by the
 //! typed client change only the fields they set.
 
-use crate::harness::{PASSWORD, TestApp, engines, spawn};
+use crate::harness::{PASSWORD, TestApp, create_org, engines, spawn};
 use breeze_client::BreezeClient;
 use breeze_core::roles::{ORG_ADMIN, ORG_TECHNICIAN, ORG_USER, PARTNER_TECHNICIAN};
 use breeze_proto::api::*;
@@ -37,23 +37,6 @@ async fn accept(app: &TestApp, inv: &Value) -> BreezeClient {
         .await
         .expect("accept");
     app.client.with_token(t.access_token)
-}
-
-async fn org(admin: &BreezeClient, name: &str) -> Organization {
-    admin
-        .create_org(&CreateOrganization {
-            name: name.into(),
-            slug: None,
-            org_type: None,
-            status: None,
-            max_devices: None,
-            settings: None,
-            contract_start: None,
-            contract_end: None,
-            billing_contact: None,
-        })
-        .await
-        .expect("org")
 }
 
 async fn site(admin: &BreezeClient, org: OrgId, name: &str) -> Site {
@@ -113,7 +96,10 @@ async fn org_ids_without_org_access_never_widens_reach() {
     for engine in engines() {
         let app = spawn(engine, |_| {}).await;
         let admin = app.admin().await;
-        let (o1, o2) = (org(&admin, "One").await, org(&admin, "Two").await);
+        let (o1, o2) = (
+            create_org(&admin, "One").await,
+            create_org(&admin, "Two").await,
+        );
         let e = app.engine;
 
         // An invite with org_ids only: selected, those organizations.
@@ -250,7 +236,7 @@ async fn org_user_renames_and_tags_devices_but_does_not_manage_them() {
         let app = spawn(engine, |_| {}).await;
         let admin = app.admin().await;
         let e = app.engine;
-        let o = org(&admin, "One").await;
+        let o = create_org(&admin, "One").await;
         let (s0, s1) = (site(&admin, o.id, "A").await, site(&admin, o.id, "B").await);
         let (_, ou) =
             invite_org_user(&app, &admin, "ou@one.test", ORG_USER, o.id, None, None).await;
@@ -346,7 +332,7 @@ async fn every_patch_body_with_unset_fields_changes_nothing() {
         let app = spawn(engine, |_| {}).await;
         let admin = app.admin().await;
         let e = app.engine;
-        let o = org(&admin, "One").await;
+        let o = create_org(&admin, "One").await;
         let (s0, _s1) = (site(&admin, o.id, "A").await, site(&admin, o.id, "B").await);
         let d = pending_device(&admin, s0.id, "box-1").await;
         ok(
@@ -579,7 +565,7 @@ async fn site_and_group_limited_users_read_no_audit_row_outside_their_reach() {
         let app = spawn(engine, |_| {}).await;
         let admin = app.admin().await;
         let e = app.engine;
-        let o = org(&admin, "One").await;
+        let o = create_org(&admin, "One").await;
         let (s0, s1) = (
             site(&admin, o.id, "Inside").await,
             site(&admin, o.id, "Outside").await,

@@ -165,3 +165,21 @@ impl TestApp {
         self.client.with_token(t.access_token)
     }
 }
+
+/// A customer organization with nothing but a name set.
+pub async fn create_org(admin: &BreezeClient, name: &str) -> breeze_proto::api::Organization {
+    admin
+        .create_org(&breeze_proto::api::CreateOrganization {
+            name: name.into(),
+            slug: None,
+            org_type: None,
+            status: None,
+            max_devices: None,
+            settings: None,
+            contract_start: None,
+            contract_end: None,
+            billing_contact: None,
+        })
+        .await
+        .expect("org")
+}

@@ -3,7 +3,7 @@
 //! token lifetimes at login and refresh, mail through the partner's SMTP server, and MFA
 //! enrolment before anything else when the partner requires it.
 
-use crate::harness::{ADMIN_EMAIL, Engine, PASSWORD, TestApp, engines, spawn};
+use crate::harness::{ADMIN_EMAIL, Engine, PASSWORD, TestApp, create_org, engines, spawn};
 use breeze_client::BreezeClient;
 use breeze_core::roles::{ORG_ADMIN, PARTNER_ADMIN, PARTNER_TECHNICIAN, PARTNER_VIEWER};
 use breeze_proto::api::*;
@@ -46,23 +46,6 @@ async fn invite(
         .await
         .expect("accept");
     app.client.with_token(t.access_token)
-}
-
-async fn create_org(admin: &BreezeClient, name: &str) -> Organization {
-    admin
-        .create_org(&CreateOrganization {
-            name: name.into(),
-            slug: None,
-            org_type: None,
-            status: None,
-            max_devices: None,
-            settings: None,
-            contract_start: None,
-            contract_end: None,
-            billing_contact: None,
-        })
-        .await
-        .expect("org")
 }
 
 /// A second partner, created by a platform operator; answers its admin.

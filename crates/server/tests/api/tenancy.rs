@@ -4,7 +4,7 @@
 //! their organization, site-limited users only their sites; lists never show foreign rows;
 //! and attempts leave the objects untouched.
 
-use crate::harness::{PASSWORD, TestApp, engines, spawn};
+use crate::harness::{PASSWORD, TestApp, create_org, engines, spawn};
 use breeze_client::BreezeClient;
 use breeze_core::roles::{
     ORG_ADMIN, ORG_TECHNICIAN, ORG_USER, ORG_VIEWER, PARTNER_ADMIN, PARTNER_TECHNICIAN,
@@ -79,20 +79,7 @@ async fn invite(
 async fn build_tenant(app: &TestApp, name: &'static str, admin: BreezeClient) -> Tenant {
     let mut orgs = Vec::new();
     for o in 0..2 {
-        let org = admin
-            .create_org(&CreateOrganization {
-                name: format!("{name} Org {o}"),
-                slug: None,
-                org_type: None,
-                status: None,
-                max_devices: None,
-                settings: None,
-                contract_start: None,
-                contract_end: None,
-                billing_contact: None,
-            })
-            .await
-            .expect("org");
+        let org = create_org(&admin, &format!("{name} Org {o}")).await;
         let mut sites = Vec::new();
         for s in 0..2 {
             sites.push(
