@@ -69,6 +69,8 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<()> {
     )
     .await?;
     crate::dispatch::publish_settled(state, &lost);
+    let cancelled = command_sweeps::cancel_for_quarantined_devices(&state.db, now).await?;
+    crate::dispatch::publish_settled(state, &cancelled);
     let r5 = metrics::rollup(&state.db, Resolution::FiveMinutes, now).await?;
     let r60 = metrics::rollup(&state.db, Resolution::Hour, now).await?;
     let dropped = metrics::apply_retention(
@@ -82,11 +84,13 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<()> {
     )
     .await?;
     let lost = lost.len() as u64;
-    if offline + expired + lost + r5 + r60 + dropped > 0 {
+    let quarantine_cancelled = cancelled.len() as u64;
+    if offline + expired + lost + quarantine_cancelled + r5 + r60 + dropped > 0 {
         tracing::info!(
             offline,
             expired,
             lost,
+            quarantine_cancelled,
             rollups_5m = r5,
             rollups_1h = r60,
             metrics_dropped = dropped,

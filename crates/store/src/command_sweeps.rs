@@ -121,17 +121,45 @@ pub async fn cancel_for_quarantine(
     device: DeviceId,
     now: DateTime<Utc>,
 ) -> Result<Vec<Settled>, StoreError> {
+    cancel_waiting(
+        db,
+        Q::new(
+            "UPDATE device_commands SET status = 'cancelled', completed_at = ?, error_message = ? \
+             WHERE device_id = ? AND status IN ('pending', 'sent') RETURNING id",
+        )
+        .bind(now)
+        .bind(QUARANTINE_REASON)
+        .bind(device),
+        now,
+    )
+    .await
+}
+
+/// The periodic sweep's side of [`cancel_for_quarantine`]: a command queued in the instant
+/// between a handler's quarantine check and the quarantine itself is cancelled here
+/// rather than left waiting (undelivered) until it expires.
+pub async fn cancel_for_quarantined_devices(
+    db: &Db,
+    now: DateTime<Utc>,
+) -> Result<Vec<Settled>, StoreError> {
+    cancel_waiting(
+        db,
+        Q::new(
+            "UPDATE device_commands SET status = 'cancelled', completed_at = ?, error_message = ? \
+             WHERE status IN ('pending', 'sent') AND device_id IN \
+             (SELECT id FROM devices WHERE status = 'quarantined' OR quarantined_at IS NOT NULL) RETURNING id",
+        )
+        .bind(now)
+        .bind(QUARANTINE_REASON),
+        now,
+    )
+    .await
+}
+
+async fn cancel_waiting(db: &Db, q: Q, now: DateTime<Utc>) -> Result<Vec<Settled>, StoreError> {
     let mut tx = db.begin().await?;
     let ids: Vec<Uuid> = tx
-        .all::<IdRow>(
-            Q::new(
-                "UPDATE device_commands SET status = 'cancelled', completed_at = ?, error_message = ? \
-                 WHERE device_id = ? AND status IN ('pending', 'sent') RETURNING id",
-            )
-            .bind(now)
-            .bind(QUARANTINE_REASON)
-            .bind(device),
-        )
+        .all::<IdRow>(q)
         .await?
         .into_iter()
         .map(|r| r.id)

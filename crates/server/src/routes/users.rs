@@ -252,6 +252,9 @@ async fn invite(
             let org = orgs::get(&state.db, &auth.scope, org_id)
                 .await
                 .map_err(|_| ApiError::validation("org_id", "no such organization"))?;
+            // A suspended or churned organization gains no users (removing one stays
+            // possible: it only narrows who reaches the organization).
+            auth.writable(org_id)?;
             if req.org_access.is_some() || req.org_ids.is_some() {
                 return Err(ApiError::validation(
                     "org_access",
@@ -440,6 +443,7 @@ async fn update(
     let mut change = MembershipChange::default();
     match target.org_id {
         Some(org) => {
+            auth.writable(org)?;
             if req.org_access.is_some() || req.org_ids.is_some() {
                 return Err(ApiError::validation(
                     "org_access",

@@ -493,6 +493,43 @@ async fn the_sweep_marks_a_running_command_lost_after_its_timeout_and_grace() {
     }
 }
 
+/// A command queued in the instant between the handler's quarantine check and the
+/// quarantine (which cancels what waits) is not left pending: the sweep cancels it.
+#[tokio::test]
+async fn the_sweep_cancels_a_command_that_slipped_in_beside_a_quarantine() {
+    for engine in engines() {
+        let app = spawn(engine, |_| {}).await;
+        let pa = app.admin().await;
+        let (org, site) = org_and_site(&pa, "R").await;
+        let (dev, _agent) = enroll(&app, &pa, org, site, "r-01").await;
+        let cmd = queue_reboot(&pa, dev).await.expect("queue");
+        // The quarantine as the race leaves it: set, with this command still waiting.
+        app.state
+            .db
+            .exec(
+                breeze_store::Q::new(
+                    "UPDATE devices SET status = 'quarantined', quarantined_at = ? WHERE id = ?",
+                )
+                .bind(chrono::Utc::now())
+                .bind(dev),
+            )
+            .await
+            .expect("quarantine behind the handler's back");
+        assert_eq!(command(&pa, dev, cmd).await.status, "pending");
+        breeze_server::jobs::sweep_once(&app.state)
+            .await
+            .expect("sweep");
+        let c = command(&pa, dev, cmd).await;
+        assert_eq!(c.status, "cancelled", "{engine:?}");
+        assert!(
+            c.error_message
+                .as_deref()
+                .is_some_and(|m| m.contains("quarantined")),
+            "{c:?}"
+        );
+    }
+}
+
 async fn suspend_by_misuse(agent: &BreezeClient, other: DeviceId) {
     let (status, _) = agent
         .raw(
@@ -773,6 +810,12 @@ async fn a_suspended_or_churned_organization_is_read_only_and_its_agents_are_ref
                     reqwest::Method::POST,
                     "/api/v1/devices".into(),
                     json!({"site_id": site, "hostname": "p", "os_type": "linux"}),
+                ),
+                (
+                    "invite",
+                    reqwest::Method::POST,
+                    "/api/v1/users".into(),
+                    json!({"email": "late@n.test", "name": "Late", "role_id": RoleId(ORG_ADMIN), "org_id": org}),
                 ),
             ];
             for (who, c) in [("partner admin", &pa), ("org admin", &oa)] {
