@@ -157,6 +157,18 @@ pub async fn cancel_for_quarantined_devices(
 }
 
 async fn cancel_waiting(db: &Db, q: Q, now: DateTime<Utc>) -> Result<Vec<Settled>, StoreError> {
+    update_and_settle(db, q, "cancelled", QUARANTINE_REASON, now).await
+}
+
+/// Runs `q` (an `UPDATE device_commands … RETURNING id` that moved commands to `status`)
+/// and [`settle`]s what it moved, in one transaction.
+async fn update_and_settle(
+    db: &Db,
+    q: Q,
+    status: &'static str,
+    reason: &'static str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Settled>, StoreError> {
     let mut tx = db.begin().await?;
     let ids: Vec<Uuid> = tx
         .all::<IdRow>(q)
@@ -164,7 +176,7 @@ async fn cancel_waiting(db: &Db, q: Q, now: DateTime<Utc>) -> Result<Vec<Settled
         .into_iter()
         .map(|r| r.id)
         .collect();
-    let out = settle(&mut tx, &ids, "cancelled", QUARANTINE_REASON, now).await?;
+    let out = settle(&mut tx, &ids, status, reason, now).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -183,7 +195,6 @@ pub async fn lose_unreported_for_agent(
     let Some(previous) = previous_heartbeat else {
         return Ok(Vec::new());
     };
-    let mut tx = db.begin().await?;
     let mut q = Q::new("UPDATE device_commands SET status = 'lost', completed_at = ");
     q.push_bind(now)
         .push(", error_message = ")
@@ -197,15 +208,7 @@ pub async fn lose_unreported_for_agent(
             .push_list(reported.iter().copied());
     }
     q.push(" RETURNING id");
-    let ids: Vec<Uuid> = tx
-        .all::<IdRow>(q)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    let out = settle(&mut tx, &ids, "lost", LOST_UNREPORTED, now).await?;
-    tx.commit().await?;
-    Ok(out)
+    update_and_settle(db, q, "lost", LOST_UNREPORTED, now).await
 }
 
 #[derive(sqlx::FromRow)]
@@ -241,7 +244,6 @@ pub async fn lose_overdue(
     if overdue.is_empty() {
         return Ok(Vec::new());
     }
-    let mut tx = db.begin().await?;
     let mut q = Q::new("UPDATE device_commands SET status = 'lost', completed_at = ");
     q.push_bind(now)
         .push(", error_message = ")
@@ -249,13 +251,5 @@ pub async fn lose_overdue(
         .push(" WHERE status = 'running' AND id IN ")
         .push_list(overdue.iter().copied())
         .push(" RETURNING id");
-    let ids: Vec<Uuid> = tx
-        .all::<IdRow>(q)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    let out = settle(&mut tx, &ids, "lost", LOST_OVERDUE, now).await?;
-    tx.commit().await?;
-    Ok(out)
+    update_and_settle(db, q, "lost", LOST_OVERDUE, now).await
 }
