@@ -1,36 +1,53 @@
-// End-to-end run of the console against a real server and a real enrolled agent:
-//   setup → login → two customer organizations are created and the real `breeze-agent` is
-//   enrolled into one → the agent's device is listed online → a script is written in the
-//   library → open the device → hardware and software → run the script → its output appears
-//   live → invite a customer user scoped to that organization → sign out
-// then the invited user accepts, signs in and must see only their organization's device.
+// End-to-end run of the console against a real server (empty data directory) and the real
+// agent, everything a user does done through the console:
+//   setup → organization → site → enrollment key → the command copied from the key dialog is
+//   run on this machine → the device shows online (time to first device) → script written in
+//   the library → run from the device page, its output watched → every device tab against the
+//   API → dynamic device group → custom role → SMTP and session policy (a loopback mail sink)
+//   → invite a customer user → the Users page lists admin and invitation → sign out
+// then the invited user opens the e-mailed link, chooses a password and must see only their
+// organization's device. The API is used only to check results and to set up a second
+// customer (with a Windows machine) that the first one must never see.
+//
+// The run fails on any console error, page error, CSP violation or HTTP error answer a step
+// did not declare. Known defects being fixed elsewhere: see known.ts (E2E_KNOWN_BUGS).
 //
 // Environment:
 //   BREEZE_URL           the running server (default http://127.0.0.1:3901)
 //   BREEZE_SETUP_TOKEN   or BREEZE_DATA_DIR (reads <data-dir>/setup-token) when setup is pending
 //   BREEZE_ADMIN_EMAIL / BREEZE_ADMIN_PASSWORD   the admin to create or sign in as
-//   BREEZE_AGENT_BIN / BREEZE_AGENT_STATE_DIR    the agent to enroll (scripts/browser-e2e.sh
-//                        sets both); without them the device, script and org-user steps are skipped
+//   BREEZE_AGENT_BIN / BREEZE_AGENT_STATE_DIR    the agent to install (scripts/browser-e2e.sh sets both)
 //   BREEZE_DEVICE_HOSTNAME   the agent's hostname when it differs from this machine's
-//   BREEZE_SCRIPT_NAME   a library script to run (else "e2e echo" is written in the editor)
-//   BREEZE_ORG_USER_EMAIL / BREEZE_ORG_USER_PASSWORD  the customer user to invite
-//   E2E_ARTIFACTS        screenshot folder (default ../artifacts/screenshots)
-import { readFileSync } from "node:fs";
+//   E2E_ARTIFACTS        screenshots and time-to-first-device.txt (default ../artifacts/screenshots)
+//   E2E_KNOWN_BUGS       known defects to record instead of failing on (known.ts)
+import { readFileSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
-import type { Page } from "playwright-core";
-import { BREEZE_URL, open, step, type Session } from "./driver";
-import { apiLogin, call, seed, type Seed } from "./seed";
+import { installFromDialog, type Agent } from "./agent";
+import { everyTab, openDevice, runScript, serverStreamsOutput } from "./device";
+import { ARTIFACTS, BREEZE_URL, noErrorState, open, settled, step, waitFor, type Session } from "./driver";
+import { createGroup, createKey, createOrg, createRole, createScript, createSite, invite, keyUses, login, nav, saveSettings, setup, signOut, USERS_LIST_422, usersListed } from "./forms";
+import { expectedFor, failed, report } from "./known";
+import { apiLogin, call, secondTenant, type OtherTenant } from "./seed";
+import { decoded, smtpSink, type Sink } from "./smtp";
 
 const env = process.env;
 const ADMIN_EMAIL = env.BREEZE_ADMIN_EMAIL ?? "admin@e2e.example";
 const ADMIN_PASSWORD = env.BREEZE_ADMIN_PASSWORD ?? "correct horse battery staple";
-/** With a built agent the run enrolls it and checks devices, scripts and the org user. */
-const WITH_AGENT = !!env.BREEZE_AGENT_BIN;
-let seeded: Seed | null = null;
-const ORG_USER_EMAIL = env.BREEZE_ORG_USER_EMAIL ?? "nina@northwind.example";
-const ORG_USER_PASSWORD = env.BREEZE_ORG_USER_PASSWORD ?? "northwind dental 2026";
-const SCRIPT = env.BREEZE_SCRIPT_NAME;
-const MARKER = `breeze-e2e-${Date.now()}`;
+const ORG_USER_EMAIL = "nina@northwind.example";
+const ORG_USER_PASSWORD = "northwind dental 2026";
+const DEVICE = env.BREEZE_DEVICE_HOSTNAME ?? hostname();
+const ORG = "Northwind Dental";
+const KEY = "Northwind rollout";
+const SCRIPT = "e2e echo";
+const MARK = `breeze-e2e-${Date.now()}`;
+const FIRST = `${MARK}-first`;
+const LAST = `${MARK}-last`;
+/** Prints a line, waits, prints another: long enough to see the first before the end. */
+const SCRIPT_CONTENT = `echo ${FIRST}\nsleep 4\necho ${LAST}\nuname -a\n`;
+
+/** Things the run could not prove on this server, printed at the end (not failures). */
+const notes: string[] = [];
 
 function setupToken(): string {
   if (env.BREEZE_SETUP_TOKEN) return env.BREEZE_SETUP_TOKEN.trim();
@@ -44,203 +61,127 @@ async function needsSetup(): Promise<boolean> {
   return ((await r.json()) as { needs_setup: boolean }).needs_setup;
 }
 
-async function waitFor(page: Page, fn: () => Promise<boolean>, what: string, ms = 30_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await fn()) return;
-    await page.waitForTimeout(250);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-/**
- * Waits until the page has loaded and shows no loading indicator. ("networkidle" never comes:
- * the live event stream keeps a request open for as long as the page is signed in.)
- */
-async function settled(page: Page) {
-  await page.waitForLoadState("load");
-  await waitFor(page, async () => (await page.locator('[aria-busy="true"]').count()) === 0, "the page to finish loading");
-  await page.waitForTimeout(150);
-}
-
-async function login(s: Session, email: string, password: string) {
-  const { page } = s;
-  await page.goto(`${BREEZE_URL}/login`);
-  await page.getByLabel("E-mail").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await s.shot("login");
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Dashboard" }).waitFor();
-}
-
-async function signOut(s: Session) {
-  await s.page.getByRole("button", { name: "Sign out" }).click();
-  await s.page.getByRole("heading", { name: "Sign in to Breeze" }).waitFor();
-  await s.shot("signed-out");
-}
-
 interface AdminResult {
   problems: string[];
-  /** The link the invited org user opens to choose a password. */
-  inviteLink: string | null;
+  /** The link the invitation dialog showed. */
+  inviteLink: string;
+  other: OtherTenant;
+  orgId: string;
 }
 
-async function adminFlow(): Promise<AdminResult> {
+async function adminFlow(sink: Sink, t0: number, fresh: boolean, stopLater: (a: Agent) => void): Promise<AdminResult> {
   const s = await open("admin");
   const { page } = s;
-  let inviteLink: string | null = null;
   try {
-    if (await needsSetup()) {
-      await step("first-run setup", async () => {
-        await page.goto(`${BREEZE_URL}/`);
-        await page.getByRole("heading", { name: "Set up Breeze" }).waitFor();
-        await s.shot("setup");
-        await page.getByLabel("Setup token").fill(setupToken());
-        await page.getByLabel("Company (partner) name").fill("E2E MSP");
-        await page.getByLabel("Your name").fill("E2E Admin");
-        await page.getByLabel("E-mail").fill(ADMIN_EMAIL);
-        await page.getByLabel("Password", { exact: true }).fill(ADMIN_PASSWORD);
-        await page.getByLabel("Repeat the password").fill(ADMIN_PASSWORD);
-        await page.getByRole("button", { name: "Create and sign in" }).click();
-        await page.getByRole("heading", { name: "Dashboard" }).waitFor();
-        await s.shot("dashboard-after-setup");
-        await signOut(s);
-      });
+    if (fresh) {
+      await step("first-run setup in the console", () => setup(s, { token: setupToken(), partner: "E2E MSP", name: "E2E Admin", email: ADMIN_EMAIL, password: ADMIN_PASSWORD }));
+    } else {
+      await step("login", () => login(s, ADMIN_EMAIL, ADMIN_PASSWORD));
     }
-    await step("login", () => login(s, ADMIN_EMAIL, ADMIN_PASSWORD));
-    if (WITH_AGENT && !seeded) {
-      seeded = await step("two customer organizations; the real agent enrolled into the first", async () => seed(await apiLogin(ADMIN_EMAIL, ADMIN_PASSWORD)));
-    }
-    const DEVICE = seeded?.device ?? env.BREEZE_DEVICE_HOSTNAME;
-    await step("dashboard", async () => {
-      await settled(page);
-      await s.shot("dashboard");
+    const token = await apiLogin(ADMIN_EMAIL, ADMIN_PASSWORD);
+    const org = await step("new organization", () => createOrg(s, token, ORG));
+    const site = await step("new site", () => createSite(s, token, org, "Main surgery", "Europe/London"));
+    const copied = await step("new enrollment key; its command copied from the dialog", () => createKey(s, token, org, site, KEY));
+    const agent = await step("the copied command runs on this machine", async () => installFromDialog(copied));
+    stopLater(agent);
+    console.log(`  agent: ${agent.how}`);
+    await step("the device shows online, live", async () => {
+      await nav(page, "Devices");
+      const row = page.getByRole("row").filter({ hasText: DEVICE }).first();
+      // No reload: the list updates from the live event stream.
+      await row.waitFor({ timeout: 90_000 });
+      await waitFor(page, async () => /\bonline\b/.test(await row.innerText()), "the device to be online", 90_000);
+      const seconds = (Date.now() - t0) / 1000;
+      await s.shot("first-device-online");
+      if (fresh) {
+        const caveat = failed("key-form") ? "; NOT representative: the key form failed (known defect key-form), its 10 s wait included" : "";
+        const line = `time to first device: ${seconds.toFixed(1)} s (empty data directory → device online, through the console; server already running, builds excluded${caveat})`;
+        console.log(`  ${line}`);
+        writeFileSync(join(ARTIFACTS, "time-to-first-device.txt"), `${seconds.toFixed(1)}\n`);
+        notes.push(line);
+      } else notes.push("time to first device not measured: the server was already set up");
     });
+    const devices = await call<{ data: Array<{ id: string; hostname: string }> }>(token, "GET", `/api/v1/devices?limit=200&q=${encodeURIComponent(DEVICE)}`);
+    const device = devices.data.find((d) => d.hostname === DEVICE);
+    if (!device) throw new Error(`the API lists no device ${DEVICE}`);
 
-    for (const [path, heading] of [
-      ["/orgs", "Organizations"],
-      ["/users", "Users"],
-      ["/roles", "Roles"],
-      ["/audit", "Audit log"],
-      ["/enrollment-keys", "Enrollment keys"],
-      ["/device-groups", "Device groups"],
-      ["/scripts", "Scripts"],
-      ["/settings", "Settings"],
-    ] as const) {
-      await step(`screen ${path}`, async () => {
-        await page.goto(`${BREEZE_URL}${path}`);
-        await page.getByRole("heading", { name: heading, exact: true }).waitFor();
-        await settled(page);
-        await s.shot(path.slice(1));
-      });
-    }
+    const other = await step("a second customer with its own machine (API)", () => secondTenant(token));
+    await step("the partner admin sees both customers' machines; the dashboard counts them", async () => {
+      await nav(page, "Devices");
+      await page.getByRole("row").filter({ hasText: other.device }).first().waitFor();
+      await s.shot("devices");
+      await nav(page, "Dashboard");
+      await page.getByText("Online", { exact: true }).first().waitFor();
+      await settled(page);
+      await noErrorState(page, "Dashboard");
+      await s.shot("dashboard-with-devices");
+    });
+    await step("the key list counts the use", () => keyUses(s, KEY, 1));
+    await step("write a script in the library", () => createScript(s, token, SCRIPT, SCRIPT_CONTENT));
 
-    if (DEVICE) {
-      await step("the agent's device is listed online", async () => {
-        await page.goto(`${BREEZE_URL}/devices`);
-        await page.getByRole("heading", { name: "Devices" }).waitFor();
-        const row = page.getByRole("row").filter({ hasText: DEVICE });
-        await row.first().waitFor();
-        await waitFor(page, async () => (await row.first().textContent())?.includes("online") ?? false, "the device to be online", 90_000);
-        // The partner admin sees both customers' machines (the org user, later, only one).
-        if (seeded) await page.getByRole("row").filter({ hasText: seeded.otherDevice }).first().waitFor();
-        await s.shot("devices");
-      });
-      await step("dashboard counts the devices", async () => {
-        await page.getByRole("link", { name: "Dashboard" }).click();
-        await page.getByText("By operating system").waitFor();
-        await page.getByText("Online", { exact: true }).first().waitFor();
-        await settled(page);
-        await s.shot("dashboard-with-devices");
-      });
-      const name = SCRIPT ?? (await step("write a script in the library", () => createEchoScript(s)));
-      await step("device detail: hardware and software", async () => {
-        await page.goto(`${BREEZE_URL}/devices`);
-        await page.getByRole("link", { name: DEVICE, exact: true }).first().click();
-        await page.getByRole("heading", { name: DEVICE }).waitFor();
-        await s.shot("device-overview");
-        await page.getByRole("tab", { name: "Hardware" }).click();
-        await page.getByText("CPU").first().waitFor();
-        await s.shot("device-hardware");
-        await page.getByRole("tab", { name: "Software" }).click();
-        await waitFor(page, async () => (await page.locator("tbody tr").count()) > 0, "software rows");
-        await s.shot("device-software");
-      });
-      await step("run a script from the library; its output appears live", async () => {
-        await page.getByRole("button", { name: "Run script" }).click();
-        const dialog = page.getByRole("dialog");
-        const select = dialog.getByLabel("Script");
-        await select.waitFor();
-        const labels = await select.locator("option").allTextContents();
-        const label = labels.find((l) => l.startsWith(`${name} (`));
-        if (!label) throw new Error(`no script named ${name} in the library (${labels.join(", ")})`);
-        await select.selectOption({ label });
-        await s.shot("run-dialog");
-        await dialog.getByRole("button", { name: /^Run on/ }).click();
-        await dialog.getByText(/finished/).waitFor();
-        await waitFor(page, async () => (await dialog.getByText(/completed|failed|timeout/).count()) > 0, "the execution to finish", 120_000);
-        const out = await dialog.getByTestId("stdout").first().textContent();
-        if (!SCRIPT && !out?.includes(MARKER)) throw new Error(`output did not contain ${MARKER}: ${out}`);
-        await dialog.getByRole("button", { name: new RegExp(`^${DEVICE}`) }).waitFor();
-        await s.shot("run-output");
-        await dialog.getByRole("button", { name: "Close", exact: true }).first().click();
-      });
-      await step("live: a change made elsewhere shows without a reload", async () => {
-        await page.getByText("Live", { exact: true }).waitFor();
-        const id = new URL(page.url()).pathname.split("/").pop();
-        const token = await apiLogin(ADMIN_EMAIL, ADMIN_PASSWORD);
-        const post = (action: string) => call(token, "POST", `/api/v1/devices/${id}/${action}`, { reason: "e2e: another technician" });
-        await post("maintenance");
-        await page.getByRole("button", { name: "End maintenance" }).waitFor({ timeout: 10_000 });
-        await s.shot("device-maintenance-live");
-        await post("reactivate");
-        await page.getByRole("button", { name: "Quarantine" }).waitFor({ timeout: 10_000 });
-      });
-      await step("quarantine the device, then return it to service", async () => {
-        await page.getByRole("button", { name: "Quarantine" }).click();
-        const dialog = page.getByRole("dialog");
-        await dialog.getByLabel(/Reason/).fill("e2e: suspected compromise");
-        await dialog.getByRole("button", { name: "Quarantine" }).click();
-        await page.getByRole("button", { name: "Release from quarantine" }).waitFor();
-        await page.getByText("quarantined", { exact: true }).first().waitFor();
-        await s.shot("device-quarantined");
-        await page.getByRole("button", { name: "Release from quarantine" }).click();
-        await page.getByRole("dialog").getByRole("button", { name: "Return to service" }).click();
-        await page.getByRole("button", { name: "Quarantine" }).waitFor();
-        // Seen moments ago, so back online at once (not offline until the next heartbeat).
-        await page.getByText("online", { exact: true }).first().waitFor();
-      });
-    }
-    if (seeded) {
-      const orgA = seeded.orgA.name;
-      inviteLink = await step(`invite a customer user scoped to ${orgA}`, async () => {
-        await page.goto(`${BREEZE_URL}/users`);
-        await page.getByRole("heading", { name: "Users", exact: true }).waitFor();
-        await page.getByRole("button", { name: "Invite user" }).click();
-        const dialog = page.getByRole("dialog");
-        await dialog.getByLabel("E-mail").fill(ORG_USER_EMAIL);
-        await dialog.getByLabel("Name", { exact: true }).fill("Nina Northwind");
-        await dialog.getByLabel("Customer user").check();
-        await dialog.getByLabel("Organization", { exact: true }).selectOption({ label: orgA });
-        const role = dialog.getByLabel("Role");
-        const roleLabel = (await role.locator("option").allTextContents()).find((l) => l.startsWith("Org Technician"));
-        if (!roleLabel) throw new Error("no Org Technician role to grant");
-        await role.selectOption({ label: roleLabel });
-        await s.shot("invite-user");
-        await dialog.getByRole("button", { name: "Send invitation" }).click();
-        const link = page.getByRole("dialog", { name: "Invitation created" }).getByLabel("Invitation link");
-        await link.waitFor();
-        const value = await link.inputValue();
-        await s.shot("invitation-created");
-        await page.getByRole("button", { name: "Done" }).click();
-        return value;
-      });
-    }
-    await step("narrow screen", async () => {
+    const streams = await serverStreamsOutput();
+    await step(`run the script from the device page; its output appears${streams ? " while it runs" : ""}`, async () => {
+      await openDevice(page, DEVICE);
+      await s.shot("device-overview");
+      const r = await runScript(s, SCRIPT, DEVICE, FIRST, LAST);
+      if (r.status !== "completed") throw new Error(`the execution ended ${r.status}: ${r.stdout}`);
+      if (!r.stdout.includes(FIRST) || !r.stdout.includes(LAST)) throw new Error(`the output lacks the script's lines: ${r.stdout}`);
+      if (streams && !r.sawChunkBeforeEnd) throw new Error("the server streams output, but the first line appeared only when the script ended");
+      if (!streams) notes.push(`live output: the server's LiveEvent has no output event, so only the final output was checked${r.sawChunkBeforeEnd ? " (a first line did show early)" : ""}`);
+      await page.getByRole("dialog").getByRole("button", { name: "Close", exact: true }).first().click();
+    });
+    await step("every device tab shows what the API holds", () => everyTab(s, token, device.id, SCRIPT));
+    await step("live: a change made by another technician shows without a reload", async () => {
+      await page.reload();
+      await page.getByRole("heading", { name: DEVICE }).waitFor();
+      await page.getByText("Live", { exact: true }).waitFor();
+      // The other technician is the API; this page is not reloaded.
+      const post = (action: string) => call(token, "POST", `/api/v1/devices/${device.id}/${action}`, { reason: "e2e: another technician" });
+      await post("maintenance");
+      await page.getByRole("button", { name: "End maintenance" }).waitFor({ timeout: 10_000 });
+      await s.shot("device-maintenance-live");
+      await post("reactivate");
+      await page.getByRole("button", { name: "Quarantine" }).waitFor({ timeout: 10_000 });
+    });
+    await step("quarantine the device, then return it to service", async () => {
+      await page.getByRole("button", { name: "Quarantine" }).click();
+      const dialog = page.getByRole("dialog");
+      await dialog.getByLabel(/Reason/).fill("e2e: suspected compromise");
+      await dialog.getByRole("button", { name: "Quarantine" }).click();
+      await page.getByRole("button", { name: "Release from quarantine" }).waitFor();
+      await page.getByText("quarantined", { exact: true }).first().waitFor();
+      const d = await call<{ status: string }>(token, "GET", `/api/v1/devices/${device.id}`);
+      if (d.status !== "quarantined") throw new Error(`the API says ${d.status}`);
+      await s.shot("device-quarantined");
+      await page.getByRole("button", { name: "Release from quarantine" }).click();
+      await page.getByRole("dialog").getByRole("button", { name: "Return to service" }).click();
+      await page.getByRole("button", { name: "Quarantine" }).waitFor();
+      // Seen moments ago, so back online at once (not offline until the next heartbeat).
+      await page.getByText("online", { exact: true }).first().waitFor();
+    });
+    await step("a dynamic device group picks the device by its hostname", () => createGroup(s, token, org, "Front desk PCs", DEVICE));
+    await step("a custom role for customer users", () => createRole(s, token, "Helpdesk viewer", ["devices:read", "scripts:read", "scripts:execute"]));
+    await step("settings: the MSP's SMTP server (sends a test e-mail) and session policy", async () => {
+      await saveSettings(s, token, { port: sink.port, from: "E2E MSP <it@e2e.example>" }, { hours: 720, idleMinutes: 240 });
+      await sink.waitFor(ADMIN_EMAIL, /./);
+    });
+    const inviteLink = await step(`invite a customer user of ${ORG}`, () => invite(s, token, { email: ORG_USER_EMAIL, name: "Nina Northwind", org, role: "Org Technician" }));
+    await step("the Users page lists the admin and the pending invitation", () => usersListed(s, ADMIN_EMAIL, ORG_USER_EMAIL));
+    await step("the audit log", async () => {
+      await nav(page, "Audit log");
+      await noErrorState(page, "Audit log");
+      await s.shot("audit");
+    });
+    await step("narrow screen (390 × 844): devices list, device page, menu", async () => {
       await page.setViewportSize({ width: 390, height: 844 });
       await page.goto(`${BREEZE_URL}/devices`);
       await page.getByRole("heading", { name: "Devices" }).waitFor();
+      await settled(page);
       await s.shot("devices-narrow");
+      await page.getByRole("link", { name: DEVICE, exact: true }).first().click();
+      await page.getByRole("heading", { name: DEVICE }).waitFor();
+      await settled(page);
+      await s.shot("device-narrow");
       await page.getByRole("button", { name: "Open menu" }).click();
       await s.shot("menu-narrow");
       await page.getByRole("button", { name: "Close menu" }).click();
@@ -248,13 +189,15 @@ async function adminFlow(): Promise<AdminResult> {
     });
     await step("dark theme", async () => {
       await page.getByRole("button", { name: "Switch to dark theme" }).click();
-      await page.goto(`${BREEZE_URL}/`);
-      await settled(page);
+      await nav(page, "Dashboard");
       await s.shot("dashboard-dark");
       await page.getByRole("button", { name: "Switch to light theme" }).click();
     });
-    await step("sign out", () => signOut(s));
-    return { problems: s.problems, inviteLink };
+    await step("sign out", async () => {
+      await signOut(s);
+      await s.shot("signed-out");
+    });
+    return { problems: s.problems, inviteLink, other, orgId: org.id };
   } catch (e) {
     await s.shot("failure").catch(() => {});
     throw e;
@@ -263,74 +206,54 @@ async function adminFlow(): Promise<AdminResult> {
   }
 }
 
-/** Writes a small script that prints a marker in the library's editor; answers its name. */
-async function createEchoScript(s: Session): Promise<string> {
-  const { page } = s;
-  const name = "e2e echo";
-  await page.goto(`${BREEZE_URL}/scripts/new`);
-  await page.getByRole("heading", { name: "New script" }).waitFor();
-  await page.getByLabel("Name", { exact: true }).fill(name);
-  const content = page.getByLabel("Script content");
-  await content.click();
-  await page.keyboard.press("Control+A");
-  await page.keyboard.press("Delete");
-  await page.keyboard.type(`echo ${MARKER}\nuname -a\n`);
-  await s.shot("script-editor");
-  await page.getByRole("button", { name: "Create" }).click();
-  await page.getByRole("heading", { name }).waitFor();
-  return name;
-}
-
-/** The invited customer user: accepts the invitation, signs in, sees only their org's devices. */
-async function orgUserFlow(inviteLink: string | null) {
-  if (!seeded || !inviteLink) {
-    console.log("skip org-scoped user flow (no agent was enrolled, so nothing to compare)");
-    return [];
-  }
-  const { device, otherDevice, otherDeviceId } = seeded;
+/** The invited customer user: opens the e-mailed link, signs in, sees only their org's device. */
+async function orgUserFlow(sink: Sink, admin: AdminResult) {
+  const { other } = admin;
   const s = await open("org-user");
   const { page } = s;
   try {
+    const link = await step("org user: the invitation arrives by e-mail with the link the dialog showed", async () => {
+      const mail = await sink.waitFor(ORG_USER_EMAIL, /accept-invite\?token=/);
+      const link = /https?:\/\/\S+\/accept-invite\?token=[^\s"<>]+/.exec(decoded(mail.data))?.[0];
+      if (!link) throw new Error(`no link in the invitation mail:\n${decoded(mail.data)}`);
+      if (decodeURIComponent(link) !== decodeURIComponent(admin.inviteLink)) throw new Error(`the mail links ${link}, the dialog showed ${admin.inviteLink}`);
+      return link;
+    });
     await step("org user: accept the invitation", async () => {
-      await page.goto(inviteLink);
+      await page.goto(link);
       await page.getByLabel("New password").fill(ORG_USER_PASSWORD);
       await page.getByLabel("Repeat the password").fill(ORG_USER_PASSWORD);
       await s.shot("accept-invite");
       await page.getByRole("button", { name: "Create account" }).click();
       // Accepting signs the new user in.
-      await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+      await page.getByRole("button", { name: "Sign out" }).waitFor();
       await settled(page);
       await s.shot("dashboard");
       await signOut(s);
     });
     await step("org user: login", () => login(s, ORG_USER_EMAIL, ORG_USER_PASSWORD));
     await step("org user: sees only the org's devices", async () => {
-      await page.goto(`${BREEZE_URL}/devices`);
-      await page.getByRole("heading", { name: "Devices" }).waitFor();
-      await page.getByRole("row").filter({ hasText: device }).first().waitFor();
+      await nav(page, "Devices");
+      await page.getByRole("row").filter({ hasText: DEVICE }).first().waitFor();
       await settled(page);
-      if ((await page.getByRole("row").filter({ hasText: otherDevice }).count()) > 0) throw new Error(`org user sees ${otherDevice}`);
+      if ((await page.getByRole("row").filter({ hasText: other.device }).count()) > 0) throw new Error(`org user sees ${other.device}`);
       const rows = (await page.getByRole("table", { name: "Devices" }).getByRole("row").count()) - 1;
-      if (rows !== 1) throw new Error(`org user sees ${rows} device rows, expected only ${device}`);
+      if (rows !== 1) throw new Error(`org user sees ${rows} device rows, expected only ${DEVICE}`);
       await s.shot("devices");
     });
-    await step("org user: another org's device is not found", async () => {
-      await page.goto(`${BREEZE_URL}/devices/${otherDeviceId}`);
-      await page.getByText(/not found/i).first().waitFor();
-      await s.shot("other-device-not-found");
-    });
+    await step("org user: another org's device is not found", () =>
+      s.expecting([{ status: 404, path: new RegExp(`^/api/v1/devices/${other.deviceId}(/|$|\\?)`), method: "GET", why: "another organization's device" }], async () => {
+        await page.goto(`${BREEZE_URL}/devices/${other.deviceId}`);
+        await page.getByText(/not found/i).first().waitFor();
+        await s.shot("other-device-not-found");
+      }),
+    );
     await step("org user: what the role cannot do is hidden, and refused by the server", async () => {
-      await page.goto(`${BREEZE_URL}/orgs`);
-      // A customer user has one organization: the page shows it, singular, and its sites.
-      await page.getByRole("heading", { name: "Organization", exact: true }).waitFor();
-      await page.getByText(seeded!.orgA.name).first().waitFor();
+      await nav(page, "Organizations", "Organization");
+      await page.getByText(ORG).first().waitFor();
       await s.shot("organization");
-      if ((await page.getByText(seeded!.orgB.name).count()) > 0) throw new Error(`org user sees ${seeded!.orgB.name}`);
-      await page.goto(`${BREEZE_URL}/users`);
-      await page.getByRole("heading", { name: "Users", exact: true }).waitFor();
-      await settled(page);
-      if ((await page.getByRole("button", { name: "Invite user" }).count()) > 0) throw new Error("an Org Technician is offered Invite user");
-      await s.shot("users");
+      if ((await page.getByText(other.org.name).count()) > 0) throw new Error(`org user sees ${other.org.name}`);
+      await usersHidden(s);
       const token = await apiLogin(ORG_USER_EMAIL, ORG_USER_PASSWORD);
       const r = await fetch(`${BREEZE_URL}/api/v1/users`, {
         method: "POST",
@@ -346,21 +269,40 @@ async function orgUserFlow(inviteLink: string | null) {
   }
 }
 
+/** An Org Technician's Users page offers no "Invite user". */
+async function usersHidden(s: Session) {
+  const { page } = s;
+  if (!(await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Users", exact: true }).count())) return;
+  await s.expecting(expectedFor("users-page", USERS_LIST_422), async () => {
+    await nav(page, "Users");
+    if ((await page.getByRole("button", { name: "Invite user" }).count()) > 0) throw new Error("an Org Technician is offered Invite user");
+    await s.shot("users");
+  });
+}
+
 async function main() {
   console.log(`Breeze console e2e against ${BREEZE_URL}`);
+  if (!env.BREEZE_AGENT_STATE_DIR) throw new Error("BREEZE_AGENT_BIN and BREEZE_AGENT_STATE_DIR must name the agent (scripts/browser-e2e.sh sets both)");
+  const sink = await smtpSink();
+  const agents: Agent[] = [];
   let problems: string[];
   try {
-    const admin = await adminFlow();
-    problems = [...admin.problems, ...(await orgUserFlow(admin.inviteLink))];
+    const fresh = await needsSetup();
+    const t0 = Date.now();
+    const admin = await adminFlow(sink, t0, fresh, (a) => agents.push(a));
+    problems = [...admin.problems, ...(await orgUserFlow(sink, admin))];
   } finally {
-    seeded?.stop();
+    for (const a of agents) a.stop();
+    await sink.close();
   }
+  const known = report();
+  if (notes.length) console.log(`\nNotes:\n${notes.map((n) => `  ${n}`).join("\n")}`);
   if (problems.length) {
-    console.log(`FAIL browser console reported ${problems.length} problem(s):`);
+    console.log(`\nFAIL the browser reported ${problems.length} problem(s):`);
     for (const p of problems) console.log(`  ${p}`);
     process.exit(1);
   }
-  console.log("e2e: all steps passed, no console errors or CSP violations");
+  console.log(`\ne2e: all steps passed, no console errors, CSP violations or unexpected error answers${known ? ` (${known} check(s) recorded as known defects)` : ""}`);
 }
 
 main().catch((e) => {
