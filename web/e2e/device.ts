@@ -133,27 +133,35 @@ async function everyRange(s: Session, token: string, id: string) {
   const first = await select.inputValue();
   const order = [...options.filter((o) => o.value === first), ...options.filter((o) => o.value !== first)];
   for (const o of order) {
+    let answer: { points: number; query: string } | null = null;
     await check(s, "metrics-ranges", expected, async () => {
       let r: Response;
       if (o.value === first) r = await opened;
       else {
-        const answer = page.waitForResponse(isMetrics, { timeout: 10_000 });
+        const next = page.waitForResponse(isMetrics, { timeout: 10_000 });
         await select.selectOption(o.value);
-        r = await answer;
+        r = await next;
       }
       await settled(page);
-      if (r.status() >= 400) throw new Error(`${o.label}: ${r.request().url().replace(BREEZE_URL, "")} answered ${r.status()}: ${(await r.text()).slice(0, 200)}`);
+      const query = new URL(r.request().url()).search;
+      if (r.status() >= 400) throw new Error(`${o.label}: ${query} answered ${r.status()}: ${(await r.text()).slice(0, 200)}`);
       await noErrorState(page, `Metrics ${o.label}`);
-      const points = ((await r.json()) as { data: unknown[] }).data.length;
-      // The same question straight to the API: the page shows what the server holds.
-      const q = new URL(r.request().url());
-      const direct = await call<{ data: unknown[] }>(token, "GET", `${q.pathname}${q.search}`);
-      if (points === 0) throw new Error(`${o.label}: no chart, the server holds no points for ${q.search} (asked directly: ${direct.data.length})`);
-      const curves = page.getByRole("tabpanel").locator(".recharts-line-curve");
-      await curves.first().waitFor({ timeout: 5000 });
-      const d = (await curves.first().getAttribute("d")) ?? "";
-      if (points > 1 && !/[LC]/.test(d)) throw new Error(`${o.label}: ${points} points but the chart draws no line (path “${d.slice(0, 60)}”)`);
+      answer = { points: ((await r.json()) as { data: unknown[] }).data.length, query };
     });
+    if (answer) {
+      const { points, query } = answer;
+      await check(s, "metrics-empty", [], async () => {
+        if (points === 0) {
+          const raw = await call<{ data: unknown[] }>(token, "GET", `/api/v1/devices/${id}/metrics?resolution=raw`);
+          throw new Error(`${o.label}: no chart; the server holds no points for ${query} (raw samples in the last 24 h: ${raw.data.length})`);
+        }
+        const curves = page.getByRole("tabpanel").locator(".recharts-line-curve");
+        await curves.first().waitFor({ timeout: 5000 });
+        const d = (await curves.first().getAttribute("d")) ?? "";
+        const pieces = (d.match(/M/g) ?? []).length;
+        if (points > 1 && (!/[LC]/.test(d) || pieces * 2 > points)) throw new Error(`${o.label}: ${points} points drawn as ${pieces} separate pieces, not a line`);
+      });
+    }
     await s.shot(`device-metrics-${o.value}`);
   }
 }
@@ -162,7 +170,8 @@ async function everyRange(s: Session, token: string, id: string) {
 export async function serverStreamsOutput(): Promise<boolean> {
   const doc = (await (await fetch(`${BREEZE_URL}/api/openapi.json`)).json()) as { components?: { schemas?: Record<string, unknown> } };
   const live = doc.components?.schemas?.LiveEvent;
-  return !!live && /output/i.test(JSON.stringify(live));
+  // An event type (a tagged variant's `type` enum) that carries output, e.g. `execution.output`.
+  return !!live && /"enum":\["[^"]*output[^"]*"\]/i.test(JSON.stringify(live));
 }
 
 export interface RunResult {

@@ -13,8 +13,10 @@ export const KNOWN_BUGS = {
   "hardware-updated": "Hardware tab reads `updated_at` from the wrong place and shows “Updated —” (types helper)",
   "network-tab": "Network tab reads the hardware answer instead of /network and says “not reported yet” (types helper)",
   "disks-tab": "Disks tab reads the hardware answer instead of /disks and says “not reported yet” (types helper)",
-  "metrics-ranges": "Metrics ranges ask for resolutions `1m`/`6h` the server does not know (422), or draw no chart (types helper)",
-  "dynamic-group-count": "Device groups: a dynamic group's device count (`member_count`) and the devices list's group filter read only static memberships, so a matching group shows 0 devices (found by this run; no owner yet)",
+  "metrics-ranges": "Metrics ranges ask for resolutions `1m`/`6h` the server does not know: 422 and an error state (types helper)",
+  "metrics-empty":
+    "Metrics: a range answered from rollups has no chart for a new device (no 5m/1h bucket yet although raw samples exist), or the chart draws isolated dots (types helper: the 24 h chart; no owner for rollup-only ranges)",
+  "dynamic-group-count": "Device groups list: a dynamic group's device count (`member_count`) counts only static memberships, so a group whose rule matches shows 0 devices (found by this run; no owner yet)",
   "os-name": "Overview shows “Linux 12 …” instead of the API's OS name, e.g. “Debian GNU/Linux” (ui helper)",
 } as const;
 export type BugId = keyof typeof KNOWN_BUGS;

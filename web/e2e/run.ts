@@ -48,6 +48,8 @@ const SCRIPT_CONTENT = `echo ${FIRST}\nsleep 4\necho ${LAST}\nuname -a\n`;
 
 /** Things the run could not prove on this server, printed at the end (not failures). */
 const notes: string[] = [];
+/** Each browser session's problems (console errors, unexpected error answers): any fails the run. */
+const problemLists: string[][] = [];
 
 function setupToken(): string {
   if (env.BREEZE_SETUP_TOKEN) return env.BREEZE_SETUP_TOKEN.trim();
@@ -62,7 +64,6 @@ async function needsSetup(): Promise<boolean> {
 }
 
 interface AdminResult {
-  problems: string[];
   /** The link the invitation dialog showed. */
   inviteLink: string;
   other: OtherTenant;
@@ -71,6 +72,7 @@ interface AdminResult {
 
 async function adminFlow(sink: Sink, t0: number, fresh: boolean, stopLater: (a: Agent) => void): Promise<AdminResult> {
   const s = await open("admin");
+  problemLists.push(s.problems);
   const { page } = s;
   try {
     if (fresh) {
@@ -197,7 +199,7 @@ async function adminFlow(sink: Sink, t0: number, fresh: boolean, stopLater: (a: 
       await signOut(s);
       await s.shot("signed-out");
     });
-    return { problems: s.problems, inviteLink, other, orgId: org.id };
+    return { inviteLink, other, orgId: org.id };
   } catch (e) {
     await s.shot("failure").catch(() => {});
     throw e;
@@ -210,6 +212,7 @@ async function adminFlow(sink: Sink, t0: number, fresh: boolean, stopLater: (a: 
 async function orgUserFlow(sink: Sink, admin: AdminResult) {
   const { other } = admin;
   const s = await open("org-user");
+  problemLists.push(s.problems);
   const { page } = s;
   try {
     const link = await step("org user: the invitation arrives by e-mail with the link the dialog showed", async () => {
@@ -263,7 +266,6 @@ async function orgUserFlow(sink: Sink, admin: AdminResult) {
       if (r.status !== 403 && r.status !== 404) throw new Error(`the server answered ${r.status} to an Org Technician inviting a user`);
     });
     await step("org user: sign out", () => signOut(s));
-    return s.problems;
   } finally {
     await s.close();
   }
@@ -280,28 +282,36 @@ async function usersHidden(s: Session) {
   });
 }
 
+function printProblems(): number {
+  const problems = problemLists.flat();
+  if (problems.length) {
+    console.log(`\nFAIL the browser reported ${problems.length} problem(s):`);
+    for (const p of problems) console.log(`  ${p}`);
+  }
+  return problems.length;
+}
+
 async function main() {
   console.log(`Breeze console e2e against ${BREEZE_URL}`);
   if (!env.BREEZE_AGENT_STATE_DIR) throw new Error("BREEZE_AGENT_BIN and BREEZE_AGENT_STATE_DIR must name the agent (scripts/browser-e2e.sh sets both)");
   const sink = await smtpSink();
   const agents: Agent[] = [];
-  let problems: string[];
   try {
     const fresh = await needsSetup();
     const t0 = Date.now();
     const admin = await adminFlow(sink, t0, fresh, (a) => agents.push(a));
-    problems = [...admin.problems, ...(await orgUserFlow(sink, admin))];
+    await orgUserFlow(sink, admin);
+  } catch (e) {
+    report();
+    printProblems();
+    throw e;
   } finally {
     for (const a of agents) a.stop();
     await sink.close();
   }
   const known = report();
   if (notes.length) console.log(`\nNotes:\n${notes.map((n) => `  ${n}`).join("\n")}`);
-  if (problems.length) {
-    console.log(`\nFAIL the browser reported ${problems.length} problem(s):`);
-    for (const p of problems) console.log(`  ${p}`);
-    process.exit(1);
-  }
+  if (printProblems()) process.exit(1);
   console.log(`\ne2e: all steps passed, no console errors, CSP violations or unexpected error answers${known ? ` (${known} check(s) recorded as known defects)` : ""}`);
 }
 
