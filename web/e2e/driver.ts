@@ -63,9 +63,10 @@ export async function open(label: string, viewport = { width: 1280, height: 800 
   const problems: string[] = [];
   const expected: Expected[] = [];
   page.on("console", (m) => {
-    // Chromium logs every error answer as "Failed to load resource"; those are judged by the
-    // response listener below, which knows what each step expects.
-    if (m.type() === "error" && !/Failed to load resource/.test(m.text())) problems.push(`[${label}] console error at ${page.url()}: ${m.text()}`);
+    // Chromium logs every HTTP error answer as "Failed to load resource: the server responded
+    // with a status of …"; those are judged by the response listener below, which knows what
+    // each step expects. Any other console error (network failures included) is a problem.
+    if (m.type() === "error" && !/^Failed to load resource: the server responded with a status of \d+/.test(m.text())) problems.push(`[${label}] console error at ${page.url()}: ${m.text()}`);
   });
   page.on("pageerror", (e) => problems.push(`[${label}] page error at ${page.url()}: ${e.message}`));
   page.on("response", (r) => {
