@@ -80,6 +80,8 @@ async function adminFlow(sink: Sink, t0: number, fresh: boolean, stopLater: (a: 
     } else {
       await step("login", () => login(s, ADMIN_EMAIL, ADMIN_PASSWORD));
     }
+    // The setup form's result: setup is closed and the admin it made can sign in.
+    if (await needsSetup()) throw new Error("the server still asks for setup");
     const token = await apiLogin(ADMIN_EMAIL, ADMIN_PASSWORD);
     const org = await step("new organization", () => createOrg(s, token, ORG));
     const site = await step("new site", () => createSite(s, token, org, "Main surgery", "Europe/London"));
@@ -230,6 +232,9 @@ async function orgUserFlow(sink: Sink, admin: AdminResult) {
       await page.getByRole("button", { name: "Create account" }).click();
       // Accepting signs the new user in.
       await page.getByRole("button", { name: "Sign out" }).waitFor();
+      const users = await call<{ data: Array<{ email: string; status: string }> }>(await apiLogin(ADMIN_EMAIL, ADMIN_PASSWORD), "GET", `/api/v1/users?limit=200&q=${encodeURIComponent(ORG_USER_EMAIL)}`);
+      const status = users.data.find((u) => u.email === ORG_USER_EMAIL)?.status;
+      if (status !== "active") throw new Error(`after accepting, the API says the user is ${status}`);
       await settled(page);
       await s.shot("dashboard");
       await signOut(s);
