@@ -72,7 +72,10 @@ pub async fn get(
     let mut q = Q::new(COLS);
     scoped(&mut q, scope);
     q.push(" AND g.id = ").push_bind(id);
-    db.one::<GroupRow>(q).await.map(Into::into)
+    let mut g = [api::DeviceGroup::from(db.one::<GroupRow>(q).await?)];
+    crate::devices::count_dynamic_members(db, scope, &mut g).await?;
+    let [g] = g;
+    Ok(g)
 }
 
 pub async fn list(
@@ -102,7 +105,9 @@ pub async fn list(
     opts.finish(&mut q, SORTS, "g.name, g.id")?;
     let rows: Vec<GroupRow> = db.all(q).await?;
     let (rows, next) = opts.page(rows);
-    Ok((rows.into_iter().map(Into::into).collect(), next))
+    let mut groups: Vec<api::DeviceGroup> = rows.into_iter().map(Into::into).collect();
+    crate::devices::count_dynamic_members(db, scope, &mut groups).await?;
+    Ok((groups, next))
 }
 
 pub struct NewGroup {

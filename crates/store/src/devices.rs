@@ -262,6 +262,48 @@ pub async fn group_members(
     Ok(rows.into_iter().map(|r| DeviceId(r.id)).collect())
 }
 
+/// Sets `member_count` of the dynamic groups among `groups` to the number of devices in
+/// scope that their rules match now (a dynamic group has no stored memberships). Devices of
+/// all the groups' organizations are read once; a group whose rules no longer parse counts 0.
+pub(crate) async fn count_dynamic_members(
+    db: &Db,
+    scope: &Scope,
+    groups: &mut [api::DeviceGroup],
+) -> Result<(), StoreError> {
+    let mut orgs: Vec<OrgId> = groups
+        .iter()
+        .filter(|g| g.group_type == "dynamic")
+        .map(|g| g.org_id)
+        .collect();
+    if orgs.is_empty() {
+        return Ok(());
+    }
+    orgs.sort_by_key(|o| o.0);
+    orgs.dedup();
+    let mut q = Q::new(COLS);
+    scoped(&mut q, scope);
+    q.push(" AND d.status <> 'decommissioned' AND d.org_id IN ")
+        .push_list(orgs.iter().copied());
+    let rows: Vec<DeviceRow> = db.all(q).await?;
+    let facts: Vec<_> = rows
+        .iter()
+        .map(|r| (r.org_id, r.site_id, r.facts()))
+        .collect();
+    for g in groups.iter_mut().filter(|g| g.group_type == "dynamic") {
+        let rules = g.rules.as_ref().and_then(|r| Rules::parse(r).ok());
+        g.member_count = match rules {
+            None => 0,
+            Some(rules) => facts
+                .iter()
+                .filter(|(org, site, f)| {
+                    *org == g.org_id.0 && g.site_id.is_none_or(|s| s.0 == *site) && rules.matches(f)
+                })
+                .count() as i64,
+        };
+    }
+    Ok(())
+}
+
 /// The devices in scope among `ids` (for fan-out requests), with their org and OS.
 pub async fn in_scope(
     db: &Db,

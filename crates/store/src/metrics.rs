@@ -62,20 +62,6 @@ pub async fn insert_batch(db: &Db, samples: &[Sample]) -> Result<(), StoreError>
     tx.commit().await
 }
 
-#[derive(sqlx::FromRow)]
-struct Point {
-    ts: DateTime<Utc>,
-    samples: i64,
-    cpu_percent: f64,
-    ram_percent: f64,
-    ram_used_mb: f64,
-    disk_percent: f64,
-    disk_used_gb: f64,
-    network_in_bytes: f64,
-    network_out_bytes: f64,
-    process_count: f64,
-}
-
 /// Resolution of a metrics query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Resolution {
@@ -110,7 +96,9 @@ impl Resolution {
 }
 
 /// Points of a device (fetched through the caller's scope) in `[from, to]`, at most
-/// 10 000 (oldest first).
+/// 10 000 (oldest first). A rollup resolution answers the stored buckets, then the buckets
+/// the rollup job has not written yet (the last minutes, or a device enrolled moments ago)
+/// computed now from the finer data, the newest of them still filling.
 pub async fn query(
     db: &Db,
     device: DeviceId,
@@ -118,41 +106,84 @@ pub async fn query(
     to: DateTime<Utc>,
     res: Resolution,
 ) -> Result<Vec<api::MetricPoint>, StoreError> {
-    let q = match res {
-        Resolution::Raw => Q::new(
-            "SELECT ts, CAST(1 AS BIGINT) AS samples, cpu_percent, ram_percent, ram_used_mb, disk_percent, disk_used_gb, \
-             network_in_bytes, network_out_bytes, process_count FROM device_metrics \
-             WHERE device_id = ? AND ts >= ? AND ts <= ? ORDER BY ts LIMIT 10000",
-        )
-        .bind(device)
-        .bind(from)
-        .bind(to),
-        r => Q::new(
-            "SELECT bucket AS ts, samples, cpu_percent, ram_percent, ram_used_mb, disk_percent, disk_used_gb, \
-             network_in_bytes, network_out_bytes, process_count FROM device_metrics_rollup \
-             WHERE device_id = ? AND resolution = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket LIMIT 10000",
-        )
-        .bind(device)
-        .bind(r.as_str())
-        .bind(from)
-        .bind(to),
+    const LIMIT: usize = 10_000;
+    let (key, finer_key) = match res {
+        Resolution::Raw => {
+            let q = Q::new(
+                "SELECT device_id, ts, CAST(1 AS BIGINT) AS samples, cpu_percent, ram_percent, ram_used_mb, disk_percent, disk_used_gb, \
+                 network_in_bytes, network_out_bytes, process_count FROM device_metrics \
+                 WHERE device_id = ? AND ts >= ? AND ts <= ? ORDER BY ts LIMIT 10000",
+            )
+            .bind(device)
+            .bind(from)
+            .bind(to);
+            let rows: Vec<Row> = db.all(q).await?;
+            return Ok(rows.iter().map(Row::point).collect());
+        }
+        Resolution::FiveMinutes => ("metrics_rollup_5m", None),
+        Resolution::Hour => ("metrics_rollup_1h", Some("metrics_rollup_5m")),
     };
-    let rows: Vec<Point> = db.all(q).await?;
-    Ok(rows
-        .into_iter()
-        .map(|p| api::MetricPoint {
-            timestamp: p.ts,
-            cpu_percent: p.cpu_percent,
-            ram_percent: p.ram_percent,
-            ram_used_mb: p.ram_used_mb,
-            disk_percent: p.disk_percent,
-            disk_used_gb: p.disk_used_gb,
-            network_in_bytes: p.network_in_bytes,
-            network_out_bytes: p.network_out_bytes,
-            process_count: p.process_count,
-            samples: p.samples,
-        })
-        .collect())
+    // Buckets before the watermark are complete and stored; the rest is computed.
+    let done = watermark(db, key).await?;
+    let tail_from = done.map_or(from, |d| d.max(from));
+    let stored: Vec<Row> = db
+        .all(
+            Q::new(
+                "SELECT device_id, bucket AS ts, samples, cpu_percent, ram_percent, ram_used_mb, disk_percent, disk_used_gb, \
+                 network_in_bytes, network_out_bytes, process_count FROM device_metrics_rollup \
+                 WHERE device_id = ? AND resolution = ? AND bucket >= ? AND bucket < ? ORDER BY bucket LIMIT 10000",
+            )
+            .bind(device)
+            .bind(res.as_str())
+            .bind(from)
+            .bind(tail_from.min(to + Duration::seconds(1))),
+        )
+        .await?;
+    let mut points: Vec<api::MetricPoint> = stored.iter().map(Row::point).collect();
+    if tail_from > to || points.len() >= LIMIT {
+        points.truncate(LIMIT);
+        return Ok(points);
+    }
+    // The finer data after `tail_from`: 5-minute buckets up to their own watermark (for
+    // hourly points), raw samples after it.
+    let mut finer: Vec<Row> = Vec::new();
+    let mut raw_from = tail_from;
+    if let Some(k) = finer_key {
+        let five_done = watermark(db, k).await?.unwrap_or(tail_from);
+        if five_done > tail_from {
+            finer = db
+                .all(
+                    Q::new(
+                        "SELECT device_id, bucket AS ts, samples, cpu_percent, ram_percent, ram_used_mb, disk_percent, disk_used_gb, \
+                         network_in_bytes, network_out_bytes, process_count FROM device_metrics_rollup \
+                         WHERE device_id = ? AND resolution = '5m' AND bucket >= ? AND bucket < ?",
+                    )
+                    .bind(device)
+                    .bind(tail_from)
+                    .bind(five_done),
+                )
+                .await?;
+            raw_from = five_done;
+        }
+    }
+    let raw: Vec<Row> = db
+        .all(
+            Q::new(
+                "SELECT device_id, ts, CAST(1 AS BIGINT) AS samples, cpu_percent, ram_percent, ram_used_mb, disk_percent, disk_used_gb, \
+                 network_in_bytes, network_out_bytes, process_count FROM device_metrics \
+                 WHERE device_id = ? AND ts >= ? AND ts <= ?",
+            )
+            .bind(device)
+            .bind(raw_from)
+            .bind(to),
+        )
+        .await?;
+    finer.extend(raw);
+    for ((_, bucket), acc) in accumulate(finer, res.step())? {
+        points.push(acc.point(bucket));
+    }
+    points.truncate(LIMIT);
+    Ok(points)
 }
 
 #[derive(sqlx::FromRow)]
@@ -201,11 +232,83 @@ struct Row {
     process_count: f64,
 }
 
+impl Row {
+    fn point(&self) -> api::MetricPoint {
+        api::MetricPoint {
+            timestamp: self.ts,
+            cpu_percent: self.cpu_percent,
+            ram_percent: self.ram_percent,
+            ram_used_mb: self.ram_used_mb,
+            disk_percent: self.disk_percent,
+            disk_used_gb: self.disk_used_gb,
+            network_in_bytes: self.network_in_bytes,
+            network_out_bytes: self.network_out_bytes,
+            process_count: self.process_count,
+            samples: self.samples,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Acc {
     samples: i64,
     /// Sample-weighted sums of the averaged values; network bytes are plain sums.
     v: [f64; 8],
+}
+
+impl Acc {
+    /// The bucket's values: sample-weighted averages, network bytes summed.
+    fn values(&self) -> [f64; 8] {
+        let n = self.samples.max(1) as f64;
+        let mut out = self.v;
+        for (k, v) in out.iter_mut().enumerate() {
+            if k != 5 && k != 6 {
+                *v /= n;
+            }
+        }
+        out
+    }
+
+    fn point(&self, bucket: DateTime<Utc>) -> api::MetricPoint {
+        let v = self.values();
+        api::MetricPoint {
+            timestamp: bucket,
+            cpu_percent: v[0],
+            ram_percent: v[1],
+            ram_used_mb: v[2],
+            disk_percent: v[3],
+            disk_used_gb: v[4],
+            network_in_bytes: v[5],
+            network_out_bytes: v[6],
+            process_count: v[7],
+            samples: self.samples,
+        }
+    }
+}
+
+/// Rows (raw samples or finer buckets) summed into buckets of `step`, per device, in order.
+fn accumulate(
+    rows: Vec<Row>,
+    step: Duration,
+) -> Result<BTreeMap<(Uuid, DateTime<Utc>), Acc>, StoreError> {
+    let mut acc: BTreeMap<(Uuid, DateTime<Utc>), Acc> = BTreeMap::new();
+    for r in rows {
+        let bucket =
+            r.ts.duration_trunc(step)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let a = acc.entry((r.device_id, bucket)).or_default();
+        let w = r.samples as f64;
+        a.samples += r.samples;
+        a.v[0] += r.cpu_percent * w;
+        a.v[1] += r.ram_percent * w;
+        a.v[2] += r.ram_used_mb * w;
+        a.v[3] += r.disk_percent * w;
+        a.v[4] += r.disk_used_gb * w;
+        a.v[5] += r.network_in_bytes;
+        a.v[6] += r.network_out_bytes;
+        a.v[7] += r.process_count * w;
+    }
+    Ok(acc)
 }
 
 /// Rolls up complete buckets of `res` between the watermark and `now` from the next
@@ -242,23 +345,7 @@ pub async fn rollup(db: &Db, res: Resolution, now: DateTime<Utc>) -> Result<u64,
     .bind(start)
     .bind(end);
     let rows: Vec<Row> = db.all(q).await?;
-    let mut acc: BTreeMap<(Uuid, DateTime<Utc>), Acc> = BTreeMap::new();
-    for r in rows {
-        let bucket =
-            r.ts.duration_trunc(step)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let a = acc.entry((r.device_id, bucket)).or_default();
-        let w = r.samples as f64;
-        a.samples += r.samples;
-        a.v[0] += r.cpu_percent * w;
-        a.v[1] += r.ram_percent * w;
-        a.v[2] += r.ram_used_mb * w;
-        a.v[3] += r.disk_percent * w;
-        a.v[4] += r.disk_used_gb * w;
-        a.v[5] += r.network_in_bytes;
-        a.v[6] += r.network_out_bytes;
-        a.v[7] += r.process_count * w;
-    }
+    let acc = accumulate(rows, step)?;
     let mut tx = db.begin().await?;
     let entries: Vec<_> = acc.into_iter().collect();
     for chunk in entries.chunks(CHUNK) {
@@ -267,7 +354,6 @@ pub async fn rollup(db: &Db, res: Resolution, now: DateTime<Utc>) -> Result<u64,
              ram_used_mb, disk_percent, disk_used_gb, network_in_bytes, network_out_bytes, process_count) VALUES ",
         );
         for (i, ((device, bucket), a)) in chunk.iter().enumerate() {
-            let n = (a.samples.max(1)) as f64;
             if i > 0 {
                 q.push(", ");
             }
@@ -275,9 +361,8 @@ pub async fn rollup(db: &Db, res: Resolution, now: DateTime<Utc>) -> Result<u64,
             q.push(", ").push_bind(res.as_str());
             q.push(", ").push_bind(*bucket);
             q.push(", ").push_bind(a.samples);
-            for (k, v) in a.v.iter().enumerate() {
-                let val = if k == 5 || k == 6 { *v } else { v / n };
-                q.push(", ").push_bind(val);
+            for v in a.values() {
+                q.push(", ").push_bind(v);
             }
             q.push(")");
         }

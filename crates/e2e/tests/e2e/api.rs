@@ -704,8 +704,32 @@ async fn sweeps_mark_devices_offline_expire_commands_and_roll_up_metrics() -> Re
     let (_, d) = a.get(&format!("/api/v1/devices/{dev}")).await?;
     assert_eq!(d["status"], "online");
     server.state.metrics_buffer.flush(&server.state).await;
+    // The buckets the rollup job has not written yet are computed from the raw samples, so
+    // a device enrolled moments ago has points at every resolution; once the job has run,
+    // the same samples are counted once, not twice.
+    let samples_at = |res: &'static str| {
+        let a = a.clone();
+        let dev = dev.clone();
+        async move {
+            let (_, m) = a
+                .get(&format!(
+                    "/api/v1/devices/{dev}/metrics?resolution={res}&from=2000-01-01T00:00:00Z"
+                ))
+                .await?;
+            anyhow::Ok(
+                m["data"]
+                    .as_array()
+                    .map(|l| l.iter().filter_map(|p| p["samples"].as_i64()).sum::<i64>())
+                    .unwrap_or_default(),
+            )
+        }
+    };
+    assert_eq!(samples_at("5m").await?, 2, "5m before the rollup");
+    assert_eq!(samples_at("1h").await?, 2, "1h before the rollup");
     clock.advance(chrono::Duration::minutes(12));
     breeze_server::jobs::sweep_once(&server.state).await?;
+    assert_eq!(samples_at("5m").await?, 2, "5m after the rollup");
+    assert_eq!(samples_at("1h").await?, 2, "1h after the rollup");
     let m = eventually(5, "5m rollup", || {
         let a = a.clone();
         let dev = dev.clone();

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
-async fn org_and_site(admin: &BreezeClient, name: &str) -> (OrgId, SiteId) {
+pub(crate) async fn org_and_site(admin: &BreezeClient, name: &str) -> (OrgId, SiteId) {
     let org: Organization = admin
         .post("/api/v1/orgs", &json!({"name": name}))
         .await
@@ -59,7 +59,7 @@ async fn try_enroll(
     Ok((e.device_id, app.client.with_token(e.auth_token.expose())))
 }
 
-async fn enroll(
+pub(crate) async fn enroll(
     app: &TestApp,
     admin: &BreezeClient,
     org: OrgId,

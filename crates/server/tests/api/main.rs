@@ -14,6 +14,7 @@ mod auth;
 mod device_snapshots;
 mod device_state;
 mod events;
+mod groups;
 mod harness;
 mod json_limits;
 mod metrics;
