@@ -61,13 +61,15 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# Schemathesis keeps a cache (.schemathesis/) in the current directory: not in the tree.
+cd "$work"
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
 # Setup, organization, site, enrollment key and an enrolled device, through the API.
-# Prints "<admin access token> <agent token> <device id>".
+# Prints "<admin access token> <agent token> <device id> <org id> <site id>".
 provision() {
   python3 - "$1" "$2" <<'PY'
 import json, sys, urllib.request
@@ -96,7 +98,7 @@ enrolled = call("POST", "/api/v1/agents/enroll", {
     "protocol_version": 1, "enrollment_key": key["key"], "hostname": "fuzz-host",
     "os_type": "linux", "os_version": "12", "architecture": "amd64",
     "agent_version": "0.0.0", "fingerprint": "f" * 64, "hardware": {}})
-print(admin, enrolled["auth_token"], enrolled["device_id"])
+print(admin, enrolled["auth_token"], enrolled["device_id"], org["id"], site["id"])
 PY
 }
 
@@ -117,15 +119,28 @@ run_engine() {
   done
   curl -fsS "$url/health" >/dev/null || { cat "$data/server.log"; exit 1; }
 
-  local admin agent device
-  read -r admin agent device < <(provision "$url" "$data")
+  local admin agent device org site
+  read -r admin agent device org site < <(provision "$url" "$data")
 
-  # The agent routes name the enrolled device; another device's id would (rightly)
-  # suspend the token, and every later call would be refused.
+  # Path ids name the objects just created, so the calls reach the handlers instead of
+  # answering 404. The agent routes must name the enrolled device: another device's id
+  # would (rightly) suspend the token, and every later call would be refused.
   cat >"$data/schemathesis.toml" <<EOF
 [[operations]]
 include-tag = "agents"
 parameters = { "path.id" = "$device" }
+
+[[operations]]
+include-path-regex = "^/api/v1/devices/[{]id[}]"
+parameters = { "path.id" = "$device" }
+
+[[operations]]
+include-path-regex = "^/api/v1/orgs/[{]id[}]"
+parameters = { "path.id" = "$org" }
+
+[[operations]]
+include-path-regex = "^/api/v1/sites/[{]id[}]"
+parameters = { "path.id" = "$site" }
 EOF
 
   local common=(
@@ -134,16 +149,17 @@ EOF
     --suppress-health-check all --no-color
   )
   local failed=0
-  echo "=== $name: user API (Partner Admin token), $max_examples examples per operation, seed $seed"
+  # The agent first: the user run may decommission or quarantine its device.
+  echo "=== $name: agent API (agent token), $max_examples examples per operation, seed $seed"
+  "$st" --config-file "$data/schemathesis.toml" run "$url/api/openapi.json" "${common[@]}" \
+    -H "Authorization: Bearer $agent" \
+    --include-tag agents \
+    || failed=1
+  echo "=== $name: user API (Partner Admin token)"
   "$st" --config-file "$data/schemathesis.toml" run "$url/api/openapi.json" "${common[@]}" \
     -H "Authorization: Bearer $admin" \
     --exclude-tag agents \
     --exclude-path /api/v1/auth/logout --exclude-path /api/v1/events \
-    || failed=1
-  echo "=== $name: agent API (agent token)"
-  "$st" --config-file "$data/schemathesis.toml" run "$url/api/openapi.json" "${common[@]}" \
-    -H "Authorization: Bearer $agent" \
-    --include-tag agents \
     || failed=1
   if grep -q "internal error\|panicked" "$data/server.log"; then
     echo "--- $name server log: internal errors ---" >&2
