@@ -3,7 +3,7 @@ SHELL := /bin/bash
 LISTEN ?= 127.0.0.1:3001
 DATA_DIR ?= ./breeze-data
 
-.PHONY: run test web web-deps web-check rust-test browser-test lint bench
+.PHONY: run test web web-deps web-check rust-test browser-test api-fuzz lint bench
 
 ## Build the web console and the server (release) and run Breeze on SQLite in $(DATA_DIR).
 run: web
@@ -22,6 +22,7 @@ web: web-deps
 ## Everything: UI lint, type check and unit tests; Rust tests (SQLite, plus PostgreSQL when
 ## BREEZE_TEST_DATABASE_URL is set); browser tests in headless Chromium against a real server.
 test: web-check web rust-test browser-test
+	$(MAKE) api-fuzz
 
 web-check: web-deps
 	npm --prefix web run lint
@@ -36,6 +37,11 @@ rust-test:
 
 browser-test:
 	scripts/browser-e2e.sh
+
+## Schemathesis against a real server from its OpenAPI document (SQLite, and PostgreSQL when
+## BREEZE_TEST_DATABASE_URL is set). Longer: BREEZE_FUZZ_MAX_EXAMPLES=100 make api-fuzz
+api-fuzz:
+	scripts/api-fuzz.sh
 
 lint:
 	cargo fmt --all --check

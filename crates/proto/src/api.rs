@@ -65,15 +65,57 @@ pub struct Data<T> {
 
 /// Query parameters every list takes.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
 pub struct ListParams {
     /// Page size, 1..=500 (default 50).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
     /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// Sort field, `-field` for descending (each list names the fields it sorts by).
     pub sort: Option<String>,
     /// Case-insensitive text search over the list's name-like fields.
+    pub q: Option<String>,
+}
+
+/// `GET /api/v1/users` query: users come in a fixed order (no `sort`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
+pub struct UserListQuery {
+    /// Page size, 1..=500 (default 50).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
+    pub limit: Option<u32>,
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Searches e-mail and name.
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::search))]
+    pub q: Option<String>,
+}
+
+/// `GET /api/v1/partners` query: partners come in a fixed order.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
+pub struct PartnerListQuery {
+    /// Page size, 1..=500 (default 50).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
+    pub limit: Option<u32>,
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// `GET /api/v1/orgs/{id}/sites` query.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
+pub struct SiteListQuery {
+    /// Page size, 1..=500 (default 50).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
+    pub limit: Option<u32>,
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::site_sort))]
+    pub sort: Option<String>,
+    /// Searches the site name.
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::search))]
     pub q: Option<String>,
 }
 
@@ -581,13 +623,18 @@ api_type! {
 
 /// Filters of `GET /api/v1/audit/logs` and its export.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
 pub struct AuditQuery {
+    /// Page size, 1..=500 (default 50).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
+    /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// Actor id or e-mail.
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::search))]
     pub actor: Option<String>,
     /// Exact action, or a prefix ending in `.` / `*` (e.g. `auth.`).
+    #[cfg_attr(feature = "openapi", param(max_length = 200))]
     pub action: Option<String>,
     pub resource_type: Option<String>,
     pub resource_id: Option<String>,
@@ -595,34 +642,44 @@ pub struct AuditQuery {
     pub org_id: Option<OrgId>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    /// Export only: `csv` or `json`.
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::export_format))]
     pub format: Option<String>,
 }
 
 /// `GET /api/v1/orgs` query.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
 pub struct OrgListQuery {
+    /// Page size, 1..=500 (default 50).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
+    /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
-    /// `name`, `slug`, `status`, `created_at` (prefix `-` for descending).
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::org_sort))]
     pub sort: Option<String>,
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::search))]
     pub q: Option<String>,
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::org_status))]
     pub status: Option<String>,
 }
 
 /// `GET /api/v1/device-groups` query.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
 pub struct GroupListQuery {
+    /// Page size, 1..=500 (default 50).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
+    /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
-    /// `name`, `type`, `created_at`.
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::group_sort))]
     pub sort: Option<String>,
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::search))]
     pub q: Option<String>,
     pub org_id: Option<OrgId>,
     pub site_id: Option<SiteId>,
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::group_type))]
     pub group_type: Option<String>,
 }
 
@@ -642,6 +699,7 @@ api_type! {
 mod devices;
 pub use devices::*;
 mod events;
+pub mod vocab;
 pub use events::*;
 
 // ---------------------------------------------------------------- partner settings

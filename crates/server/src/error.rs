@@ -18,6 +18,13 @@ pub enum ApiError {
     },
     #[error("{message}")]
     Validation { field: String, message: String },
+    /// A query string that does not parse: 422 `invalid_query`, the parameter named when
+    /// it can be told.
+    #[error("{message}")]
+    InvalidQuery {
+        field: Option<String>,
+        message: String,
+    },
     #[error("authentication required")]
     Unauthorized(String),
     #[error("forbidden")]
@@ -97,7 +104,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation { .. } | ApiError::InvalidQuery { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::MfaEnrollmentRequired => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -122,6 +131,9 @@ impl ApiError {
             } => (*code, message.clone(), field.clone()),
             ApiError::Validation { field, message } => {
                 ("validation", message.clone(), Some(field.clone()))
+            }
+            ApiError::InvalidQuery { field, message } => {
+                ("invalid_query", message.clone(), field.clone())
             }
             ApiError::Unauthorized(m) => ("unauthorized", m.clone(), None),
             ApiError::Forbidden(m) => ("forbidden", m.clone(), None),

@@ -147,41 +147,43 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     }
 }
 
-/// Query parameters; bad ones answer 400 naming the parameter.
+/// Query parameters. One that does not parse (a word where a number goes, a malformed id
+/// or time) answers 422 `invalid_query` naming the parameter: the same status as a value
+/// that parses but is out of range (422 `validation`), on every route.
 pub struct ApiQuery<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let q = parts.uri.query().unwrap_or("");
-        let de = serde_urlencoded_deserializer(q);
-        de.map(ApiQuery)
+        parse_query(parts.uri.query().unwrap_or("")).map(ApiQuery)
     }
 }
 
-fn serde_urlencoded_deserializer<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
-    axum::extract::Query::<T>::try_from_uri(&format!("/?{q}").parse().map_err(|_| {
-        ApiError::BadRequest {
-            code: "invalid_query",
-            message: "invalid query string".into(),
+/// Parses a query string, naming the offending parameter on error.
+pub fn parse_query<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
+    let uri = format!("/?{q}")
+        .parse()
+        .map_err(|_| ApiError::InvalidQuery {
             field: None,
-        }
-    })?)
-    .map(|axum::extract::Query(v)| v)
-    .map_err(|e| {
-        let text = e.body_text();
-        let field = text
-            .split(": ")
-            .nth(1)
-            .and_then(|s| s.split(':').next())
-            .map(|s| s.trim().to_string());
-        ApiError::BadRequest {
-            code: "invalid_query",
-            message: text,
-            field,
-        }
-    })
+            message: "invalid query string".into(),
+        })?;
+    axum::extract::Query::<T>::try_from_uri(&uri)
+        .map(|axum::extract::Query(v)| v)
+        .map_err(|e| {
+            // axum's text: "Failed to deserialize query string: <path>: <error>".
+            let text = e.body_text();
+            let field = text
+                .split(": ")
+                .nth(1)
+                .and_then(|s| s.split(':').next())
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty() && !s.contains(' '));
+            ApiError::InvalidQuery {
+                field,
+                message: text,
+            }
+        })
 }
 
 #[cfg(test)]
@@ -224,5 +226,33 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Query {
+        limit: Option<u32>,
+        from: Option<chrono::DateTime<chrono::Utc>>,
+    }
+
+    #[test]
+    fn query_errors_are_422_naming_the_parameter() {
+        for (q, field) in [
+            ("limit=abc", "limit"),
+            ("limit=-1", "limit"),
+            ("from=yesterday", "from"),
+        ] {
+            match parse_query::<Query>(q) {
+                Err(e @ ApiError::InvalidQuery { .. }) => {
+                    assert_eq!(e.status(), axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+                    let ApiError::InvalidQuery { field: f, .. } = e else {
+                        unreachable!()
+                    };
+                    assert_eq!(f.as_deref(), Some(field), "{q}");
+                }
+                other => panic!("{q}: {other:?}"),
+            }
+        }
+        assert!(parse_query::<Query>("limit=5&unknown=1").is_ok());
     }
 }

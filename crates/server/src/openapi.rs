@@ -5,7 +5,12 @@ use axum::Router;
 use std::sync::Arc;
 use utoipa::Modify;
 use utoipa::OpenApi;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Header, Ref, RefOr};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -46,6 +51,119 @@ impl Modify for BearerAuth {
 
 pub fn base() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
+}
+
+/// Documents the error answers every operation can give by its shape, so no route can
+/// forget one (the routes add the ones particular to them, such as 409):
+///
+/// * authenticated (`security` present): 401 (no, bad or expired token) and 403 (a
+///   permission, MFA enrolment the partner requires, a read-only organization);
+/// * an id in the path: 400 (not a UUID) and 404 (absent or outside the caller's reach);
+/// * a JSON body: 400 (malformed JSON, not an object), 413 (too large), 415 (not
+///   `application/json`) and 422 (a field fails validation; it is named);
+/// * query parameters: 422 (`invalid_query` for a value that does not parse, `validation`
+///   for one out of range; the parameter is named).
+///
+/// Every 4xx answer carries the `ErrorBody` schema; 429 and 503 say `Retry-After`.
+pub struct ErrorResponses;
+
+impl Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let has_path_params = path.contains('{');
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                document_errors(op, has_path_params);
+            }
+        }
+    }
+}
+
+fn document_errors(op: &mut Operation, has_path_params: bool) {
+    let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+    let json_body = op.request_body.as_ref().is_some_and(|b| match b {
+        RefOr::T(b) => b.content.contains_key("application/json"),
+        RefOr::Ref(_) => true,
+    });
+    let has_query = op.parameters.iter().flatten().any(|p| match p {
+        RefOr::T(p) => p.parameter_in == ParameterIn::Query,
+        RefOr::Ref(_) => false,
+    });
+    let mut add = |status: &str, description: &str, when: bool| {
+        if when {
+            op.responses
+                .responses
+                .entry(status.to_string())
+                .or_insert_with(|| RefOr::T(error_response(description)));
+        }
+    };
+    add("401", "Missing, invalid or expired bearer token", secured);
+    add(
+        "403",
+        "Not permitted (a permission, MFA enrolment required by the partner, a read-only organization)",
+        secured,
+    );
+    add(
+        "400",
+        "Malformed request: a path id that is not a UUID, or a body that is not a JSON object",
+        has_path_params || json_body,
+    );
+    add(
+        "404",
+        "No such object in the caller's reach",
+        has_path_params,
+    );
+    add(
+        "413",
+        "The body is larger than this endpoint accepts",
+        json_body,
+    );
+    add(
+        "415",
+        "The body is not `Content-Type: application/json`",
+        json_body,
+    );
+    add(
+        "422",
+        "A field or query parameter is invalid (named in `error.field`)",
+        json_body || has_query,
+    );
+    for (status, response) in op.responses.responses.iter_mut() {
+        let RefOr::T(r) = response else { continue };
+        if status.starts_with('4') && r.content.is_empty() {
+            *r = error_response(&r.description);
+        }
+        if (status == "429" || status == "503") && !r.headers.contains_key("Retry-After") {
+            let mut header = Header::new(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .build(),
+            );
+            header.description = Some("Seconds to wait before trying again".into());
+            r.headers.insert("Retry-After".into(), RefOr::T(header));
+        }
+    }
+}
+
+fn error_response(description: &str) -> Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
 }
 
 pub fn docs_router(doc: Arc<utoipa::openapi::OpenApi>) -> Router<AppState> {

@@ -220,10 +220,7 @@ fn filters(q: &mut Q, f: &AuditQuery) {
             .strip_suffix('*')
             .or_else(|| action.ends_with('.').then_some(action))
         {
-            let escaped = prefix
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
+            let escaped = crate::listing::like_escape(prefix);
             q.push(" AND action LIKE ")
                 .push_bind(format!("{escaped}%"))
                 .push(" ESCAPE '\\'");

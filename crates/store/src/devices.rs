@@ -192,11 +192,7 @@ pub async fn list(
     }
     if let Some(t) = &f.tag {
         // Tags are a JSON array of strings; match the quoted element text.
-        let esc = t
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-            .replace('"', "");
+        let esc = crate::listing::like_escape(&t.replace('"', ""));
         q.push(" AND CAST(d.tags AS TEXT) LIKE ")
             .push_bind(format!("%\"{esc}\"%"))
             .push(" ESCAPE '\\'");

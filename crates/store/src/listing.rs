@@ -5,6 +5,7 @@ use crate::StoreError;
 use crate::db::Q;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use breeze_proto::api::vocab::MAX_SEARCH_CHARS;
 
 #[derive(Clone, Debug)]
 pub struct ListOpts {
@@ -16,7 +17,7 @@ pub struct ListOpts {
 }
 
 impl ListOpts {
-    /// Checks `limit` (1..=500, default 50) and decodes `cursor`.
+    /// Checks `limit` (1..=500, default 50) and the length of `q`, and decodes `cursor`.
     pub fn parse(
         limit: Option<u32>,
         cursor: Option<&str>,
@@ -26,6 +27,9 @@ impl ListOpts {
         let limit = limit.unwrap_or(50);
         if !(1..=500).contains(&limit) {
             return Err(StoreError::invalid("limit", "must be between 1 and 500"));
+        }
+        if let Some(q) = q {
+            check_search("q", q)?;
         }
         let offset = match cursor.filter(|c| !c.is_empty()) {
             None => 0,
@@ -93,14 +97,9 @@ impl ListOpts {
 
     /// `%term%`, lower-cased, with LIKE wildcards in the term escaped (use with `ESCAPE '\'`).
     pub fn like_pattern(&self) -> Option<String> {
-        self.search.as_ref().map(|s| {
-            let esc = s
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{esc}%")
-        })
+        self.search
+            .as_ref()
+            .map(|s| format!("%{}%", like_escape(&s.to_lowercase())))
     }
 
     /// Trims the extra row and answers the page plus the next cursor.
@@ -110,5 +109,42 @@ impl ListOpts {
         let next = more
             .then(|| URL_SAFE_NO_PAD.encode(format!("o:{}", self.offset + u64::from(self.limit))));
         (rows, next)
+    }
+}
+
+/// A search term longer than [`MAX_SEARCH_CHARS`] characters is refused (422 naming the
+/// field): SQLite refuses LIKE patterns past 50,000 bytes, and no name is that long.
+pub fn check_search(field: &str, term: &str) -> Result<(), StoreError> {
+    if term.chars().count() > MAX_SEARCH_CHARS {
+        return Err(StoreError::invalid(
+            field,
+            format!("must be at most {MAX_SEARCH_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// `term` with the LIKE wildcards `%`, `_` and the escape character `\` escaped, for a
+/// pattern used with `ESCAPE '\'` (the same on SQLite and PostgreSQL).
+pub fn like_escape(term: &str) -> String {
+    term.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_searches_are_refused_and_wildcards_escaped() {
+        let long = "x".repeat(MAX_SEARCH_CHARS + 1);
+        assert!(matches!(
+            ListOpts::parse(None, None, None, Some(&long)),
+            Err(StoreError::Invalid { field, .. }) if field == "q"
+        ));
+        let ok = "é".repeat(MAX_SEARCH_CHARS);
+        assert!(ListOpts::parse(None, None, None, Some(&ok)).is_ok());
+        assert_eq!(like_escape(r"50%_\x"), r"50\%\_\\x");
     }
 }

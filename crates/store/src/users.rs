@@ -538,12 +538,12 @@ pub async fn members(
         q.push(" AND m.id = ").push_bind(u);
     }
     if let Some(s) = search.filter(|s| !s.is_empty()) {
-        let pat = format!("%{}%", s.to_lowercase());
+        let pat = format!("%{}%", crate::listing::like_escape(&s.to_lowercase()));
         q.push(" AND (LOWER(m.email) LIKE ")
             .push_bind(pat.clone())
-            .push(" OR LOWER(m.name) LIKE ")
+            .push(" ESCAPE '\\' OR LOWER(m.name) LIKE ")
             .push_bind(pat)
-            .push(")");
+            .push(" ESCAPE '\\')");
     }
     if let Some(a) = after {
         q.push(" AND m.id > ").push_bind(a);

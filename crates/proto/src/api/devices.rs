@@ -69,9 +69,12 @@ api_type! {
 
 /// `GET /api/v1/enrollment-keys` query.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
 pub struct EnrollmentKeyListQuery {
+    /// Page size, 1..=500 (default 50).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
+    /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
     pub org_id: Option<OrgId>,
     pub site_id: Option<SiteId>,
@@ -153,20 +156,27 @@ request_type! {
 
 /// `GET /api/v1/devices` query.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
 pub struct DeviceListQuery {
+    /// Page size, 1..=500 (default 50).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
+    /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
-    /// `hostname`, `status`, `os_type`, `last_seen_at`, `created_at` (`-` for descending).
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::device_sort))]
     pub sort: Option<String>,
     /// Text search over hostname, display name, IP and serial number.
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::search))]
     pub q: Option<String>,
     pub org_id: Option<OrgId>,
     pub site_id: Option<SiteId>,
     pub group_id: Option<DeviceGroupId>,
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::device_status))]
     pub status: Option<String>,
-    /// OS type: `linux`, `macos`, `windows`.
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::os_type))]
     pub os: Option<String>,
+    /// Devices carrying this tag (exact, at most 200 characters).
+    #[cfg_attr(feature = "openapi", param(max_length = 200))]
     pub tag: Option<String>,
 }
 
@@ -251,31 +261,38 @@ api_type! {
 
 /// `GET /api/v1/devices/{id}/metrics` query.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
 pub struct MetricsQuery {
     /// Default: 24 hours before `to`.
     pub from: Option<DateTime<Utc>>,
     /// Default: now.
     pub to: Option<DateTime<Utc>>,
-    /// `raw`, `5m` or `1h` (default `raw`).
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::metric_resolution))]
     pub resolution: Option<String>,
 }
 
 /// `GET /api/v1/devices/{id}/software` query.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
 pub struct SoftwareQuery {
+    /// Page size, 1..=500 (default 50).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
+    /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// Case-insensitive search over name and publisher.
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::search))]
     pub q: Option<String>,
 }
 
 /// Paging for a device's commands or events.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
 pub struct HistoryQuery {
+    /// Page size, 1..=500 (default 50).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
+    /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
 }
 
@@ -403,25 +420,95 @@ request_type! {
 
 /// `GET /api/v1/scripts` query.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
 pub struct ScriptListQuery {
+    /// Page size, 1..=500 (default 50).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
+    /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
-    /// `name`, `category`, `language`, `created_at`, `updated_at`.
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::script_sort))]
     pub sort: Option<String>,
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::search))]
     pub q: Option<String>,
     pub org_id: Option<OrgId>,
+    #[cfg_attr(feature = "openapi", param(max_length = 200))]
     pub category: Option<String>,
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::script_language))]
     pub language: Option<String>,
 }
 
 /// `GET /api/v1/script-executions` query.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
 pub struct ExecutionListQuery {
+    /// Page size, 1..=500 (default 50).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
+    /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
     pub script_id: Option<ScriptId>,
     pub device_id: Option<DeviceId>,
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::execution_status))]
     pub status: Option<String>,
 }
+
+/// `GET /api/v1/devices/{id}/processes` query.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
+pub struct ProcessListQuery {
+    /// Page size, 1..=500 (default 50).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
+    pub limit: Option<u32>,
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Default `-cpu` (busiest first).
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::process_sort))]
+    pub sort: Option<String>,
+    /// Searches name and user.
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::search))]
+    pub q: Option<String>,
+}
+
+/// `GET /api/v1/devices/{id}/users` query.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
+pub struct SessionListQuery {
+    /// Page size, 1..=500 (default 50).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
+    pub limit: Option<u32>,
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Default `username`.
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::session_sort))]
+    pub sort: Option<String>,
+    /// Searches username, terminal and host.
+    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::search))]
+    pub q: Option<String>,
+}
+
+/// The paging, sort and search of a list query, as every list takes them.
+macro_rules! into_list_params {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ListParams {
+            fn from(p: $t) -> Self {
+                ListParams {
+                    limit: p.limit,
+                    cursor: p.cursor,
+                    sort: p.sort,
+                    q: p.q,
+                }
+            }
+        }
+    )*};
+}
+
+into_list_params!(
+    ProcessListQuery,
+    SessionListQuery,
+    SiteListQuery,
+    DeviceListQuery,
+    ScriptListQuery,
+    GroupListQuery,
+    OrgListQuery
+);

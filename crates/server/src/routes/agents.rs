@@ -15,6 +15,7 @@ use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 use axum::Extension;
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -661,16 +662,19 @@ async fn result(
 /// commands are pushed as soon as they are queued; results still go over HTTP.
 #[utoipa::path(get, path = "/ws/agents/{id}", tag = "agents", security(("agent" = [])),
     params(("id" = DeviceId, Path)),
-    responses((status = 101, description = "switching to the WebSocket protocol"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)))]
+    responses((status = 101, description = "switching to the WebSocket protocol"), (status = 400, description = "not a WebSocket upgrade request", body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody), (status = 426, description = "the connection cannot be upgraded", body = ErrorBody)))]
 async fn channel(
     State(state): State<AppState>,
     meta: ClientMeta,
     headers: HeaderMap,
     Extension(slot): Extension<AuditSlot>,
     ApiPath(id): ApiPath<DeviceId>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     let a = auth(&state, &headers, id, &meta, &slot, Use::Other).await?;
+    // A plain GET (no upgrade headers) gets the JSON error every route gives.
+    let ws =
+        ws.map_err(|e| ApiError::refused(e.status(), "websocket_upgrade_required", e.body_text()))?;
     Ok(ws
         .max_message_size(1024 * 1024)
         .on_upgrade(move |socket| serve_channel(state, a, meta, socket)))

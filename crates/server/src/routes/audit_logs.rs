@@ -9,8 +9,10 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use breeze_core::permissions::{Action, Resource};
+use breeze_proto::api::vocab::EXPORT_FORMATS;
 use breeze_proto::api::{AuditEntry, AuditQuery, AuditSummary, ErrorBody, Page};
 use breeze_store::audit;
+use breeze_store::listing::check_search;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -19,6 +21,23 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(logs))
         .routes(routes!(export))
         .routes(routes!(summary))
+}
+
+/// The text filters are compared with `=` or a prefix LIKE: each is at most
+/// 200 characters, like every search.
+fn check_filters(q: &AuditQuery) -> ApiResult<()> {
+    for (field, v) in [
+        ("actor", &q.actor),
+        ("action", &q.action),
+        ("resource_type", &q.resource_type),
+        ("resource_id", &q.resource_id),
+        ("result", &q.result),
+    ] {
+        if let Some(v) = v {
+            check_search(field, v)?;
+        }
+    }
+    Ok(())
 }
 
 fn cursor(q: &AuditQuery) -> ApiResult<Option<i64>> {
@@ -41,6 +60,7 @@ async fn logs(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<axum::Json<Page<AuditEntry>>> {
     auth.require(Resource::Audit, Action::Read)?;
+    check_filters(&q)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::validation("limit", "must be between 1 and 500"));
@@ -66,15 +86,16 @@ async fn logs(
 
 /// Exports the matching rows as CSV or JSON lines, streamed page by page.
 #[utoipa::path(get, path = "/api/v1/audit/logs/export", tag = "audit", security(("bearer" = [])), params(AuditQuery),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "CSV (`format=csv`, the default) or JSON lines (`format=json`), one row per entry", content((String = "text/csv"), (String = "application/x-ndjson"))), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn export(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Response> {
     auth.require(Resource::Audit, Action::Read)?;
+    check_filters(&q)?;
     let format = q.format.clone().unwrap_or_else(|| "csv".into());
-    if format != "csv" && format != "json" {
+    if !EXPORT_FORMATS.contains(&format.as_str()) {
         return Err(ApiError::validation("format", "must be csv or json"));
     }
     let scope = auth.scope.clone();
@@ -188,6 +209,7 @@ async fn summary(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<axum::Json<AuditSummary>> {
     auth.require(Resource::Audit, Action::Read)?;
+    check_filters(&q)?;
     Ok(axum::Json(
         audit::summary(&state.db, &auth.scope, &q).await?,
     ))

@@ -54,7 +54,7 @@ async fn list(
     let t = p
         .group_type
         .as_deref()
-        .map(|t| one_of("type", t, &["static", "dynamic"]))
+        .map(|t| one_of("type", t, breeze_proto::api::vocab::GROUP_TYPES))
         .transpose()?;
     let (rows, next) = device_groups::list(
         &state.db,
@@ -113,7 +113,7 @@ async fn create(
     let gtype = one_of(
         "type",
         req.group_type.as_deref().unwrap_or("static"),
-        &["static", "dynamic"],
+        breeze_proto::api::vocab::GROUP_TYPES,
     )?;
     match (&req.rules, gtype.as_str()) {
         (Some(r), "dynamic") => check_rules(r)?,

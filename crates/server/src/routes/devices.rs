@@ -21,11 +21,13 @@ use breeze_proto::agent::{
 use breeze_proto::api::{
     Data, Device, DeviceCommand, DeviceDisks, DeviceEvent, DeviceHardware, DeviceListQuery,
     DeviceMetrics, DeviceNetwork, DeviceStatusChange, ErrorBody, HistoryQuery, ListParams,
-    MetricsQuery, Page, QueueCommand, SoftwareItem, SoftwareQuery, UpdateDevice,
+    MetricsQuery, Page, ProcessListQuery, QueueCommand, SessionListQuery, SoftwareItem,
+    SoftwareQuery, UpdateDevice, vocab,
 };
 use breeze_proto::ids::DeviceId;
 use breeze_store::device_events::{self, Actor, NewEvent};
 use breeze_store::devices::{self, DeviceFilter, StatusChange};
+use breeze_store::listing::check_search;
 use breeze_store::metrics::{self, Resolution};
 use breeze_store::{command_sweeps, commands, device_groups, inventory, inventory_lists, sites};
 use chrono::Duration;
@@ -51,15 +53,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reactivate))
 }
 
-const STATUSES: &[&str] = &[
-    "pending",
-    "online",
-    "offline",
-    "maintenance",
-    "quarantined",
-    "decommissioned",
-];
-
 /// Devices in reach (decommissioned ones only when asked for with `status`).
 #[utoipa::path(get, path = "/api/v1/devices", tag = "devices", security(("bearer" = [])), params(DeviceListQuery),
     responses((status = 200, body = Page<Device>), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -69,22 +62,21 @@ async fn list(
     ApiQuery(p): ApiQuery<DeviceListQuery>,
 ) -> ApiResult<axum::Json<Page<Device>>> {
     auth.require(Resource::Devices, Action::Read)?;
-    let opts = list_opts(&ListParams {
-        limit: p.limit,
-        cursor: p.cursor,
-        sort: p.sort,
-        q: p.q,
-    })?;
+    if let Some(t) = &p.tag {
+        check_search("tag", t)?;
+    }
     let status = p
         .status
         .as_deref()
-        .map(|s| one_of("status", s, STATUSES))
+        .map(|s| one_of("status", s, vocab::DEVICE_STATUSES))
         .transpose()?;
     let os =
         p.os.as_deref()
-            .map(|s| one_of("os", s, &["linux", "macos", "windows"]))
+            .map(|s| one_of("os", s, vocab::OS_TYPES))
             .transpose()?;
-    let ids = match p.group_id {
+    let (org_id, site_id, group_id, tag) = (p.org_id, p.site_id, p.group_id, p.tag.clone());
+    let opts = list_opts(&p.into())?;
+    let ids = match group_id {
         None => None,
         Some(g) => {
             let group = device_groups::get(&state.db, &auth.scope, g)
@@ -97,11 +89,11 @@ async fn list(
         &state.db,
         &auth.scope,
         &DeviceFilter {
-            org_id: p.org_id,
-            site_id: p.site_id,
+            org_id,
+            site_id,
             status,
             os_type: os,
-            tag: p.tag,
+            tag,
             ids,
         },
         &opts,
@@ -425,17 +417,17 @@ async fn disks(
 
 /// Running processes (the agent's latest snapshot). `sort`: `cpu`, `memory`, `name`,
 /// `pid`, `user` (default `-cpu`); `q` searches name and user.
-#[utoipa::path(get, path = "/api/v1/devices/{id}/processes", tag = "devices", security(("bearer" = [])), params(("id" = DeviceId, Path), ListParams),
+#[utoipa::path(get, path = "/api/v1/devices/{id}/processes", tag = "devices", security(("bearer" = [])), params(("id" = DeviceId, Path), ProcessListQuery),
     responses((status = 200, body = Page<ProcessInfo>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn processes(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<DeviceId>,
-    ApiQuery(p): ApiQuery<ListParams>,
+    ApiQuery(p): ApiQuery<ProcessListQuery>,
 ) -> ApiResult<axum::Json<Page<ProcessInfo>>> {
     auth.require(Resource::Devices, Action::Read)?;
     let d = devices::get(&state.db, &auth.scope, id).await?;
-    let opts = list_opts(&p)?;
+    let opts = list_opts(&p.into())?;
     let rows = inventory_lists::processes(&state.db, d.id, &opts).await?;
     let (rows, next) = opts.page(rows);
     Ok(page(rows, next))
@@ -443,17 +435,17 @@ async fn processes(
 
 /// Logged-in users (the agent's latest snapshot): user, terminal, remote host, since.
 /// `sort`: `username` (default), `terminal`, `login_time`; `q` searches them.
-#[utoipa::path(get, path = "/api/v1/devices/{id}/users", tag = "devices", security(("bearer" = [])), params(("id" = DeviceId, Path), ListParams),
+#[utoipa::path(get, path = "/api/v1/devices/{id}/users", tag = "devices", security(("bearer" = [])), params(("id" = DeviceId, Path), SessionListQuery),
     responses((status = 200, body = Page<LoggedInUser>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn logged_in_users(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<DeviceId>,
-    ApiQuery(p): ApiQuery<ListParams>,
+    ApiQuery(p): ApiQuery<SessionListQuery>,
 ) -> ApiResult<axum::Json<Page<LoggedInUser>>> {
     auth.require(Resource::Devices, Action::Read)?;
     let d = devices::get(&state.db, &auth.scope, id).await?;
-    let opts = list_opts(&p)?;
+    let opts = list_opts(&p.into())?;
     let rows = inventory_lists::logged_in_users(&state.db, d.id, &opts).await?;
     let (rows, next) = opts.page(rows);
     Ok(page(rows, next))

@@ -46,10 +46,10 @@ async fn ready(State(state): State<AppState>) -> ApiResult<axum::Json<Health>> {
     }))
 }
 
-/// Prometheus metrics (text exposition format). Served as `[metrics]` says: 404 unless
+/// Prometheus metrics (OpenMetrics text format). Served as `[metrics]` says: 404 unless
 /// a token (then `Authorization: Bearer <token>`, else 401) or `public = true` is set, and
 /// 404 here when a separate `[metrics] listen` address serves it.
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "text/plain", body = String), (status = 401, body = breeze_proto::api::ErrorBody), (status = 404, body = breeze_proto::api::ErrorBody)))]
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String), (status = 401, body = breeze_proto::api::ErrorBody), (status = 404, body = breeze_proto::api::ErrorBody)))]
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     crate::metrics::authorize(&state.config.metrics, &headers, false)?;
     Ok(exposition(&state))

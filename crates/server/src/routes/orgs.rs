@@ -14,9 +14,10 @@ use axum::http::StatusCode;
 use breeze_core::json_limits::{self, JsonLimit};
 use breeze_core::permissions::{Action, Resource};
 use breeze_core::validate;
+use breeze_proto::api::vocab::ORG_STATUSES;
 use breeze_proto::api::{
-    CreateOrganization, CreateSite, ErrorBody, ListParams, OkBody, OrgListQuery, Organization,
-    Page, Site, UpdateOrganization,
+    CreateOrganization, CreateSite, ErrorBody, OkBody, OrgListQuery, Organization, Page, Site,
+    SiteListQuery, UpdateOrganization,
 };
 use breeze_proto::ids::OrgId;
 use breeze_store::orgs::{self, NewOrg};
@@ -26,7 +27,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 const ORG_TYPES: &[&str] = &["customer", "internal"];
-const ORG_STATUSES: &[&str] = &["active", "suspended", "trial", "churned"];
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -53,17 +53,12 @@ async fn list(
     ApiQuery(p): ApiQuery<OrgListQuery>,
 ) -> ApiResult<axum::Json<Page<Organization>>> {
     auth.require(Resource::Orgs, Action::Read)?;
-    let opts = list_opts(&ListParams {
-        limit: p.limit,
-        cursor: p.cursor,
-        sort: p.sort,
-        q: p.q,
-    })?;
     let status = p
         .status
         .as_deref()
         .map(|s| one_of("status", s, ORG_STATUSES))
         .transpose()?;
+    let opts = list_opts(&p.into())?;
     let (rows, next) = orgs::list(&state.db, &auth.scope, status.as_deref(), &opts).await?;
     Ok(page(rows, next))
 }
@@ -230,7 +225,7 @@ async fn apply_update(
 
 /// Changes an organization; absent fields stay.
 #[utoipa::path(patch, path = "/api/v1/orgs/{id}", tag = "orgs", security(("bearer" = [])), params(("id" = OrgId, Path)), request_body = UpdateOrganization,
-    responses((status = 200, body = Organization), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Organization), (status = 404, body = ErrorBody), (status = 409, description = "the slug is taken", body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
     auth: Auth,
@@ -289,7 +284,7 @@ async fn current(State(state): State<AppState>, auth: Auth) -> ApiResult<axum::J
 
 /// Changes the signed-in organization user's organization.
 #[utoipa::path(patch, path = "/api/v1/orgs/current", tag = "orgs", security(("bearer" = [])), request_body = UpdateOrganization,
-    responses((status = 200, body = Organization), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Organization), (status = 404, body = ErrorBody), (status = 409, description = "the slug is taken", body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_current(
     State(state): State<AppState>,
     auth: Auth,
@@ -305,23 +300,23 @@ async fn sites_of(
     state: &AppState,
     auth: &Auth,
     org: OrgId,
-    p: ListParams,
+    p: SiteListQuery,
 ) -> ApiResult<axum::Json<Page<Site>>> {
     orgs::get(&state.db, &auth.scope, org).await?;
     auth.require(Resource::Sites, Action::Read)?;
-    let opts = list_opts(&p)?;
+    let opts = list_opts(&p.into())?;
     let (rows, next) = sites::list(&state.db, &auth.scope, Some(org), &opts).await?;
     Ok(page(rows, next))
 }
 
 /// An organization's sites (only the caller's sites when they are site-limited).
-#[utoipa::path(get, path = "/api/v1/orgs/{id}/sites", tag = "orgs", security(("bearer" = [])), params(("id" = OrgId, Path), ListParams),
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/sites", tag = "orgs", security(("bearer" = [])), params(("id" = OrgId, Path), SiteListQuery),
     responses((status = 200, body = Page<Site>), (status = 404, body = ErrorBody)))]
 async fn list_sites(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<OrgId>,
-    ApiQuery(p): ApiQuery<ListParams>,
+    ApiQuery(p): ApiQuery<SiteListQuery>,
 ) -> ApiResult<axum::Json<Page<Site>>> {
     sites_of(&state, &auth, id, p).await
 }
@@ -341,12 +336,12 @@ async fn create_org_site(
 }
 
 /// The signed-in organization user's sites.
-#[utoipa::path(get, path = "/api/v1/orgs/current/sites", tag = "orgs", security(("bearer" = [])), params(ListParams),
+#[utoipa::path(get, path = "/api/v1/orgs/current/sites", tag = "orgs", security(("bearer" = [])), params(SiteListQuery),
     responses((status = 200, body = Page<Site>), (status = 404, body = ErrorBody)))]
 async fn current_sites(
     State(state): State<AppState>,
     auth: Auth,
-    ApiQuery(p): ApiQuery<ListParams>,
+    ApiQuery(p): ApiQuery<SiteListQuery>,
 ) -> ApiResult<axum::Json<Page<Site>>> {
     let id = own_org(&auth)?;
     sites_of(&state, &auth, id, p).await

@@ -13,7 +13,9 @@ use breeze_core::permissions::{Action, Resource};
 use breeze_core::roles::PARTNER_ADMIN;
 use breeze_core::scope::OrgAccess;
 use breeze_core::validate::{self, Email};
-use breeze_proto::api::{CreatePartner, ErrorBody, ListParams, Page, Partner, PartnerCreated};
+use breeze_proto::api::{
+    CreatePartner, ErrorBody, ListParams, Page, Partner, PartnerCreated, PartnerListQuery,
+};
 use breeze_proto::ids::RoleId;
 use breeze_store::partners::{self, NewPartner};
 use breeze_store::sessions::{self, TokenKind};
@@ -28,12 +30,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Every partner (platform operators).
-#[utoipa::path(get, path = "/api/v1/partners", tag = "partners", security(("bearer" = [])), params(ListParams),
+#[utoipa::path(get, path = "/api/v1/partners", tag = "partners", security(("bearer" = [])), params(PartnerListQuery),
     responses((status = 200, body = Page<Partner>), (status = 403, body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
     auth: Auth,
-    ApiQuery(p): ApiQuery<ListParams>,
+    ApiQuery(p): ApiQuery<PartnerListQuery>,
 ) -> ApiResult<axum::Json<Page<Partner>>> {
     auth.require(Resource::Partners, Action::Read)?;
     if auth.scope.level != breeze_core::ScopeLevel::System {
@@ -41,7 +43,10 @@ async fn list(
             "only platform operators list partners".into(),
         ));
     }
-    let opts = list_opts(&p)?;
+    let opts = list_opts(&ListParams {
+        limit: p.limit,
+        ..ListParams::default()
+    })?;
     let after = p
         .cursor
         .as_deref()

@@ -16,12 +16,14 @@ use breeze_core::permissions::{Action, Resource};
 use breeze_core::script_params;
 use breeze_core::validate;
 use breeze_proto::agent::{Command, RunAs, RunScriptPayload, ScriptLanguage};
+use breeze_proto::api::vocab;
 use breeze_proto::api::{
     CreateScript, Data, ErrorBody, ExecuteScript, ExecutionListQuery, ExecutionRef, ListParams,
     OkBody, Page, Script, ScriptExecution, ScriptListQuery, UpdateScript,
 };
 use breeze_proto::ids::{CommandId, DeviceId, ExecutionId, ScriptId};
 use breeze_store::commands::{self, NewCommand};
+use breeze_store::listing::check_search;
 use breeze_store::scripts::{self, NewExecution};
 use breeze_store::{device_groups, devices, orgs, sites};
 use serde_json::json;
@@ -38,12 +40,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_execution))
 }
 
-const LANGUAGES: &[&str] = &["bash", "sh", "python", "powershell", "cmd"];
-const OS_TYPES: &[&str] = &["linux", "macos", "windows"];
 const MAX_CONTENT: usize = 256 * 1024;
 
 fn language(field: &str, l: &str) -> ApiResult<ScriptLanguage> {
-    let l = one_of(field, l, LANGUAGES)?;
+    let l = one_of(field, l, vocab::SCRIPT_LANGUAGES)?;
     serde_json::from_value(json!(l)).map_err(|_| ApiError::validation(field, "unknown language"))
 }
 
@@ -53,7 +53,7 @@ fn check_os_types(v: &[String]) -> ApiResult<Vec<String>> {
     }
     let mut out = Vec::new();
     for o in v {
-        let o = one_of("os_types", o, OS_TYPES)?;
+        let o = one_of("os_types", o, vocab::OS_TYPES)?;
         if !out.contains(&o) {
             out.push(o);
         }
@@ -114,6 +114,12 @@ async fn list(
     ApiQuery(p): ApiQuery<ScriptListQuery>,
 ) -> ApiResult<axum::Json<Page<Script>>> {
     auth.require(Resource::Scripts, Action::Read)?;
+    if let Some(c) = &p.category {
+        check_search("category", c)?;
+    }
+    if let Some(l) = &p.language {
+        one_of("language", l, vocab::SCRIPT_LANGUAGES)?;
+    }
     let opts = list_opts(&ListParams {
         limit: p.limit,
         cursor: p.cursor,
@@ -538,23 +544,7 @@ async fn list_executions(
     let status = p
         .status
         .as_deref()
-        .map(|s| {
-            one_of(
-                "status",
-                s,
-                &[
-                    "pending",
-                    "sent",
-                    "running",
-                    "completed",
-                    "failed",
-                    "timeout",
-                    "cancelled",
-                    "expired",
-                    "rejected",
-                ],
-            )
-        })
+        .map(|s| one_of("status", s, vocab::EXECUTION_STATUSES))
         .transpose()?;
     let (rows, next) = scripts::list_executions(
         &state.db,

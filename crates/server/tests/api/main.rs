@@ -11,6 +11,7 @@
 
 mod access;
 mod auth;
+mod contract;
 mod device_snapshots;
 mod device_state;
 mod events;

@@ -156,7 +156,7 @@ async fn malformed_input_gets_clear_4xx_errors() {
             "/api/v1/orgs?limit=abc",
             json,
             vec![],
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             Some("limit"),
         ),
         (
@@ -180,7 +180,7 @@ async fn malformed_input_gets_clear_4xx_errors() {
             "/api/v1/audit/logs?from=notatime",
             json,
             vec![],
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             Some("from"),
         ),
         (
