@@ -10,7 +10,9 @@
 )]
 
 mod access;
+mod audit_reasons;
 mod auth;
+mod device_console;
 mod device_snapshots;
 mod device_state;
 mod events;
