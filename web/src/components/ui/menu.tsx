@@ -15,6 +15,8 @@ export interface MenuItem {
  */
 export function Menu({ label, items, children }: { label: string; items: MenuItem[]; children?: ReactNode }) {
   const [open, setOpen] = useState(false);
+  // The list opens towards the wider side of the screen, so it never leaves it.
+  const [alignRight, setAlignRight] = useState(true);
   const id = useId();
   const root = useRef<HTMLDivElement>(null);
   const button = useRef<HTMLButtonElement>(null);
@@ -45,11 +47,16 @@ export function Menu({ label, items, children }: { label: string; items: MenuIte
   if (items.length === 0) return null;
   return (
     <div ref={root} className="relative">
-      <Button ref={button} variant="secondary" aria-haspopup="menu" aria-expanded={open} aria-controls={id} onClick={() => setOpen((o) => !o)}>
+      <Button ref={button} variant="secondary" aria-haspopup="menu" aria-expanded={open} aria-controls={id} onClick={() => {
+          const r = button.current?.getBoundingClientRect();
+          setAlignRight(!r || r.right > window.innerWidth / 2);
+          setOpen((o) => !o);
+        }}
+      >
         {children ?? label} <span aria-hidden>▾</span>
       </Button>
       {open && (
-        <div id={id} role="menu" aria-label={label} className="absolute right-0 z-20 mt-1 min-w-44 rounded-md border border-border bg-card p-1 shadow-lg">
+        <div id={id} role="menu" aria-label={label} className={cn("absolute z-20 mt-1 min-w-44 rounded-md border border-border bg-card p-1 shadow-lg", alignRight ? "right-0" : "left-0")}>
           {items.map((it, i) => (
             <button
               key={it.label}

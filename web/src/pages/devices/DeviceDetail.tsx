@@ -224,7 +224,7 @@ function SoftwareTab({ id }: { id: string }) {
           </Table>
           <nav aria-label="Software pages" className="flex flex-wrap items-center justify-between gap-2 text-sm">
             <span className="text-muted-fg" aria-live="polite">
-              {page.offset + 1}–{page.offset + page.data.length} of {page.total} {search ? "matching" : ""} {page.total === 1 ? "package" : "packages"}
+              {`${page.offset + 1}–${page.offset + page.data.length} of ${page.total} ${search ? "matching " : ""}${page.total === 1 ? "package" : "packages"}`}
             </span>
             <span className="flex gap-2">
               <Button variant="secondary" size="sm" disabled={cursors.length === 0} onClick={() => setCursors((c) => c.slice(0, -1))}>

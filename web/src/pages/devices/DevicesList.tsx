@@ -22,7 +22,7 @@ const PAGE = 200;
 const ROW = 44;
 /** A phone's row: a small card of three lines. */
 const CARD = 76;
-const COLS = "grid-cols-[2.5rem_minmax(10rem,2fr)_7rem_minmax(8rem,1.3fr)_minmax(8rem,1.3fr)_minmax(6rem,1fr)_7rem] ";
+const COLS = "grid-cols-[2.5rem_minmax(9rem,1.4fr)_7rem_minmax(9rem,1.6fr)_minmax(9rem,1.6fr)_minmax(4rem,0.8fr)_7rem] ";
 const SORTS: Array<[string, string]> = [
   ["hostname", "Name"],
   ["status", "Status"],
