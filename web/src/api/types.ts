@@ -449,6 +449,8 @@ export interface ScriptExecution {
   device_id: Uuid;
   /** The device's display name, or its hostname. */
   device_hostname: string;
+  /** The device command that carries the run (its results are the device's history). */
+  command_id?: Uuid | null;
   status: ExecutionStatus;
   parameters?: unknown;
   exit_code: number | null;

@@ -21,6 +21,7 @@ describe("describeEvent", () => {
     expect(describeEvent({ event_type: "online", details: { previous_status: "pending" } }).title).toBe("First check-in");
     expect(describeEvent({ event_type: "command_result", details: { type: "run_script", status: "failed", exit_code: 2 } })).toEqual({ title: "Script run failed", detail: "Exit code 2", tone: "danger" });
     expect(describeEvent({ event_type: "command_result", details: { type: "reboot", status: "completed", exit_code: null } })).toEqual({ title: "Reboot completed", detail: null, tone: "ok" });
+    expect(describeEvent({ event_type: "command_result", details: { type: "run_script", status: "completed", exit_code: 0 } }, "Disk cleanup").title).toBe("Script “Disk cleanup” completed");
   });
 
   it("shows an unknown event by its name rather than hiding it", () => {

@@ -29,8 +29,8 @@ function reason(d: Record<string, unknown>): string | null {
   return r ? `Reason: ${r}` : null;
 }
 
-/** One line of a device's history (`GET /devices/{id}/events`) in words. */
-export function describeEvent(e: Pick<DeviceEvent, "event_type" | "details">): DescribedEvent {
+/** One line of a device's history (`GET /devices/{id}/events`) in words; a script run is named by `scriptName`. */
+export function describeEvent(e: Pick<DeviceEvent, "event_type" | "details">, scriptName?: string | null): DescribedEvent {
   const d = (e.details && typeof e.details === "object" ? e.details : {}) as Record<string, unknown>;
   const was = str(d.previous_status);
   switch (e.event_type) {
@@ -63,7 +63,8 @@ export function describeEvent(e: Pick<DeviceEvent, "event_type" | "details">): D
     case "command_result": {
       const status = str(d.status) ?? "finished";
       const detail = typeof d.exit_code === "number" ? `Exit code ${d.exit_code}` : null;
-      return { title: `${commandName(d.type)} ${status}`, detail, tone: status === "completed" ? "ok" : "danger" };
+      const what = scriptName ? `Script “${scriptName}”` : commandName(d.type);
+      return { title: `${what} ${status}`, detail, tone: status === "completed" ? "ok" : "danger" };
     }
     case "command_rejected":
       return { title: `${commandName(d.type)} refused by the agent`, detail: reason(d), tone: "danger" };

@@ -1,6 +1,7 @@
-import { useInfiniteQuery } from "@tanstack/react-query";
+import { useMemo } from "react";
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { api } from "../../api/instance";
-import type { DeviceEvent, Page } from "../../api/types";
+import type { DeviceEvent, Page, ScriptExecution } from "../../api/types";
 import { Badge, Card } from "../../components/ui/card";
 import { Button } from "../../components/ui/button";
 import { EmptyState, ErrorState, Loading } from "../../components/ui/feedback";
@@ -21,6 +22,12 @@ export function ActivityTab({ id }: { id: string }) {
     initialPageParam: undefined as string | undefined,
     getNextPageParam: (last) => last.next_cursor ?? undefined,
   });
+  // Script runs are named from the device's recent executions (their command ids).
+  const execs = useQuery({
+    queryKey: ["executions", "device", id, "names"],
+    queryFn: ({ signal }) => api.get<Page<ScriptExecution>>("/api/v1/script-executions", { device_id: id, limit: 200 }, signal),
+  });
+  const scripts = useMemo(() => new Map((execs.data?.data ?? []).map((x) => [x.command_id ?? "", x.script_name])), [execs.data]);
   if (q.isPending) return <Loading label="Loading activity…" />;
   if (q.isError) return <ErrorState error={q.error} retry={() => q.refetch()} />;
   const rows = q.data.pages.flatMap((p) => p.data);
@@ -29,7 +36,8 @@ export function ActivityTab({ id }: { id: string }) {
     <Card>
       <ol aria-label="Device activity" className="divide-y divide-border">
         {rows.map((e) => {
-          const d = describeEvent(e);
+          const cmd = typeof e.details?.command_id === "string" ? e.details.command_id : null;
+          const d = describeEvent(e, cmd ? scripts.get(cmd) : null);
           return (
             <li key={e.id} className="flex flex-wrap items-start justify-between gap-x-4 gap-y-1 py-2 text-sm">
               <div className="min-w-0">
