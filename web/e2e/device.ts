@@ -50,7 +50,7 @@ export async function everyTab(s: Session, token: string, id: string, scriptName
         const d = await call<{ hostname: string; agent_version: string; architecture: string }>(token, "GET", `/api/v1/devices/${id}`);
         await shows(where, [d.hostname, d.agent_version, d.architecture], name);
         const hw = await api<Hardware>("/hardware");
-        if (hw.os?.name) await check(s, "os-name", [], () => shows(where, [hw.os!.name], `${name} operating system`));
+        if (hw.os?.name) await shows(where, [hw.os.name], `${name} operating system`);
         break;
       }
       case "Hardware": {
@@ -68,10 +68,11 @@ export async function everyTab(s: Session, token: string, id: string, scriptName
       }
       case "Software": {
         await noErrorState(page, name);
-        const sw = await api<{ data: Array<{ name: string }> }>("/software?limit=500");
+        // The tab shows the first page (100) and the total the API counts.
+        const sw = await api<{ data: Array<{ name: string }>; total: number }>("/software?limit=100");
         if (!sw.data.length) throw new Error("the API holds no software for the device");
         await waitFor(page, async () => (await where.locator("tbody tr").count()) === sw.data.length, `${sw.data.length} software rows`, 10_000);
-        await shows(where, sw.data.slice(0, 5).map((x) => x.name), name);
+        await shows(where, [...sw.data.slice(0, 5).map((x) => x.name), `of ${sw.total} packages`], name);
         break;
       }
       case "Processes": {

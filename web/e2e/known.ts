@@ -17,7 +17,6 @@ export const KNOWN_BUGS = {
   "metrics-empty":
     "Metrics: a range answered from rollups has no chart for a new device (no 5m/1h bucket yet although raw samples exist), or the chart draws isolated dots (types helper: the 24 h chart; no owner for rollup-only ranges)",
   "dynamic-group-count": "Device groups list: a dynamic group's device count (`member_count`) counts only static memberships, so a group whose rule matches shows 0 devices (found by this run; no owner yet)",
-  "os-name": "Overview shows “Linux 12 …” instead of the API's OS name, e.g. “Debian GNU/Linux” (ui helper)",
 } as const;
 export type BugId = keyof typeof KNOWN_BUGS;
 

@@ -158,7 +158,7 @@ async function adminFlow(sink: Sink, t0: number, fresh: boolean, stopLater: (a: 
       if (d.status !== "quarantined") throw new Error(`the API says ${d.status}`);
       await s.shot("device-quarantined");
       await page.getByRole("button", { name: "Release from quarantine" }).click();
-      await page.getByRole("dialog").getByRole("button", { name: "Return to service" }).click();
+      await page.getByRole("dialog").getByRole("button", { name: "Release", exact: true }).click();
       await page.getByRole("button", { name: "Quarantine" }).waitFor();
       // Seen moments ago, so back online at once (not offline until the next heartbeat).
       await page.getByText("online", { exact: true }).first().waitFor();

@@ -49,6 +49,14 @@ impl ClientError {
             _ => None,
         }
     }
+
+    /// The human-readable `message` of an API error.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { body: Some(b), .. } => Some(b.error.message.as_str()),
+            _ => None,
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, ClientError>;
@@ -294,6 +302,44 @@ impl BreezeClient {
         self.get(&with_query(
             &format!("/api/v1/devices/{device}/users"),
             params,
+        ))
+        .await
+    }
+
+    /// Installed software of a device by name, a page at a time, with the total.
+    pub async fn device_software(
+        &self,
+        device: breeze_proto::ids::DeviceId,
+        query: &SoftwareQuery,
+    ) -> Result<SoftwarePage> {
+        let params = ListParams {
+            limit: query.limit,
+            cursor: query.cursor.clone(),
+            sort: None,
+            q: query.q.clone(),
+        };
+        self.get(&with_query(
+            &format!("/api/v1/devices/{device}/software"),
+            &params,
+        ))
+        .await
+    }
+
+    /// A device's history (status changes, commands' results …), newest first.
+    pub async fn device_events(
+        &self,
+        device: breeze_proto::ids::DeviceId,
+        query: &HistoryQuery,
+    ) -> Result<Page<DeviceEvent>> {
+        let params = ListParams {
+            limit: query.limit,
+            cursor: query.cursor.clone(),
+            sort: None,
+            q: None,
+        };
+        self.get(&with_query(
+            &format!("/api/v1/devices/{device}/events"),
+            &params,
         ))
         .await
     }

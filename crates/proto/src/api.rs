@@ -168,6 +168,10 @@ api_type! {
 
     pub struct Me {
         pub user: User,
+        /// When this user signed in before the sign-in of this session; absent on their
+        /// first (the console greets "Welcome" then, "Welcome back" after).
+        #[serde(default)]
+        pub previous_login_at: Option<DateTime<Utc>>,
         /// `system`, `partner` or `organization`.
         pub scope_level: String,
         pub partner_id: Option<PartnerId>,
@@ -465,9 +469,12 @@ api_type! {
 
     pub struct Invited {
         pub member: Member,
-        /// Single-use invitation token (also e-mailed when SMTP is set). Accept it at
-        /// `POST /api/v1/auth/accept-invite`.
+        /// Single-use invitation token. Accept it at `POST /api/v1/auth/accept-invite`.
         pub invite_token: String,
+        /// Whether an invitation e-mail with the link was queued (an SMTP server is set up
+        /// for the partner or the server). When false nothing was sent: pass the link on.
+        #[serde(default)]
+        pub email_queued: bool,
     }
 
     pub struct Role {

@@ -9,6 +9,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
+use breeze_proto::api::ErrorDetail;
 use breeze_proto::ids::{DeviceId, OrgId, PartnerId, SiteId};
 use breeze_store::audit::{self, NewAudit};
 use serde_json::{Value, json};
@@ -292,13 +293,20 @@ pub async fn audit_mutations(
         } else {
             "failure"
         };
+        // The error body's code and message, when the answer is one of ours.
+        let error = resp.extensions().get::<ErrorDetail>();
+        let mut details =
+            json!({"method": method.as_str(), "path": path, "status": status.as_u16()});
+        if let Some(e) = error {
+            details["error"] = json!({"code": e.code, "message": e.message, "field": e.field});
+        }
         let mut ev = AuditEvent::new(
             &format!("http.{}", method.as_str().to_lowercase()),
             "http_request",
         )
         .client(&meta)
         .resource(&path, None)
-        .details(json!({"method": method.as_str(), "path": path, "status": status.as_u16()}));
+        .details(details);
         ev.row.partner_id = s.partner_id;
         ev.row.org_id = s.org_id;
         if s.actor_id.is_some() {
@@ -307,11 +315,52 @@ pub async fn audit_mutations(
             ev.row.actor_type = "anonymous".into();
         }
         if result != "success" {
-            ev = ev.failed(result, format!("HTTP {}", status.as_u16()));
+            ev = ev.failed(result, failure_reason(status.as_u16(), error));
         }
         if let Err(e) = state.record(ev, None).await {
             tracing::error!(error = %e, "could not write the audit row of a request");
         }
     }
     resp
+}
+
+/// The reason a failed request's audit row gives: the status, the error code and message
+/// of the answer's body (and the field it names), e.g.
+/// `HTTP 409 device_quarantined: device "web-01" is quarantined …`.
+fn failure_reason(status: u16, error: Option<&ErrorDetail>) -> String {
+    match error {
+        None => format!("HTTP {status}"),
+        Some(e) => match &e.field {
+            Some(f) => format!("HTTP {status} {} ({f}): {}", e.code, e.message),
+            None => format!("HTTP {status} {}: {}", e.code, e.message),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_reasons_name_the_code_field_and_message() {
+        assert_eq!(failure_reason(405, None), "HTTP 405");
+        let e = ErrorDetail {
+            code: "validation".into(),
+            message: "must not be empty".into(),
+            field: Some("name".into()),
+        };
+        assert_eq!(
+            failure_reason(422, Some(&e)),
+            "HTTP 422 validation (name): must not be empty"
+        );
+        let e = ErrorDetail {
+            code: "device_quarantined".into(),
+            message: "no".into(),
+            field: None,
+        };
+        assert_eq!(
+            failure_reason(409, Some(&e)),
+            "HTTP 409 device_quarantined: no"
+        );
+    }
 }

@@ -174,13 +174,16 @@ impl IntoResponse for ApiError {
             } => Some(*retry_after_secs),
             _ => None,
         };
+        let detail = self.detail();
         let mut resp = (
             status,
             axum::Json(ErrorBody {
-                error: self.detail(),
+                error: detail.clone(),
             }),
         )
             .into_response();
+        // The audit middleware records why a mutating request failed.
+        resp.extensions_mut().insert(detail);
         if let Some(secs) = retry
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {

@@ -3,7 +3,7 @@
 //! authenticated by a token hash rather than a user scope, and say so in their names.
 
 use crate::StoreError;
-use crate::db::{Db, Engine, Q, Tx};
+use crate::db::{Count, Db, Engine, Q, Tx};
 use crate::device_events::{self, Actor, NewEvent};
 use crate::enrollment_keys;
 use breeze_core::DeviceCoords;
@@ -167,11 +167,6 @@ impl Enrolled {
             device_id: self.device_id,
         }
     }
-}
-
-#[derive(sqlx::FromRow)]
-struct Count {
-    n: i64,
 }
 
 #[derive(sqlx::FromRow)]

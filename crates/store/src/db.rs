@@ -41,6 +41,12 @@ pub enum Arg {
     Json(Value),
 }
 
+/// The row of a `SELECT COUNT(*) AS n …`.
+#[derive(sqlx::FromRow)]
+pub(crate) struct Count {
+    pub n: i64,
+}
+
 /// Formats a time the way SQLite columns hold it.
 pub fn sqlite_time(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()

@@ -49,6 +49,10 @@ pub(crate) struct DeviceRow {
     agent_token_suspended_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    org_name: String,
+    site_name: String,
+    /// The agent's latest OS inventory document (its `name` is the distribution's).
+    os_doc: Option<Json<Value>>,
 }
 
 fn tags_of(v: &Value) -> Vec<String> {
@@ -81,13 +85,23 @@ impl DeviceRow {
 impl From<DeviceRow> for api::Device {
     fn from(r: DeviceRow) -> Self {
         let tags = tags_of(&r.tags.0);
+        let os_name = r
+            .os_doc
+            .as_ref()
+            .and_then(|d| d.0.get("name")?.as_str())
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string);
         api::Device {
             id: DeviceId(r.id),
             org_id: OrgId(r.org_id),
             site_id: SiteId(r.site_id),
             hostname: r.hostname,
             display_name: r.display_name,
+            org_name: r.org_name,
+            site_name: r.site_name,
             os_type: r.os_type,
+            os_name,
             os_version: r.os_version,
             os_build: r.os_build,
             os_kernel: r.os_kernel,
@@ -124,8 +138,11 @@ pub(crate) const COLS: &str = "SELECT d.id, d.org_id, d.site_id, o.partner_id, d
     d.trust_level, d.fingerprint, d.last_seen_at, d.last_seen_ip, d.enrolled_at, d.tags, \
     d.pending_reboot, d.last_user, d.uptime_secs, d.cpu_model, d.cpu_cores, d.ram_total_mb, \
     d.disk_total_gb, d.serial_number, d.primary_ip, d.agent_health, d.quarantined_at, \
-    d.quarantined_reason, d.agent_token_suspended_at, d.created_at, d.updated_at \
-    FROM devices d JOIN organizations o ON o.id = d.org_id WHERE o.deleted_at IS NULL";
+    d.quarantined_reason, d.agent_token_suspended_at, d.created_at, d.updated_at, \
+    o.name AS org_name, s.name AS site_name, inv.data AS os_doc \
+    FROM devices d JOIN organizations o ON o.id = d.org_id JOIN sites s ON s.id = d.site_id \
+    LEFT JOIN device_inventory inv ON inv.device_id = d.id AND inv.section = 'os' \
+    WHERE o.deleted_at IS NULL";
 
 const SORTS: &[(&str, &str)] = &[
     ("hostname", "d.hostname"),
@@ -133,6 +150,8 @@ const SORTS: &[(&str, &str)] = &[
     ("os_type", "d.os_type"),
     ("last_seen_at", "d.last_seen_at"),
     ("created_at", "d.created_at"),
+    ("org_name", "o.name"),
+    ("site_name", "s.name"),
 ];
 
 /// The scope filter for devices: organizations and sites in reach, and for

@@ -4,7 +4,7 @@
 //! dynamic groups look at copied onto the device row.
 
 use crate::StoreError;
-use crate::db::{Db, Q, Tx};
+use crate::db::{Count, Db, Q, Tx};
 use breeze_proto::agent::{
     DiskInfo, HardwareInventory, InventoryRequest, InventorySection, NetworkInterface, OsInventory,
     SoftwareSource,
@@ -295,6 +295,30 @@ struct SwRow {
 }
 
 /// Installed software of a device in scope; `like` is a lower-cased LIKE pattern.
+/// `FROM device_software WHERE …` for a device's software matching `like`.
+fn software_where(q: &mut Q, device: DeviceId, like: Option<&str>) {
+    q.push(" FROM device_software WHERE device_id = ")
+        .push_bind(device);
+    if let Some(p) = like {
+        q.push(" AND (name_lower LIKE ")
+            .push_bind(p.to_string())
+            .push(" ESCAPE '\\' OR LOWER(COALESCE(publisher, '')) LIKE ")
+            .push_bind(p.to_string())
+            .push(" ESCAPE '\\')");
+    }
+}
+
+/// How many software items of a device match `like` (all of them without it).
+pub async fn software_count(
+    db: &Db,
+    device: DeviceId,
+    like: Option<&str>,
+) -> Result<i64, StoreError> {
+    let mut q = Q::new("SELECT COUNT(*) AS n");
+    software_where(&mut q, device, like);
+    Ok(db.one::<Count>(q).await?.n)
+}
+
 pub async fn software(
     db: &Db,
     device: DeviceId,
@@ -302,17 +326,8 @@ pub async fn software(
     limit: u32,
     offset: u64,
 ) -> Result<Vec<api::SoftwareItem>, StoreError> {
-    let mut q = Q::new(
-        "SELECT name, version, publisher, source, install_date, architecture FROM device_software WHERE device_id = ",
-    );
-    q.push_bind(device);
-    if let Some(p) = like {
-        q.push(" AND (name_lower LIKE ")
-            .push_bind(p.clone())
-            .push(" ESCAPE '\\' OR LOWER(COALESCE(publisher, '')) LIKE ")
-            .push_bind(p)
-            .push(" ESCAPE '\\')");
-    }
+    let mut q = Q::new("SELECT name, version, publisher, source, install_date, architecture");
+    software_where(&mut q, device, like.as_deref());
     q.push(" ORDER BY name_lower, version LIMIT ")
         .push_bind(i64::from(limit) + 1)
         .push(" OFFSET ")

@@ -269,6 +269,31 @@ async fn revoke_family_in(
     Ok(())
 }
 
+#[derive(sqlx::FromRow)]
+struct SignInRow {
+    created_at: DateTime<Utc>,
+}
+
+/// When the user of `session` signed in before the sign-in that started it (each sign-in
+/// starts a refresh-token family); `None` for their first.
+pub async fn previous_sign_in(
+    db: &Db,
+    session: SessionId,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let row: Option<SignInRow> = db
+        .optional(
+            Q::new(
+                "SELECT p.created_at FROM sessions s \
+                 JOIN refresh_token_families f ON f.id = s.family_id \
+                 JOIN refresh_token_families p ON p.user_id = f.user_id AND p.created_at < f.created_at \
+                 WHERE s.id = ? ORDER BY p.created_at DESC LIMIT 1",
+            )
+            .bind(session),
+        )
+        .await?;
+    Ok(row.map(|r| r.created_at))
+}
+
 /// Logs out: the session's whole family (its refresh tokens and sessions) is revoked.
 pub async fn logout(db: &Db, session: SessionId, now: DateTime<Utc>) -> Result<(), StoreError> {
     let row: Option<SessionRow> = db

@@ -2,7 +2,7 @@
 //! resolution of a user into the [`Scope`] their requests carry.
 
 use crate::StoreError;
-use crate::db::{Db, Q, Tx};
+use crate::db::{Count, Db, Q, Tx};
 use crate::roles;
 use crate::tenancy;
 use breeze_core::permissions::{Action, Permission, PermissionSet, Resource};
@@ -52,11 +52,6 @@ impl UserRow {
 
 const USER_COLS: &str = "SELECT u.id, u.email, u.name, u.password_hash, u.mfa_secret, u.mfa_enabled, \
     u.mfa_recovery_codes, u.mfa_last_step, u.status, u.is_platform_admin, u.last_login_at, u.created_at FROM users u";
-
-#[derive(sqlx::FromRow)]
-struct Count {
-    n: i64,
-}
 
 pub async fn count(db: &Db) -> Result<i64, StoreError> {
     let c: Count = db.one(Q::new("SELECT COUNT(*) AS n FROM users")).await?;

@@ -65,6 +65,8 @@ export interface User {
 }
 export interface Me {
   user: User;
+  /** When this user signed in before this session's sign-in; null on their first. */
+  previous_login_at?: Timestamp | null;
   scope_level: "system" | "partner" | "organization" | string;
   partner_id: Uuid | null;
   org_id: Uuid | null;
@@ -157,6 +159,8 @@ export interface Member extends User {
 export interface Invited {
   member: Member;
   invite_token: string;
+  /** An invitation e-mail with the link was queued (SMTP is set up); otherwise nothing was sent. */
+  email_queued: boolean;
 }
 export interface Role {
   id: Uuid;
@@ -275,19 +279,29 @@ export type DeviceStatus = "online" | "offline" | "maintenance" | "quarantined" 
 export interface Device {
   id: Uuid;
   org_id: Uuid;
+  /** The organization's name: whose machine it is. */
+  org_name: string;
   site_id: Uuid | null;
+  site_name: string;
   agent_id?: string;
   hostname: string;
   display_name: string | null;
   os_type: "windows" | "macos" | "linux" | string;
+  /** The distribution or product name from the OS inventory, e.g. "Debian GNU/Linux". */
+  os_name?: string | null;
   os_version: string | null;
   os_build?: string | null;
+  os_kernel?: string | null;
   architecture: string | null;
   agent_version: string | null;
   status: DeviceStatus;
   last_seen_at: Timestamp | null;
   enrolled_at: Timestamp | null;
   tags: string[];
+  quarantined_at?: Timestamp | null;
+  quarantined_reason?: string | null;
+  /** The agent's token was suspended (it asked for another device's data). */
+  token_suspended?: boolean;
   created_at: Timestamp;
   updated_at?: Timestamp;
   // Present when the server includes the latest metrics in the list.
@@ -338,6 +352,23 @@ export interface DeviceSoftware {
   publisher: string | null;
   install_date: string | null;
   install_location?: string | null;
+}
+/** `GET /api/v1/devices/{id}/software`: a page and how many items match in all. */
+export interface SoftwarePage {
+  data: DeviceSoftware[];
+  next_cursor?: string | null;
+  total: number;
+  /** Where this page starts in the whole list. */
+  offset: number;
+}
+/** `GET /api/v1/devices/{id}/events`: the device's history, newest first. */
+export interface DeviceEvent {
+  id: Uuid;
+  device_id: Uuid;
+  event_type: string;
+  details: Record<string, unknown>;
+  ip_address: string | null;
+  created_at: Timestamp;
 }
 /** `GET /api/v1/devices/{id}/processes` rows (the agent's `ProcessInfo`). */
 export interface DeviceProcess {
@@ -418,6 +449,8 @@ export interface ScriptExecution {
   device_id: Uuid;
   /** The device's display name, or its hostname. */
   device_hostname: string;
+  /** The device command that carries the run (its results are the device's history). */
+  command_id?: Uuid | null;
   status: ExecutionStatus;
   parameters?: unknown;
   exit_code: number | null;

@@ -5,7 +5,9 @@ import type { Device } from "../api/types";
 const dev = (over: Partial<Device>): Device => ({
   id: "d",
   org_id: "o",
+  org_name: "Org",
   site_id: "s1",
+  site_name: "Site 1",
   hostname: "web-01",
   display_name: null,
   os_type: "linux",

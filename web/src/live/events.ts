@@ -27,11 +27,13 @@ export function invalidationsFor(e: LiveEvent): unknown[][] {
   if (t === "resync") return [EVERYTHING];
   if (t.startsWith("device.")) {
     const id = str(e.device_id) ?? str(e.id);
-    return [["devices"], ["dashboard"], ...(id ? [["device", id]] : [])];
+    return [["devices"], ["dashboard"], ...(id ? [["device", id], ["device-events", id]] : [])];
   }
   if (t.startsWith("execution.") || t.startsWith("command.")) {
     const exec = str(e.execution_id);
-    return [["executions"], ["device-commands"], ...(exec ? [["executions", exec]] : [])];
+    const device = str(e.device_id);
+    // A finished command adds a line to the device's history.
+    return [["executions"], ["device-commands"], ...(exec ? [["executions", exec]] : []), ...(device ? [["device-events", device]] : [])];
   }
   return [];
 }

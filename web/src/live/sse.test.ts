@@ -51,16 +51,17 @@ describe("readEvents", () => {
 
 describe("invalidationsFor", () => {
   it("maps device events to the device lists and the device", () => {
-    expect(invalidationsFor({ type: "device.status", device_id: "d1", status: "online" })).toEqual([["devices"], ["dashboard"], ["device", "d1"]]);
+    expect(invalidationsFor({ type: "device.status", device_id: "d1", status: "online" })).toEqual([["devices"], ["dashboard"], ["device", "d1"], ["device-events", "d1"]]);
     expect(invalidationsFor({ type: "device.inventory", device_id: "d1" })).toContainEqual(["device", "d1"]);
   });
 
   it("maps command and execution events to executions, device commands and the execution", () => {
-    expect(invalidationsFor({ type: "command.updated", device_id: "d1", command_id: "c1", status: "running" })).toEqual([["executions"], ["device-commands"]]);
+    expect(invalidationsFor({ type: "command.updated", device_id: "d1", command_id: "c1", status: "running" })).toEqual([["executions"], ["device-commands"], ["device-events", "d1"]]);
     expect(invalidationsFor({ type: "execution.updated", device_id: "d1", command_id: "c1", execution_id: "e1", status: "completed" })).toEqual([
       ["executions"],
       ["device-commands"],
       ["executions", "e1"],
+      ["device-events", "d1"],
     ]);
   });
 

@@ -8,7 +8,7 @@ import { useOrgScope } from "../lib/scope";
 import { fetchAll } from "../lib/queries";
 import { api } from "../api/instance";
 import type { AuditEntry, Device, Page } from "../api/types";
-import { osLabel, relativeTime } from "../lib/format";
+import { greeting, osLabel, relativeTime } from "../lib/format";
 import { buttonClass } from "../components/ui/button";
 
 const STATUS_COLORS: Record<string, string> = { online: "var(--ok)", offline: "var(--danger)", maintenance: "var(--warn)", quarantined: "var(--warn)" };
@@ -148,7 +148,7 @@ export default function DashboardPage() {
   const { me, perms } = useSession();
   return (
     <div className="space-y-4">
-      <PageHeader title="Dashboard" description={`Welcome back, ${me?.user.name ?? ""}.`} />
+      <PageHeader title="Dashboard" description={greeting(me)} />
       {perms.can("devices:read") && <DeviceOverview />}
       <div className="grid gap-3 lg:grid-cols-2">
         {perms.can("audit:read") && <RecentActivity />}

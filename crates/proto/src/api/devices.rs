@@ -86,10 +86,16 @@ api_type! {
     pub struct Device {
         pub id: DeviceId,
         pub org_id: OrgId,
+        /// The organization's name (which customer the device belongs to).
+        pub org_name: String,
         pub site_id: SiteId,
+        pub site_name: String,
         pub hostname: String,
         pub display_name: Option<String>,
         pub os_type: String,
+        /// The distribution or product name from the agent's OS inventory, e.g.
+        /// `Debian GNU/Linux`; absent until the first inventory arrives.
+        pub os_name: Option<String>,
         pub os_version: Option<String>,
         pub os_build: Option<String>,
         pub os_kernel: Option<String>,
@@ -163,6 +169,8 @@ pub struct DeviceListQuery {
     pub limit: Option<u32>,
     /// Opaque cursor from the previous page's `next_cursor`.
     pub cursor: Option<String>,
+    /// `hostname`, `status`, `os_type`, `last_seen_at`, `created_at`, `org_name`,
+    /// `site_name` (`-` for descending).
     #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::device_sort))]
     pub sort: Option<String>,
     /// Text search over hostname, display name, IP and serial number.
@@ -194,6 +202,18 @@ api_type! {
         pub source: String,
         pub install_date: Option<NaiveDate>,
         pub architecture: Option<String>,
+    }
+
+    /// A page of a device's installed software, with how many items match in all.
+    pub struct SoftwarePage {
+        pub data: Vec<SoftwareItem>,
+        /// Pass as `cursor` to get the next page; absent on the last page.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub next_cursor: Option<String>,
+        /// Items matching `q` (every item without it), over all pages.
+        pub total: i64,
+        /// Where this page starts in the whole list (0 for the first page).
+        pub offset: i64,
     }
 
     pub struct DeviceDisks {

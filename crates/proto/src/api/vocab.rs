@@ -45,6 +45,8 @@ pub const DEVICE_SORTS: &[&str] = &[
     "os_type",
     "last_seen_at",
     "created_at",
+    "org_name",
+    "site_name",
 ];
 pub const ORG_SORTS: &[&str] = &["name", "slug", "status", "created_at"];
 pub const GROUP_SORTS: &[&str] = &["name", "type", "created_at"];

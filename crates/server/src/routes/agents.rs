@@ -357,6 +357,19 @@ async fn heartbeat(
         state
             .events
             .publish(at, &events::device_status(&at, "online"));
+        // The device's history pairs each `offline` with the check-in that ended it.
+        device_events::insert(
+            &state.db,
+            &NewEvent {
+                device_id: d.device_id(),
+                event_type: "online",
+                details: json!({"previous_status": d.status}),
+                ip_address: meta.ip.as_deref(),
+                actor: Actor::Agent,
+            },
+            now,
+        )
+        .await?;
     }
     if confirm {
         device_events::insert(

@@ -679,7 +679,9 @@ async fn me(
         }
         None => None,
     };
+    let previous_login_at = sessions::previous_sign_in(&state.db, auth.session()).await?;
     Ok(axum::Json(Me {
+        previous_login_at,
         mfa_enrollment_required: auth.mfa_enrollment_required,
         idle_timeout_minutes,
         user: auth.user().to_api(),

@@ -21,7 +21,7 @@ use breeze_proto::agent::{
 use breeze_proto::api::{
     Data, Device, DeviceCommand, DeviceDisks, DeviceEvent, DeviceHardware, DeviceListQuery,
     DeviceMetrics, DeviceNetwork, DeviceStatusChange, ErrorBody, HistoryQuery, ListParams,
-    MetricsQuery, Page, ProcessListQuery, QueueCommand, SessionListQuery, SoftwareItem,
+    MetricsQuery, Page, ProcessListQuery, QueueCommand, SessionListQuery, SoftwarePage,
     SoftwareQuery, UpdateDevice, vocab,
 };
 use breeze_proto::ids::DeviceId;
@@ -371,15 +371,16 @@ async fn hardware(
     Ok(axum::Json(inventory::hardware(&state.db, d.id).await?))
 }
 
-/// Installed software, searchable with `q` (name or publisher).
+/// Installed software by name, searchable with `q` (name or publisher), paged with
+/// `limit` (at most 500) and `cursor`; `total` counts every match.
 #[utoipa::path(get, path = "/api/v1/devices/{id}/software", tag = "devices", security(("bearer" = [])), params(("id" = DeviceId, Path), SoftwareQuery),
-    responses((status = 200, body = Page<SoftwareItem>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = SoftwarePage), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn software(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<DeviceId>,
     ApiQuery(p): ApiQuery<SoftwareQuery>,
-) -> ApiResult<axum::Json<Page<SoftwareItem>>> {
+) -> ApiResult<axum::Json<SoftwarePage>> {
     auth.require(Resource::Devices, Action::Read)?;
     let d = devices::get(&state.db, &auth.scope, id).await?;
     let opts = list_opts(&ListParams {
@@ -388,16 +389,16 @@ async fn software(
         sort: None,
         q: p.q,
     })?;
-    let rows = inventory::software(
-        &state.db,
-        d.id,
-        opts.like_pattern(),
-        opts.limit,
-        opts.offset,
-    )
-    .await?;
-    let (rows, next) = opts.page(rows);
-    Ok(page(rows, next))
+    let like = opts.like_pattern();
+    let total = inventory::software_count(&state.db, d.id, like.as_deref()).await?;
+    let rows = inventory::software(&state.db, d.id, like, opts.limit, opts.offset).await?;
+    let (data, next_cursor) = opts.page(rows);
+    Ok(axum::Json(SoftwarePage {
+        data,
+        next_cursor,
+        total,
+        offset: i64::try_from(opts.offset).unwrap_or(i64::MAX),
+    }))
 }
 
 /// Mounted filesystems.
@@ -655,10 +656,21 @@ pub(crate) fn quarantined(d: &Device) -> ApiError {
         StatusCode::CONFLICT,
         "device_quarantined",
         format!(
-            "device {} is quarantined: no script or command runs on it until it is reactivated",
-            d.id
+            "{} is quarantined: no script or command runs on it until it is released",
+            label(d)
         ),
     )
+}
+
+/// How messages name a device: `device "web-01"` (display name, else hostname), not its id.
+pub(crate) fn label(d: &Device) -> String {
+    let name = d
+        .display_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&d.hostname);
+    format!("device \"{name}\"")
 }
 
 /// Used by the device-group routes: members of a group, dynamic rules evaluated.

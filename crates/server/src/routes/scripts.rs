@@ -384,27 +384,24 @@ async fn execute(
             return Err(ApiError::validation(
                 "device_ids",
                 format!(
-                    "device {} runs {}, the script is for {}",
-                    d.id,
+                    "{} runs {}, the script is for {}",
+                    crate::routes::devices::label(d),
                     d.os_type,
                     script.os_types.join(", ")
                 ),
             ));
         }
         if d.status == "quarantined" {
-            return Err(ApiError::refused(
-                StatusCode::CONFLICT,
-                "device_quarantined",
-                format!(
-                    "device {} is quarantined: no script or command runs on it until it is reactivated",
-                    d.id
-                ),
-            ));
+            return Err(crate::routes::devices::quarantined(d));
         }
         if !matches!(d.status.as_str(), "online" | "offline" | "maintenance") {
             return Err(ApiError::validation(
                 "device_ids",
-                format!("device {} is {} and runs no scripts", d.id, d.status),
+                format!(
+                    "{} is {} and runs no scripts",
+                    crate::routes::devices::label(d),
+                    d.status
+                ),
             ));
         }
     }

@@ -36,7 +36,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Queues an invitation e-mail to a new user of `partner`, delivered through the partner's
-/// SMTP server when it has one switched on, else the server's (when configured).
+/// SMTP server when it has one switched on, else the server's. Answers whether a message
+/// was queued: with no SMTP server to send it, none is, and the inviter passes the link on.
 pub async fn send_invite(
     state: &AppState,
     partner: Option<PartnerId>,
@@ -44,7 +45,15 @@ pub async fn send_invite(
     name: &str,
     tenant: &str,
     token: &str,
-) -> ApiResult<()> {
+) -> ApiResult<bool> {
+    // Settings that are switched on but unusable still queue the message: the queue
+    // retries it and audits a failure, which is how the admin learns of the problem.
+    let can_send = crate::notify::mail::for_partner(state, partner)
+        .await
+        .map_or(true, |m| m.configured());
+    if !can_send {
+        return Ok(false);
+    }
     let link = format!("{}/accept-invite?token={token}", state.config.public_url());
     let body = format!(
         "Hello {name},\n\nYou have been invited to {tenant} on Breeze.\nOpen this link within {} hours to choose your password:\n\n{link}\n",
@@ -53,7 +62,7 @@ pub async fn send_invite(
     crate::notify::queue::enqueue_mail(state, partner, email, "Your Breeze invitation", body)
         .await
         .map_err(ApiError::internal)?;
-    Ok(())
+    Ok(true)
 }
 
 /// The role to grant, if the caller may grant it to this kind of membership.
@@ -339,7 +348,7 @@ async fn invite(
         now,
     )
     .await?;
-    send_invite(
+    let email_queued = send_invite(
         &state,
         auth.scope.partner_id,
         email.as_str(),
@@ -350,13 +359,14 @@ async fn invite(
     .await?;
     let member = member(&state, &auth, uid).await?;
     let ev = AuditEvent::new("user.invite", "user").by(&auth).client(&meta).org(member.org_id).resource(uid, Some(email.as_str()))
-        .details(json!({"role_id": req.role_id, "org_id": req.org_id, "site_ids": req.site_ids, "org_access": member.org_access}));
+        .details(json!({"role_id": req.role_id, "org_id": req.org_id, "site_ids": req.site_ids, "org_access": member.org_access, "email_queued": email_queued}));
     state.record(ev, Some(&slot)).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(Invited {
             member,
             invite_token: token,
+            email_queued,
         }),
     ))
 }

@@ -375,3 +375,63 @@ async fn password_reset_by_email_is_single_use_and_answers_the_same_for_unknown_
         .expect_err("single use");
     assert_eq!(again.field(), Some("token"));
 }
+
+#[tokio::test]
+async fn me_tells_a_first_sign_in_from_a_returning_one() {
+    for engine in crate::harness::engines() {
+        let app = spawn(engine, |_| {}).await;
+        // Setup signs the new admin in: their first sign-in.
+        let first = app.admin().await;
+        assert_eq!(first.me().await.expect("me").previous_login_at, None);
+        let second = app
+            .client
+            .login_as(ADMIN_EMAIL, PASSWORD)
+            .await
+            .expect("login");
+        let me = second.me().await.expect("me");
+        let previous = me.previous_login_at.expect("the setup's sign-in");
+        assert!(
+            previous < me.user.last_login_at.expect("last sign-in"),
+            "{engine:?}"
+        );
+        // The first session stays the first sign-in.
+        assert_eq!(first.me().await.expect("me").previous_login_at, None);
+    }
+}
+
+#[tokio::test]
+async fn an_invitation_says_whether_an_email_was_queued() {
+    for engine in crate::harness::engines() {
+        let (port, inbox) = crate::smtp::start().await;
+        for smtp in [false, true] {
+            let app = spawn(engine, |c| {
+                c.smtp = smtp.then(|| crate::settings::server_smtp(port));
+            })
+            .await;
+            let admin = app.admin().await;
+            let org = crate::harness::create_org(&admin, "One").await;
+            let inv = admin
+                .invite(&breeze_proto::api::InviteUser {
+                    email: "new@one.test".into(),
+                    name: "New".into(),
+                    role_id: breeze_proto::ids::RoleId(breeze_core::roles::ORG_ADMIN),
+                    org_id: Some(org.id),
+                    org_access: None,
+                    org_ids: None,
+                    site_ids: None,
+                    device_group_ids: None,
+                })
+                .await
+                .expect("invite");
+            assert_eq!(inv.email_queued, smtp, "{engine:?}");
+            if smtp {
+                let mails = inbox.wait_for(1).await;
+                assert!(
+                    mails[0].contains("accept-invite?token="),
+                    "{engine:?}: {}",
+                    mails[0]
+                );
+            }
+        }
+    }
+}

@@ -129,7 +129,7 @@ fn heartbeat() -> Value {
         "status": "ok", "metrics": {"cpu_percent": 1.0, "ram_percent": 2.0}})
 }
 
-async fn invite(
+pub async fn invite(
     app: &TestApp,
     by: &BreezeClient,
     email: &str,

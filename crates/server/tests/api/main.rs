@@ -10,8 +10,10 @@
 )]
 
 mod access;
+mod audit_reasons;
 mod auth;
 mod contract;
+mod device_console;
 mod device_snapshots;
 mod device_state;
 mod events;

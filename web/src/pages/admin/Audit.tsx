@@ -165,10 +165,17 @@ export default function Audit() {
                     </button>
                   </Td>
                   <Td className="max-w-48 truncate">{e.actor_email ?? e.actor_type}</Td>
-                  <Td className="font-mono text-xs">{e.action}</Td>
+                  <Td className="max-w-xs">
+                    <span className="font-mono text-xs">{e.action}</span>
+                    {e.result !== "success" && e.error_message && (
+                      <span className="block truncate text-xs text-danger" title={e.error_message}>
+                        {e.error_message}
+                      </span>
+                    )}
+                  </Td>
                   <Td className="hidden max-w-56 truncate md:table-cell">
                     {e.resource_type}
-                    {e.resource_name ? `: ${e.resource_name}` : ""}
+                    {e.resource_name ? `: ${e.resource_name}` : e.resource_type === "http_request" && e.resource_id ? `: ${e.resource_id}` : ""}
                   </Td>
                   <Td>
                     <Badge tone={e.result === "success" ? "ok" : "danger"}>{e.result}</Badge>
@@ -182,7 +189,7 @@ export default function Audit() {
                         <span className="truncate">User agent: {e.user_agent ?? "—"}</span>
                         <span>Resource id: {e.resource_id ?? "—"}</span>
                         <span className="truncate font-mono">Checksum: {e.checksum}</span>
-                        {e.error_message && <span className="text-danger">{e.error_message}</span>}
+                        {e.error_message && <span className="break-words text-danger sm:col-span-2">Reason: {e.error_message}</span>}
                       </div>
                       <pre className="mt-2 max-h-48 overflow-auto rounded bg-card p-2 font-mono text-xs">{JSON.stringify(e.details, null, 2)}</pre>
                     </Td>

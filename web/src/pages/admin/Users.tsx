@@ -16,7 +16,7 @@ import { isPartnerUser } from "../../auth/permissions";
 import { useOrgs, useRoles, useSites } from "../../lib/queries";
 import { serverErrors, useForm } from "../../lib/form";
 import { useEditDialog } from "../../lib/editDialog";
-import { relativeTime } from "../../lib/format";
+import { inviteOutcome, relativeTime } from "../../lib/format";
 import { CopyField } from "../../components/ui/copy";
 
 export default function Users() {
@@ -88,9 +88,7 @@ export default function Users() {
       <Dialog open={!!invited} onClose={() => setInvited(null)} title="Invitation created" wide footer={<Button onClick={() => setInvited(null)}>Done</Button>}>
         {invited && (
           <div className="space-y-3">
-            <p className="text-sm">
-              {invited.member.name} ({invited.member.email}) was invited. When the server has SMTP set up the link is e-mailed too; otherwise send it yourself. It works once.
-            </p>
+            <p className="text-sm">{inviteOutcome(invited)}</p>
             <CopyField label="Invitation link" value={`${window.location.origin}/accept-invite?token=${encodeURIComponent(invited.invite_token)}`} />
           </div>
         )}

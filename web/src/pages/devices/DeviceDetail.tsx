@@ -1,8 +1,8 @@
 import { useState } from "react";
-import { Link, useNavigate, useParams } from "react-router";
+import { Link, useParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../../api/instance";
-import type { Data, Device, DeviceCommand, DeviceHardware, DeviceSoftware, Page, ScriptExecution } from "../../api/types";
+import type { Data, Device, DeviceCommand, DeviceHardware, Page, ScriptExecution, SoftwarePage } from "../../api/types";
 import { Badge, Card, CardTitle, DefinitionList, PageHeader } from "../../components/ui/card";
 import { Button } from "../../components/ui/button";
 import { Dialog } from "../../components/ui/dialog";
@@ -11,16 +11,17 @@ import { EmptyState, ErrorState, Loading, Notice } from "../../components/ui/fee
 import { Table, Td, Th } from "../../components/ui/table";
 import { Tabs } from "../../components/ui/tabs";
 import { useToast } from "../../components/ui/toast";
-import { usePerms } from "../../auth/session";
 import { deviceName, patchDevice, statusTone, unwrap } from "../../lib/devices";
-import { formatDateTime, osLabel, relativeTime } from "../../lib/format";
+import { formatDateTime, osText, relativeTime } from "../../lib/format";
 import { errorMessage } from "../../api/client";
 import { RunScriptDialog } from "../scripts/RunScriptDialog";
 import { ExecutionOutput, executionTone } from "../scripts/ExecutionOutput";
 import { MetricsTab } from "./MetricsTab";
 import { ProcessesTab, UsersTab } from "./SnapshotTabs";
+import { ActivityTab } from "./ActivityTab";
+import { DeviceActions } from "./DeviceActions";
 
-type Tab = "overview" | "hardware" | "software" | "processes" | "users" | "network" | "disks" | "metrics" | "activity";
+type Tab = "overview" | "hardware" | "software" | "processes" | "users" | "network" | "disks" | "metrics" | "commands" | "activity";
 const TABS: Array<{ id: Tab; label: string }> = [
   { id: "overview", label: "Overview" },
   { id: "hardware", label: "Hardware" },
@@ -30,7 +31,8 @@ const TABS: Array<{ id: Tab; label: string }> = [
   { id: "network", label: "Network" },
   { id: "disks", label: "Disks" },
   { id: "metrics", label: "Metrics" },
-  { id: "activity", label: "Commands & scripts" },
+  { id: "commands", label: "Commands & scripts" },
+  { id: "activity", label: "Activity" },
 ];
 
 function useHardware(id: string) {
@@ -45,9 +47,8 @@ function useHardware(id: string) {
 
 export default function DeviceDetail() {
   const { id = "" } = useParams();
-  const perms = usePerms();
   const [tab, setTab] = useState<Tab>("overview");
-  const [dialog, setDialog] = useState<"run" | "edit" | `confirm-${keyof typeof CONFIRM}` | null>(null);
+  const [dialog, setDialog] = useState<"run" | "edit" | null>(null);
   const q = useQuery({
     queryKey: ["device", id],
     queryFn: ({ signal }) => api.get<Data<Device> | Device>(`/api/v1/devices/${id}`, undefined, signal).then(unwrap),
@@ -68,49 +69,27 @@ export default function DeviceDetail() {
       <PageHeader
         title={deviceName(d)}
         description={
-          <span className="inline-flex flex-wrap items-center gap-2">
+          <span className="inline-flex flex-wrap items-center gap-x-2 gap-y-1">
             <Badge tone={statusTone(d.status)}>{d.status}</Badge>
-            {osLabel(d.os_type)} {d.os_version} · last seen {relativeTime(d.last_seen_at)}
+            <span>{osText(d)}</span>
+            <span aria-hidden>·</span>
+            <span>
+              {d.org_name} / {d.site_name}
+            </span>
+            <span aria-hidden>·</span>
+            <span>last seen {relativeTime(d.last_seen_at)}</span>
           </span>
         }
-        actions={
-          <>
-            {perms.can("scripts:execute") && <Button onClick={() => setDialog("run")}>Run script</Button>}
-            {perms.can("devices:write") && (
-              <Button variant="secondary" onClick={() => setDialog("edit")}>
-                Edit
-              </Button>
-            )}
-            {perms.can("devices:execute") && d.status !== "decommissioned" && (
-              <Button variant="secondary" onClick={() => setDialog("confirm-reboot")}>
-                Reboot
-              </Button>
-            )}
-            {perms.can("devices:admin") &&
-              (d.status === "quarantined" || d.status === "maintenance" ? (
-                <Button variant="secondary" onClick={() => setDialog("confirm-reactivate")}>
-                  {d.status === "quarantined" ? "Release from quarantine" : "End maintenance"}
-                </Button>
-              ) : (
-                d.status !== "decommissioned" && (
-                  <>
-                    <Button variant="secondary" onClick={() => setDialog("confirm-maintenance")}>
-                      Maintenance
-                    </Button>
-                    <Button variant="secondary" onClick={() => setDialog("confirm-quarantine")}>
-                      Quarantine
-                    </Button>
-                  </>
-                )
-              ))}
-            {perms.can("devices:delete") && (
-              <Button variant="danger" onClick={() => setDialog("confirm-decommission")}>
-                Decommission
-              </Button>
-            )}
-          </>
-        }
+        actions={<DeviceActions d={d} onRun={() => setDialog("run")} onEdit={() => setDialog("edit")} />}
       />
+      {d.status === "quarantined" && (
+        <div className="mb-4">
+          <Notice tone="danger">
+            Quarantined {d.quarantined_at ? relativeTime(d.quarantined_at) : ""}
+            {d.quarantined_reason ? `: ${d.quarantined_reason}` : ""}. No script or command runs on it until it is released.
+          </Notice>
+        </div>
+      )}
       <Tabs label="Device details" tabs={TABS} value={tab} onChange={setTab} />
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
         {tab === "overview" && <Overview d={d} />}
@@ -121,11 +100,11 @@ export default function DeviceDetail() {
         {tab === "network" && <NetworkTab id={id} />}
         {tab === "disks" && <DisksTab id={id} />}
         {tab === "metrics" && <MetricsTab id={id} />}
+        {tab === "commands" && <CommandsTab id={id} />}
         {tab === "activity" && <ActivityTab id={id} />}
       </div>
       {dialog === "run" && <RunScriptDialog open onClose={() => setDialog(null)} target={{ device_ids: [id] }} targetLabel={deviceName(d)} />}
       {dialog === "edit" && <EditDialog d={d} onClose={() => setDialog(null)} />}
-      {dialog?.startsWith("confirm-") && <ConfirmAction d={d} action={dialog.slice(8) as keyof typeof CONFIRM} onClose={() => setDialog(null)} />}
     </div>
   );
 }
@@ -139,7 +118,10 @@ function Overview({ d }: { d: Device }) {
           items={[
             ["Hostname", d.hostname],
             ["Display name", d.display_name || "—"],
-            ["Operating system", `${osLabel(d.os_type)} ${d.os_version ?? ""} ${d.os_build ?? ""}`],
+            ["Organization", d.org_name],
+            ["Site", d.site_name],
+            ["Operating system", osText(d)],
+            ["Kernel", d.os_kernel || "—"],
             ["Architecture", d.architecture],
             ["Agent version", d.agent_version],
             ["Tags", d.tags?.length ? <span className="flex flex-wrap gap-1">{d.tags.map((t) => <Badge key={t}>{t}</Badge>)}</span> : "—"],
@@ -186,45 +168,75 @@ function HardwareTab({ id }: { id: string }) {
   );
 }
 
+const SOFTWARE_PAGE = 100;
+
 function SoftwareTab({ id }: { id: string }) {
   const [search, setSearch] = useState("");
+  // The cursors of the pages before this one (the first page has none).
+  const [cursors, setCursors] = useState<string[]>([]);
+  const cursor = cursors[cursors.length - 1];
   const q = useQuery({
-    queryKey: ["device", id, "software", search],
-    queryFn: ({ signal }) => api.get<Page<DeviceSoftware>>(`/api/v1/devices/${id}/software`, { q: search.trim() || undefined, limit: 500 }, signal),
+    queryKey: ["device", id, "software", search, cursor],
+    queryFn: ({ signal }) => api.get<SoftwarePage>(`/api/v1/devices/${id}/software`, { q: search.trim() || undefined, limit: SOFTWARE_PAGE, cursor }, signal),
     placeholderData: (prev) => prev,
   });
+  const page = q.data;
   return (
     <div className="space-y-3">
-      <Input type="search" aria-label="Search software" placeholder="Search software…" value={search} onChange={(e) => setSearch(e.target.value)} className="max-w-sm" />
+      <Input
+        type="search"
+        aria-label="Search software"
+        placeholder="Search software…"
+        value={search}
+        onChange={(e) => {
+          setSearch(e.target.value);
+          setCursors([]);
+        }}
+        className="max-w-sm"
+      />
       {q.isPending ? (
         <Loading />
       ) : q.isError ? (
         <ErrorState error={q.error} retry={() => q.refetch()} />
-      ) : q.data.data.length === 0 ? (
+      ) : !page || page.data.length === 0 ? (
         <EmptyState title={search ? "No software matches" : "No software reported yet"} />
       ) : (
-        <Table>
-          <thead>
-            <tr>
-              <Th>Name</Th>
-              <Th>Version</Th>
-              <Th className="hidden md:table-cell">Publisher</Th>
-              <Th className="hidden md:table-cell">Installed</Th>
-            </tr>
-          </thead>
-          <tbody>
-            {q.data.data.map((s, i) => (
-              <tr key={s.id ?? `${s.name}-${i}`}>
-                <Td className="font-medium">{s.name}</Td>
-                <Td>{s.version ?? "—"}</Td>
-                <Td className="hidden md:table-cell">{s.publisher ?? "—"}</Td>
-                <Td className="hidden md:table-cell">{s.install_date ?? "—"}</Td>
+        <>
+          <Table>
+            <thead>
+              <tr>
+                <Th>Name</Th>
+                <Th>Version</Th>
+                <Th className="hidden md:table-cell">Publisher</Th>
+                <Th className="hidden md:table-cell">Installed</Th>
               </tr>
-            ))}
-          </tbody>
-        </Table>
+            </thead>
+            <tbody>
+              {page.data.map((s, i) => (
+                <tr key={`${s.name}-${s.version}-${i}`}>
+                  <Td className="font-medium">{s.name}</Td>
+                  <Td>{s.version ?? "—"}</Td>
+                  <Td className="hidden md:table-cell">{s.publisher ?? "—"}</Td>
+                  <Td className="hidden md:table-cell">{s.install_date ?? "—"}</Td>
+                </tr>
+              ))}
+            </tbody>
+          </Table>
+          <nav aria-label="Software pages" className="flex flex-wrap items-center justify-between gap-2 text-sm">
+            <span className="text-muted-fg" aria-live="polite">
+              {`${page.offset + 1}–${page.offset + page.data.length} of ${page.total} ${search ? "matching " : ""}${page.total === 1 ? "package" : "packages"}`}
+            </span>
+            <span className="flex gap-2">
+              <Button variant="secondary" size="sm" disabled={cursors.length === 0} onClick={() => setCursors((c) => c.slice(0, -1))}>
+                Previous
+              </Button>
+              <Button variant="secondary" size="sm" disabled={!page.next_cursor} onClick={() => page.next_cursor && setCursors((c) => [...c, page.next_cursor as string])}>
+                Next
+              </Button>
+            </span>
+          </nav>
+        </>
       )}
-      {q.data?.next_cursor && <p className="text-xs text-muted-fg">Showing the first 500; search to narrow down.</p>}
     </div>
   );
 }
@@ -289,7 +301,7 @@ function DisksTab({ id }: { id: string }) {
   );
 }
 
-function ActivityTab({ id }: { id: string }) {
+function CommandsTab({ id }: { id: string }) {
   const execs = useQuery({
     queryKey: ["executions", "device", id],
     queryFn: ({ signal }) => api.get<Page<ScriptExecution>>("/api/v1/script-executions", { device_id: id, limit: 50, sort: "-created_at" }, signal),
@@ -412,93 +424,6 @@ function EditDialog({ d, onClose }: { d: Device; onClose: () => void }) {
         </Field>
         {m.isError && <Notice tone="danger">{errorMessage(m.error)}</Notice>}
       </div>
-    </Dialog>
-  );
-}
-
-const CONFIRM = {
-  reboot: { title: "Reboot this device?", text: "The agent restarts the machine now. Anyone signed in to it loses unsaved work.", button: "Reboot" },
-  quarantine: {
-    title: "Quarantine this device?",
-    text: "No script or command runs on it until you release it. The agent keeps reporting, so you still see its state.",
-    button: "Quarantine",
-  },
-  maintenance: {
-    title: "Put this device in maintenance?",
-    text: "It stays managed and keeps reporting; alerts about it are held until maintenance ends.",
-    button: "Start maintenance",
-  },
-  reactivate: {
-    title: "Return this device to service?",
-    text: "Scripts and commands can run on it again.",
-    button: "Return to service",
-  },
-  decommission: {
-    title: "Decommission this device?",
-    text: "The device is removed from Breeze and its agent token stops working. Install the agent again to bring it back.",
-    button: "Decommission",
-  },
-} as const;
-
-function ConfirmAction({ d, action, onClose }: { d: Device; action: keyof typeof CONFIRM; onClose: () => void }) {
-  const qc = useQueryClient();
-  const [reason, setReason] = useState("");
-  const toast = useToast();
-  const navigate = useNavigate();
-  const m = useMutation({
-    mutationFn: () =>
-      action === "decommission"
-        ? api.delete(`/api/v1/devices/${d.id}`)
-        : action === "reboot"
-          ? api.post(`/api/v1/devices/${d.id}/commands`, { type: "reboot", payload: {} })
-          : api.post(`/api/v1/devices/${d.id}/${action}`, reason.trim() ? { reason: reason.trim() } : {}),
-    onSuccess: () => {
-      void qc.invalidateQueries({ queryKey: ["devices"] });
-      void qc.invalidateQueries({ queryKey: ["device", d.id] });
-      void qc.invalidateQueries({ queryKey: ["device-commands", d.id] });
-      toast(
-        action === "decommission"
-          ? `${deviceName(d)} was decommissioned.`
-          : action === "reboot"
-            ? "Reboot queued."
-            : action === "reactivate"
-              ? `${deviceName(d)} is back in service.`
-              : `${deviceName(d)} is now in ${action === "quarantine" ? "quarantine" : "maintenance"}.`,
-      );
-      onClose();
-      if (action === "decommission") navigate("/devices");
-    },
-  });
-  const c = CONFIRM[action];
-  return (
-    <Dialog
-      open
-      onClose={onClose}
-      title={c.title}
-      footer={
-        <>
-          <Button variant="secondary" onClick={onClose}>
-            Cancel
-          </Button>
-          <Button variant="danger" loading={m.isPending} onClick={() => m.mutate()}>
-            {c.button}
-          </Button>
-        </>
-      }
-    >
-      <p className="text-sm">
-        <strong>{deviceName(d)}</strong>: {c.text}
-      </p>
-      {(action === "quarantine" || action === "maintenance") && (
-        <div className="mt-3">
-          <Field label="Reason (optional, kept in the device's history)">{(p) => <Input {...p} value={reason} onChange={(e) => setReason(e.target.value)} maxLength={500} />}</Field>
-        </div>
-      )}
-      {m.isError && (
-        <div className="mt-3">
-          <Notice tone="danger">{errorMessage(m.error)}</Notice>
-        </div>
-      )}
     </Dialog>
   );
 }

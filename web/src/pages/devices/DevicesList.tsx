@@ -13,13 +13,23 @@ import { cn } from "../../components/ui/cn";
 import { useOrgScope } from "../../lib/scope";
 import { useGroups, useSites } from "../../lib/queries";
 import { deviceName, deviceQuery, statusTone } from "../../lib/devices";
-import { osLabel, relativeTime } from "../../lib/format";
+import { osText, relativeTime } from "../../lib/format";
+import { useMediaQuery } from "../../lib/useMediaQuery";
 import { usePerms } from "../../auth/session";
 import { BulkActions } from "./BulkActions";
 
 const PAGE = 200;
 const ROW = 44;
-const COLS = "grid-cols-[2.5rem_minmax(10rem,2fr)_7rem_minmax(7rem,1fr)_minmax(7rem,1fr)_8rem] ";
+/** A phone's row: a small card of three lines. */
+const CARD = 76;
+const COLS = "grid-cols-[2.5rem_minmax(9rem,1.4fr)_7rem_minmax(9rem,1.6fr)_minmax(9rem,1.6fr)_minmax(4rem,0.8fr)_7rem] ";
+const SORTS: Array<[string, string]> = [
+  ["hostname", "Name"],
+  ["status", "Status"],
+  ["org_name", "Organization"],
+  ["os_type", "OS"],
+  ["-last_seen_at", "Last seen"],
+];
 
 function useDebounced<T>(v: T, ms = 250): T {
   const [d, setD] = useState(v);
@@ -60,6 +70,9 @@ export default function DevicesList() {
   const sites = useSites(scope.orgId);
   const groups = useGroups(scope.orgId);
   const [selected, setSelected] = useState<Set<string>>(new Set());
+  // Below 640 px each device is a card (name, status; OS, last seen; organization, site).
+  const narrow = useMediaQuery("(max-width: 639px)");
+  const rowHeight = narrow ? CARD : ROW;
 
   const setParam = (k: string, v: string) => {
     const next = new URLSearchParams(params);
@@ -82,7 +95,8 @@ export default function DevicesList() {
   useEffect(() => setSelected(new Set()), [filterKey]);
 
   const parentRef = useRef<HTMLDivElement>(null);
-  const virtualizer = useVirtualizer({ count: rows.length, getScrollElement: () => parentRef.current, estimateSize: () => ROW, overscan: 12 });
+  const virtualizer = useVirtualizer({ count: rows.length, getScrollElement: () => parentRef.current, estimateSize: () => rowHeight, overscan: 12 });
+  useEffect(() => virtualizer.measure(), [rowHeight, virtualizer]);
   const items = virtualizer.getVirtualItems();
   const lastIndex = items.length ? items[items.length - 1].index : 0;
   useEffect(() => {
@@ -157,25 +171,87 @@ export default function DevicesList() {
         </EmptyState>
       ) : (
         <div role="table" aria-label="Devices" aria-rowcount={rows.length} className="flex min-h-80 flex-1 flex-col overflow-hidden rounded-lg border border-border bg-card text-sm">
-          <div className="overflow-x-auto">
-            <div className="min-w-[44rem]">
-              <div role="row" className={cn("grid h-10 items-center border-b border-border bg-muted/60 text-xs font-semibold text-muted-fg", COLS)}>
-                <div role="columnheader" className="px-3">
-                  {canBulk && <input type="checkbox" aria-label="Select all loaded devices" checked={allSelected} onChange={() => setSelected(allSelected ? new Set() : new Set(rows.map((r) => r.id)))} className="size-4" />}
+          <div className={narrow ? "" : "overflow-x-auto"}>
+            <div className={narrow ? "" : "min-w-[52rem]"}>
+              {narrow ? (
+                <div role="row" className="flex h-10 items-center gap-3 border-b border-border bg-muted/60 px-3 text-xs font-semibold text-muted-fg">
+                  <div role="columnheader" className="w-4">
+                    {canBulk && <input type="checkbox" aria-label="Select all loaded devices" checked={allSelected} onChange={() => setSelected(allSelected ? new Set() : new Set(rows.map((r) => r.id)))} className="size-4" />}
+                  </div>
+                  <div role="columnheader" className="ml-auto flex items-center gap-2">
+                    <label htmlFor="dev-sort">Sort by</label>
+                    <Select id="dev-sort" className="h-8 w-auto text-xs" value={sort} onChange={(e) => setParam("sort", e.target.value)}>
+                      {SORTS.some(([v]) => v === sort) ? null : <option value={sort}>{sort}</option>}
+                      {SORTS.map(([v, label]) => (
+                        <option key={v} value={v}>
+                          {label}
+                        </option>
+                      ))}
+                    </Select>
+                  </div>
                 </div>
-                <SortHeader field="hostname" label="Name" sort={sort} setSort={(s) => setParam("sort", s)} />
-                <SortHeader field="status" label="Status" sort={sort} setSort={(s) => setParam("sort", s)} />
-                <SortHeader field="os_type" label="OS" sort={sort} setSort={(s) => setParam("sort", s)} />
-                <div role="columnheader" className="px-2">
-                  Tags
+              ) : (
+                <div role="row" className={cn("grid h-10 items-center border-b border-border bg-muted/60 text-xs font-semibold text-muted-fg", COLS)}>
+                  <div role="columnheader" className="px-3">
+                    {canBulk && <input type="checkbox" aria-label="Select all loaded devices" checked={allSelected} onChange={() => setSelected(allSelected ? new Set() : new Set(rows.map((r) => r.id)))} className="size-4" />}
+                  </div>
+                  <SortHeader field="hostname" label="Name" sort={sort} setSort={(s) => setParam("sort", s)} />
+                  <SortHeader field="status" label="Status" sort={sort} setSort={(s) => setParam("sort", s)} />
+                  <SortHeader field="org_name" label="Organization / site" sort={sort} setSort={(s) => setParam("sort", s)} />
+                  <SortHeader field="os_type" label="OS" sort={sort} setSort={(s) => setParam("sort", s)} />
+                  <div role="columnheader" className="px-2">
+                    Tags
+                  </div>
+                  <SortHeader field="last_seen_at" label="Last seen" sort={sort} setSort={(s) => setParam("sort", s)} />
                 </div>
-                <SortHeader field="last_seen_at" label="Last seen" sort={sort} setSort={(s) => setParam("sort", s)} />
-              </div>
+              )}
               <div ref={parentRef} className="h-[calc(100vh-19rem)] min-h-72 overflow-y-auto">
                 <div className="relative" style={{ height: virtualizer.getTotalSize() }}>
                   {items.map((vi) => {
                     const d = rows[vi.index];
-                    return (
+                    const check = canBulk && <input type="checkbox" className="size-4" aria-label={`Select ${deviceName(d)}`} checked={selected.has(d.id)} onChange={() => toggle(d.id)} />;
+                    const name = (
+                      <Link to={`/devices/${d.id}`} className="font-medium text-primary hover:underline">
+                        {deviceName(d)}
+                      </Link>
+                    );
+                    const os = osText(d);
+                    const place = `${d.org_name} / ${d.site_name}`;
+                    return narrow ? (
+                      <div
+                        key={d.id}
+                        role="row"
+                        aria-rowindex={vi.index + 2}
+                        aria-selected={selected.has(d.id)}
+                        className={cn("absolute inset-x-0 flex gap-3 border-b border-border px-3 py-2", selected.has(d.id) && "bg-primary/5")}
+                        style={{ height: CARD, transform: `translateY(${vi.start}px)` }}
+                      >
+                        <div role="cell" className="w-4 pt-0.5">
+                          {check}
+                        </div>
+                        <div className="min-w-0 flex-1 space-y-0.5">
+                          <div className="flex items-center justify-between gap-2">
+                            <div role="cell" className="min-w-0 truncate">
+                              {name}
+                            </div>
+                            <div role="cell" className="shrink-0">
+                              <Badge tone={statusTone(d.status)}>{d.status}</Badge>
+                            </div>
+                          </div>
+                          <div className="flex items-center justify-between gap-2 text-xs text-muted-fg">
+                            <div role="cell" className="min-w-0 truncate" title={os}>
+                              {os}
+                            </div>
+                            <div role="cell" className="shrink-0">
+                              {relativeTime(d.last_seen_at)}
+                            </div>
+                          </div>
+                          <div role="cell" className="truncate text-xs text-muted-fg" title={place}>
+                            {place}
+                          </div>
+                        </div>
+                      </div>
+                    ) : (
                       <div
                         key={d.id}
                         role="row"
@@ -185,19 +261,20 @@ export default function DevicesList() {
                         style={{ height: ROW, transform: `translateY(${vi.start}px)` }}
                       >
                         <div role="cell" className="px-3">
-                          {canBulk && <input type="checkbox" className="size-4" aria-label={`Select ${deviceName(d)}`} checked={selected.has(d.id)} onChange={() => toggle(d.id)} />}
+                          {check}
                         </div>
                         <div role="cell" className="min-w-0 truncate px-2">
-                          <Link to={`/devices/${d.id}`} className="font-medium text-primary hover:underline">
-                            {deviceName(d)}
-                          </Link>
+                          {name}
                           {d.display_name && d.display_name !== d.hostname && <span className="ml-2 text-xs text-muted-fg">{d.hostname}</span>}
                         </div>
                         <div role="cell" className="px-2">
                           <Badge tone={statusTone(d.status)}>{d.status}</Badge>
                         </div>
-                        <div role="cell" className="truncate px-2" title={d.os_version ?? undefined}>
-                          {osLabel(d.os_type)} <span className="text-xs text-muted-fg">{d.os_version}</span>
+                        <div role="cell" className="min-w-0 truncate px-2" title={place}>
+                          {d.org_name} <span className="text-xs text-muted-fg">/ {d.site_name}</span>
+                        </div>
+                        <div role="cell" className="min-w-0 truncate px-2" title={os}>
+                          {os}
                         </div>
                         <div role="cell" className="flex min-w-0 gap-1 overflow-hidden px-2">
                           {d.tags?.slice(0, 3).map((t) => (
