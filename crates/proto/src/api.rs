@@ -66,6 +66,7 @@ pub struct Data<T> {
 /// Query parameters every list takes.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct ListParams {
     /// Page size, 1..=500 (default 50).
     pub limit: Option<u32>,
@@ -582,6 +583,7 @@ api_type! {
 /// Filters of `GET /api/v1/audit/logs` and its export.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct AuditQuery {
     pub limit: Option<u32>,
     pub cursor: Option<String>,
@@ -602,6 +604,7 @@ pub struct AuditQuery {
 /// `GET /api/v1/orgs` query.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct OrgListQuery {
     pub limit: Option<u32>,
     pub cursor: Option<String>,
@@ -611,9 +614,26 @@ pub struct OrgListQuery {
     pub status: Option<String>,
 }
 
+/// `GET /api/v1/users` query: users are listed in a fixed order (no `sort`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct UserListQuery {
+    /// Page size, 1..=500 (default 50).
+    pub limit: Option<u32>,
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Case-insensitive search over name and e-mail.
+    pub q: Option<String>,
+    /// Not offered: kept only so that a `sort` answers a 422 that says so.
+    #[cfg_attr(feature = "openapi", param(ignore))]
+    pub sort: Option<String>,
+}
+
 /// `GET /api/v1/device-groups` query.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct GroupListQuery {
     pub limit: Option<u32>,
     pub cursor: Option<String>,

@@ -70,6 +70,7 @@ api_type! {
 /// `GET /api/v1/enrollment-keys` query.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct EnrollmentKeyListQuery {
     pub limit: Option<u32>,
     pub cursor: Option<String>,
@@ -154,6 +155,7 @@ request_type! {
 /// `GET /api/v1/devices` query.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct DeviceListQuery {
     pub limit: Option<u32>,
     pub cursor: Option<String>,
@@ -210,6 +212,7 @@ api_type! {
 
     pub struct DeviceMetrics {
         /// `raw`, `5m` or `1h`.
+        #[cfg_attr(feature = "openapi", schema(value_type = MetricsResolution))]
         pub resolution: String,
         pub data: Vec<MetricPoint>,
     }
@@ -252,18 +255,34 @@ api_type! {
 /// `GET /api/v1/devices/{id}/metrics` query.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct MetricsQuery {
     /// Default: 24 hours before `to`.
     pub from: Option<DateTime<Utc>>,
     /// Default: now.
     pub to: Option<DateTime<Utc>>,
     /// `raw`, `5m` or `1h` (default `raw`).
+    #[cfg_attr(feature = "openapi", param(value_type = Option<MetricsResolution>))]
     pub resolution: Option<String>,
+}
+
+/// The resolutions of `GET /api/v1/devices/{id}/metrics`: raw samples (kept 48 hours by
+/// default), 5-minute rollups (30 days) and hourly rollups (a year).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub enum MetricsResolution {
+    #[serde(rename = "raw")]
+    Raw,
+    #[serde(rename = "5m")]
+    FiveMinutes,
+    #[serde(rename = "1h")]
+    Hour,
 }
 
 /// `GET /api/v1/devices/{id}/software` query.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct SoftwareQuery {
     pub limit: Option<u32>,
     pub cursor: Option<String>,
@@ -274,6 +293,7 @@ pub struct SoftwareQuery {
 /// Paging for a device's commands or events.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct HistoryQuery {
     pub limit: Option<u32>,
     pub cursor: Option<String>,
@@ -404,6 +424,7 @@ request_type! {
 /// `GET /api/v1/scripts` query.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct ScriptListQuery {
     pub limit: Option<u32>,
     pub cursor: Option<String>,
@@ -418,6 +439,7 @@ pub struct ScriptListQuery {
 /// `GET /api/v1/script-executions` query.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct ExecutionListQuery {
     pub limit: Option<u32>,
     pub cursor: Option<String>,

@@ -29,7 +29,7 @@ pub mod users;
 
 /// The API routes and their OpenAPI document.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(crate::openapi::base())
+    let (router, mut doc) = OpenApiRouter::with_openapi(crate::openapi::base())
         .merge(setup::router())
         .merge(auth::router())
         .merge(partners::router())
@@ -46,7 +46,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(scripts::router())
         .merge(events::router())
         .merge(settings::router())
-        .split_for_parts()
+        .split_for_parts();
+    crate::openapi::unique_operation_ids(&mut doc);
+    (router, doc)
 }
 
 pub fn router(state: AppState) -> Router {

@@ -17,7 +17,7 @@ use breeze_core::roles::RoleScope;
 use breeze_core::scope::{OrgAccess, SiteAccess};
 use breeze_core::validate::{self, Email};
 use breeze_proto::api::{
-    ErrorBody, InviteUser, Invited, ListParams, Member, OkBody, Page, UpdateMember,
+    ErrorBody, InviteUser, Invited, ListParams, Member, OkBody, Page, UpdateMember, UserListQuery,
 };
 use breeze_proto::ids::{DeviceGroupId, OrgId, PartnerId, RoleId, SiteId, UserId};
 use breeze_store::sessions::{self, TokenKind};
@@ -183,17 +183,19 @@ async fn check_org_access(
 }
 
 /// Users in reach: partner staff (for partner-wide staff) and the users of organizations in reach.
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])), params(ListParams),
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])), params(UserListQuery),
     responses((status = 200, body = Page<Member>), (status = 403, body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
     auth: Auth,
-    ApiQuery(p): ApiQuery<ListParams>,
+    ApiQuery(p): ApiQuery<UserListQuery>,
 ) -> ApiResult<axum::Json<Page<Member>>> {
     auth.require(Resource::Users, Action::Read)?;
     let opts = list_opts(&ListParams {
+        limit: p.limit,
         cursor: None,
-        ..p.clone()
+        sort: p.sort.clone(),
+        q: p.q.clone(),
     })?;
     let after = p
         .cursor

@@ -10,6 +10,7 @@
 )]
 
 mod access;
+mod api_types;
 mod auth;
 mod device_snapshots;
 mod device_state;
