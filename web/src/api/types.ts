@@ -92,7 +92,7 @@ export type EnrollmentKeyCreated = S["EnrollmentKeyCreated"];
  * (the server checks them with `breeze_core::script_params`): the console reads them in
  * this shape (lib/scriptParams.ts normalises both accepted forms into it).
  */
-export interface ScriptParameter {
+export type ScriptParameter = {
   name: string;
   label?: string | null;
   type: "string" | "number" | "boolean" | "select" | string;
@@ -100,7 +100,7 @@ export interface ScriptParameter {
   default?: string | number | boolean | null;
   options?: string[] | null;
   description?: string | null;
-}
+};
 
 /** One message of the live event stream. */
 export type LiveEvent = S["LiveEvent"];

@@ -1,5 +1,5 @@
 import { api } from "../api/instance";
-import type { Device, DeviceStatus } from "../api/types";
+import type { Device, DeviceStatus, UpdateDevice } from "../api/types";
 
 export interface DeviceFilters {
   org_id?: string | null;
@@ -32,8 +32,8 @@ export function deviceName(d: Pick<Device, "display_name" | "hostname">): string
   return d.display_name?.trim() || d.hostname;
 }
 
-export function patchDevice(id: string, body: Record<string, unknown>) {
-  return api.patch<{ data: Device } | Device>(`/api/v1/devices/${id}`, body);
+export function patchDevice(id: string, body: UpdateDevice) {
+  return api.PATCH("/api/v1/devices/{id}", { params: { path: { id } }, body });
 }
 
 /** Runs `fn` over `items` a few at a time; returns how many failed. */
@@ -52,11 +52,4 @@ export async function forEachLimited<T>(items: T[], fn: (t: T) => Promise<unknow
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
   return failed;
-}
-
-/** Unwraps `{data: T}` or a bare `T` (single-object answers). */
-export function unwrap<T>(v: { data: T } | T): T {
-  return v && typeof v === "object" && "data" in (v as object) && !Array.isArray((v as { data: unknown }).data)
-    ? (v as { data: T }).data
-    : (v as T);
 }

@@ -24,7 +24,10 @@ async fn printed_document_is_the_served_one_with_unique_operation_ids() {
     let app = spawn_sqlite().await;
     let served: Value = app.client.get("/api/openapi.json").await.expect("doc");
     let printed = serde_json::to_value(breeze_server::openapi::document()).expect("json");
-    assert_eq!(served, printed, "`breeze openapi` must print the served document");
+    assert_eq!(
+        served, printed,
+        "`breeze openapi` must print the served document"
+    );
     let mut ids: HashMap<String, Vec<String>> = HashMap::new();
     for (path, item) in served["paths"].as_object().expect("paths") {
         for (method, op) in item.as_object().expect("item") {
@@ -78,7 +81,11 @@ async fn users_are_searched_without_sort_and_the_document_offers_no_sort() {
             .raw(Method::GET, "/api/v1/users?sort=name", None)
             .await
             .expect("sort");
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{engine:?}: {body}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{engine:?}: {body}"
+        );
         let e: Value = serde_json::from_str(&body).expect("error body");
         assert_eq!(e["error"]["field"], "sort", "{engine:?}: {body}");
     }
@@ -131,7 +138,11 @@ async fn metrics_answer_every_resolution_the_document_lists_and_only_those() {
                 )
                 .await
                 .expect("metrics");
-            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{engine:?} {r}: {body}");
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{engine:?} {r}: {body}"
+            );
             let e: Value = serde_json::from_str(&body).expect("error body");
             assert_eq!(e["error"]["field"], "resolution", "{engine:?}: {body}");
         }

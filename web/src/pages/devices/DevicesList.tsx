@@ -3,7 +3,6 @@ import { Link, useSearchParams } from "react-router";
 import { useInfiniteQuery, useQueryClient } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { api } from "../../api/instance";
-import type { Device, Page } from "../../api/types";
 import { PageHeader, Badge } from "../../components/ui/card";
 import { Options } from "../../components/ui/dialog-form";
 import { Button } from "../../components/ui/button";
@@ -71,7 +70,7 @@ export default function DevicesList() {
   const filters = { org_id: scope.orgId, site_id: scope.siteId, group_id: groupId || null, status: status || null, os: os || null, tag: tag || null, q };
   const query = useInfiniteQuery({
     queryKey: ["devices", "list", filters, sort],
-    queryFn: ({ pageParam, signal }) => api.get<Page<Device>>("/api/v1/devices", { ...deviceQuery(filters, sort), limit: PAGE, cursor: pageParam }, signal),
+    queryFn: ({ pageParam, signal }) => api.GET("/api/v1/devices", { params: { query: { ...deviceQuery(filters, sort), limit: PAGE, cursor: pageParam } }, signal }),
     initialPageParam: undefined as string | undefined,
     getNextPageParam: (last) => last.next_cursor ?? undefined,
   });

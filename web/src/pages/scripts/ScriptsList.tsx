@@ -2,7 +2,7 @@ import { useState } from "react";
 import { Link } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import { api } from "../../api/instance";
-import type { Page, Script } from "../../api/types";
+import type { Script } from "../../api/types";
 import { Badge, PageHeader } from "../../components/ui/card";
 import { buttonClass, Button } from "../../components/ui/button";
 import { Input } from "../../components/ui/form";
@@ -21,7 +21,7 @@ export default function ScriptsList() {
   const [target, setTarget] = useState<Target | null>(null);
   const list = useQuery({
     queryKey: ["scripts", "list", q, sort],
-    queryFn: ({ signal }) => api.get<Page<Script>>("/api/v1/scripts", { q: q.trim() || undefined, sort, limit: 200 }, signal),
+    queryFn: ({ signal }) => api.GET("/api/v1/scripts", { params: { query: { q: q.trim() || undefined, sort, limit: 200 } }, signal }),
     placeholderData: (p) => p,
   });
   return (
@@ -66,11 +66,6 @@ export default function ScriptsList() {
                   <Link to={`/scripts/${s.id}`} className="font-medium text-primary hover:underline">
                     {s.name}
                   </Link>
-                  {s.is_system && (
-                    <span className="ml-2">
-                      <Badge>built-in</Badge>
-                    </span>
-                  )}
                   {s.description && <p className="truncate text-xs text-muted-fg">{s.description}</p>}
                 </Td>
                 <Td>
