@@ -21,7 +21,7 @@ web: web-deps
 
 ## Everything: UI lint, type check and unit tests; Rust tests (SQLite, plus PostgreSQL when
 ## BREEZE_TEST_DATABASE_URL is set); browser tests in headless Chromium against a real server.
-test: web-check web rust-test browser-test
+test: web-check web rust-test api-types browser-test
 	$(MAKE) api-fuzz
 
 web-check: web-deps
@@ -42,6 +42,11 @@ browser-test:
 ## BREEZE_TEST_DATABASE_URL is set). Longer: BREEZE_FUZZ_MAX_EXAMPLES=100 make api-fuzz
 api-fuzz:
 	scripts/api-fuzz.sh
+# The console's API types (web/src/api/schema.d.ts) must be the ones generated from the
+# freshly built server's OpenAPI document; `npm --prefix web run gen:api` regenerates them.
+.PHONY: api-types
+api-types: web-deps
+	scripts/check-api-types.sh
 
 lint:
 	cargo fmt --all --check

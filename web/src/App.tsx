@@ -2,7 +2,6 @@ import { lazy, Suspense, type ReactNode } from "react";
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router";
 import { QueryClientProvider, useQuery } from "@tanstack/react-query";
 import { api, queryClient } from "./api/instance";
-import type { SetupStatus } from "./api/types";
 import { SessionProvider, useSession } from "./auth/session";
 import { OrgScopeProvider } from "./lib/scope";
 import { ToastProvider, useToast } from "./components/ui/toast";
@@ -36,7 +35,7 @@ const MfaRequiredPage = lazy(() => import("./pages/auth/MfaRequired"));
 function useSetupStatus() {
   return useQuery({
     queryKey: ["setup-status"],
-    queryFn: () => api.get<SetupStatus>("/api/v1/setup/status"),
+    queryFn: () => api.GET("/api/v1/setup/status"),
     staleTime: Infinity,
   });
 }

@@ -66,6 +66,9 @@ enum Cmd {
         #[command(subcommand)]
         cmd: ConfigCmd,
     },
+    /// Prints the OpenAPI document the server serves at `/api/openapi.json` (no server,
+    /// database or configuration needed); the web console's types are generated from it.
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -172,6 +175,11 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     let ok = std::process::ExitCode::SUCCESS;
     match cli.cmd {
+        Cmd::Openapi => {
+            let doc = breeze_server::openapi::document();
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+            Ok(ok)
+        }
         Cmd::Serve { listen, public_url } => {
             let config = load(&cli.common, listen, public_url)?;
             init_logs(&config.log_format);

@@ -23,7 +23,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   );
   const meQuery = useQuery({
     queryKey: ["me"],
-    queryFn: ({ signal }) => api.get<Me>("/api/v1/auth/me", undefined, signal),
+    queryFn: ({ signal }) => api.GET("/api/v1/auth/me", { signal }),
     enabled: hasSession,
     staleTime: 60_000,
   });
@@ -38,7 +38,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const signOut = useCallback(async () => {
     const refresh = tokens.getRefresh();
     try {
-      await api.post("/api/v1/auth/logout", refresh ? { refresh_token: refresh } : {});
+      await api.POST("/api/v1/auth/logout", { body: refresh ? { refresh_token: refresh } : {} });
     } catch {
       // Signing out locally still happens when the server cannot be reached.
     }

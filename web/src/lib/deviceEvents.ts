@@ -69,6 +69,6 @@ export function describeEvent(e: Pick<DeviceEvent, "event_type" | "details">, sc
     case "command_rejected":
       return { title: `${commandName(d.type)} refused by the agent`, detail: reason(d), tone: "danger" };
     default:
-      return { title: e.event_type.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase()), detail: reason(d), tone: "muted" };
+      return { title: e.event_type.replace(/_/g, " ").replace(/^./, (c: string) => c.toUpperCase()), detail: reason(d), tone: "muted" };
   }
 }

@@ -1,17 +1,30 @@
 import { api } from "../api/instance";
-import type { Device, DeviceStatus } from "../api/types";
+import type { Device, DeviceListQuery, DeviceSort, DeviceStatus, UpdateDevice } from "../api/types";
+import { sortsOf } from "./sort";
+
+/** The sorts the devices list offers: every one the server accepts. */
+/** The status filter's choices: every status the server filters by. */
+export const STATUS_FILTERS = ["online", "offline", "maintenance", "quarantined", "decommissioned"] as const satisfies NonNullable<DeviceListQuery["status"]>[];
+/** The OS filter's choices. */
+export const OS_FILTERS = [
+  ["windows", "Windows"],
+  ["macos", "macOS"],
+  ["linux", "Linux"],
+] as const satisfies Array<[NonNullable<DeviceListQuery["os"]>, string]>;
+
+export const DEVICE_SORTS = sortsOf(["hostname", "status", "os_type", "last_seen_at", "created_at", "org_name", "site_name"] as const) satisfies DeviceSort[];
 
 export interface DeviceFilters {
   org_id?: string | null;
   site_id?: string | null;
   group_id?: string | null;
-  status?: string | null;
-  os?: string | null;
+  status?: DeviceListQuery["status"] | null;
+  os?: DeviceListQuery["os"] | null;
   tag?: string | null;
   q?: string | null;
 }
 
-export function deviceQuery(f: DeviceFilters, sort: string) {
+export function deviceQuery(f: DeviceFilters, sort: DeviceSort) {
   return {
     org_id: f.org_id ?? undefined,
     site_id: f.site_id ?? undefined,
@@ -32,8 +45,8 @@ export function deviceName(d: Pick<Device, "display_name" | "hostname">): string
   return d.display_name?.trim() || d.hostname;
 }
 
-export function patchDevice(id: string, body: Record<string, unknown>) {
-  return api.patch<{ data: Device } | Device>(`/api/v1/devices/${id}`, body);
+export function patchDevice(id: string, body: UpdateDevice) {
+  return api.PATCH("/api/v1/devices/{id}", { params: { path: { id } }, body });
 }
 
 /** Runs `fn` over `items` a few at a time; returns how many failed. */
@@ -52,11 +65,4 @@ export async function forEachLimited<T>(items: T[], fn: (t: T) => Promise<unknow
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
   return failed;
-}
-
-/** Unwraps `{data: T}` or a bare `T` (single-object answers). */
-export function unwrap<T>(v: { data: T } | T): T {
-  return v && typeof v === "object" && "data" in (v as object) && !Array.isArray((v as { data: unknown }).data)
-    ? (v as { data: T }).data
-    : (v as T);
 }

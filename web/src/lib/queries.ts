@@ -1,26 +1,28 @@
 // Shared list queries (cached by TanStack Query under stable keys).
 import { useQuery } from "@tanstack/react-query";
 import { api } from "../api/instance";
-import type { DeviceGroup, Organization, Page, Role, Site } from "../api/types";
+import type { Page } from "../api/types";
 import { usePerms } from "../auth/session";
 
-/** Fetches every page of a list (for small lists such as orgs, sites, roles). */
-export async function fetchAll<T>(path: string, query: Record<string, string | undefined> = {}, signal?: AbortSignal, max = 2000): Promise<T[]> {
+/** Fetches every page of a list (for small lists such as orgs, sites, roles): `page(cursor)` asks for one page of 500. */
+export async function fetchAll<T>(page: (cursor: string | undefined) => Promise<Page<T>>, max = 2000): Promise<T[]> {
   const out: T[] = [];
   let cursor: string | undefined;
   do {
-    const page = await api.get<Page<T>>(path, { ...query, limit: 500, cursor }, signal);
-    out.push(...page.data);
-    cursor = page.next_cursor ?? undefined;
+    const p = await page(cursor);
+    out.push(...p.data);
+    cursor = p.next_cursor ?? undefined;
   } while (cursor && out.length < max);
   return out;
 }
+/** Page size for `fetchAll`. */
+export const ALL = 500;
 
 export function useOrgs() {
   const perms = usePerms();
   return useQuery({
     queryKey: ["orgs", "all"],
-    queryFn: ({ signal }) => fetchAll<Organization>("/api/v1/orgs", { sort: "name" }, signal),
+    queryFn: ({ signal }) => fetchAll((cursor) => api.GET("/api/v1/orgs", { params: { query: { sort: "name", limit: ALL, cursor } }, signal })),
     enabled: perms.can("orgs:read"),
   });
 }
@@ -29,7 +31,7 @@ export function useSites(orgId: string | null | undefined) {
   const perms = usePerms();
   return useQuery({
     queryKey: ["sites", orgId],
-    queryFn: ({ signal }) => fetchAll<Site>(`/api/v1/orgs/${orgId}/sites`, { sort: "name" }, signal),
+    queryFn: ({ signal }) => fetchAll((cursor) => api.GET("/api/v1/orgs/{id}/sites", { params: { path: { id: orgId ?? "" }, query: { sort: "name", limit: ALL, cursor } }, signal })),
     enabled: !!orgId && perms.can("sites:read"),
   });
 }
@@ -38,7 +40,7 @@ export function useGroups(orgId: string | null | undefined) {
   const perms = usePerms();
   return useQuery({
     queryKey: ["device-groups", "all", orgId ?? "any"],
-    queryFn: ({ signal }) => fetchAll<DeviceGroup>("/api/v1/device-groups", { org_id: orgId ?? undefined, sort: "name" }, signal),
+    queryFn: ({ signal }) => fetchAll((cursor) => api.GET("/api/v1/device-groups", { params: { query: { org_id: orgId ?? undefined, sort: "name", limit: ALL, cursor } }, signal })),
     enabled: perms.can("device_groups:read"),
   });
 }
@@ -47,7 +49,7 @@ export function useRoles() {
   const perms = usePerms();
   return useQuery({
     queryKey: ["roles", "all"],
-    queryFn: ({ signal }) => fetchAll<Role>("/api/v1/roles", {}, signal),
+    queryFn: ({ signal }) => api.GET("/api/v1/roles", { signal }).then((r) => r.data),
     enabled: perms.can("roles:read"),
   });
 }

@@ -19,6 +19,10 @@ const dev = (over: Partial<Device>): Device => ({
   enrolled_at: null,
   tags: ["prod", "web"],
   created_at: "2026-01-01T00:00:00Z",
+  updated_at: "2026-01-01T00:00:00Z",
+  pending_reboot: false,
+  token_suspended: false,
+  trust_level: "low",
   ...over,
 });
 

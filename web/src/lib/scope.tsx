@@ -36,11 +36,11 @@ export function OrgScopeProvider({ children }: { children: ReactNode }) {
     if (me && !isPartnerUser(me)) {
       const siteId = sel.siteId && (!me.site_ids || me.site_ids.includes(sel.siteId)) ? sel.siteId : null;
       return {
-        orgId: me.org_id,
+        orgId: me.org_id ?? null,
         siteId,
         canSwitch: false,
         setOrg: () => {},
-        setSite: (id) => save({ orgId: me.org_id, siteId: id }),
+        setSite: (id) => save({ orgId: me.org_id ?? null, siteId: id }),
       };
     }
     return {

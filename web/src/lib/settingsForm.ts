@@ -124,7 +124,7 @@ export function policySchema(defaults: ServerDefaults): z.ZodType<PolicyValues> 
 
 export function policyValues(s: Settings): PolicyValues {
   const p = s.session_policy;
-  const str = (n: number | null) => (n === null ? "" : String(n));
+  const str = (n: number | null | undefined) => (n == null ? "" : String(n));
   return {
     access_token_minutes: str(p.access_token_minutes),
     session_lifetime_hours: str(p.session_lifetime_hours),

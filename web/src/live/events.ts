@@ -25,13 +25,15 @@ export function invalidationsFor(e: LiveEvent): unknown[][] {
   const t = e.type ?? "";
   // Events were dropped for us (we read too slowly): refetch everything.
   if (t === "resync") return [EVERYTHING];
+  // Read loosely: an event this console does not know yet still refreshes what it names.
+  const f = e as { device_id?: unknown; id?: unknown; execution_id?: unknown };
   if (t.startsWith("device.")) {
-    const id = str(e.device_id) ?? str(e.id);
+    const id = str(f.device_id) ?? str(f.id);
     return [["devices"], ["dashboard"], ...(id ? [["device", id], ["device-events", id]] : [])];
   }
   if (t.startsWith("execution.") || t.startsWith("command.")) {
-    const exec = str(e.execution_id);
-    const device = str(e.device_id);
+    const exec = str(f.execution_id);
+    const device = str(f.device_id);
     // A finished command adds a line to the device's history.
     return [["executions"], ["device-commands"], ...(exec ? [["executions", exec]] : []), ...(device ? [["device-events", device]] : [])];
   }

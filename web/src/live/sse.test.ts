@@ -51,8 +51,8 @@ describe("readEvents", () => {
 
 describe("invalidationsFor", () => {
   it("maps device events to the device lists and the device", () => {
-    expect(invalidationsFor({ type: "device.status", device_id: "d1", status: "online" })).toEqual([["devices"], ["dashboard"], ["device", "d1"], ["device-events", "d1"]]);
-    expect(invalidationsFor({ type: "device.inventory", device_id: "d1" })).toContainEqual(["device", "d1"]);
+    expect(invalidationsFor({ type: "device.status", device_id: "d1", org_id: "o1", site_id: "s1", status: "online" })).toEqual([["devices"], ["dashboard"], ["device", "d1"], ["device-events", "d1"]]);
+    expect(invalidationsFor({ type: "device.inventory", device_id: "d1", org_id: "o1", site_id: "s1", sections: ["hardware"] })).toContainEqual(["device", "d1"]);
   });
 
   it("maps command and execution events to executions, device commands and the execution", () => {

@@ -5,9 +5,8 @@ import { Card, CardTitle, PageHeader, Badge } from "../components/ui/card";
 import { EmptyState, ErrorState, Loading } from "../components/ui/feedback";
 import { useSession } from "../auth/session";
 import { useOrgScope } from "../lib/scope";
-import { fetchAll } from "../lib/queries";
+import { ALL, fetchAll } from "../lib/queries";
 import { api } from "../api/instance";
-import type { AuditEntry, Device, Page } from "../api/types";
 import { greeting, osLabel, relativeTime } from "../lib/format";
 import { buttonClass } from "../components/ui/button";
 
@@ -33,7 +32,7 @@ function DeviceOverview() {
   const scope = useOrgScope();
   const q = useQuery({
     queryKey: ["devices", "dashboard", scope.orgId, scope.siteId],
-    queryFn: ({ signal }) => fetchAll<Device>("/api/v1/devices", { org_id: scope.orgId ?? undefined, site_id: scope.siteId ?? undefined }, signal, MAX),
+    queryFn: ({ signal }) => fetchAll((cursor) => api.GET("/api/v1/devices", { params: { query: { org_id: scope.orgId ?? undefined, site_id: scope.siteId ?? undefined, limit: ALL, cursor } }, signal }), MAX),
     refetchInterval: 60_000,
   });
   if (q.isPending) return <Loading label="Counting devices…" />;
@@ -110,7 +109,7 @@ function DeviceOverview() {
 function RecentActivity() {
   const q = useQuery({
     queryKey: ["audit", "recent"],
-    queryFn: ({ signal }) => api.get<Page<AuditEntry>>("/api/v1/audit/logs", { limit: 8 }, signal),
+    queryFn: ({ signal }) => api.GET("/api/v1/audit/logs", { params: { query: { limit: 8 } }, signal }),
     refetchInterval: 60_000,
   });
   return (

@@ -215,3 +215,27 @@ async fn config_check_and_migrate_find_the_same_database() {
         );
     }
 }
+
+/// `breeze openapi` needs no server, database or data directory, and prints the served
+/// document (the console's types are generated from it).
+#[test]
+fn openapi_prints_the_document_without_a_server() {
+    let out = Command::new(env!("CARGO_BIN_EXE_breeze"))
+        .arg("openapi")
+        .env_remove("BREEZE_DATA_DIR")
+        .env_remove("BREEZE_DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run breeze openapi");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(
+        doc,
+        serde_json::to_value(breeze_server::openapi::document()).expect("json")
+    );
+    assert!(doc["paths"]["/api/v1/enrollment-keys"]["post"].is_object());
+}

@@ -240,6 +240,7 @@ api_type! {
 
     pub struct DeviceMetrics {
         /// `raw`, `5m` or `1h`.
+        #[cfg_attr(feature = "openapi", schema(value_type = MetricsResolution))]
         pub resolution: String,
         pub data: Vec<MetricPoint>,
     }
@@ -287,8 +288,22 @@ pub struct MetricsQuery {
     pub from: Option<DateTime<Utc>>,
     /// Default: now.
     pub to: Option<DateTime<Utc>>,
-    #[cfg_attr(feature = "openapi", param(schema_with = crate::api::vocab::schema::metric_resolution))]
+    /// `raw`, `5m` or `1h` (default `raw`).
+    #[cfg_attr(feature = "openapi", param(value_type = Option<MetricsResolution>))]
     pub resolution: Option<String>,
+}
+
+/// The resolutions of `GET /api/v1/devices/{id}/metrics`: raw samples (kept 48 hours by
+/// default), 5-minute rollups (30 days) and hourly rollups (a year).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub enum MetricsResolution {
+    #[serde(rename = "raw")]
+    Raw,
+    #[serde(rename = "5m")]
+    FiveMinutes,
+    #[serde(rename = "1h")]
+    Hour,
 }
 
 /// `GET /api/v1/devices/{id}/software` query.

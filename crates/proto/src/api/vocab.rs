@@ -33,8 +33,6 @@ pub const EXECUTION_STATUSES: &[&str] = &[
     "rejected",
     "lost",
 ];
-/// Resolutions of a device's metrics.
-pub const METRIC_RESOLUTIONS: &[&str] = &["raw", "5m", "1h"];
 /// Formats of the audit export.
 pub const EXPORT_FORMATS: &[&str] = &["csv", "json"];
 
@@ -116,9 +114,6 @@ pub mod schema {
     }
     pub fn execution_status() -> RefOr<Schema> {
         one_of("Execution status.", EXECUTION_STATUSES)
-    }
-    pub fn metric_resolution() -> RefOr<Schema> {
-        one_of("`raw`, `5m` or `1h` (default `raw`).", METRIC_RESOLUTIONS)
     }
     pub fn export_format() -> RefOr<Schema> {
         one_of(

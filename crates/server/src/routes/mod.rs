@@ -29,7 +29,7 @@ pub mod users;
 
 /// The API routes and their OpenAPI document.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let (router, doc) = OpenApiRouter::with_openapi(crate::openapi::base())
+    let (router, mut doc) = OpenApiRouter::with_openapi(crate::openapi::base())
         .merge(setup::router())
         .merge(auth::router())
         .merge(partners::router())
@@ -47,8 +47,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(events::router())
         .merge(settings::router())
         .split_for_parts();
-    let mut doc = doc;
     utoipa::Modify::modify(&crate::openapi::ErrorResponses, &mut doc);
+    crate::openapi::unique_operation_ids(&mut doc);
     (router, doc)
 }
 

@@ -10,6 +10,7 @@
 )]
 
 mod access;
+mod api_types;
 mod audit_reasons;
 mod auth;
 mod contract;

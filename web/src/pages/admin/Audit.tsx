@@ -1,7 +1,6 @@
 import { useState } from "react";
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { api } from "../../api/instance";
-import type { AuditEntry, AuditSummary, Page } from "../../api/types";
 import { Badge, Card, PageHeader } from "../../components/ui/card";
 import { Button } from "../../components/ui/button";
 import { Input, Select } from "../../components/ui/form";
@@ -42,13 +41,13 @@ export default function Audit() {
   const query = toQuery(filters, scope.orgId);
   const logs = useInfiniteQuery({
     queryKey: ["audit", "logs", query],
-    queryFn: ({ pageParam, signal }) => api.get<Page<AuditEntry>>("/api/v1/audit/logs", { ...query, limit: 100, cursor: pageParam }, signal),
+    queryFn: ({ pageParam, signal }) => api.GET("/api/v1/audit/logs", { params: { query: { ...query, limit: 100, cursor: pageParam } }, signal }),
     initialPageParam: undefined as string | undefined,
     getNextPageParam: (p) => p.next_cursor ?? undefined,
   });
   const summary = useQuery({
     queryKey: ["audit", "summary", scope.orgId],
-    queryFn: ({ signal }) => api.get<AuditSummary>("/api/v1/audit/summary", { org_id: scope.orgId ?? undefined }, signal),
+    queryFn: ({ signal }) => api.GET("/api/v1/audit/summary", { params: { query: { org_id: scope.orgId ?? undefined } }, signal }),
   });
   const rows = logs.data?.pages.flatMap((p) => p.data) ?? [];
   const set = (k: keyof Filters, v: string) => setDraft((d) => ({ ...d, [k]: v }));
@@ -56,8 +55,7 @@ export default function Audit() {
   const download = async (format: "csv" | "json") => {
     setExportError(null);
     try {
-      const res = await api.raw("GET", "/api/v1/audit/logs/export", { query: { ...query, format } });
-      const blob = await res.blob();
+      const blob = await api.download("/api/v1/audit/logs/export", { params: { query: { ...query, format } } });
       const url = URL.createObjectURL(blob);
       const a = document.createElement("a");
       a.href = url;

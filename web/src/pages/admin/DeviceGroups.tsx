@@ -2,7 +2,7 @@ import { useMemo, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { z } from "zod";
 import { api } from "../../api/instance";
-import type { Device, DeviceGroup } from "../../api/types";
+import type { DeviceGroup } from "../../api/types";
 import { Badge, PageHeader } from "../../components/ui/card";
 import { Button } from "../../components/ui/button";
 import { Dialog } from "../../components/ui/dialog";
@@ -12,7 +12,7 @@ import { EmptyState, ErrorState, Loading, Notice } from "../../components/ui/fee
 import { ActionsTh, Table, Td, Th } from "../../components/ui/table";
 import { usePerms } from "../../auth/session";
 import { useOrgScope } from "../../lib/scope";
-import { fetchAll, useGroups, useOrgs, useSites } from "../../lib/queries";
+import { ALL, fetchAll, useGroups, useOrgs, useSites } from "../../lib/queries";
 import { useForm } from "../../lib/form";
 import { useEditDialog } from "../../lib/editDialog";
 import { emptyCondition, fromJson, matches, toJson, validateRules, type RuleSet } from "../../lib/rules";
@@ -89,7 +89,7 @@ type Values = z.infer<typeof schema>;
 function usePreviewCount(orgId: string, rules: RuleSet, enabled: boolean) {
   const devices = useQuery({
     queryKey: ["devices", "rule-preview", orgId],
-    queryFn: ({ signal }) => fetchAll<Device>("/api/v1/devices", { org_id: orgId }, signal, 10_000),
+    queryFn: ({ signal }) => fetchAll((cursor) => api.GET("/api/v1/devices", { params: { query: { org_id: orgId, limit: ALL, cursor } }, signal }), 10_000),
     enabled: enabled && !!orgId,
     staleTime: 60_000,
   });
@@ -119,20 +119,22 @@ function GroupDialog({ group, onClose }: { group: DeviceGroup | null; onClose: (
       return !dynamic || validateRules(rules).size === 0;
     },
     save: async (v) => {
-      if (group) await api.patch(`/api/v1/device-groups/${group.id}`, { name: v.name, ...(dynamic ? { rules: toJson(rules) } : {}) });
+      if (group) await api.PATCH("/api/v1/device-groups/{id}", { params: { path: { id: group.id } }, body: { name: v.name, ...(dynamic ? { rules: toJson(rules) } : {}) } });
       else
-        await api.post("/api/v1/device-groups", {
-          name: v.name,
-          org_id: v.org_id,
-          ...(v.site_id ? { site_id: v.site_id } : {}),
-          type: v.type,
-          ...(dynamic ? { rules: toJson(rules) } : {}),
+        await api.POST("/api/v1/device-groups", {
+          body: {
+            name: v.name,
+            org_id: v.org_id,
+            ...(v.site_id ? { site_id: v.site_id } : {}),
+            type: v.type,
+            ...(dynamic ? { rules: toJson(rules) } : {}),
+          },
         });
       return group ? "Group saved." : "Group created.";
     },
     remove: group
       ? async () => {
-          await api.delete(`/api/v1/device-groups/${group.id}`);
+          await api.DELETE("/api/v1/device-groups/{id}", { params: { path: { id: group.id } } });
           return "Group deleted.";
         }
       : undefined,

@@ -2,7 +2,7 @@ import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { z } from "zod";
 import { api } from "../../api/instance";
-import type { Data, EnrollmentKey, Page } from "../../api/types";
+import type { EnrollmentKey, EnrollmentKeyCreated } from "../../api/types";
 import { Badge, PageHeader } from "../../components/ui/card";
 import { Button } from "../../components/ui/button";
 import { Dialog } from "../../components/ui/dialog";
@@ -16,7 +16,6 @@ import { useOrgScope } from "../../lib/scope";
 import { useOrgs, useSites } from "../../lib/queries";
 import { serverErrors, useForm } from "../../lib/form";
 import { formatDateTime } from "../../lib/format";
-import { unwrap } from "../../lib/devices";
 import { errorMessage } from "../../api/client";
 import { CopyField } from "../../components/ui/copy";
 
@@ -31,14 +30,14 @@ export default function EnrollmentKeys() {
   const qc = useQueryClient();
   const toast = useToast();
   const [creating, setCreating] = useState(false);
-  const [created, setCreated] = useState<EnrollmentKey | null>(null);
+  const [created, setCreated] = useState<EnrollmentKeyCreated | null>(null);
   const [revoking, setRevoking] = useState<EnrollmentKey | null>(null);
   const list = useQuery({
     queryKey: ["enrollment-keys", scope.orgId, scope.siteId],
-    queryFn: ({ signal }) => api.get<Page<EnrollmentKey>>("/api/v1/enrollment-keys", { org_id: scope.orgId ?? undefined, site_id: scope.siteId ?? undefined, limit: 200 }, signal),
+    queryFn: ({ signal }) => api.GET("/api/v1/enrollment-keys", { params: { query: { org_id: scope.orgId ?? undefined, site_id: scope.siteId ?? undefined, limit: 200 } }, signal }),
   });
   const revoke = useMutation({
-    mutationFn: (k: EnrollmentKey) => api.delete(`/api/v1/enrollment-keys/${k.id}`),
+    mutationFn: (k: EnrollmentKey) => api.DELETE("/api/v1/enrollment-keys/{id}", { params: { path: { id: k.id } } }),
     onSuccess: () => {
       toast("Key revoked.");
       setRevoking(null);
@@ -80,10 +79,10 @@ export default function EnrollmentKeys() {
                   </Td>
                   <Td className="hidden font-mono text-xs md:table-cell">{k.key_prefix ? `${k.key_prefix}…` : "—"}</Td>
                   <Td>
-                    {k.use_count}
+                    {k.uses}
                     {k.max_uses ? ` / ${k.max_uses}` : ""}
                   </Td>
-                  <Td className="hidden md:table-cell">{k.expires_at ? formatDateTime(k.expires_at) : "never"}</Td>
+                  <Td className="hidden md:table-cell">{formatDateTime(k.expires_at)}</Td>
                   <Td className="text-right">
                     {perms.can("enrollment_keys:delete") && !k.revoked_at && (
                       <Button size="sm" variant="secondary" onClick={() => setRevoking(k)}>
@@ -111,8 +110,8 @@ export default function EnrollmentKeys() {
         {created && (
           <div className="space-y-3">
             <Notice tone="warn">Copy the key now: Breeze stores only its hash and cannot show it again.</Notice>
-            <CopyField label="Run this on the machine (as root / Administrator)" value={enrollCommand(window.location.origin, created.key ?? "")} />
-            <CopyField label="Key" value={created.key ?? ""} />
+            <CopyField label="Run this on the machine (as root / Administrator)" value={enrollCommand(window.location.origin, created.key)} />
+            <CopyField label="Key" value={created.key} />
           </div>
         )}
       </Dialog>
@@ -142,12 +141,12 @@ const schema = z.object({
   name: z.string().trim().min(1, "Name the key, e.g. “Office rollout”."),
   org_id: z.string().min(1, "Choose an organization."),
   site_id: z.string().min(1, "Choose a site."),
-  expires_in_days: z.string().refine((v) => v === "" || (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 365), "1 to 365 days, or empty for no expiry."),
+  expires_in_days: z.string().refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 365, "1 to 365 days."),
   max_uses: z.string().refine((v) => v === "" || (/^\d+$/.test(v) && Number(v) >= 1), "A positive number, or empty for no limit."),
 });
 type Values = z.infer<typeof schema>;
 
-function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (k: EnrollmentKey) => void }) {
+function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreated: (k: EnrollmentKeyCreated) => void }) {
   const scope = useOrgScope();
   const orgs = useOrgs();
   const f = useForm<Values>(schema, { name: "", org_id: scope.orgId ?? "", site_id: scope.siteId ?? "", expires_in_days: "7", max_uses: "" });
@@ -158,17 +157,18 @@ function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreate
     if (!v) return;
     setBusy(true);
     try {
-      const expires_at = v.expires_in_days ? new Date(Date.now() + Number(v.expires_in_days) * 86_400_000).toISOString() : null;
-      const r = await api.post<Data<EnrollmentKey> | EnrollmentKey>("/api/v1/enrollment-keys", {
-        name: v.name,
-        org_id: v.org_id,
-        site_id: v.site_id,
-        expires_at,
-        max_uses: v.max_uses ? Number(v.max_uses) : null,
+      const r = await api.POST("/api/v1/enrollment-keys", {
+        body: {
+          name: v.name,
+          org_id: v.org_id,
+          site_id: v.site_id,
+          expires_in_hours: Number(v.expires_in_days) * 24,
+          max_uses: v.max_uses ? Number(v.max_uses) : null,
+        },
       });
-      onCreated(unwrap(r));
+      onCreated(r);
     } catch (e) {
-      f.setServerErrors(serverErrors<Values>(e, ["name", "org_id", "site_id", "max_uses"], { expires_at: "expires_in_days" }));
+      f.setServerErrors(serverErrors<Values>(e, ["name", "org_id", "site_id", "max_uses"], { expires_in_hours: "expires_in_days" }));
     } finally {
       setBusy(false);
     }

@@ -4,7 +4,7 @@ import { useEffect, useState } from "react";
 import QRCode from "qrcode";
 import { useQueryClient } from "@tanstack/react-query";
 import { api } from "../../api/instance";
-import type { MfaSetupResponse, MfaVerifyResponse } from "../../api/types";
+import type { MfaSetupResponse } from "../../api/types";
 import { Badge, Card, CardTitle } from "../../components/ui/card";
 import { Button } from "../../components/ui/button";
 import { Field, Input } from "../../components/ui/form";
@@ -38,7 +38,7 @@ export function MfaCard() {
     setBusy(true);
     setError(null);
     try {
-      setSetup(await api.post<MfaSetupResponse>("/api/v1/auth/mfa/setup"));
+      setSetup(await api.POST("/api/v1/auth/mfa/setup"));
     } catch (e) {
       setError(errorMessage(e));
     } finally {
@@ -54,7 +54,7 @@ export function MfaCard() {
     setBusy(true);
     setError(null);
     try {
-      const r = await api.post<MfaVerifyResponse>("/api/v1/auth/mfa/verify", { code: code.trim() });
+      const r = await api.POST("/api/v1/auth/mfa/verify", { body: { code: code.trim() } });
       if (r.mfa_enabled) {
         setDone(true);
         void qc.invalidateQueries({ queryKey: ["me"] });

@@ -2,7 +2,7 @@ import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { z } from "zod";
 import { api } from "../../api/instance";
-import type { Data, Organization, Site } from "../../api/types";
+import type { Organization, Site } from "../../api/types";
 import { Badge, Card, CardTitle, PageHeader } from "../../components/ui/card";
 import { Button } from "../../components/ui/button";
 import { Dialog } from "../../components/ui/dialog";
@@ -17,7 +17,6 @@ import { useForm } from "../../lib/form";
 import { useEditDialog } from "../../lib/editDialog";
 import { errorMessage } from "../../api/client";
 import { cn } from "../../components/ui/cn";
-import { unwrap } from "../../lib/devices";
 
 export default function Orgs() {
   const { me, perms } = useSession();
@@ -25,7 +24,7 @@ export default function Orgs() {
   const orgs = useOrgs();
   const current = useQuery({
     queryKey: ["orgs", "current"],
-    queryFn: ({ signal }) => api.get<Data<Organization> | Organization>("/api/v1/orgs/current", undefined, signal).then(unwrap),
+    queryFn: ({ signal }) => api.GET("/api/v1/orgs/current", { signal }),
     enabled: !partner,
   });
   const [selected, setSelected] = useState<string | null>(null);
@@ -114,13 +113,13 @@ function OrgDialog({ org, onClose }: { org: Organization | null; onClose: () => 
     onDone: onClose,
     save: async (v) => {
       const body = { name: v.name, ...(v.slug ? { slug: v.slug } : {}), status: v.status, max_devices: v.max_devices ? Number(v.max_devices) : null };
-      if (org) await api.patch(`/api/v1/orgs/${org.id}`, body);
-      else await api.post("/api/v1/orgs", body);
+      if (org) await api.PATCH("/api/v1/orgs/{id}", { params: { path: { id: org.id } }, body });
+      else await api.POST("/api/v1/orgs", { body });
       return org ? "Organization saved." : "Organization created.";
     },
     remove: org
       ? async () => {
-          await api.delete(`/api/v1/orgs/${org.id}`);
+          await api.DELETE("/api/v1/orgs/{id}", { params: { path: { id: org.id } } });
           return "Organization deleted.";
         }
       : undefined,
@@ -166,7 +165,7 @@ function SitesPanel({ org }: { org: Organization | null }) {
   const sites = useSites(org?.id);
   const [editing, setEditing] = useState<Site | "new" | null>(null);
   const del = useMutation({
-    mutationFn: (s: Site) => api.delete(`/api/v1/sites/${s.id}`),
+    mutationFn: (s: Site) => api.DELETE("/api/v1/sites/{id}", { params: { path: { id: s.id } } }),
     onSuccess: () => void qc.invalidateQueries({ queryKey: ["sites"] }),
   });
   if (!org) return null;
@@ -222,8 +221,8 @@ function SiteDialog({ orgId, site, onClose }: { orgId: string; site: Site | null
     invalidate: "sites",
     onDone: onClose,
     save: async (v) => {
-      if (site) await api.patch(`/api/v1/sites/${site.id}`, v);
-      else await api.post(`/api/v1/orgs/${orgId}/sites`, v);
+      if (site) await api.PATCH("/api/v1/sites/{id}", { params: { path: { id: site.id } }, body: v });
+      else await api.POST("/api/v1/orgs/{id}/sites", { params: { path: { id: orgId } }, body: v });
       return site ? "Site saved." : "Site created.";
     },
   });

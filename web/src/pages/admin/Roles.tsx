@@ -2,7 +2,7 @@ import { useMemo, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { z } from "zod";
 import { api } from "../../api/instance";
-import type { PermissionInfo, Role } from "../../api/types";
+import type { Role } from "../../api/types";
 import { Badge, PageHeader } from "../../components/ui/card";
 import { Button } from "../../components/ui/button";
 import { Dialog } from "../../components/ui/dialog";
@@ -75,8 +75,8 @@ type Values = z.infer<typeof schema>;
 function RoleDialog({ role, onClose }: { role: Role | null; onClose: () => void }) {
   const { me, perms } = useSession();
   const readOnly = !!role?.is_system || !perms.can("roles:write");
-  const all = useQuery({ queryKey: ["permissions"], queryFn: ({ signal }) => api.get<{ data: PermissionInfo[] } | PermissionInfo[]>("/api/v1/permissions", undefined, signal), staleTime: Infinity });
-  const list = useMemo(() => (all.data ? (Array.isArray(all.data) ? all.data : all.data.data) : []), [all.data]);
+  const all = useQuery({ queryKey: ["permissions"], queryFn: ({ signal }) => api.GET("/api/v1/permissions", { signal }), staleTime: Infinity });
+  const list = useMemo(() => all.data?.data ?? [], [all.data]);
   const f = useForm<Values>(schema, {
     name: role?.name ?? "",
     description: role?.description ?? "",
@@ -91,13 +91,13 @@ function RoleDialog({ role, onClose }: { role: Role | null; onClose: () => void 
     invalidate: "roles",
     onDone: onClose,
     save: async (v) => {
-      if (role) await api.patch(`/api/v1/roles/${role.id}`, { name: v.name, description: v.description || null, permissions: v.permissions });
-      else await api.post("/api/v1/roles", { name: v.name, description: v.description || null, scope: v.scope, permissions: v.permissions });
+      if (role) await api.PATCH("/api/v1/roles/{id}", { params: { path: { id: role.id } }, body: { name: v.name, description: v.description || null, permissions: v.permissions } });
+      else await api.POST("/api/v1/roles", { body: { name: v.name, description: v.description || null, scope: v.scope, permissions: v.permissions } });
       return role ? "Role saved." : "Role created.";
     },
     remove: role
       ? async () => {
-          await api.delete(`/api/v1/roles/${role.id}`);
+          await api.DELETE("/api/v1/roles/{id}", { params: { path: { id: role.id } } });
           return "Role deleted.";
         }
       : undefined,

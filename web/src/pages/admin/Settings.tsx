@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../../api/instance";
-import type { Settings as PartnerSettingsBody, SmtpTestResult } from "../../api/types";
+import type { Settings as PartnerSettingsBody } from "../../api/types";
 import { Badge, Card, CardTitle, DefinitionList, PageHeader } from "../../components/ui/card";
 import { Button } from "../../components/ui/button";
 import { Checkbox, Field, Input, Select } from "../../components/ui/form";
@@ -78,7 +78,7 @@ function PartnerSettings() {
   const { perms } = useSession();
   const q = useQuery({
     queryKey: ["settings"],
-    queryFn: ({ signal }) => api.get<PartnerSettingsBody>("/api/v1/settings", undefined, signal),
+    queryFn: ({ signal }) => api.GET("/api/v1/settings", { signal }),
   });
   if (q.isPending) return <Loading label="Loading your MSP's settings…" />;
   if (q.isError) return <ErrorState title="Could not load your MSP's settings" error={q.error} retry={() => q.refetch()} />;
@@ -120,7 +120,7 @@ function SmtpCard({ initial, canWrite }: { initial: PartnerSettingsBody; canWrit
     if (!v) return;
     setBusy(true);
     try {
-      const next = await api.patch<PartnerSettingsBody>("/api/v1/settings", { smtp: smtpUpdate(v, removePassword) });
+      const next = await api.PATCH("/api/v1/settings", { body: { smtp: smtpUpdate(v, removePassword) } });
       qc.setQueryData(["settings"], next);
       setSaved(next);
       f.setValues(smtpValues(next));
@@ -138,7 +138,7 @@ function SmtpCard({ initial, canWrite }: { initial: PartnerSettingsBody; canWrit
     setTesting(true);
     setTest(null);
     try {
-      const r = await api.post<SmtpTestResult>("/api/v1/settings/smtp/test");
+      const r = await api.POST("/api/v1/settings/smtp/test");
       setTest({ ok: true, text: `A test message went to ${r.sent_to} through ${r.host}:${r.port}. Check that it arrived.` });
     } catch (err) {
       setTest({ ok: false, text: errorMessage(err) });
@@ -244,7 +244,7 @@ function SessionPolicyCard({ initial, canWrite }: { initial: PartnerSettingsBody
     if (!v) return;
     setBusy(true);
     try {
-      const next = await api.patch<PartnerSettingsBody>("/api/v1/settings", { session_policy: policyUpdate(v) });
+      const next = await api.PATCH("/api/v1/settings", { body: { session_policy: policyUpdate(v) } });
       qc.setQueryData(["settings"], next);
       setSaved(next);
       f.setValues(policyValues(next));

@@ -2,7 +2,7 @@ import { useState } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { z } from "zod";
 import { api } from "../../api/instance";
-import type { Invited, Member, Page, Role } from "../../api/types";
+import type { Invited, Member, Role } from "../../api/types";
 import { Badge, PageHeader } from "../../components/ui/card";
 import { Button } from "../../components/ui/button";
 import { Dialog } from "../../components/ui/dialog";
@@ -26,7 +26,7 @@ export default function Users() {
   const [invited, setInvited] = useState<Invited | null>(null);
   const list = useQuery({
     queryKey: ["users", q],
-    queryFn: ({ signal }) => api.get<Page<Member>>("/api/v1/users", { q: q.trim() || undefined, limit: 200, sort: "name" }, signal),
+    queryFn: ({ signal }) => api.GET("/api/v1/users", { params: { query: { q: q.trim() || undefined, limit: 200 } }, signal }),
     placeholderData: (p) => p,
   });
   return (
@@ -146,11 +146,11 @@ function UserDialog({ member, onClose, onInvited }: { member: Member | null; onC
       const scopeFields =
         v.kind === "partner" ? { org_access: v.org_access, org_ids: v.org_access === "selected" ? v.org_ids : null } : { site_ids: v.site_ids.length ? v.site_ids : null };
       if (member) {
-        await api.patch(`/api/v1/users/${member.id}`, { name: v.name, role_id: v.role_id, ...(member.status !== "invited" ? { status: v.status } : {}), ...scopeFields });
+        await api.PATCH("/api/v1/users/{id}", { params: { path: { id: member.id } }, body: { name: v.name, role_id: v.role_id, ...(member.status !== "invited" ? { status: v.status } : {}), ...scopeFields } });
         toast("User saved.");
         onClose();
       } else {
-        const r = await api.post<Invited>("/api/v1/users", { email: v.email, name: v.name, role_id: v.role_id, ...(v.kind === "organization" ? { org_id: v.org_id } : {}), ...scopeFields });
+        const r = await api.POST("/api/v1/users", { body: { email: v.email, name: v.name, role_id: v.role_id, ...(v.kind === "organization" ? { org_id: v.org_id } : {}), ...scopeFields } });
         onInvited(r);
       }
       void qc.invalidateQueries({ queryKey: ["users"] });
@@ -168,7 +168,7 @@ function UserDialog({ member, onClose, onInvited }: { member: Member | null; onC
     save: async () => "",
     remove: member
       ? async () => {
-          await api.delete(`/api/v1/users/${member.id}`);
+          await api.DELETE("/api/v1/users/{id}", { params: { path: { id: member.id } } });
           return "User removed.";
         }
       : undefined,

@@ -7,7 +7,7 @@ import { Button } from "../../components/ui/button";
 import { Notice } from "../../components/ui/feedback";
 import { serverErrors, useForm } from "../../lib/form";
 import { api } from "../../api/instance";
-import type { LoginResponse, MfaVerifyResponse, TokenPair } from "../../api/types";
+import type { TokenPair } from "../../api/types";
 import { useSession } from "../../auth/session";
 import { email } from "./schemas";
 
@@ -41,7 +41,7 @@ export function LoginPage() {
     if (!v) return;
     setBusy(true);
     try {
-      const r = await api.post<LoginResponse>("/api/v1/auth/login", v, { auth: false });
+      const r = await api.POST("/api/v1/auth/login", { body: v, auth: false });
       const pair = asPair(r);
       if (r.mfa_required && r.mfa_token) setMfaToken(r.mfa_token);
       else if (pair) done(pair);
@@ -59,7 +59,7 @@ export function LoginPage() {
     if (!v || !mfaToken) return;
     setBusy(true);
     try {
-      const r = await api.post<MfaVerifyResponse>("/api/v1/auth/mfa/verify", { mfa_token: mfaToken, code: v.code.replace(/\s/g, "") }, { auth: false });
+      const r = await api.POST("/api/v1/auth/mfa/verify", { body: { mfa_token: mfaToken, code: v.code.replace(/\s/g, "") }, auth: false });
       const pair = asPair(r);
       if (pair) done(pair);
       else mfa.setServerErrors({ _form: "The server answered without tokens." });

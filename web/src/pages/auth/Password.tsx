@@ -7,7 +7,6 @@ import { Button } from "../../components/ui/button";
 import { Notice } from "../../components/ui/feedback";
 import { serverErrors, useForm } from "../../lib/form";
 import { api } from "../../api/instance";
-import type { TokenPair } from "../../api/types";
 import { useSession } from "../../auth/session";
 import { email, newPassword } from "./schemas";
 
@@ -28,7 +27,7 @@ export function ForgotPasswordPage() {
     if (!v) return;
     setBusy(true);
     try {
-      await api.post("/api/v1/auth/forgot-password", v, { auth: false });
+      await api.POST("/api/v1/auth/forgot-password", { body: v, auth: false });
       setSent(true);
     } catch (err) {
       f.setServerErrors(serverErrors(err, ["email"]));
@@ -77,14 +76,13 @@ function TokenPasswordPage({ mode }: { mode: "reset" | "invite" }) {
     setBusy(true);
     try {
       if (mode === "reset") {
-        await api.post("/api/v1/auth/reset-password", { token, password: v.password }, { auth: false });
+        await api.POST("/api/v1/auth/reset-password", { body: { token, password: v.password }, auth: false });
         setDone(true);
       } else {
-        const pair = await api.post<TokenPair>(
-          "/api/v1/auth/accept-invite",
-          { token, password: v.password, ...(v.name.trim() ? { name: v.name.trim() } : {}) },
-          { auth: false },
-        );
+        const pair = await api.POST("/api/v1/auth/accept-invite", {
+          body: { token, password: v.password, ...(v.name.trim() ? { name: v.name.trim() } : {}) },
+          auth: false,
+        });
         signIn(pair);
         navigate("/", { replace: true });
       }

@@ -7,7 +7,7 @@ import { Button } from "../../components/ui/button";
 import { Notice } from "../../components/ui/feedback";
 import { serverErrors, useForm } from "../../lib/form";
 import { api } from "../../api/instance";
-import type { SetupRequest, TokenPair } from "../../api/types";
+import type { SetupRequest } from "../../api/types";
 import { useSession } from "../../auth/session";
 import { email, newPassword } from "./schemas";
 import { useState } from "react";
@@ -46,7 +46,7 @@ export function SetupPage() {
         admin_email: v.admin_email,
         admin_password: v.admin_password,
       };
-      const pair = await api.post<TokenPair>("/api/v1/setup", body, { auth: false });
+      const pair = await api.POST("/api/v1/setup", { body, auth: false });
       signIn(pair);
       qc.setQueryData(["setup-status"], { needs_setup: false });
       navigate("/", { replace: true });

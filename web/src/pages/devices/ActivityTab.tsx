@@ -1,7 +1,6 @@
 import { useMemo } from "react";
 import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { api } from "../../api/instance";
-import type { DeviceEvent, Page, ScriptExecution } from "../../api/types";
 import { Badge, Card } from "../../components/ui/card";
 import { Button } from "../../components/ui/button";
 import { EmptyState, ErrorState, Loading } from "../../components/ui/feedback";
@@ -18,14 +17,14 @@ const PAGE = 50;
 export function ActivityTab({ id }: { id: string }) {
   const q = useInfiniteQuery({
     queryKey: ["device-events", id],
-    queryFn: ({ pageParam, signal }) => api.get<Page<DeviceEvent>>(`/api/v1/devices/${id}/events`, { limit: PAGE, cursor: pageParam }, signal),
+    queryFn: ({ pageParam, signal }) => api.GET("/api/v1/devices/{id}/events", { params: { path: { id }, query: { limit: PAGE, cursor: pageParam } }, signal }),
     initialPageParam: undefined as string | undefined,
     getNextPageParam: (last) => last.next_cursor ?? undefined,
   });
   // Script runs are named from the device's recent executions (their command ids).
   const execs = useQuery({
     queryKey: ["executions", "device", id, "names"],
-    queryFn: ({ signal }) => api.get<Page<ScriptExecution>>("/api/v1/script-executions", { device_id: id, limit: 200 }, signal),
+    queryFn: ({ signal }) => api.GET("/api/v1/script-executions", { params: { query: { device_id: id, limit: 200 } }, signal }),
   });
   const scripts = useMemo(() => new Map((execs.data?.data ?? []).map((x) => [x.command_id ?? "", x.script_name])), [execs.data]);
   if (q.isPending) return <Loading label="Loading activity…" />;

@@ -45,7 +45,7 @@ export function BulkActions({ devices, orgId, sites, groups, onDone }: { devices
       } else if (action === "site") {
         failed = await forEachLimited(devices, (d) => patchDevice(d.id, { site_id: value }));
       } else if (action === "group") {
-        await api.post(`/api/v1/device-groups/${value}/members`, { device_ids: ids });
+        await api.POST("/api/v1/device-groups/{id}/members", { params: { path: { id: value } }, body: { device_ids: ids } });
       }
       if (failed) setError(`${failed} of ${devices.length} devices could not be changed.`);
       else {

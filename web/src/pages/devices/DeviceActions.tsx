@@ -93,21 +93,28 @@ export function confirmText(action: Confirmable, d: Pick<Device, "status" | "tok
   }
 }
 
-function request(action: Confirmable, id: string, reason: string) {
+async function request(action: Confirmable, id: string, reason: string): Promise<void> {
   const body = reason.trim() ? { reason: reason.trim() } : {};
+  const params = { path: { id } };
   switch (action) {
     case "decommission":
-      return api.delete(`/api/v1/devices/${id}`);
+      await api.DELETE("/api/v1/devices/{id}", { params });
+      return;
     case "reboot":
-      return api.post(`/api/v1/devices/${id}/commands`, { type: "reboot", payload: {} });
+      await api.POST("/api/v1/devices/{id}/commands", { params, body: { type: "reboot", payload: {} } });
+      return;
     case "refresh_inventory":
-      return api.post(`/api/v1/devices/${id}/commands`, { type: "collect_inventory_now", payload: {} });
+      await api.POST("/api/v1/devices/{id}/commands", { params, body: { type: "collect_inventory_now", payload: {} } });
+      return;
     case "maintenance":
+      await api.POST("/api/v1/devices/{id}/maintenance", { params, body });
+      return;
     case "quarantine":
-      return api.post(`/api/v1/devices/${id}/${action}`, body);
+      await api.POST("/api/v1/devices/{id}/quarantine", { params, body });
+      return;
     case "end_maintenance":
     case "release":
-      return api.post(`/api/v1/devices/${id}/reactivate`, body);
+      await api.POST("/api/v1/devices/{id}/reactivate", { params, body });
   }
 }
 

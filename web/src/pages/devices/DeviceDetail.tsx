@@ -2,7 +2,7 @@ import { useState } from "react";
 import { Link, useParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../../api/instance";
-import type { Data, Device, DeviceCommand, DeviceHardware, Page, ScriptExecution, SoftwarePage } from "../../api/types";
+import type { Device } from "../../api/types";
 import { Badge, Card, CardTitle, DefinitionList, PageHeader } from "../../components/ui/card";
 import { Button } from "../../components/ui/button";
 import { Dialog } from "../../components/ui/dialog";
@@ -11,8 +11,8 @@ import { EmptyState, ErrorState, Loading, Notice } from "../../components/ui/fee
 import { Table, Td, Th } from "../../components/ui/table";
 import { Tabs } from "../../components/ui/tabs";
 import { useToast } from "../../components/ui/toast";
-import { deviceName, patchDevice, statusTone, unwrap } from "../../lib/devices";
-import { formatDateTime, osText, relativeTime } from "../../lib/format";
+import { deviceName, patchDevice, statusTone } from "../../lib/devices";
+import { formatBytes, formatDateTime, osText, relativeTime } from "../../lib/format";
 import { errorMessage } from "../../api/client";
 import { RunScriptDialog } from "../scripts/RunScriptDialog";
 import { ExecutionOutput, executionTone } from "../scripts/ExecutionOutput";
@@ -35,15 +35,6 @@ const TABS: Array<{ id: Tab; label: string }> = [
   { id: "activity", label: "Activity" },
 ];
 
-function useHardware(id: string) {
-  return useQuery({
-    queryKey: ["device", id, "hardware"],
-    queryFn: ({ signal }) => api
-        .get<Data<DeviceHardware> | DeviceHardware | { hardware: DeviceHardware }>(`/api/v1/devices/${id}/hardware`, undefined, signal)
-        // The server answers {"hardware": {...}, "os": {...}}.
-        .then((v) => (v && typeof v === "object" && "hardware" in v ? v.hardware : unwrap(v as Data<DeviceHardware> | DeviceHardware))),
-  });
-}
 
 export default function DeviceDetail() {
   const { id = "" } = useParams();
@@ -51,7 +42,7 @@ export default function DeviceDetail() {
   const [dialog, setDialog] = useState<"run" | "edit" | null>(null);
   const q = useQuery({
     queryKey: ["device", id],
-    queryFn: ({ signal }) => api.get<Data<Device> | Device>(`/api/v1/devices/${id}`, undefined, signal).then(unwrap),
+    queryFn: ({ signal }) => api.GET("/api/v1/devices/{id}", { params: { path: { id } }, signal }),
   });
 
   if (q.isPending) return <Loading label="Loading device…" />;
@@ -144,10 +135,14 @@ function Overview({ d }: { d: Device }) {
 }
 
 function HardwareTab({ id }: { id: string }) {
-  const q = useHardware(id);
+  const q = useQuery({
+    queryKey: ["device", id, "hardware"],
+    queryFn: ({ signal }) => api.GET("/api/v1/devices/{id}/hardware", { params: { path: { id } }, signal }),
+  });
   if (q.isPending) return <Loading />;
   if (q.isError) return <ErrorState error={q.error} retry={() => q.refetch()} />;
-  const h = q.data;
+  const h = q.data.hardware;
+  if (!h) return <EmptyState title="No hardware reported yet" />;
   return (
     <Card>
       <DefinitionList
@@ -161,7 +156,7 @@ function HardwareTab({ id }: { id: string }) {
           ["Disk", h.disk_total_gb ? `${h.disk_total_gb} GB` : null],
           ["GPU", h.gpu_model],
           ["BIOS", h.bios_version],
-          ["Updated", formatDateTime(h.updated_at)],
+          ["Updated", formatDateTime(q.data.updated_at)],
         ]}
       />
     </Card>
@@ -177,7 +172,7 @@ function SoftwareTab({ id }: { id: string }) {
   const cursor = cursors[cursors.length - 1];
   const q = useQuery({
     queryKey: ["device", id, "software", search, cursor],
-    queryFn: ({ signal }) => api.get<SoftwarePage>(`/api/v1/devices/${id}/software`, { q: search.trim() || undefined, limit: SOFTWARE_PAGE, cursor }, signal),
+    queryFn: ({ signal }) => api.GET("/api/v1/devices/{id}/software", { params: { path: { id }, query: { q: search.trim() || undefined, limit: SOFTWARE_PAGE, cursor } }, signal }),
     placeholderData: (prev) => prev,
   });
   const page = q.data;
@@ -242,30 +237,33 @@ function SoftwareTab({ id }: { id: string }) {
 }
 
 function NetworkTab({ id }: { id: string }) {
-  const q = useHardware(id);
+  const q = useQuery({
+    queryKey: ["device", id, "network"],
+    queryFn: ({ signal }) => api.GET("/api/v1/devices/{id}/network", { params: { path: { id } }, signal }),
+  });
   if (q.isPending) return <Loading />;
   if (q.isError) return <ErrorState error={q.error} retry={() => q.refetch()} />;
-  const nets = q.data.network ?? [];
+  const nets = q.data.data;
   if (!nets.length) return <EmptyState title="No network interfaces reported yet" />;
   return (
     <Table>
       <thead>
         <tr>
           <Th>Interface</Th>
-          <Th>IP address</Th>
+          <Th>IP addresses</Th>
           <Th>MAC</Th>
-          <Th className="hidden md:table-cell">Public IP</Th>
+          <Th className="hidden md:table-cell">Type</Th>
         </tr>
       </thead>
       <tbody>
-        {nets.map((n, i) => (
-          <tr key={`${n.interface_name}-${n.ip_address}-${i}`}>
+        {nets.map((n) => (
+          <tr key={n.name}>
             <Td className="font-medium">
-              {n.interface_name} {n.is_primary && <Badge tone="primary">primary</Badge>}
+              {n.name} {n.is_primary && <Badge tone="primary">primary</Badge>}
             </Td>
-            <Td className="font-mono text-xs">{n.ip_address ?? "—"}</Td>
-            <Td className="font-mono text-xs">{n.mac_address ?? "—"}</Td>
-            <Td className="hidden font-mono text-xs md:table-cell">{n.public_ip ?? "—"}</Td>
+            <Td className="font-mono text-xs">{n.addresses.length ? n.addresses.map((a) => `${a.address}/${a.prefix_len}`).join(", ") : "—"}</Td>
+            <Td className="font-mono text-xs">{n.mac_address || "—"}</Td>
+            <Td className="hidden md:table-cell">{n.interface_type}</Td>
           </tr>
         ))}
       </tbody>
@@ -274,15 +272,18 @@ function NetworkTab({ id }: { id: string }) {
 }
 
 function DisksTab({ id }: { id: string }) {
-  const q = useHardware(id);
+  const q = useQuery({
+    queryKey: ["device", id, "disks"],
+    queryFn: ({ signal }) => api.GET("/api/v1/devices/{id}/disks", { params: { path: { id } }, signal }),
+  });
   if (q.isPending) return <Loading />;
   if (q.isError) return <ErrorState error={q.error} retry={() => q.refetch()} />;
-  const disks = q.data.disks ?? [];
+  const disks = q.data.data;
   if (!disks.length) return <EmptyState title="No disks reported yet" />;
   return (
     <div className="grid gap-3 md:grid-cols-2">
       {disks.map((k) => {
-        const pct = k.total_gb ? Math.round((k.used_gb / k.total_gb) * 100) : 0;
+        const pct = k.total_bytes ? Math.round((k.used_bytes / k.total_bytes) * 100) : 0;
         return (
           <Card key={k.mount_point}>
             <CardTitle>
@@ -292,7 +293,7 @@ function DisksTab({ id }: { id: string }) {
               <div className={pct > 90 ? "h-full bg-danger" : pct > 75 ? "h-full bg-warn" : "h-full bg-primary"} style={{ width: `${pct}%` }} />
             </div>
             <p className="mt-2 text-sm text-muted-fg">
-              {k.used_gb.toFixed(1)} of {k.total_gb.toFixed(1)} GB used ({pct}%) {k.filesystem && `· ${k.filesystem}`}
+              {formatBytes(k.used_bytes)} of {formatBytes(k.total_bytes)} used ({pct}%) {k.filesystem && `· ${k.filesystem}`}
             </p>
           </Card>
         );
@@ -304,11 +305,11 @@ function DisksTab({ id }: { id: string }) {
 function CommandsTab({ id }: { id: string }) {
   const execs = useQuery({
     queryKey: ["executions", "device", id],
-    queryFn: ({ signal }) => api.get<Page<ScriptExecution>>("/api/v1/script-executions", { device_id: id, limit: 50, sort: "-created_at" }, signal),
+    queryFn: ({ signal }) => api.GET("/api/v1/script-executions", { params: { query: { device_id: id, limit: 50 } }, signal }),
   });
   const cmds = useQuery({
     queryKey: ["device-commands", id],
-    queryFn: ({ signal }) => api.get<Page<DeviceCommand>>(`/api/v1/devices/${id}/commands`, { limit: 50, sort: "-created_at" }, signal),
+    queryFn: ({ signal }) => api.GET("/api/v1/devices/{id}/commands", { params: { path: { id }, query: { limit: 50 } }, signal }),
   });
   const [open, setOpen] = useState<string | null>(null);
   return (

@@ -3,7 +3,6 @@ import { Link, useSearchParams } from "react-router";
 import { useInfiniteQuery, useQueryClient } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { api } from "../../api/instance";
-import type { Device, Page } from "../../api/types";
 import { PageHeader, Badge } from "../../components/ui/card";
 import { Options } from "../../components/ui/dialog-form";
 import { Button } from "../../components/ui/button";
@@ -12,7 +11,8 @@ import { EmptyState, ErrorState, Loading } from "../../components/ui/feedback";
 import { cn } from "../../components/ui/cn";
 import { useOrgScope } from "../../lib/scope";
 import { useGroups, useSites } from "../../lib/queries";
-import { deviceName, deviceQuery, statusTone } from "../../lib/devices";
+import { DEVICE_SORTS, OS_FILTERS, STATUS_FILTERS, deviceName, deviceQuery, statusTone } from "../../lib/devices";
+import { oneOf, pickSort } from "../../lib/sort";
 import { osText, relativeTime } from "../../lib/format";
 import { useMediaQuery } from "../../lib/useMediaQuery";
 import { usePerms } from "../../auth/session";
@@ -62,11 +62,11 @@ export default function DevicesList() {
   const [params, setParams] = useSearchParams();
   const [search, setSearch] = useState(params.get("q") ?? "");
   const q = useDebounced(search);
-  const status = params.get("status") ?? "";
-  const os = params.get("os") ?? "";
+  const status = oneOf(params.get("status"), STATUS_FILTERS) ?? "";
+  const os = oneOf(params.get("os"), OS_FILTERS.map(([v]) => v)) ?? "";
   const tag = params.get("tag") ?? "";
   const groupId = params.get("group") ?? "";
-  const sort = params.get("sort") ?? "hostname";
+  const sort = pickSort(params.get("sort") ?? "", DEVICE_SORTS, "hostname");
   const sites = useSites(scope.orgId);
   const groups = useGroups(scope.orgId);
   const [selected, setSelected] = useState<Set<string>>(new Set());
@@ -84,7 +84,7 @@ export default function DevicesList() {
   const filters = { org_id: scope.orgId, site_id: scope.siteId, group_id: groupId || null, status: status || null, os: os || null, tag: tag || null, q };
   const query = useInfiniteQuery({
     queryKey: ["devices", "list", filters, sort],
-    queryFn: ({ pageParam, signal }) => api.get<Page<Device>>("/api/v1/devices", { ...deviceQuery(filters, sort), limit: PAGE, cursor: pageParam }, signal),
+    queryFn: ({ pageParam, signal }) => api.GET("/api/v1/devices", { params: { query: { ...deviceQuery(filters, sort), limit: PAGE, cursor: pageParam } }, signal }),
     initialPageParam: undefined as string | undefined,
     getNextPageParam: (last) => last.next_cursor ?? undefined,
   });
@@ -125,7 +125,7 @@ export default function DevicesList() {
         </div>
         <Select aria-label="Status" className="w-auto" value={status} onChange={(e) => setParam("status", e.target.value)}>
           <option value="">Any status</option>
-          {["online", "offline", "maintenance", "quarantined", "decommissioned"].map((s) => (
+          {STATUS_FILTERS.map((s) => (
             <option key={s} value={s}>
               {s}
             </option>
@@ -133,9 +133,11 @@ export default function DevicesList() {
         </Select>
         <Select aria-label="Operating system" className="w-auto" value={os} onChange={(e) => setParam("os", e.target.value)}>
           <option value="">Any OS</option>
-          <option value="windows">Windows</option>
-          <option value="macos">macOS</option>
-          <option value="linux">Linux</option>
+          {OS_FILTERS.map(([v, label]) => (
+            <option key={v} value={v}>
+              {label}
+            </option>
+          ))}
         </Select>
         {(groups.data?.length ?? 0) > 0 && (
           <Select aria-label="Device group" className="w-auto max-w-48" value={groupId} onChange={(e) => setParam("group", e.target.value)}>

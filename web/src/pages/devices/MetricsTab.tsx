@@ -2,17 +2,10 @@ import { useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { api } from "../../api/instance";
-import type { MetricPoint, Page } from "../../api/types";
 import { Card } from "../../components/ui/card";
 import { EmptyState, ErrorState, Loading } from "../../components/ui/feedback";
 import { Select } from "../../components/ui/form";
-
-const RANGES = [
-  { id: "1h", label: "Last hour", ms: 3600_000, resolution: "1m" },
-  { id: "24h", label: "Last 24 hours", ms: 86_400_000, resolution: "5m" },
-  { id: "7d", label: "Last 7 days", ms: 7 * 86_400_000, resolution: "1h" },
-  { id: "30d", label: "Last 30 days", ms: 30 * 86_400_000, resolution: "6h" },
-];
+import { chartPoints, RANGES } from "../../lib/metrics";
 
 export function MetricsTab({ id }: { id: string }) {
   const [range, setRange] = useState("24h");
@@ -22,11 +15,11 @@ export function MetricsTab({ id }: { id: string }) {
     queryFn: ({ signal }) => {
       const to = new Date();
       const from = new Date(to.getTime() - r.ms);
-      return api.get<Page<MetricPoint>>(`/api/v1/devices/${id}/metrics`, { from: from.toISOString(), to: to.toISOString(), resolution: r.resolution }, signal);
+      return api.GET("/api/v1/devices/{id}/metrics", { params: { path: { id }, query: { from: from.toISOString(), to: to.toISOString(), resolution: r.resolution } }, signal });
     },
     refetchInterval: 60_000,
   });
-  const data = (q.data?.data ?? []).map((p) => ({ ...p, t: new Date(p.timestamp).getTime() }));
+  const data = chartPoints(q.data?.data ?? [], r.resolution);
   const fmt = (t: number) => (r.ms > 86_400_000 ? new Date(t).toLocaleDateString() : new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
   return (
     <Card>

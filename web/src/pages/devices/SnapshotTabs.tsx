@@ -1,19 +1,22 @@
 import { useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { api } from "../../api/instance";
-import type { DeviceLoggedInUser, DeviceProcess, Page } from "../../api/types";
 import { EmptyState, ErrorState, Loading } from "../../components/ui/feedback";
 import { Input } from "../../components/ui/form";
 import { SortTh, Table, Td, Th } from "../../components/ui/table";
 import { formatBytes, formatDateTime } from "../../lib/format";
+import { pickSort, sortsOf } from "../../lib/sort";
+import type { ProcessSort } from "../../api/types";
+
+const PROCESS_SORTS = sortsOf(["name", "pid", "user", "cpu", "memory"] as const) satisfies ProcessSort[];
 
 /** Running processes from the agent's latest snapshot, busiest first, sortable by CPU and memory. */
 export function ProcessesTab({ id }: { id: string }) {
   const [search, setSearch] = useState("");
-  const [sort, setSort] = useState("-cpu");
+  const [sort, setSort] = useState<string>("-cpu");
   const q = useQuery({
     queryKey: ["device", id, "processes", search, sort],
-    queryFn: ({ signal }) => api.get<Page<DeviceProcess>>(`/api/v1/devices/${id}/processes`, { q: search.trim() || undefined, sort, limit: 500 }, signal),
+    queryFn: ({ signal }) => api.GET("/api/v1/devices/{id}/processes", { params: { path: { id }, query: { q: search.trim() || undefined, sort: pickSort(sort, PROCESS_SORTS, "-cpu"), limit: 500 } }, signal }),
     placeholderData: (prev) => prev,
   });
   return (
@@ -68,7 +71,7 @@ export function ProcessesTab({ id }: { id: string }) {
 export function UsersTab({ id }: { id: string }) {
   const q = useQuery({
     queryKey: ["device", id, "users"],
-    queryFn: ({ signal }) => api.get<Page<DeviceLoggedInUser>>(`/api/v1/devices/${id}/users`, { limit: 500 }, signal),
+    queryFn: ({ signal }) => api.GET("/api/v1/devices/{id}/users", { params: { path: { id }, query: { limit: 500 } }, signal }),
   });
   if (q.isPending) return <Loading />;
   if (q.isError) return <ErrorState error={q.error} retry={() => q.refetch()} />;

@@ -1,24 +1,20 @@
 import { useEffect, useMemo, useState } from "react";
 import { useQuery, useQueries } from "@tanstack/react-query";
 import { api } from "../../api/instance";
-import type { Data, ExecuteScript, Page, Script, ScriptExecution } from "../../api/types";
+import type { components } from "../../api/schema";
+import type { ExecuteScript, Script, ScriptExecution } from "../../api/types";
 import { Dialog } from "../../components/ui/dialog";
 import { Button } from "../../components/ui/button";
 import { Field, Select } from "../../components/ui/form";
 import { ErrorState, Loading, Notice } from "../../components/ui/feedback";
 import { Badge } from "../../components/ui/card";
-import { fetchAll } from "../../lib/queries";
+import { ALL, fetchAll } from "../../lib/queries";
 import { initialValues, normalizeParams, toPayload, validateParams, type ParamValues } from "../../lib/scriptParams";
 import { errorMessage } from "../../api/client";
 import { ParamForm } from "./ParamForm";
 import { ExecutionOutput, executionTone, isTerminal } from "./ExecutionOutput";
-import { unwrap } from "../../lib/devices";
 
-interface Started {
-  id: string;
-  device_id: string;
-  status: string;
-}
+type Started = components["schemas"]["ExecutionRef"];
 
 /** Choose a script (unless given), fill its parameters, run it and watch each device. */
 export function RunScriptDialog({
@@ -36,7 +32,7 @@ export function RunScriptDialog({
 }) {
   const scripts = useQuery({
     queryKey: ["scripts", "all"],
-    queryFn: ({ signal }) => fetchAll<Script>("/api/v1/scripts", { sort: "name" }, signal),
+    queryFn: ({ signal }) => fetchAll((cursor) => api.GET("/api/v1/scripts", { params: { query: { sort: "name", limit: ALL, cursor } }, signal })),
     enabled: open && !fixedScript,
   });
   const [scriptId, setScriptId] = useState(fixedScript?.id ?? "");
@@ -65,7 +61,7 @@ export function RunScriptDialog({
     setBusy(true);
     setError(null);
     try {
-      const r = await api.post<Page<Started> | Data<Started[]>>(`/api/v1/scripts/${script.id}/execute`, { ...target, parameters: toPayload(params, values) });
+      const r = await api.POST("/api/v1/scripts/{id}/execute", { params: { path: { id: script.id } }, body: { ...target, parameters: toPayload(params, values) } });
       setStarted(r.data);
     } catch (e) {
       setError(errorMessage(e));
@@ -136,7 +132,7 @@ function Progress({ started }: { started: Started[] }) {
   const results = useQueries({
     queries: started.map((s) => ({
       queryKey: ["executions", s.id],
-      queryFn: ({ signal }: { signal: AbortSignal }) => api.get<Data<ScriptExecution> | ScriptExecution>(`/api/v1/script-executions/${s.id}`, undefined, signal).then(unwrap),
+      queryFn: ({ signal }: { signal: AbortSignal }) => api.GET("/api/v1/script-executions/{id}", { params: { path: { id: s.id } }, signal }),
       // Live events refresh these at once; polling is the fallback when the stream is down.
       refetchInterval: (q: { state: { data?: ScriptExecution } }) => (q.state.data && isTerminal(q.state.data.status) ? false : 2000),
     })),

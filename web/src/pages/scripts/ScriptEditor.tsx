@@ -3,7 +3,7 @@ import { useNavigate, useParams } from "react-router";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { z } from "zod";
 import { api } from "../../api/instance";
-import type { Data, Script, ScriptParameter } from "../../api/types";
+import type { Script, ScriptParameter } from "../../api/types";
 import { Card, CardTitle, PageHeader } from "../../components/ui/card";
 import { Button } from "../../components/ui/button";
 import { Checkbox, Field, Input, Select, Textarea } from "../../components/ui/form";
@@ -12,7 +12,6 @@ import { Dialog } from "../../components/ui/dialog";
 import { useToast } from "../../components/ui/toast";
 import { usePerms } from "../../auth/session";
 import { serverErrors, useForm } from "../../lib/form";
-import { unwrap } from "../../lib/devices";
 import { initialValues, normalizeParams } from "../../lib/scriptParams";
 import { useOrgScope } from "../../lib/scope";
 import { errorMessage } from "../../api/client";
@@ -28,7 +27,7 @@ const schema = z.object({
   language: z.enum(["bash", "powershell", "python", "cmd"]),
   os_types: z.array(z.string()).min(1, "Pick at least one operating system."),
   timeout_seconds: z.string().refine((v) => /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 86400, "Between 1 and 86400 seconds."),
-  run_as: z.enum(["system", "user", "elevated"]),
+  run_as: z.enum(["system", "logged_in_user", "elevated"]),
   content: z.string().refine((v) => v.trim().length > 0, "The script is empty."),
 });
 type Values = z.infer<typeof schema>;
@@ -40,7 +39,7 @@ export default function ScriptEditor() {
   const { id } = useParams();
   const q = useQuery({
     queryKey: ["scripts", id],
-    queryFn: ({ signal }) => api.get<Data<Script> | Script>(`/api/v1/scripts/${id}`, undefined, signal).then(unwrap),
+    queryFn: ({ signal }) => api.GET("/api/v1/scripts/{id}", { params: { path: { id: id ?? "" } }, signal }),
     enabled: !!id,
   });
   if (id && q.isPending) return <Loading />;
@@ -65,7 +64,7 @@ function Editor({ script }: { script: Script | null }) {
   const toast = useToast();
   const qc = useQueryClient();
   const navigate = useNavigate();
-  const canEdit = perms.can("scripts:write") && !script?.is_system;
+  const canEdit = perms.can("scripts:write");
   const f = useForm<Values>(
     schema,
     script
@@ -76,7 +75,7 @@ function Editor({ script }: { script: Script | null }) {
           language: (["bash", "powershell", "python", "cmd"].includes(script.language) ? script.language : "bash") as Values["language"],
           os_types: script.os_types ?? [],
           timeout_seconds: String(script.timeout_seconds ?? 300),
-          run_as: (["system", "user", "elevated"].includes(script.run_as) ? script.run_as : "system") as Values["run_as"],
+          run_as: typeof script.run_as === "string" ? script.run_as : "system",
           content: script.content,
         }
       : NEW,
@@ -110,7 +109,7 @@ function Editor({ script }: { script: Script | null }) {
         parameters: params,
         ...(script ? {} : scope.orgId ? { org_id: scope.orgId } : {}),
       };
-      const saved = unwrap(script ? await api.patch<Data<Script> | Script>(`/api/v1/scripts/${script.id}`, body) : await api.post<Data<Script> | Script>("/api/v1/scripts", body));
+      const saved = script ? await api.PATCH("/api/v1/scripts/{id}", { params: { path: { id: script.id } }, body }) : await api.POST("/api/v1/scripts", { body });
       void qc.invalidateQueries({ queryKey: ["scripts"] });
       toast(script ? "Script saved." : "Script created.");
       if (!script) navigate(`/scripts/${saved.id}`, { replace: true });
@@ -124,7 +123,7 @@ function Editor({ script }: { script: Script | null }) {
   const remove = async () => {
     if (!script) return;
     try {
-      await api.delete(`/api/v1/scripts/${script.id}`);
+      await api.DELETE("/api/v1/scripts/{id}", { params: { path: { id: script.id } } });
       void qc.invalidateQueries({ queryKey: ["scripts"] });
       toast("Script deleted.");
       navigate("/scripts");
@@ -139,7 +138,7 @@ function Editor({ script }: { script: Script | null }) {
     <div className="space-y-4">
       <PageHeader
         title={script ? script.name : "New script"}
-        description={script ? `Version ${script.version}${script.is_system ? " · built-in (read only)" : ""}` : "Write it once, run it anywhere."}
+        description={script ? `Version ${script.version}` : "Write it once, run it anywhere."}
         actions={
           <>
             {script && perms.can("scripts:execute") && <Button onClick={() => setPicking(true)}>Run…</Button>}
@@ -221,7 +220,7 @@ function Editor({ script }: { script: Script | null }) {
                     <Select {...p} value={f.values.run_as} onChange={(e) => f.set("run_as", e.target.value as Values["run_as"])} disabled={!canEdit}>
                       <option value="system">System</option>
                       <option value="elevated">Elevated</option>
-                      <option value="user">Logged-in user</option>
+                      <option value="logged_in_user">Logged-in user</option>
                     </Select>
                   )}
                 </Field>

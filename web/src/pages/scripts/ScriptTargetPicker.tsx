@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { api } from "../../api/instance";
-import type { Device, ExecuteScript, Page, Script } from "../../api/types";
+import type { ExecuteScript, Script } from "../../api/types";
 import { Dialog } from "../../components/ui/dialog";
 import { Options } from "../../components/ui/dialog-form";
 import { Button } from "../../components/ui/button";
@@ -29,7 +29,7 @@ export function ScriptTargetPicker({ script, onCancel, onPick }: { script: Scrip
   const sites = useSites(scope.orgId);
   const devices = useQuery({
     queryKey: ["devices", "picker", scope.orgId, q],
-    queryFn: ({ signal }) => api.get<Page<Device>>("/api/v1/devices", { org_id: scope.orgId ?? undefined, q: q.trim() || undefined, limit: 25, sort: "hostname" }, signal),
+    queryFn: ({ signal }) => api.GET("/api/v1/devices", { params: { query: { org_id: scope.orgId ?? undefined, q: q.trim() || undefined, limit: 25, sort: "hostname" } }, signal }),
     enabled: kind === "devices",
     placeholderData: (p) => p,
   });

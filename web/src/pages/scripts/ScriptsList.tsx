@@ -2,7 +2,7 @@ import { useState } from "react";
 import { Link } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import { api } from "../../api/instance";
-import type { Page, Script } from "../../api/types";
+import type { Script, ScriptSort } from "../../api/types";
 import { Badge, PageHeader } from "../../components/ui/card";
 import { buttonClass, Button } from "../../components/ui/button";
 import { Input } from "../../components/ui/form";
@@ -10,18 +10,21 @@ import { EmptyState, ErrorState, Loading } from "../../components/ui/feedback";
 import { ActionsTh, SortTh, Table, Td, Th } from "../../components/ui/table";
 import { usePerms } from "../../auth/session";
 import { osLabel } from "../../lib/format";
+import { pickSort, sortsOf } from "../../lib/sort";
 import { RunScriptDialog } from "./RunScriptDialog";
 import { ScriptTargetPicker, type Target } from "./ScriptTargetPicker";
+
+const SCRIPT_SORTS = sortsOf(["name", "category", "language", "created_at", "updated_at"] as const) satisfies ScriptSort[];
 
 export default function ScriptsList() {
   const perms = usePerms();
   const [q, setQ] = useState("");
-  const [sort, setSort] = useState("name");
+  const [sort, setSort] = useState<string>("name");
   const [running, setRunning] = useState<Script | null>(null);
   const [target, setTarget] = useState<Target | null>(null);
   const list = useQuery({
     queryKey: ["scripts", "list", q, sort],
-    queryFn: ({ signal }) => api.get<Page<Script>>("/api/v1/scripts", { q: q.trim() || undefined, sort, limit: 200 }, signal),
+    queryFn: ({ signal }) => api.GET("/api/v1/scripts", { params: { query: { q: q.trim() || undefined, sort: pickSort(sort, SCRIPT_SORTS, "name"), limit: 200 } }, signal }),
     placeholderData: (p) => p,
   });
   return (
@@ -66,11 +69,6 @@ export default function ScriptsList() {
                   <Link to={`/scripts/${s.id}`} className="font-medium text-primary hover:underline">
                     {s.name}
                   </Link>
-                  {s.is_system && (
-                    <span className="ml-2">
-                      <Badge>built-in</Badge>
-                    </span>
-                  )}
                   {s.description && <p className="truncate text-xs text-muted-fg">{s.description}</p>}
                 </Td>
                 <Td>
