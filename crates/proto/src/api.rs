@@ -643,6 +643,8 @@ mod devices;
 pub use devices::*;
 mod events;
 pub use events::*;
+mod downloads;
+pub use downloads::*;
 
 // ---------------------------------------------------------------- partner settings
 

@@ -23,6 +23,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         (name = "settings", description = "A partner's settings: SMTP and session policy"),
         (name = "ops", description = "Health, readiness, metrics"),
         (name = "events", description = "Live updates (Server-Sent Events)"),
+        (name = "downloads", description = "The agent binaries and the install script (no sign-in)"),
     )
 )]
 struct ApiDoc;

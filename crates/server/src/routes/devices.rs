@@ -53,6 +53,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 const STATUSES: &[&str] = &[
     "pending",
+    "awaiting_checkin",
     "online",
     "offline",
     "maintenance",

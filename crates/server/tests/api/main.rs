@@ -17,6 +17,7 @@ mod events;
 mod harness;
 mod json_limits;
 mod metrics;
+mod onboarding;
 mod openapi;
 mod outbound;
 mod settings;
