@@ -450,6 +450,31 @@ export interface EnrollmentKey {
 }
 
 /** One message of the live event stream. */
+/** The answer to creating an enrollment key: the secret and the commands that use it, shown once. */
+export interface EnrollmentKeyCreated extends EnrollmentKey {
+  key: string;
+  /** `breeze-agent enroll --server <public_url> --key <key>` */
+  install_command: string;
+  /** `curl -fsSL <public_url>/install.sh | sudo sh -s -- --key <key>` */
+  install_script_command: string;
+}
+/** An agent build the server hands out (`GET /download/agent`). */
+export interface AgentDownload {
+  platform: string;
+  os: string;
+  arch: string;
+  url: string;
+  file_name: string;
+  size: number;
+  sha256: string;
+}
+export interface AgentDownloads {
+  public_url: string;
+  install_script_url: string;
+  agents: AgentDownload[];
+  missing: string[];
+}
+
 export interface LiveEvent {
   type: string;
   [key: string]: unknown;

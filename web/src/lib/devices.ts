@@ -24,8 +24,17 @@ export function deviceQuery(f: DeviceFilters, sort: string) {
   };
 }
 
-export function statusTone(s: DeviceStatus): "ok" | "danger" | "warn" | "muted" {
+export function statusTone(s: DeviceStatus): "ok" | "danger" | "warn" | "muted" | "primary" {
+  if (s === "awaiting_checkin") return "primary";
   return s === "online" ? "ok" : s === "offline" ? "danger" : s === "maintenance" || s === "quarantined" ? "warn" : "muted";
+}
+
+/** Every device status, in the order filters list them. */
+export const DEVICE_STATUSES = ["online", "offline", "awaiting_checkin", "pending", "maintenance", "quarantined", "decommissioned"] as const;
+
+/** How a status reads in the console (`awaiting_checkin`: enrolled, the agent has not run yet). */
+export function statusLabel(s: DeviceStatus): string {
+  return s === "awaiting_checkin" ? "waiting for first check-in" : s;
 }
 
 export function deviceName(d: Pick<Device, "display_name" | "hostname">): string {

@@ -12,7 +12,7 @@ import { Table, Td, Th } from "../../components/ui/table";
 import { Tabs } from "../../components/ui/tabs";
 import { useToast } from "../../components/ui/toast";
 import { usePerms } from "../../auth/session";
-import { deviceName, patchDevice, statusTone, unwrap } from "../../lib/devices";
+import { deviceName, patchDevice, statusLabel, statusTone, unwrap } from "../../lib/devices";
 import { formatDateTime, osLabel, relativeTime } from "../../lib/format";
 import { errorMessage } from "../../api/client";
 import { RunScriptDialog } from "../scripts/RunScriptDialog";
@@ -69,7 +69,7 @@ export default function DeviceDetail() {
         title={deviceName(d)}
         description={
           <span className="inline-flex flex-wrap items-center gap-2">
-            <Badge tone={statusTone(d.status)}>{d.status}</Badge>
+            <Badge tone={statusTone(d.status)}>{statusLabel(d.status)}</Badge>
             {osLabel(d.os_type)} {d.os_version} · last seen {relativeTime(d.last_seen_at)}
           </span>
         }
@@ -111,6 +111,11 @@ export default function DeviceDetail() {
           </>
         }
       />
+      {d.status === "awaiting_checkin" && (
+        <div className="mb-4">
+          <Notice>The agent enrolled this machine but has not checked in yet: it shows online once the agent runs (the install script starts it; else run <code>breeze-agent run</code> or <code>sudo breeze-agent install</code> on the machine).</Notice>
+        </div>
+      )}
       <Tabs label="Device details" tabs={TABS} value={tab} onChange={setTab} />
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
         {tab === "overview" && <Overview d={d} />}
@@ -150,7 +155,7 @@ function Overview({ d }: { d: Device }) {
         <CardTitle>Status</CardTitle>
         <DefinitionList
           items={[
-            ["Status", <Badge tone={statusTone(d.status)}>{d.status}</Badge>],
+            ["Status", <Badge tone={statusTone(d.status)}>{statusLabel(d.status)}</Badge>],
             ["Last seen", `${formatDateTime(d.last_seen_at)} (${relativeTime(d.last_seen_at)})`],
             ["Enrolled", formatDateTime(d.enrolled_at)],
             ["Device id", <code className="font-mono text-xs">{d.id}</code>],

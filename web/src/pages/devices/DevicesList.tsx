@@ -12,7 +12,7 @@ import { EmptyState, ErrorState, Loading } from "../../components/ui/feedback";
 import { cn } from "../../components/ui/cn";
 import { useOrgScope } from "../../lib/scope";
 import { useGroups, useSites } from "../../lib/queries";
-import { deviceName, deviceQuery, statusTone } from "../../lib/devices";
+import { DEVICE_STATUSES, deviceName, deviceQuery, statusLabel, statusTone } from "../../lib/devices";
 import { osLabel, relativeTime } from "../../lib/format";
 import { usePerms } from "../../auth/session";
 import { BulkActions } from "./BulkActions";
@@ -111,9 +111,9 @@ export default function DevicesList() {
         </div>
         <Select aria-label="Status" className="w-auto" value={status} onChange={(e) => setParam("status", e.target.value)}>
           <option value="">Any status</option>
-          {["online", "offline", "maintenance", "quarantined", "decommissioned"].map((s) => (
+          {DEVICE_STATUSES.map((s) => (
             <option key={s} value={s}>
-              {s}
+              {statusLabel(s)}
             </option>
           ))}
         </Select>
@@ -194,7 +194,7 @@ export default function DevicesList() {
                           {d.display_name && d.display_name !== d.hostname && <span className="ml-2 text-xs text-muted-fg">{d.hostname}</span>}
                         </div>
                         <div role="cell" className="px-2">
-                          <Badge tone={statusTone(d.status)}>{d.status}</Badge>
+                          <Badge tone={statusTone(d.status)}>{statusLabel(d.status)}</Badge>
                         </div>
                         <div role="cell" className="truncate px-2" title={d.os_version ?? undefined}>
                           {osLabel(d.os_type)} <span className="text-xs text-muted-fg">{d.os_version}</span>
