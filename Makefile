@@ -5,8 +5,11 @@ DATA_DIR ?= ./breeze-data
 
 .PHONY: run test web web-deps web-check rust-test browser-test api-fuzz lint bench
 
-## Build the web console and the server (release) and run Breeze on SQLite in $(DATA_DIR).
+## Build the web console, the server and the agent (release) and run Breeze on SQLite in
+## $(DATA_DIR). The server serves target/release/breeze-agent at /download/agent/<os>-<arch>
+## and /install.sh (see "Add your first device" in the README).
 run: web
+	cargo build --release -p breeze-cli -p breeze-agent
 	cargo run --release -p breeze-cli -- serve --data-dir $(DATA_DIR) --listen $(LISTEN)
 
 # Not `npm ci`: the registry mirror this project builds against lacks some of tailwind's

@@ -37,6 +37,8 @@ export default defineConfig({
     proxy: {
       "/api": { target: api, changeOrigin: false },
       "/ws": { target: api, ws: true },
+      "/download": { target: api, changeOrigin: false },
+      "/install.sh": { target: api, changeOrigin: false },
     },
   },
 });

@@ -30,6 +30,7 @@ const UsersPage = lazy(() => import("./pages/admin/Users"));
 const RolesPage = lazy(() => import("./pages/admin/Roles"));
 const AuditPage = lazy(() => import("./pages/admin/Audit"));
 const SettingsPage = lazy(() => import("./pages/admin/Settings"));
+const GettingStartedPage = lazy(() => import("./pages/GettingStarted"));
 const MfaRequiredPage = lazy(() => import("./pages/auth/MfaRequired"));
 
 function useSetupStatus() {
@@ -114,6 +115,7 @@ export function AppRoutes() {
           }
         >
           <Route index element={<Gate><DashboardPage /></Gate>} />
+          <Route path="get-started" element={<Gate><GettingStartedPage /></Gate>} />
           <Route path="devices" element={<Gate perm="devices:read"><DevicesPage /></Gate>} />
           <Route path="devices/:id" element={<Gate perm="devices:read"><DeviceDetailPage /></Gate>} />
           <Route path="scripts" element={<Gate perm="scripts:read"><ScriptsPage /></Gate>} />

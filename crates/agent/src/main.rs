@@ -114,6 +114,7 @@ async fn main() -> Result<()> {
                 "credentials: {}",
                 StateDir::at(&state_dir).credentials().display()
             );
+            println!("{}", next_steps(&state_dir, cli.config.as_deref()));
         }
         Cmd::Run => {
             breeze_agent::service::run(breeze_agent::service::RunOptions {
@@ -130,6 +131,23 @@ async fn main() -> Result<()> {
         Cmd::Uninstall => println!("{}", breeze_agent::install::uninstall()?),
     }
     Ok(())
+}
+
+/// What to do after enrolling: the device shows "waiting for first check-in" until the
+/// agent runs.
+fn next_steps(state_dir: &std::path::Path, config: Option<&std::path::Path>) -> String {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "breeze-agent".into());
+    let config = config
+        .map(|c| format!(" --config {}", c.display()))
+        .unwrap_or_default();
+    let base = format!("{exe}{config} --state-dir {}", state_dir.display());
+    format!(
+        "next: start the agent; the device shows \"waiting for first check-in\" until it does.\n  \
+         as a service (Linux, as root): {base} install\n  \
+         in the foreground:             {base} run"
+    )
 }
 
 fn print_status(state_dir: &std::path::Path) -> Result<()> {

@@ -48,6 +48,10 @@ enum Cmd {
         /// Public URL of the console, for links in e-mails.
         #[arg(long, env = "BREEZE_PUBLIC_URL")]
         public_url: Option<String>,
+        /// Directory of agent binaries to serve at /download/agent/{os}-{arch}
+        /// (default: next to this executable; see `[agents] dist_dir`).
+        #[arg(long, env = "BREEZE_AGENT_DIR")]
+        agent_dir: Option<PathBuf>,
     },
     /// Applies database migrations and exits.
     Migrate,
@@ -124,6 +128,7 @@ fn load(
     common: &Common,
     listen: Option<SocketAddr>,
     public_url: Option<String>,
+    agent_dir: Option<PathBuf>,
 ) -> anyhow::Result<Config> {
     Config::load(
         common.config.as_deref(),
@@ -133,6 +138,7 @@ fn load(
             database_url: common.database_url.clone(),
             public_url,
             log_format: common.log_format.clone(),
+            agent_dir,
         },
     )
 }
@@ -180,8 +186,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(ok)
         }
-        Cmd::Serve { listen, public_url } => {
-            let config = load(&cli.common, listen, public_url)?;
+        Cmd::Serve {
+            listen,
+            public_url,
+            agent_dir,
+        } => {
+            let config = load(&cli.common, listen, public_url, agent_dir)?;
             init_logs(&config.log_format);
             let app = breeze_server::App::build(config).await?;
             app.run_until(async {
@@ -209,7 +219,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             Ok(ok)
         }
         Cmd::Migrate => {
-            let config = load(&cli.common, None, None)?;
+            let config = load(&cli.common, None, None, None)?;
             init_logs(&config.log_format);
             let db = breeze_server::open_db(&config).await?;
             let applied = migrations::migrate(&db).await?;
@@ -223,7 +233,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Cmd::Config {
             cmd: ConfigCmd::Check,
         } => {
-            let config = load(&cli.common, None, None)?;
+            let config = load(&cli.common, None, None, None)?;
             let db = breeze_server::open_db(&config).await?;
             db.ping().await?;
             println!("configuration OK");
@@ -250,7 +260,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Cmd::Audit {
             cmd: AuditCmd::Verify,
         } => {
-            let config = load(&cli.common, None, None)?;
+            let config = load(&cli.common, None, None, None)?;
             let db = breeze_server::open_db(&config).await?;
             let (checked, problems) = audit::verify(&db).await?;
             if problems.is_empty() {
@@ -268,7 +278,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             }
         }
         Cmd::Admin { cmd } => {
-            let config = load(&cli.common, None, None)?;
+            let config = load(&cli.common, None, None, None)?;
             let db = breeze_server::open_db(&config).await?;
             migrations::migrate(&db).await?;
             let now = chrono::Utc::now();

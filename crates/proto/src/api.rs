@@ -708,6 +708,8 @@ pub use devices::*;
 mod events;
 pub mod vocab;
 pub use events::*;
+mod downloads;
+pub use downloads::*;
 
 // ---------------------------------------------------------------- partner settings
 

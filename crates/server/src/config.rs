@@ -73,6 +73,11 @@ pub struct AgentsConfig {
     pub metrics_raw_retention_hours: i64,
     pub metrics_5m_retention_days: i64,
     pub metrics_1h_retention_days: i64,
+    /// Where the agent binaries served at `/download/agent/{os}-{arch}` are
+    /// (`breeze-agent-<os>-<arch>[.exe]`; the server's own platform may also be plain
+    /// `breeze-agent`). Unset: next to the server executable, and in a cargo target
+    /// directory also `target/<triple>/<profile>/breeze-agent` (see `agent_dist`).
+    pub dist_dir: Option<PathBuf>,
 }
 
 impl Default for AgentsConfig {
@@ -95,6 +100,7 @@ impl Default for AgentsConfig {
             metrics_raw_retention_hours: 48,
             metrics_5m_retention_days: 30,
             metrics_1h_retention_days: 365,
+            dist_dir: None,
         }
     }
 }
@@ -149,6 +155,14 @@ impl AgentsConfig {
             || self.metrics_1h_retention_days < 1
         {
             bail!("agents.metrics_*_retention_* must be positive");
+        }
+        if let Some(d) = &self.dist_dir
+            && !d.is_dir()
+        {
+            bail!(
+                "agents.dist_dir `{}` is not a directory (it holds the agent binaries to serve)",
+                d.display()
+            );
         }
         Ok(())
     }
@@ -243,6 +257,8 @@ pub struct Overrides {
     pub database_url: Option<String>,
     pub public_url: Option<String>,
     pub log_format: Option<String>,
+    /// `--agent-dir` / `BREEZE_AGENT_DIR`: `[agents] dist_dir`.
+    pub agent_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -271,6 +287,9 @@ impl Config {
         }
         if let Some(v) = o.log_format {
             c.log_format = v;
+        }
+        if let Some(v) = o.agent_dir {
+            c.agents.dist_dir = Some(v);
         }
         if let Ok(v) = std::env::var("BREEZE_SMTP_HOST") {
             let smtp = c.smtp.get_or_insert(SmtpConfig {

@@ -1,6 +1,7 @@
 //! The Breeze server: HTTP API, authentication, audit, jobs. `App::build(config)` makes a
 //! server from a configuration value; tests build several side by side.
 
+pub mod agent_dist;
 pub mod audit;
 pub mod auth;
 pub mod config;
@@ -90,9 +91,11 @@ impl App {
             metrics_buffer: jobs::MetricsBuffer::default(),
             delivery: notify::queue::Wakeup::default(),
             setup_token_hash: Mutex::new(None),
+            agent_dist: agent_dist::AgentDist::new(config.agents.dist_dir.as_deref()),
             config,
         }));
         routes::setup::open_if_needed(&state).await?;
+        routes::downloads::log_available(&state).await;
         let router =
             routes::router(state.clone()).layer(DefaultBodyLimit::max(state.config.max_body_bytes));
         let jobs = jobs::spawn(&state);

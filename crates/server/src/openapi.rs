@@ -28,6 +28,7 @@ use utoipa::openapi::{Header, Ref, RefOr};
         (name = "settings", description = "A partner's settings: SMTP and session policy"),
         (name = "ops", description = "Health, readiness, metrics"),
         (name = "events", description = "Live updates (Server-Sent Events)"),
+        (name = "downloads", description = "The agent binaries and the install script (no sign-in)"),
     )
 )]
 struct ApiDoc;

@@ -30,6 +30,8 @@ pub struct Inner {
     pub metrics_buffer: crate::jobs::MetricsBuffer,
     /// Wakes the delivery worker when a job is queued.
     pub delivery: crate::notify::queue::Wakeup,
+    /// Agent binaries served at `/download/agent/{os}-{arch}`, with cached checksums.
+    pub agent_dist: crate::agent_dist::AgentDist,
     /// SHA-256 of the one-time setup token while setup is open.
     pub setup_token_hash: Mutex<Option<String>>,
 }

@@ -14,6 +14,11 @@ use serde_json::{Value, json};
 use sqlx::types::Json;
 use uuid::Uuid;
 
+/// The status of a device whose agent enrolled and has not checked in yet (no
+/// heartbeat, no channel): the console shows "waiting for first check-in". The offline
+/// sweep leaves it alone; the first heartbeat or channel makes it `online`.
+pub const AWAITING_CHECKIN: &str = "awaiting_checkin";
+
 /// A device as its agent's token sees it.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct AgentDevice {
@@ -366,7 +371,7 @@ pub async fn enroll_for_agent(
         tx.exec(
             Q::new(
                 "UPDATE devices SET hostname = ?, os_type = ?, os_version = ?, os_build = ?, architecture = ?, \
-                 agent_version = ?, status = 'online', last_seen_at = ?, last_seen_ip = ?, enrolled_at = ?, \
+                 agent_version = ?, status = 'awaiting_checkin', last_seen_at = NULL, last_seen_ip = ?, enrolled_at = ?, \
                  agent_token_hash = ?, agent_token_issued_at = ?, enrollment_token_hash = NULL, \
                  enrollment_token_expires_at = NULL, fingerprint = ?, trust_level = ?, cpu_model = ?, \
                  cpu_cores = ?, ram_total_mb = ?, serial_number = ?, config_hash = ?, updated_at = ? WHERE id = ?",
@@ -377,7 +382,6 @@ pub async fn enroll_for_agent(
             .bind(req.os_build.as_str())
             .bind(req.architecture.as_str())
             .bind(req.agent_version.as_str())
-            .bind(now)
             .bind(ip)
             .bind(now)
             .bind(token_hash)
@@ -397,10 +401,10 @@ pub async fn enroll_for_agent(
         tx.exec(
             Q::new(
                 "INSERT INTO devices (id, org_id, site_id, agent_id, agent_token_hash, hostname, os_type, os_version, \
-                 os_build, architecture, agent_version, status, last_seen_at, last_seen_ip, enrolled_at, tags, \
+                 os_build, architecture, agent_version, status, last_seen_ip, enrolled_at, tags, \
                  created_at, updated_at, fingerprint, trust_level, agent_token_issued_at, cpu_model, cpu_cores, \
                  ram_total_mb, serial_number, config_hash) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'online', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'awaiting_checkin', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(device_id)
             .bind(org_id)
@@ -413,7 +417,6 @@ pub async fn enroll_for_agent(
             .bind(req.os_build.as_str())
             .bind(req.architecture.as_str())
             .bind(req.agent_version.as_str())
-            .bind(now)
             .bind(ip)
             .bind(now)
             .bind(json!([]))
@@ -531,8 +534,8 @@ pub struct HeartbeatUpdate<'a> {
     pub config_hash: Option<&'a str>,
 }
 
-/// Records a heartbeat on the device (last seen, health, status back to online) and
-/// applies the token-rotation steps.
+/// Records a heartbeat on the device (last seen, health, status back to online, or
+/// online for the first time after enrollment) and applies the token-rotation steps.
 pub async fn record_heartbeat_for_agent(
     db: &Db,
     device: &AgentDevice,
@@ -548,7 +551,7 @@ pub async fn record_heartbeat_for_agent(
     let mut q = Q::new(
         "UPDATE devices SET last_seen_at = ?, last_seen_ip = ?, agent_version = ?, pending_reboot = ?, \
          last_user = ?, uptime_secs = ?, agent_health = ?, updated_at = ?, \
-         status = CASE WHEN status IN ('offline', 'pending') THEN 'online' ELSE status END",
+         status = CASE WHEN status IN ('offline', 'pending', 'awaiting_checkin') THEN 'online' ELSE status END",
     );
     q = q
         .bind(now)
@@ -572,6 +575,27 @@ pub async fn record_heartbeat_for_agent(
     q.push(" WHERE id = ").push_bind(device.id);
     db.exec(q).await?;
     Ok(())
+}
+
+/// The agent's first contact after enrollment that is not a heartbeat (its channel
+/// opened): a device `awaiting_checkin` becomes `online`. Answers whether it changed.
+pub async fn check_in_for_agent(
+    db: &Db,
+    device: &AgentDevice,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let n = db
+        .exec(
+            Q::new(
+                "UPDATE devices SET status = 'online', last_seen_at = ?, updated_at = ? \
+                 WHERE id = ? AND status = 'awaiting_checkin'",
+            )
+            .bind(now)
+            .bind(now)
+            .bind(device.id),
+        )
+        .await?;
+    Ok(n > 0)
 }
 
 #[derive(sqlx::FromRow)]

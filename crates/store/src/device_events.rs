@@ -1,5 +1,5 @@
 //! Device lifecycle events (seed 001 `device_events`): enrolled, revoked, reactivated,
-//! trust_level_changed, quarantined, offline, online, command_rejected …
+//! trust_level_changed, quarantined, offline, online, first_checkin, command_rejected …
 
 use crate::StoreError;
 use crate::db::{Db, Q, Tx};

@@ -414,6 +414,7 @@ pub async fn change_status(
         .bind(id),
         StatusChange::Reactivate => Q::new(
             "UPDATE devices SET status = CASE WHEN enrolled_at IS NULL THEN 'pending' \
+             WHEN last_seen_at IS NULL THEN 'awaiting_checkin' \
              WHEN last_seen_at >= ? THEN 'online' ELSE 'offline' END, \
              quarantined_at = NULL, quarantined_reason = NULL, agent_token_suspended_at = NULL, \
              agent_token_suspended_reason = NULL, updated_at = ? WHERE id = ? AND status <> 'decommissioned'",

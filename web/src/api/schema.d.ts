@@ -1076,6 +1076,44 @@ export interface paths {
         patch: operations["update_users"];
         trace?: never;
     };
+    "/download/agent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The agent builds this server has, with their checksums, and the install script's address. */
+        get: operations["list_download_agent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/download/agent/{platform}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The agent binary for `<os>-<arch>` (e.g. `linux-x86_64`), with its SHA-256 in
+         *     `X-Checksum-Sha256`. A platform this server has no build for answers 404 saying how
+         *     to build one.
+         */
+        get: operations["download"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -1085,6 +1123,27 @@ export interface paths {
         };
         /** Liveness: the process answers. */
         get: operations["health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/install.sh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The install script for this server: `install.sh --key KEY [--no-service] [--prefix DIR]`
+         *     detects the OS and architecture, downloads the agent from this server, verifies its
+         *     checksum, enrolls and installs the systemd service (or runs the agent in the foreground).
+         */
+        get: operations["install_script"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1216,6 +1275,36 @@ export interface components {
              * @default true
              */
             ws_enabled: boolean;
+        };
+        /** @description An agent build this server hands out. */
+        AgentDownload: {
+            /** @description `x86_64` or `aarch64`. */
+            arch: string;
+            /** @description The name the file is saved under. */
+            file_name: string;
+            /** @description `linux`, `darwin` or `windows`. */
+            os: string;
+            /** @description `<os>-<arch>`, e.g. `linux-x86_64`. */
+            platform: string;
+            /** @description Hex SHA-256 of the file (also sent as `X-Checksum-Sha256` with the download). */
+            sha256: string;
+            /** Format: int64 */
+            size: number;
+            /** @description `<public_url>/download/agent/<platform>`. */
+            url: string;
+        };
+        /** @description `GET /download/agent`: the agent builds this server has and how to install one. */
+        AgentDownloads: {
+            agents: components["schemas"]["AgentDownload"][];
+            /** @description `<public_url>/install.sh`: downloads, verifies, enrolls and starts the agent. */
+            install_script_url: string;
+            /**
+             * @description Platforms without a build on this server (their download answers 404 saying
+             *     how to build one).
+             */
+            missing: string[];
+            /** @description The address agents reach this server at (`public_url`). */
+            public_url: string;
         };
         /**
          * @description The agent's own view of its health (seed 004 heartbeat `status`).
@@ -1546,7 +1635,11 @@ export interface components {
             serial_number?: string | null;
             site_id: components["schemas"]["SiteId"];
             site_name: string;
-            /** @description `pending`, `online`, `offline`, `maintenance`, `quarantined`, `decommissioned`. */
+            /**
+             * @description `pending` (pre-created, not enrolled), `awaiting_checkin` (enrolled, the agent has
+             *     not checked in yet), `online`, `offline`, `maintenance`, `quarantined`,
+             *     `decommissioned`.
+             */
             status: string;
             tags: string[];
             /** @description The agent's token was suspended (used for another device's resources). */
@@ -1722,6 +1815,11 @@ export interface components {
         EnrollmentKeyCreated: components["schemas"]["EnrollmentKey"] & {
             /** @description `breeze-agent enroll --server <public_url> --key <key>` */
             install_command: string;
+            /**
+             * @description `curl -fsSL <public_url>/install.sh | sudo sh -s -- --key <key>`: downloads the
+             *     agent from this server, verifies it, enrolls and starts the service.
+             */
+            install_script_command: string;
             key: string;
         };
         /** Format: uuid */
@@ -2316,7 +2414,11 @@ export interface components {
                 serial_number?: string | null;
                 site_id: components["schemas"]["SiteId"];
                 site_name: string;
-                /** @description `pending`, `online`, `offline`, `maintenance`, `quarantined`, `decommissioned`. */
+                /**
+                 * @description `pending` (pre-created, not enrolled), `awaiting_checkin` (enrolled, the agent has
+                 *     not checked in yet), `online`, `offline`, `maintenance`, `quarantined`,
+                 *     `decommissioned`.
+                 */
                 status: string;
                 tags: string[];
                 /** @description The agent's token was suspended (used for another device's resources). */
@@ -2638,6 +2740,8 @@ export interface components {
             /** Format: date-time */
             expires_at: string;
             install_command: string;
+            /** @description `curl -fsSL <public_url>/install.sh | sudo sh -s -- --token <token>` */
+            install_script_command: string;
         };
         PermissionInfo: {
             action: string;
@@ -4851,7 +4955,7 @@ export interface operations {
                 org_id?: components["schemas"]["OrgId"];
                 site_id?: components["schemas"]["SiteId"];
                 group_id?: components["schemas"]["DeviceGroupId"];
-                status?: "pending" | "online" | "offline" | "maintenance" | "quarantined" | "decommissioned";
+                status?: "pending" | "awaiting_checkin" | "online" | "offline" | "maintenance" | "quarantined" | "decommissioned";
                 os?: "linux" | "macos" | "windows";
                 /** @description Devices carrying this tag (exact, at most 200 characters). */
                 tag?: string;
@@ -9058,6 +9162,70 @@ export interface operations {
             };
         };
     };
+    list_download_agent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentDownloads"];
+                };
+            };
+        };
+    };
+    download: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `<os>-<arch>`: linux-x86_64, linux-aarch64, darwin-x86_64, darwin-aarch64, windows-x86_64, windows-aarch64 */
+                platform: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the agent binary */
+            200: {
+                headers: {
+                    /** @description `attachment; filename=breeze-agent-<platform>[.exe]` */
+                    "Content-Disposition"?: string;
+                    /** @description hex SHA-256 of the body */
+                    "X-Checksum-Sha256"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": number[];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unknown platform (`unknown_platform`) or no build for it (`agent_not_built`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     health: {
         parameters: {
             query?: never;
@@ -9073,6 +9241,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    install_script: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a POSIX sh script */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/x-shellscript": string;
                 };
             };
         };

@@ -105,6 +105,8 @@ export type ScriptParameter = {
 
 /** One message of the live event stream. */
 export type LiveEvent = S["LiveEvent"];
+export type AgentDownload = S["AgentDownload"];
+export type AgentDownloads = S["AgentDownloads"];
 
 // ---------------------------------------------------------------- list queries
 /** The query parameters of a list endpoint (`GET path`). */

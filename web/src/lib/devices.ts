@@ -4,7 +4,7 @@ import { sortsOf } from "./sort";
 
 /** The sorts the devices list offers: every one the server accepts. */
 /** The status filter's choices: every status the server filters by. */
-export const STATUS_FILTERS = ["online", "offline", "maintenance", "quarantined", "decommissioned"] as const satisfies NonNullable<DeviceListQuery["status"]>[];
+export const STATUS_FILTERS = ["online", "offline", "awaiting_checkin", "pending", "maintenance", "quarantined", "decommissioned"] as const satisfies NonNullable<DeviceListQuery["status"]>[];
 /** The OS filter's choices. */
 export const OS_FILTERS = [
   ["windows", "Windows"],
@@ -37,8 +37,16 @@ export function deviceQuery(f: DeviceFilters, sort: DeviceSort) {
   };
 }
 
-export function statusTone(s: DeviceStatus): "ok" | "danger" | "warn" | "muted" {
+export function statusTone(s: DeviceStatus): "ok" | "danger" | "warn" | "muted" | "primary" {
+  if (s === "awaiting_checkin") return "primary";
   return s === "online" ? "ok" : s === "offline" ? "danger" : s === "maintenance" || s === "quarantined" ? "warn" : "muted";
+}
+
+/** Every device status, in the order filters list them. */
+
+/** How a status reads in the console (`awaiting_checkin`: enrolled, the agent has not run yet). */
+export function statusLabel(s: DeviceStatus): string {
+  return s === "awaiting_checkin" ? "waiting for first check-in" : s;
 }
 
 export function deviceName(d: Pick<Device, "display_name" | "hostname">): string {

@@ -3,14 +3,21 @@ import { Link } from "react-router";
 import { Bar, BarChart, Cell, Pie, PieChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { Card, CardTitle, PageHeader, Badge } from "../components/ui/card";
 import { EmptyState, ErrorState, Loading } from "../components/ui/feedback";
-import { useSession } from "../auth/session";
+import { usePerms, useSession } from "../auth/session";
 import { useOrgScope } from "../lib/scope";
 import { ALL, fetchAll } from "../lib/queries";
 import { api } from "../api/instance";
 import { greeting, osLabel, relativeTime } from "../lib/format";
+import { statusLabel } from "../lib/devices";
 import { buttonClass } from "../components/ui/button";
 
-const STATUS_COLORS: Record<string, string> = { online: "var(--ok)", offline: "var(--danger)", maintenance: "var(--warn)", quarantined: "var(--warn)" };
+const STATUS_COLORS: Record<string, string> = {
+  online: "var(--ok)",
+  offline: "var(--danger)",
+  maintenance: "var(--warn)",
+  quarantined: "var(--warn)",
+  awaiting_checkin: "var(--primary)",
+};
 const MAX = 10_000;
 
 function countBy<T>(items: T[], key: (t: T) => string): Array<{ key: string; count: number }> {
@@ -28,6 +35,33 @@ function Stat({ label, value, tone }: { label: string; value: number | string; t
   );
 }
 
+/** Shown until the first device exists: the way into the first-run steps. */
+function GettingStartedCard() {
+  const perms = usePerms();
+  return (
+    <section aria-label="Getting started">
+      <EmptyState
+        title="Getting started"
+        action={
+          <div className="flex flex-wrap justify-center gap-2">
+            <Link to="/get-started" className={buttonClass()}>
+              Add your first device
+            </Link>
+            {perms.can("enrollment_keys:write") && (
+              <Link to="/enrollment-keys?new=1" className={buttonClass("secondary")}>
+                Create an enrollment key
+              </Link>
+            )}
+          </div>
+        }
+      >
+        No devices yet. Create an organization and a site, then an enrollment key, and run the install command it shows on the machine:
+        the device appears here as soon as it enrolls.
+      </EmptyState>
+    </section>
+  );
+}
+
 function DeviceOverview() {
   const scope = useOrgScope();
   const q = useQuery({
@@ -38,19 +72,7 @@ function DeviceOverview() {
   if (q.isPending) return <Loading label="Counting devices…" />;
   if (q.isError) return <ErrorState error={q.error} retry={() => q.refetch()} title="Could not load devices" />;
   const devices = q.data;
-  if (devices.length === 0)
-    return (
-      <EmptyState
-        title="No devices yet"
-        action={
-          <Link to="/enrollment-keys" className={buttonClass()}>
-            Create an enrollment key
-          </Link>
-        }
-      >
-        Install the agent on a machine with an enrollment key and it appears here within a minute.
-      </EmptyState>
-    );
+  if (devices.length === 0) return <GettingStartedCard />;
   const byStatus = countBy(devices, (d) => d.status);
   const byOs = countBy(devices, (d) => osLabel(d.os_type));
   const online = devices.filter((d) => d.status === "online").length;
@@ -66,7 +88,7 @@ function DeviceOverview() {
       <div className="grid gap-3 md:grid-cols-2">
         <Card>
           <CardTitle>By status</CardTitle>
-          <div className="h-52" role="img" aria-label={byStatus.map((s) => `${s.key}: ${s.count}`).join(", ")}>
+          <div className="h-52" role="img" aria-label={byStatus.map((s) => `${statusLabel(s.key)}: ${s.count}`).join(", ")}>
             <ResponsiveContainer>
               <PieChart>
                 <Pie data={byStatus} dataKey="count" nameKey="key" innerRadius={50} outerRadius={80} isAnimationActive={false}>
@@ -82,7 +104,7 @@ function DeviceOverview() {
             {byStatus.map((s) => (
               <li key={s.key}>
                 <Link className="hover:underline" to={`/devices?status=${s.key}`}>
-                  {s.key}: <strong>{s.count}</strong>
+                  {statusLabel(s.key)}: <strong>{s.count}</strong>
                 </Link>
               </li>
             ))}

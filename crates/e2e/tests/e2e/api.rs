@@ -368,6 +368,12 @@ async fn agent_token_on_another_device_is_404_suspended_and_audited() -> Result<
     let (_, key) = support::enrollment_key(&a, &org, &site).await?;
     let one = enroll(&server.url, &key, "one", 'c').await?;
     let two = enroll(&server.url, &key, "two", 'd').await?;
+    // `one` checks in once (it is online, seen moments ago) before it misbehaves.
+    let own_hb = format!("/api/v1/agents/{}/heartbeat", one.id);
+    assert_eq!(
+        one.api.post(&own_hb, heartbeat_body(false)).await?.0,
+        StatusCode::OK
+    );
     let (s, _) = one
         .api
         .post(
@@ -492,7 +498,8 @@ async fn enrollment_keys_expire_run_out_and_device_tokens_work_once() -> Result<
             v["device_id"].as_str().unwrap_or_default()
         ))
         .await?;
-    assert_eq!(d["status"], "online");
+    // Enrolled; online only once its agent checks in.
+    assert_eq!(d["status"], "awaiting_checkin");
     // Both or neither credential: 400 naming the field.
     let (s, v) = anon.post("/api/v1/agents/enroll", json!({"protocol_version": 1, "hostname": "x", "os_type": "linux",
         "os_version": "1", "architecture": "amd64", "agent_version": "1", "fingerprint": "", "hardware": {}})).await?;

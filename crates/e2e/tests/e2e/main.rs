@@ -3,5 +3,6 @@
 
 mod agent;
 mod api;
+mod install;
 mod quarantine;
 mod support;

@@ -56,6 +56,9 @@ api_type! {
         pub key: String,
         /// `breeze-agent enroll --server <public_url> --key <key>`
         pub install_command: String,
+        /// `curl -fsSL <public_url>/install.sh | sudo sh -s -- --key <key>`: downloads the
+        /// agent from this server, verifies it, enrolls and starts the service.
+        pub install_script_command: String,
     }
 
     /// A pre-created pending device and its single-use enrollment token (shown once).
@@ -64,6 +67,8 @@ api_type! {
         pub enrollment_token: String,
         pub expires_at: DateTime<Utc>,
         pub install_command: String,
+        /// `curl -fsSL <public_url>/install.sh | sudo sh -s -- --token <token>`
+        pub install_script_command: String,
     }
 }
 
@@ -101,7 +106,9 @@ api_type! {
         pub os_kernel: Option<String>,
         pub architecture: Option<String>,
         pub agent_version: Option<String>,
-        /// `pending`, `online`, `offline`, `maintenance`, `quarantined`, `decommissioned`.
+        /// `pending` (pre-created, not enrolled), `awaiting_checkin` (enrolled, the agent has
+        /// not checked in yet), `online`, `offline`, `maintenance`, `quarantined`,
+        /// `decommissioned`.
         pub status: String,
         /// `low`, `medium`, `high` (seed 001).
         pub trust_level: String,

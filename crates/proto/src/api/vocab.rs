@@ -6,6 +6,7 @@
 /// Device statuses (`GET /api/v1/devices?status=`).
 pub const DEVICE_STATUSES: &[&str] = &[
     "pending",
+    "awaiting_checkin",
     "online",
     "offline",
     "maintenance",

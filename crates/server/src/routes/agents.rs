@@ -26,7 +26,9 @@ use breeze_proto::agent::{
 };
 use breeze_proto::api::{ErrorBody, LiveEvent, OkBody};
 use breeze_proto::ids::{CommandId, DeviceId};
-use breeze_store::agents::{self as store, Credential, EnrollRefusal, HeartbeatUpdate};
+use breeze_store::agents::{
+    self as store, AWAITING_CHECKIN, AgentDevice, Credential, EnrollRefusal, HeartbeatUpdate,
+};
 use breeze_store::command_sweeps;
 use breeze_store::commands::{self, ResultOutcome};
 use breeze_store::device_events::{self, Actor, NewEvent};
@@ -176,9 +178,10 @@ async fn enroll(
             hostname: req.hostname.clone(),
         },
     );
+    // Enrolled, not yet online: that waits for the agent's first heartbeat (or channel).
     state
         .events
-        .publish(at, &events::device_status(&at, "online"));
+        .publish(at, &events::device_status(&at, AWAITING_CHECKIN));
     state
         .record(
             AuditEvent::new("agent.enroll", "device")
@@ -352,24 +355,8 @@ async fn heartbeat(
     )
     .await?;
     // Only a transition is news; the statement above moved an offline device online.
-    if matches!(d.status.as_str(), "offline" | "pending") {
-        let at = d.coords();
-        state
-            .events
-            .publish(at, &events::device_status(&at, "online"));
-        // The device's history pairs each `offline` with the check-in that ended it.
-        device_events::insert(
-            &state.db,
-            &NewEvent {
-                device_id: d.device_id(),
-                event_type: "online",
-                details: json!({"previous_status": d.status}),
-                ip_address: meta.ip.as_deref(),
-                actor: Actor::Agent,
-            },
-            now,
-        )
-        .await?;
+    if matches!(d.status.as_str(), "offline" | "pending" | AWAITING_CHECKIN) {
+        came_online(&state, d, meta.ip.as_deref(), now).await?;
     }
     if confirm {
         device_events::insert(
@@ -717,8 +704,53 @@ async fn push_pending(state: &AppState, device: DeviceId, socket: &mut WebSocket
     }
 }
 
+/// A device went online: tell the console, and note the first check-in in its history.
+async fn came_online(
+    state: &AppState,
+    d: &AgentDevice,
+    ip: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<()> {
+    let at = d.coords();
+    state
+        .events
+        .publish(at, &events::device_status(&at, "online"));
+    // The device's history records the first check-in, and pairs each `offline` with the
+    // check-in that ended it.
+    let (event_type, details) = if d.status == AWAITING_CHECKIN {
+        ("first_checkin", json!({}))
+    } else {
+        ("online", json!({"previous_status": d.status}))
+    };
+    device_events::insert(
+        &state.db,
+        &NewEvent {
+            device_id: d.device_id(),
+            event_type,
+            details,
+            ip_address: ip,
+            actor: Actor::Agent,
+        },
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
 async fn serve_channel(state: AppState, a: AgentAuth, meta: ClientMeta, mut socket: WebSocket) {
     let device = a.device.device_id();
+    if a.device.status == AWAITING_CHECKIN {
+        let now = state.now();
+        match store::check_in_for_agent(&state.db, &a.device, now).await {
+            Ok(true) => {
+                if let Err(e) = came_online(&state, &a.device, meta.ip.as_deref(), now).await {
+                    tracing::warn!(error = %e, %device, "recording a first check-in");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, %device, "recording a first check-in"),
+        }
+    }
     let (conn, mut wake) = state.hub.register(device);
     tracing::debug!(%device, "agent channel open");
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));

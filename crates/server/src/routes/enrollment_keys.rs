@@ -42,6 +42,14 @@ fn install_command(state: &AppState, flag: &str, secret: &str) -> String {
     )
 }
 
+/// The one-liner that downloads the agent from this server, enrolls and starts it.
+fn install_script_command(state: &AppState, flag: &str, secret: &str) -> String {
+    format!(
+        "curl -fsSL {}/install.sh | sudo sh -s -- --{flag} {secret}",
+        state.config.public_url()
+    )
+}
+
 /// Enrollment keys in reach (secrets are never shown again).
 #[utoipa::path(get, path = "/api/v1/enrollment-keys", tag = "enrollment", security(("bearer" = [])), params(EnrollmentKeyListQuery),
     responses((status = 200, body = Page<EnrollmentKey>), (status = 400, body = ErrorBody)))]
@@ -134,6 +142,7 @@ async fn create(
         axum::Json(EnrollmentKeyCreated {
             enrollment_key: key,
             install_command: install_command(&state, "key", &secret),
+            install_script_command: install_script_command(&state, "key", &secret),
             key: secret,
         }),
     ))
@@ -246,6 +255,7 @@ pub(crate) async fn create_pending_device(
         axum::Json(PendingDeviceCreated {
             device,
             install_command: install_command(&state, "token", &token),
+            install_script_command: install_script_command(&state, "token", &token),
             enrollment_token: token,
             expires_at: expires,
         }),

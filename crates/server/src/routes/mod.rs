@@ -15,6 +15,7 @@ pub mod auth;
 pub mod common;
 pub mod device_groups;
 pub mod devices;
+pub mod downloads;
 pub mod enrollment_keys;
 pub mod events;
 pub mod ops;
@@ -46,6 +47,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(scripts::router())
         .merge(events::router())
         .merge(settings::router())
+        .merge(downloads::router())
         .split_for_parts();
     utoipa::Modify::modify(&crate::openapi::ErrorResponses, &mut doc);
     crate::openapi::unique_operation_ids(&mut doc);

@@ -394,7 +394,10 @@ async fn execute(
         if d.status == "quarantined" {
             return Err(crate::routes::devices::quarantined(d));
         }
-        if !matches!(d.status.as_str(), "online" | "offline" | "maintenance") {
+        if !matches!(
+            d.status.as_str(),
+            "online" | "offline" | "maintenance" | "awaiting_checkin"
+        ) {
             return Err(ApiError::validation(
                 "device_ids",
                 format!(
@@ -428,7 +431,10 @@ async fn execute(
         targets.extend(extra.into_iter().filter(|d| {
             script.os_types.contains(&d.os_type)
                 && auth.writable(d.org_id).is_ok()
-                && matches!(d.status.as_str(), "online" | "offline" | "maintenance")
+                && matches!(
+                    d.status.as_str(),
+                    "online" | "offline" | "maintenance" | "awaiting_checkin"
+                )
         }));
     }
     if targets.is_empty() {

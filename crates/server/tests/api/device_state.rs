@@ -690,6 +690,8 @@ async fn a_suspended_or_churned_organization_is_read_only_and_its_agents_are_ref
         let (org, site) = org_and_site(&pa, "O").await;
         let (other, other_site) = org_and_site(&pa, "Other").await;
         let (dev, agent) = enroll(&app, &pa, org, site, "o-01").await;
+        // Checked in once, so it is online before its organization is suspended.
+        beat(&agent, dev, &[]).await;
         let (other_dev, _) = enroll(&app, &pa, other, other_site, "o-02").await;
         let oa = org_admin(&app, &pa, org, "oa@o.test").await;
         let sid = script(&pa, org).await;

@@ -301,8 +301,8 @@ async fn device_events_reach_exactly_the_subscribers_in_scope() {
         let mut s_pb = open("partner B admin", &pb).await;
         let mut s_op = open("platform operator", &operator).await;
 
-        // The device under test: enrolled now (enrolled + online), then put in group
-        // `in` and quarantined.
+        // The device under test: enrolled now (enrolled + waiting for its first
+        // check-in), then put in group `in` and quarantined.
         let (dev, _agent) = enroll(&app, &pa, org0, site0, "web-01").await;
         add_member(&pa, g_in, dev).await;
         quarantine(&pa, dev).await;
@@ -318,8 +318,8 @@ async fn device_events_reach_exactly_the_subscribers_in_scope() {
                 "{e}: {who} sees the enrollment: {seen:?}"
             );
             assert!(
-                seen.iter().any(|x| is_status(x, dev, "online")),
-                "{e}: {who} sees the device come online: {seen:?}"
+                seen.iter().any(|x| is_status(x, dev, "awaiting_checkin")),
+                "{e}: {who} sees the device wait for its first check-in: {seen:?}"
             );
         }
         // Partner staff see every organization of theirs.
@@ -572,8 +572,10 @@ async fn status_is_published_on_transitions_not_on_every_heartbeat() {
         let pa = app.admin().await;
         let (org, site) = org_and_site(&pa, "A0").await;
         let (dev, agent) = enroll(&app, &pa, org, site, "app-01").await;
-        let mut s = open("admin", &pa).await;
         let hb = format!("/api/v1/agents/{dev}/heartbeat");
+        // The first check-in makes it online; the stream opens after that.
+        let _: Value = agent.post(&hb, &heartbeat()).await.expect("heartbeat");
+        let mut s = open("admin", &pa).await;
 
         // Silent for longer than the offline threshold: the sweep marks it offline.
         app.state

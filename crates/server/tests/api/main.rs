@@ -22,6 +22,7 @@ mod groups;
 mod harness;
 mod json_limits;
 mod metrics;
+mod onboarding;
 mod openapi;
 mod outbound;
 mod settings;

@@ -44,13 +44,23 @@ async fn every_documented_route_exists_and_the_issue_routes_are_documented() {
         "/health",
         "/ready",
         "/metrics",
+        "/download/agent",
+        "/download/agent/{platform}",
+        "/install.sh",
     ] {
         assert!(
             paths.contains_key(required),
             "{required} is missing from the OpenAPI document"
         );
     }
-    let public = ["/health", "/ready", "/metrics", "/api/v1/setup/status"];
+    // Answer 404 by design for the filler path (no such agent platform, or metrics off).
+    let public = [
+        "/health",
+        "/ready",
+        "/metrics",
+        "/api/v1/setup/status",
+        "/download/agent/{platform}",
+    ];
     for (path, item) in paths {
         for method in item.as_object().expect("item").keys() {
             let m: Method = method.to_uppercase().parse().expect("method");

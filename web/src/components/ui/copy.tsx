@@ -28,7 +28,7 @@ export function CopyField({ label, value }: { label: string; value: string }) {
           className="w-full resize-none rounded-md border border-input bg-muted px-3 py-2 font-mono text-xs"
           onFocus={(e) => e.target.select()}
         />
-        <Button variant="secondary" size="sm" onClick={copy} aria-live="polite">
+        <Button variant="secondary" size="sm" onClick={copy} aria-live="polite" aria-label={copied ? `Copied ${label}` : `Copy ${label}`}>
           {copied ? "Copied" : "Copy"}
         </Button>
       </div>

@@ -18,6 +18,7 @@ import { useEditDialog } from "../../lib/editDialog";
 import { emptyCondition, fromJson, matches, toJson, validateRules, type RuleSet } from "../../lib/rules";
 import { errorMessage } from "../../api/client";
 import { RuleBuilder } from "./RuleBuilder";
+import { NoOrgsNotice } from "../../components/NoOrgsNotice";
 import { Link } from "react-router";
 
 export default function DeviceGroups() {
@@ -154,6 +155,7 @@ function GroupDialog({ group, onClose }: { group: DeviceGroup | null; onClose: (
         {!group && (
           <div className="grid gap-3 sm:grid-cols-3">
             {scope.canSwitch && (
+              <>
               <Field label="Organization" error={f.errors.org_id}>
                 {(p) => (
                   <Select {...p} value={f.values.org_id} onChange={(e) => (f.set("org_id", e.target.value), f.set("site_id", ""))}>
@@ -161,6 +163,8 @@ function GroupDialog({ group, onClose }: { group: DeviceGroup | null; onClose: (
                   </Select>
                 )}
               </Field>
+              <NoOrgsNotice orgs={orgs} />
+              </>
             )}
             <Field label="Site (optional)" error={f.errors.site_id}>
               {(p) => (

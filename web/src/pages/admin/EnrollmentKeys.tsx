@@ -2,9 +2,10 @@ import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { z } from "zod";
 import { api } from "../../api/instance";
+import { Link, useSearchParams } from "react-router";
 import type { EnrollmentKey, EnrollmentKeyCreated } from "../../api/types";
 import { Badge, PageHeader } from "../../components/ui/card";
-import { Button } from "../../components/ui/button";
+import { Button, buttonClass } from "../../components/ui/button";
 import { Dialog } from "../../components/ui/dialog";
 import { DialogActions, DialogForm, Options } from "../../components/ui/dialog-form";
 import { Field, Input, Select } from "../../components/ui/form";
@@ -16,20 +17,24 @@ import { useOrgScope } from "../../lib/scope";
 import { useOrgs, useSites } from "../../lib/queries";
 import { serverErrors, useForm } from "../../lib/form";
 import { formatDateTime } from "../../lib/format";
+import { createEnrollmentKey } from "../../lib/enrollment";
+import { InstallCommand } from "../../components/InstallCommand";
+import { NoOrgsNotice } from "../../components/NoOrgsNotice";
 import { errorMessage } from "../../api/client";
 import { CopyField } from "../../components/ui/copy";
-
-/** The exact command a technician runs on the machine to enroll it. */
-export function enrollCommand(server: string, key: string): string {
-  return `breeze-agent enroll --server ${server} --key ${key}`;
-}
 
 export default function EnrollmentKeys() {
   const perms = usePerms();
   const scope = useOrgScope();
   const qc = useQueryClient();
   const toast = useToast();
-  const [creating, setCreating] = useState(false);
+  // `?new=1` (the dashboard's "Create an enrollment key") opens the form at once.
+  const [params, setParams] = useSearchParams();
+  const [creating, setCreatingState] = useState(() => params.get("new") === "1" && perms.can("enrollment_keys:write"));
+  const setCreating = (open: boolean) => {
+    setCreatingState(open);
+    if (!open && params.has("new")) setParams({}, { replace: true });
+  };
   const [created, setCreated] = useState<EnrollmentKeyCreated | null>(null);
   const [revoking, setRevoking] = useState<EnrollmentKey | null>(null);
   const list = useQuery({
@@ -106,11 +111,26 @@ export default function EnrollmentKeys() {
           }}
         />
       )}
-      <Dialog open={!!created} onClose={() => setCreated(null)} title="Key created" wide footer={<Button onClick={() => setCreated(null)}>Done</Button>}>
+      <Dialog
+        open={!!created}
+        onClose={() => setCreated(null)}
+        title="Key created"
+        wide
+        footer={
+          <>
+            {created && (
+              <Link to={`/get-started?step=wait&org=${created.org_id}&site=${created.site_id}`} className={buttonClass("secondary")}>
+                Wait for the device
+              </Link>
+            )}
+            <Button onClick={() => setCreated(null)}>Done</Button>
+          </>
+        }
+      >
         {created && (
           <div className="space-y-3">
             <Notice tone="warn">Copy the key now: Breeze stores only its hash and cannot show it again.</Notice>
-            <CopyField label="Run this on the machine (as root / Administrator)" value={enrollCommand(window.location.origin, created.key)} />
+            <InstallCommand installScriptCommand={created.install_script_command} enrollCommand={created.install_command} />
             <CopyField label="Key" value={created.key} />
           </div>
         )}
@@ -157,16 +177,15 @@ function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreate
     if (!v) return;
     setBusy(true);
     try {
-      const r = await api.POST("/api/v1/enrollment-keys", {
-        body: {
+      onCreated(
+        await createEnrollmentKey({
           name: v.name,
           org_id: v.org_id,
           site_id: v.site_id,
           expires_in_hours: Number(v.expires_in_days) * 24,
           max_uses: v.max_uses ? Number(v.max_uses) : null,
-        },
-      });
-      onCreated(r);
+        }),
+      );
     } catch (e) {
       f.setServerErrors(serverErrors<Values>(e, ["name", "org_id", "site_id", "max_uses"], { expires_in_hours: "expires_in_days" }));
     } finally {
@@ -193,6 +212,7 @@ function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreate
             )}
           </Field>
         )}
+        {scope.canSwitch && <NoOrgsNotice orgs={orgs} />}
         <Field label="Site" hint="Devices that enroll with this key join this site." error={f.errors.site_id}>
           {(p) => (
             <Select {...p} value={f.values.site_id} onChange={(e) => f.set("site_id", e.target.value)} disabled={!f.values.org_id}>
@@ -206,7 +226,7 @@ function CreateKeyDialog({ onClose, onCreated }: { onClose: () => void; onCreate
           )}
         </Field>
         <div className="grid grid-cols-2 gap-3">
-          <Field label="Expires after (days)" error={f.errors.expires_in_days}>
+          <Field label="Expires after (days)" hint="1 to 365." error={f.errors.expires_in_days}>
             {(p) => <Input {...p} {...f.bind("expires_in_days")} inputMode="numeric" />}
           </Field>
           <Field label="Maximum uses" hint="Empty = unlimited." error={f.errors.max_uses}>

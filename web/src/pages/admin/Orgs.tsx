@@ -1,4 +1,5 @@
-import { useState } from "react";
+import { useMemo, useState } from "react";
+import { useSearchParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { z } from "zod";
 import { api } from "../../api/instance";
@@ -17,6 +18,7 @@ import { useForm } from "../../lib/form";
 import { useEditDialog } from "../../lib/editDialog";
 import { errorMessage } from "../../api/client";
 import { cn } from "../../components/ui/cn";
+import { browserTimeZone, timeZones } from "../../lib/timezones";
 
 export default function Orgs() {
   const { me, perms } = useSession();
@@ -28,7 +30,13 @@ export default function Orgs() {
     enabled: !partner,
   });
   const [selected, setSelected] = useState<string | null>(null);
-  const [editing, setEditing] = useState<Organization | "new" | null>(null);
+  // `?new=1` (from an empty organization dropdown elsewhere) opens the form at once.
+  const [params, setParams] = useSearchParams();
+  const [editing, setEditingState] = useState<Organization | "new" | null>(() => (params.get("new") === "1" && partner && perms.can("orgs:write") ? "new" : null));
+  const setEditing = (v: Organization | "new" | null) => {
+    setEditingState(v);
+    if (!v && params.has("new")) setParams({}, { replace: true });
+  };
   const list = partner ? orgs : { ...current, data: current.data ? [current.data] : undefined };
   const sel = selected ?? (!partner ? (me?.org_id ?? null) : null);
 
@@ -209,12 +217,13 @@ function SitesPanel({ org }: { org: Organization | null }) {
 
 const siteSchema = z.object({
   name: z.string().trim().min(1, "Enter a name."),
-  timezone: z.string().trim().min(1, "Enter an IANA time zone such as Europe/Paris."),
+  timezone: z.string().trim().min(1, "Choose a time zone."),
 });
 type SiteValues = z.infer<typeof siteSchema>;
 
 function SiteDialog({ orgId, site, onClose }: { orgId: string; site: Site | null; onClose: () => void }) {
-  const f = useForm<SiteValues>(siteSchema, { name: site?.name ?? "", timezone: site?.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? "UTC" });
+  const f = useForm<SiteValues>(siteSchema, { name: site?.name ?? "", timezone: site?.timezone ?? browserTimeZone() });
+  const zones = useMemo(() => timeZones(f.values.timezone), [f.values.timezone]);
   const { busy, submit } = useEditDialog({
     form: f,
     fields: ["name", "timezone"],
@@ -238,7 +247,15 @@ function SiteDialog({ orgId, site, onClose }: { orgId: string; site: Site | null
           {(p) => <Input {...p} {...f.bind("name")} autoFocus />}
         </Field>
         <Field label="Time zone" error={f.errors.timezone}>
-          {(p) => <Input {...p} {...f.bind("timezone")} />}
+          {(p) => (
+            <Select {...p} value={f.values.timezone} onChange={(e) => f.set("timezone", e.target.value)}>
+              {zones.map((z) => (
+                <option key={z} value={z}>
+                  {z}
+                </option>
+              ))}
+            </Select>
+          )}
         </Field>
         {f.errors._form && <Notice tone="danger">{f.errors._form}</Notice>}
       </DialogForm>

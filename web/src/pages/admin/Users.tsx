@@ -17,6 +17,7 @@ import { useOrgs, useRoles, useSites } from "../../lib/queries";
 import { serverErrors, useForm } from "../../lib/form";
 import { useEditDialog } from "../../lib/editDialog";
 import { inviteOutcome, relativeTime } from "../../lib/format";
+import { NoOrgsNotice } from "../../components/NoOrgsNotice";
 import { CopyField } from "../../components/ui/copy";
 
 export default function Users() {
@@ -232,6 +233,7 @@ function UserDialog({ member, onClose, onInvited }: { member: Member | null; onC
         ) : (
           <>
             {partner && !member && (
+              <>
               <Field label="Organization" error={f.errors.org_id}>
                 {(p) => (
                   <Select {...p} value={f.values.org_id} onChange={(e) => (f.set("org_id", e.target.value), f.set("site_ids", []))}>
@@ -239,6 +241,8 @@ function UserDialog({ member, onClose, onInvited }: { member: Member | null; onC
                   </Select>
                 )}
               </Field>
+              <NoOrgsNotice orgs={orgs} />
+              </>
             )}
             {(sites.data?.length ?? 0) > 0 && (
               <fieldset>

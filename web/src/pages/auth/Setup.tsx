@@ -49,7 +49,8 @@ export function SetupPage() {
       const pair = await api.POST("/api/v1/setup", { body, auth: false });
       signIn(pair);
       qc.setQueryData(["setup-status"], { needs_setup: false });
-      navigate("/", { replace: true });
+      // A new MSP has nothing yet: lead it to its first device.
+      navigate("/get-started", { replace: true });
     } catch (err) {
       f.setServerErrors(serverErrors<Values>(err, FIELDS));
     } finally {

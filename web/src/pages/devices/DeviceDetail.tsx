@@ -11,7 +11,7 @@ import { EmptyState, ErrorState, Loading, Notice } from "../../components/ui/fee
 import { Table, Td, Th } from "../../components/ui/table";
 import { Tabs } from "../../components/ui/tabs";
 import { useToast } from "../../components/ui/toast";
-import { deviceName, patchDevice, statusTone } from "../../lib/devices";
+import { deviceName, patchDevice, statusLabel, statusTone } from "../../lib/devices";
 import { formatBytes, formatDateTime, osText, relativeTime } from "../../lib/format";
 import { errorMessage } from "../../api/client";
 import { RunScriptDialog } from "../scripts/RunScriptDialog";
@@ -61,7 +61,7 @@ export default function DeviceDetail() {
         title={deviceName(d)}
         description={
           <span className="inline-flex flex-wrap items-center gap-x-2 gap-y-1">
-            <Badge tone={statusTone(d.status)}>{d.status}</Badge>
+            <Badge tone={statusTone(d.status)}>{statusLabel(d.status)}</Badge>
             <span>{osText(d)}</span>
             <span aria-hidden>·</span>
             <span>
@@ -79,6 +79,11 @@ export default function DeviceDetail() {
             Quarantined {d.quarantined_at ? relativeTime(d.quarantined_at) : ""}
             {d.quarantined_reason ? `: ${d.quarantined_reason}` : ""}. No script or command runs on it until it is released.
           </Notice>
+        </div>
+      )}
+      {d.status === "awaiting_checkin" && (
+        <div className="mb-4">
+          <Notice>The agent enrolled this machine but has not checked in yet: it shows online once the agent runs (the install script starts it; else run <code>breeze-agent run</code> or <code>sudo breeze-agent install</code> on the machine).</Notice>
         </div>
       )}
       <Tabs label="Device details" tabs={TABS} value={tab} onChange={setTab} />
@@ -123,7 +128,7 @@ function Overview({ d }: { d: Device }) {
         <CardTitle>Status</CardTitle>
         <DefinitionList
           items={[
-            ["Status", <Badge tone={statusTone(d.status)}>{d.status}</Badge>],
+            ["Status", <Badge tone={statusTone(d.status)}>{statusLabel(d.status)}</Badge>],
             ["Last seen", `${formatDateTime(d.last_seen_at)} (${relativeTime(d.last_seen_at)})`],
             ["Enrolled", formatDateTime(d.enrolled_at)],
             ["Device id", <code className="font-mono text-xs">{d.id}</code>],

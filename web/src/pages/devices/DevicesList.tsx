@@ -11,7 +11,7 @@ import { EmptyState, ErrorState, Loading } from "../../components/ui/feedback";
 import { cn } from "../../components/ui/cn";
 import { useOrgScope } from "../../lib/scope";
 import { useGroups, useSites } from "../../lib/queries";
-import { DEVICE_SORTS, OS_FILTERS, STATUS_FILTERS, deviceName, deviceQuery, statusTone } from "../../lib/devices";
+import { DEVICE_SORTS, OS_FILTERS, STATUS_FILTERS, deviceName, deviceQuery, statusLabel, statusTone } from "../../lib/devices";
 import { oneOf, pickSort } from "../../lib/sort";
 import { osText, relativeTime } from "../../lib/format";
 import { useMediaQuery } from "../../lib/useMediaQuery";
@@ -127,7 +127,7 @@ export default function DevicesList() {
           <option value="">Any status</option>
           {STATUS_FILTERS.map((s) => (
             <option key={s} value={s}>
-              {s}
+              {statusLabel(s)}
             </option>
           ))}
         </Select>
@@ -270,7 +270,7 @@ export default function DevicesList() {
                           {d.display_name && d.display_name !== d.hostname && <span className="ml-2 text-xs text-muted-fg">{d.hostname}</span>}
                         </div>
                         <div role="cell" className="px-2">
-                          <Badge tone={statusTone(d.status)}>{d.status}</Badge>
+                          <Badge tone={statusTone(d.status)}>{statusLabel(d.status)}</Badge>
                         </div>
                         <div role="cell" className="min-w-0 truncate px-2" title={place}>
                           {d.org_name} <span className="text-xs text-muted-fg">/ {d.site_name}</span>
