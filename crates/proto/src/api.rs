@@ -206,6 +206,8 @@ request_type! {
         pub partner_name: String,
         pub admin_name: String,
         pub admin_email: String,
+        /// 12 to 512 characters.
+        #[cfg_attr(feature = "openapi", schema(min_length = 12, max_length = 512))]
         pub admin_password: String,
     }
 
@@ -238,11 +240,15 @@ request_type! {
 
     pub struct ResetPasswordRequest {
         pub token: String,
+        /// 12 to 512 characters.
+        #[cfg_attr(feature = "openapi", schema(min_length = 12, max_length = 512))]
         pub password: String,
     }
 
     pub struct AcceptInviteRequest {
         pub token: String,
+        /// 12 to 512 characters.
+        #[cfg_attr(feature = "openapi", schema(min_length = 12, max_length = 512))]
         pub password: String,
         #[serde(default)]
         pub name: Option<String>,
@@ -355,12 +361,14 @@ request_type! {
         #[serde(default)]
         pub max_devices: Option<i64>,
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
         pub settings: Option<Value>,
         #[serde(default)]
         pub contract_start: Option<NaiveDate>,
         #[serde(default)]
         pub contract_end: Option<NaiveDate>,
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
         pub billing_contact: Option<Value>,
     }
 
@@ -375,12 +383,14 @@ request_type! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub max_devices: Option<i64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
         pub settings: Option<Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub contract_start: Option<NaiveDate>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub contract_end: Option<NaiveDate>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
         pub billing_contact: Option<Value>,
     }
 
@@ -388,12 +398,16 @@ request_type! {
         pub name: String,
         /// IANA time zone (default `UTC`).
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(example = "Europe/Berlin"))]
         pub timezone: Option<String>,
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
         pub address: Option<Value>,
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
         pub contact: Option<Value>,
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
         pub settings: Option<Value>,
     }
 
@@ -401,12 +415,17 @@ request_type! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub name: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        /// An IANA time zone name.
+        #[cfg_attr(feature = "openapi", schema(example = "Europe/Berlin"))]
         pub timezone: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
         pub address: Option<Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
         pub contact: Option<Value>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
         pub settings: Option<Value>,
     }
 

@@ -122,6 +122,32 @@ async fn the_served_document_states_where_parameters_go_and_every_error_answer()
         status["schema"]["enum"],
         json!(breeze_proto::api::vocab::DEVICE_STATUSES)
     );
+    // Body rules the server enforces: password length, object-typed free-form fields.
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field) in [
+        ("SetupRequest", "admin_password"),
+        ("ResetPasswordRequest", "password"),
+        ("AcceptInviteRequest", "password"),
+    ] {
+        let f = &schemas[schema]["properties"][field];
+        assert_eq!(f["minLength"], 12, "{schema}.{field}: {f}");
+        assert_eq!(f["maxLength"], 512, "{schema}.{field}: {f}");
+    }
+    for (schema, field) in [
+        ("CreateOrganization", "settings"),
+        ("CreateOrganization", "billing_contact"),
+        ("UpdateOrganization", "settings"),
+        ("CreateSite", "address"),
+        ("CreateSite", "contact"),
+        ("CreateSite", "settings"),
+        ("UpdateSite", "address"),
+    ] {
+        let f = serde_json::to_string(&schemas[schema]["properties"][field]).expect("json");
+        assert!(
+            f.contains("\"object\""),
+            "{schema}.{field} is an object: {f}"
+        );
+    }
 }
 
 /// A search string past 200 characters answers 422 naming the field on every list
