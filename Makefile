@@ -9,12 +9,16 @@ DATA_DIR ?= ./breeze-data
 run: web
 	cargo run --release -p breeze-cli -- serve --data-dir $(DATA_DIR) --listen $(LISTEN)
 
-# Not `npm ci`: the registry mirror this project builds against lacks some of tailwind's
-# optional per-platform binaries at the locked version, and npm ci refuses a lockfile whose
-# optional entries it cannot resolve. `npm install` honours the committed lockfile
-# (it is left unchanged) and skips unavailable optional packages.
-web-deps:
-	npm --prefix web install --no-audit --no-fund
+# `npm ci` installs exactly what web/package-lock.json says and never rewrites it. It runs
+# only when node_modules is missing or older than the lockfile or package.json (npm ci
+# leaves node_modules/.package-lock.json behind as the stamp), so `make run` stays quick.
+# After changing a dependency in package.json, run `npm --prefix web install` once and
+# commit the lockfile it writes; npm ci refuses a lockfile that disagrees with package.json.
+web-deps: web/node_modules/.package-lock.json
+
+web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	npm --prefix web ci --no-audit --no-fund
+	touch $@
 
 web: web-deps
 	npm --prefix web run build

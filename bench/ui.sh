@@ -11,7 +11,7 @@ devices=${1:-10000}; runs=${2:-5}
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 cd "$root"
-npm --prefix web install --no-audit --no-fund >&2
+make -s web-deps >&2   # npm ci when node_modules is older than the lockfile
 npm --prefix web run build >&2
 echo "## bundle (web/dist/assets)"
 ( cd web/dist/assets && for f in *.js *.css; do printf '%-40s %8d B  %7d B gzip\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"; done )
