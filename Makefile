@@ -2,8 +2,9 @@
 SHELL := /bin/bash
 LISTEN ?= 127.0.0.1:3001
 DATA_DIR ?= ./breeze-data
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: run test web web-deps web-check rust-test browser-test lint bench
+.PHONY: run test web web-deps web-check rust-test browser-test lint bench dist
 
 ## Build the web console and the server (release) and run Breeze on SQLite in $(DATA_DIR).
 run: web
@@ -41,6 +42,17 @@ rust-test:
 browser-test:
 	scripts/browser-e2e.sh
 
+# Format, lints, and the supply chain (deny.toml: allowed licenses, banned and duplicate
+# crates, crates.io as the only source). Advisories need the network; see the README.
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo deny check licenses bans sources
+
+## Binaries to ship, stripped and LTO-optimised ([profile.dist] in Cargo.toml): the server
+## with the web console embedded, and the agent, in target/dist.
+dist: web
+	cargo build --profile dist -p breeze-cli -p breeze-agent
+	@for f in $(TARGET_DIR)/dist/breeze $(TARGET_DIR)/dist/breeze-agent; do \
+	  printf '%-26s %10d bytes (%s)\n' "$$f" "$$(stat -c %s "$$f")" "$$(du -h "$$f" | cut -f1)"; \
+	done
