@@ -3,5 +3,6 @@
 
 mod agent;
 mod api;
+mod live_output;
 mod quarantine;
 mod support;

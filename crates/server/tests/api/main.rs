@@ -16,6 +16,7 @@ mod device_state;
 mod events;
 mod harness;
 mod json_limits;
+mod live_output;
 mod metrics;
 mod openapi;
 mod outbound;
