@@ -23,7 +23,10 @@ first_gz=0
 for f in $first; do first_gz=$((first_gz + $(gzip -9c "web/dist/assets/$f" | wc -c))); done
 echo "index.html entry assets ($(echo $first | tr '\n' ' ')): $first_gz B gzip"
 
-cargo build --release -p breeze-cli -p breeze-bench >&2
+# The package set `make` builds (`cargo build --workspace --bins`), in release. Building a
+# subset (`-p breeze-cli -p breeze-bench`) unifies dependency features differently from
+# every other build here, so Cargo recompiled most of the tree for it.
+cargo build --release --workspace --bins >&2
 data=$(mktemp -d /tmp/breeze-ui-bench.XXXXXX)
 port=$((20000 + RANDOM % 20000))
 ulimit -n 65536 2>/dev/null || true
