@@ -2,22 +2,27 @@
 SHELL := /bin/bash
 LISTEN ?= 127.0.0.1:3001
 DATA_DIR ?= ./breeze-data
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: run test web web-deps web-check rust-test browser-test api-fuzz lint bench
+.PHONY: run test web web-deps web-check rust-test browser-test api-fuzz lint bench dist
 
 ## Build the web console, the server and the agent (release) and run Breeze on SQLite in
 ## $(DATA_DIR). The server serves target/release/breeze-agent at /download/agent/<os>-<arch>
 ## and /install.sh (see "Add your first device" in the README).
 run: web
-	cargo build --release -p breeze-cli -p breeze-agent
-	cargo run --release -p breeze-cli -- serve --data-dir $(DATA_DIR) --listen $(LISTEN)
+	cargo build --release --workspace --bins
+	$(TARGET_DIR)/release/breeze serve --data-dir $(DATA_DIR) --listen $(LISTEN)
 
-# Not `npm ci`: the registry mirror this project builds against lacks some of tailwind's
-# optional per-platform binaries at the locked version, and npm ci refuses a lockfile whose
-# optional entries it cannot resolve. `npm install` honours the committed lockfile
-# (it is left unchanged) and skips unavailable optional packages.
-web-deps:
-	npm --prefix web install --no-audit --no-fund
+# `npm ci` installs exactly what web/package-lock.json says and never rewrites it. It runs
+# only when node_modules is missing or older than the lockfile or package.json (npm ci
+# leaves node_modules/.package-lock.json behind as the stamp), so `make run` stays quick.
+# After changing a dependency in package.json, run `npm --prefix web install` once and
+# commit the lockfile it writes; npm ci refuses a lockfile that disagrees with package.json.
+web-deps: web/node_modules/.package-lock.json
+
+web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	npm --prefix web ci --no-audit --no-fund
+	touch $@
 
 web: web-deps
 	npm --prefix web run build
@@ -51,6 +56,17 @@ api-fuzz:
 api-types: web-deps
 	scripts/check-api-types.sh
 
+# Format, lints, and the supply chain (deny.toml: allowed licenses, banned and duplicate
+# crates, crates.io as the only source). Advisories need the network; see the README.
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo deny check licenses bans sources
+
+## Binaries to ship, stripped and LTO-optimised ([profile.dist] in Cargo.toml): the server
+## with the web console embedded, and the agent, in target/dist.
+dist: web
+	cargo build --profile dist -p breeze-cli -p breeze-agent
+	@for f in $(TARGET_DIR)/dist/breeze $(TARGET_DIR)/dist/breeze-agent; do \
+	  printf '%-26s %10d bytes (%s)\n' "$$f" "$$(stat -c %s "$$f")" "$$(du -h "$$f" | cut -f1)"; \
+	done

@@ -7,7 +7,10 @@ set -euo pipefail
 engine=${1:-sqlite}; agents=${2:-1000}; interval=${3:-60}; duration=${4:-120}
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
-cargo build --release -p breeze-cli -p breeze-bench >&2
+# The package set `make` builds (`cargo build --workspace --bins`), in release. Building a
+# subset (`-p breeze-cli -p breeze-bench`) unifies dependency features differently from
+# every other build here, so Cargo recompiled most of the tree for it.
+cargo build --release --workspace --bins >&2
 data=$(mktemp -d /tmp/breeze-bench.XXXXXX)
 port=$((20000 + RANDOM % 20000))
 db_args=()

@@ -11,7 +11,7 @@ devices=${1:-10000}; runs=${2:-5}
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 cd "$root"
-npm --prefix web install --no-audit --no-fund >&2
+make -s web-deps >&2   # npm ci when node_modules is older than the lockfile
 npm --prefix web run build >&2
 echo "## bundle (web/dist/assets)"
 ( cd web/dist/assets && for f in *.js *.css; do printf '%-40s %8d B  %7d B gzip\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"; done )
@@ -23,7 +23,10 @@ first_gz=0
 for f in $first; do first_gz=$((first_gz + $(gzip -9c "web/dist/assets/$f" | wc -c))); done
 echo "index.html entry assets ($(echo $first | tr '\n' ' ')): $first_gz B gzip"
 
-cargo build --release -p breeze-cli -p breeze-bench >&2
+# The package set `make` builds (`cargo build --workspace --bins`), in release. Building a
+# subset (`-p breeze-cli -p breeze-bench`) unifies dependency features differently from
+# every other build here, so Cargo recompiled most of the tree for it.
+cargo build --release --workspace --bins >&2
 data=$(mktemp -d /tmp/breeze-ui-bench.XXXXXX)
 port=$((20000 + RANDOM % 20000))
 ulimit -n 65536 2>/dev/null || true

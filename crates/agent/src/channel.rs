@@ -8,7 +8,7 @@ use crate::backoff::Backoff;
 use crate::clock::ServerClock;
 use crate::commands::{CommandHandler, Origin};
 use anyhow::{Context as _, Result, bail};
-use breeze_proto::agent::{ChannelFrame, CommandAck, PROTOCOL_VERSION};
+use breeze_proto::agent::{ChannelFrame, CommandAck, CommandOutput, PROTOCOL_VERSION};
 use futures::{SinkExt as _, StreamExt as _};
 use secrecy::ExposeSecret as _;
 use std::sync::Arc;
@@ -30,6 +30,8 @@ pub struct Channel {
     pub handler: Arc<CommandHandler>,
     pub tls: Arc<rustls::ClientConfig>,
     pub acks: mpsc::UnboundedReceiver<CommandAck>,
+    /// Live output of running scripts, sent as `command_output` frames.
+    pub outputs: mpsc::Receiver<CommandOutput>,
     pub connected: Arc<AtomicBool>,
     pub server_clock: ServerClock,
     pub max_backoff: Duration,
@@ -129,6 +131,9 @@ impl Channel {
                     let Some(ack) = ack else { bail!("acknowledgement queue closed") };
                     sink.send(Message::text(serde_json::to_string(&ChannelFrame::CommandAck(ack))?)).await?;
                 }
+                Some(out) = self.outputs.recv() => {
+                    sink.send(Message::text(serde_json::to_string(&ChannelFrame::CommandOutput(out))?)).await?;
+                }
                 _ = ping.tick() => {
                     if last_rx.elapsed() > IDLE_LIMIT {
                         bail!("no frame from the server for {} s", IDLE_LIMIT.as_secs());
@@ -176,7 +181,9 @@ impl Channel {
                 reason: Some(format!("unsupported stream kind: {kind}")),
             }),
             ChannelFrame::StreamData { .. } | ChannelFrame::StreamClose { .. } => None,
-            ChannelFrame::Hello { .. } | ChannelFrame::CommandAck(_) => Some(ChannelFrame::Error {
+            ChannelFrame::Hello { .. }
+            | ChannelFrame::CommandAck(_)
+            | ChannelFrame::CommandOutput(_) => Some(ChannelFrame::Error {
                 message: "unexpected frame for an agent".into(),
             }),
         }

@@ -55,6 +55,8 @@ pub struct CommandHandler {
     pub service: mpsc::UnboundedSender<ServiceRequest>,
     /// Set to false in tests to log reboots instead of running `shutdown`.
     pub allow_reboot: bool,
+    /// Where scripts send their live output (the channel task); `None`: not streamed.
+    pub live_output: Option<mpsc::Sender<breeze_proto::agent::CommandOutput>>,
     running: Mutex<HashMap<CommandId, CancellationToken>>,
     tasks: tokio_util::task::TaskTracker,
 }
@@ -85,6 +87,7 @@ impl CommandHandler {
             http_acks,
             service,
             allow_reboot: true,
+            live_output: None,
             running: Mutex::new(HashMap::new()),
             tasks: tokio_util::task::TaskTracker::new(),
         }
@@ -229,6 +232,7 @@ impl CommandHandler {
                     max_output_bytes: usize::try_from(config.max_output_bytes)
                         .unwrap_or(usize::MAX),
                     work_root: self.work_root.clone(),
+                    live: self.live_output.clone(),
                 };
                 executor::run_script(job, cancel, self.clock.as_ref()).await
             }

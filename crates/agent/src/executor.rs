@@ -1,5 +1,6 @@
 //! The script executor: the right interpreter, parameters as environment variables
-//! only, a timeout that kills the whole process tree, and capped output.
+//! only, a timeout that kills the whole process tree, and capped output (also sent
+//! live while the script runs, see [`crate::live_output`]).
 //!
 //! The script is written to `<work_root>/<command_id>/script.<ext>` (directory
 //! `0700`, file `0700`, owned by the `run_as` user when that is another account)
@@ -7,10 +8,14 @@
 //! [`breeze_proto::agent::RunScriptPayload`] and implemented by [`parameter_env`].
 
 use crate::clock::Clock;
+use crate::live_output::{FLUSH_EVERY, LiveStream};
 use crate::output::TailBuffer;
 use crate::process_tree;
 use anyhow::{Context as _, Result, bail};
-use breeze_proto::agent::{CommandResult, CommandStatus, RunAs, RunScriptPayload, ScriptLanguage};
+use breeze_proto::agent::{
+    CommandOutput, CommandResult, CommandStatus, OutputStream, RunAs, RunScriptPayload,
+    ScriptLanguage,
+};
 use breeze_proto::ids::CommandId;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,6 +39,9 @@ pub struct ScriptJob {
     pub max_output_bytes: usize,
     /// Directory under which the per-execution temp directory is made.
     pub work_root: PathBuf,
+    /// Where live output goes while the script runs (the channel); `None`: only the
+    /// final result carries it.
+    pub live: Option<tokio::sync::mpsc::Sender<CommandOutput>>,
 }
 
 /// Environment variable names that a parameter never overrides under its plain name.
@@ -298,17 +306,38 @@ fn write_script(job: &ScriptJob, ext: &str, account: &Account) -> Result<(PathBu
 
 type SharedTail = std::sync::Arc<std::sync::Mutex<TailBuffer>>;
 
-async fn read_capped<R: AsyncRead + Unpin>(mut reader: R, tail: SharedTail) {
+/// Reads a pipe to its end into the capped tail, and into the live stream when there
+/// is one (flushed every [`FLUSH_EVERY`], and at the end).
+async fn read_capped<R: AsyncRead + Unpin>(
+    mut reader: R,
+    tail: SharedTail,
+    mut live: Option<LiveStream>,
+) {
     let mut chunk = vec![0u8; 16 * 1024];
+    let mut flush = tokio::time::interval(FLUSH_EVERY);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        match reader.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if let Ok(mut t) = tail.lock() {
-                    t.push(&chunk[..n]);
+        tokio::select! {
+            r = reader.read(&mut chunk) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if let Ok(mut t) = tail.lock() {
+                        t.push(&chunk[..n]);
+                    }
+                    if let Some(l) = live.as_mut() {
+                        l.push(&chunk[..n]);
+                    }
+                }
+            },
+            _ = flush.tick(), if live.is_some() => {
+                if let Some(l) = live.as_mut() {
+                    l.flush(false);
                 }
             }
         }
+    }
+    if let Some(l) = live.as_mut() {
+        l.flush(true);
     }
 }
 
@@ -422,8 +451,21 @@ async fn execute(
     let cap = job.max_output_bytes;
     let out_tail: SharedTail = std::sync::Arc::new(std::sync::Mutex::new(TailBuffer::new(cap)));
     let err_tail: SharedTail = std::sync::Arc::new(std::sync::Mutex::new(TailBuffer::new(cap)));
-    let mut out_task = tokio::spawn(read_capped(stdout, out_tail.clone()));
-    let mut err_task = tokio::spawn(read_capped(stderr, err_tail.clone()));
+    let live = |stream| {
+        job.live
+            .clone()
+            .map(|tx| LiveStream::new(job.command_id, stream, cap, tx))
+    };
+    let mut out_task = tokio::spawn(read_capped(
+        stdout,
+        out_tail.clone(),
+        live(OutputStream::Stdout),
+    ));
+    let mut err_task = tokio::spawn(read_capped(
+        stderr,
+        err_tail.clone(),
+        live(OutputStream::Stderr),
+    ));
 
     let ending = tokio::select! {
         status = child.wait() => match status {

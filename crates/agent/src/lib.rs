@@ -16,6 +16,7 @@ pub mod enroll;
 pub mod executor;
 pub mod install;
 pub mod inventory;
+pub mod live_output;
 pub mod outbox;
 pub mod output;
 pub mod process_tree;

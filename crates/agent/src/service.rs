@@ -56,7 +56,8 @@ pub async fn run(opts: RunOptions) -> Result<()> {
     let (channel_acks_tx, channel_acks_rx) = mpsc::unbounded_channel();
     let (http_acks_tx, mut http_acks_rx) = mpsc::unbounded_channel::<CommandAck>();
     let (service_tx, mut service_rx) = mpsc::unbounded_channel();
-    let handler = Arc::new(CommandHandler::new(
+    let (output_tx, output_rx) = mpsc::channel(crate::live_output::QUEUE_CAPACITY);
+    let mut handler = CommandHandler::new(
         device_id,
         verifying_key,
         Arc::new(server_clock.clone()),
@@ -67,7 +68,12 @@ pub async fn run(opts: RunOptions) -> Result<()> {
         channel_acks_tx,
         http_acks_tx,
         service_tx,
-    ));
+    );
+    let ws_enabled = config.read().map(|c| c.ws_enabled).unwrap_or(true);
+    if ws_enabled {
+        handler.live_output = Some(output_tx);
+    }
+    let handler = Arc::new(handler);
     let shutdown = CancellationToken::new();
     let connected = Arc::new(AtomicBool::new(false));
     tracing::info!(agent_id = %api.agent_id(), server = %api.base(), "breeze-agent running");
@@ -118,7 +124,7 @@ pub async fn run(opts: RunOptions) -> Result<()> {
             }
         })
     };
-    let channel = if config.read().map(|c| c.ws_enabled).unwrap_or(true) {
+    let channel = if ws_enabled {
         let max_backoff =
             Duration::from_secs(config.read().map(|c| c.max_backoff_secs).unwrap_or(300));
         Some(tokio::spawn(
@@ -127,6 +133,7 @@ pub async fn run(opts: RunOptions) -> Result<()> {
                 handler: handler.clone(),
                 tls: ws_tls,
                 acks: channel_acks_rx,
+                outputs: output_rx,
                 connected: connected.clone(),
                 server_clock: server_clock.clone(),
                 max_backoff,

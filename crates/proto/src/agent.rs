@@ -61,7 +61,9 @@
 //!    and should record the refusal as a device event when it does.
 //!
 //! Results always travel over HTTP, never over the channel: the outbox needs a
-//! per-result answer from the server before it may delete the result.
+//! per-result answer from the server before it may delete the result. Only the live
+//! output of a running script ([`CommandOutput`]) uses the channel, and only as a
+//! preview: the result carries the output that counts.
 //!
 //! See [`signing`] for the signed bytes and [`command`] for the payload of each
 //! command type, including how script parameters become environment variables.
@@ -89,7 +91,10 @@ pub use inventory::{
     LoggedInUser, NetworkInterface, OsInventory, ProcessInfo, SoftwarePackage, SoftwareSource,
     section_hash,
 };
-pub use result::{AckStatus, CommandAck, CommandResult, CommandStatus};
+pub use result::{
+    AckStatus, CommandAck, CommandOutput, CommandResult, CommandStatus, OUTPUT_CHUNK_MAX_BYTES,
+    OUTPUT_FLUSH_MILLIS, OutputStream,
+};
 pub use signing::{
     CommandRejection, SigningError, canonical_command_bytes, canonical_json, sign_command,
     signing_key_from_base64, verify_command, verifying_key_from_base64, verifying_key_to_base64,

@@ -9,7 +9,8 @@
 //! Like [`crate::dispatch::AgentHub`] the bus is in-process: it reaches the streams open
 //! on *this* replica. With several replicas, [`EventBus::publish`] is the point where a
 //! publish on PostgreSQL `NOTIFY` (or Redis/NATS) goes, whose subscriber on each replica
-//! calls [`EventBus::publish_local`]. Events carry only ids and a status, so they fit.
+//! calls [`EventBus::publish_local`]. Events carry ids and a status (`execution.output`
+//! also at most one 16 KiB chunk of a script's output), so they fit.
 
 use breeze_core::DeviceCoords;
 use breeze_proto::api::LiveEvent;

@@ -6,7 +6,7 @@
 
 use crate::StoreError;
 use crate::db::{Db, Q, Tx};
-use breeze_proto::agent::{CommandEnvelope, CommandResult, SignedCommand};
+use breeze_proto::agent::{CommandEnvelope, CommandResult, OutputStream, SignedCommand};
 use breeze_proto::api;
 use breeze_proto::ids::{CommandId, DeviceId, ExecutionId, OrgId, UserId};
 use chrono::{DateTime, Utc};
@@ -287,6 +287,69 @@ pub async fn record_result_for_agent(
         command_type: row.command_type,
         execution_id: exec.map(|r| ExecutionId(r.id)),
     })
+}
+
+/// Live output of a running script, from its agent (`command_output` channel frames).
+#[derive(Debug)]
+pub struct OutputChunk<'a> {
+    pub command: CommandId,
+    pub stream: OutputStream,
+    /// UTF-8 bytes of the stream the agent sent before this chunk.
+    pub offset: u64,
+    pub data: &'a str,
+}
+
+/// Appends a chunk of live output to the script execution that follows `command` on
+/// `device`, in order and bounded: only when the execution is not final, `offset` is
+/// exactly the length of what it holds, and the text stays within `cap` bytes. The
+/// final result replaces it all. Answers the execution when the chunk was appended.
+pub async fn append_output_for_agent(
+    db: &Db,
+    device: DeviceId,
+    chunk: &OutputChunk<'_>,
+    cap: u64,
+) -> Result<Option<ExecutionId>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Held {
+        id: Uuid,
+        text: Option<String>,
+    }
+    // Literal SQL per stream: the column never comes from the agent's text.
+    let (select, update) = match chunk.stream {
+        OutputStream::Stdout => (
+            "SELECT id, stdout AS text FROM script_executions WHERE command_id = ? AND device_id = ? AND status NOT IN ",
+            "UPDATE script_executions SET stdout = COALESCE(stdout, '') || ? \
+             WHERE id = ? AND LENGTH(COALESCE(stdout, '')) = ? AND status NOT IN ",
+        ),
+        OutputStream::Stderr => (
+            "SELECT id, stderr AS text FROM script_executions WHERE command_id = ? AND device_id = ? AND status NOT IN ",
+            "UPDATE script_executions SET stderr = COALESCE(stderr, '') || ? \
+             WHERE id = ? AND LENGTH(COALESCE(stderr, '')) = ? AND status NOT IN ",
+        ),
+    };
+    let mut q = Q::new(select).bind(chunk.command).bind(device);
+    q.push_list(FINAL.iter().copied());
+    let Some(held) = db.optional::<Held>(q).await? else {
+        return Ok(None);
+    };
+    let held_text = held.text.unwrap_or_default();
+    let held_len = held_text.len() as u64;
+    if chunk.data.is_empty()
+        || held_len != chunk.offset
+        || held_len.saturating_add(chunk.data.len() as u64) > cap
+    {
+        return Ok(None);
+    }
+    // The length guard (in characters, as LENGTH counts on both engines) keeps two
+    // writers from appending at the same offset.
+    let chars = i64::try_from(held_text.chars().count()).unwrap_or(i64::MAX);
+    let mut q = Q::new(update);
+    q = q
+        .bind(chunk.data.to_string())
+        .bind(ExecutionId(held.id))
+        .bind(chars);
+    q.push_list(FINAL.iter().copied());
+    Ok((db.exec(q).await? == 1).then_some(ExecutionId(held.id)))
 }
 
 #[derive(sqlx::FromRow)]

@@ -1,10 +1,12 @@
-// The live event stream (SSE at /api/v1/events): device status, enrollment, inventory and
-// command/execution progress. Each event invalidates the cached queries it changes, and
-// listeners get the raw event. The stream is read with fetch so the access token goes in
+// The live event stream (SSE at /api/v1/events): device status, enrollment, inventory,
+// command/execution progress and a running script's output. Each event invalidates the
+// cached queries it changes (output is appended to them instead), and listeners get the
+// raw event. The stream is read with fetch so the access token goes in
 // the Authorization header; it ends when the token expires and reconnects with a fresh one.
 import { useEffect, useState } from "react";
 import { api, queryClient, tokens } from "../api/instance";
 import type { LiveEvent } from "../api/types";
+import { applyOutputEvent } from "./executionOutput";
 import { readEvents } from "./sse";
 
 type Listener = (e: LiveEvent) => void;
@@ -25,6 +27,8 @@ export function invalidationsFor(e: LiveEvent): unknown[][] {
   const t = e.type ?? "";
   // Events were dropped for us (we read too slowly): refetch everything.
   if (t === "resync") return [EVERYTHING];
+  // A running script's new output: applied to the cache as it is (applyOutputEvent).
+  if (t === "execution.output") return [];
   // Read loosely: an event this console does not know yet still refreshes what it names.
   const f = e as { device_id?: unknown; id?: unknown; execution_id?: unknown };
   if (t.startsWith("device.")) {
@@ -41,6 +45,7 @@ export function invalidationsFor(e: LiveEvent): unknown[][] {
 }
 
 export function dispatch(e: LiveEvent) {
+  applyOutputEvent(queryClient, e);
   for (const key of invalidationsFor(e)) void queryClient.invalidateQueries({ queryKey: key });
   for (const fn of listeners) fn(e);
 }

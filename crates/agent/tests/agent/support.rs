@@ -29,6 +29,7 @@ pub fn job(dir: &Path, payload: RunScriptPayload, timeout: Duration, cap: usize)
         timeout,
         max_output_bytes: cap,
         work_root: dir.join("run"),
+        live: None,
     }
 }
 

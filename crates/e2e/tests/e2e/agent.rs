@@ -133,6 +133,45 @@ pub(crate) async fn stop(child: &mut Child) -> Result<()> {
     Ok(())
 }
 
+/// A fresh `breeze serve` (binary) with its first admin, one organization and site, and
+/// an agent enrolled into them (state in `<dir>/<agent>`, not started yet).
+pub(crate) struct Enrolled {
+    pub(crate) bin: PathBuf,
+    pub(crate) server: Server,
+    pub(crate) admin: Api,
+    pub(crate) org: String,
+    pub(crate) dev: String,
+    pub(crate) state: PathBuf,
+}
+
+pub(crate) async fn server_with_enrolled_agent(
+    dir: &Path,
+    org_name: &str,
+    agent: &str,
+) -> Result<Enrolled> {
+    let bin = binaries()?;
+    let data = dir.join("server");
+    std::fs::create_dir_all(&data)?;
+    let server = start_server(&bin, &data, free_port()?).await?;
+    let admin = support::setup(&server.url, &server.data, "admin@example.com").await?;
+    let (org, site) = support::org_and_site(&admin, org_name).await?;
+    let (_, key) = support::enrollment_key(&admin, &org, &site).await?;
+    let state = dir.join(agent);
+    enroll_agent(&bin, &state, &server.url, &key).await?;
+    let dev = credentials(&state)?["device_id"]
+        .as_str()
+        .context("device id")?
+        .to_string();
+    Ok(Enrolled {
+        bin,
+        server,
+        admin,
+        org,
+        dev,
+        state,
+    })
+}
+
 pub(crate) fn credentials(state: &Path) -> Result<Value> {
     Ok(serde_json::from_str(&std::fs::read_to_string(
         state.join("credentials.json"),
@@ -148,17 +187,30 @@ const FINAL: &[&str] = &[
     "rejected",
 ];
 
-pub(crate) async fn wait_execution(api: &Api, id: &str, secs: u64) -> Result<Value> {
-    eventually(secs, "the execution to finish", || {
+/// Polls the execution until `ready` holds for it; answers it then.
+pub(crate) async fn execution_when(
+    api: &Api,
+    exec: &str,
+    secs: u64,
+    what: &str,
+    ready: fn(&Value) -> bool,
+) -> Result<Value> {
+    eventually(secs, what, || {
         let api = api.clone();
-        let id = id.to_string();
+        let exec = exec.to_string();
         async move {
-            let (_, v) = api.get(&format!("/api/v1/script-executions/{id}")).await?;
-            Ok(v["status"]
-                .as_str()
-                .is_some_and(|s| FINAL.contains(&s))
-                .then_some(v))
+            let (_, v) = api
+                .get(&format!("/api/v1/script-executions/{exec}"))
+                .await?;
+            Ok(ready(&v).then_some(v))
         }
+    })
+    .await
+}
+
+pub(crate) async fn wait_execution(api: &Api, id: &str, secs: u64) -> Result<Value> {
+    execution_when(api, id, secs, "the execution to finish", |v| {
+        v["status"].as_str().is_some_and(|s| FINAL.contains(&s))
     })
     .await
 }

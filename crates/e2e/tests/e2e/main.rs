@@ -4,5 +4,6 @@
 mod agent;
 mod api;
 mod install;
+mod live_output;
 mod quarantine;
 mod support;

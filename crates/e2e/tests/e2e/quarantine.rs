@@ -2,30 +2,23 @@
 //! ones queued before the quarantine while its agent was offline.
 
 use crate::agent::{
-    binaries, credentials, enroll_agent, execute, free_port, run_agent, script, start_server, stop,
-    wait_execution,
+    Enrolled, execute, run_agent, script, server_with_enrolled_agent, stop, wait_execution,
 };
-use crate::support;
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quarantined_device_runs_nothing_even_what_was_queued_before() -> Result<()> {
-    let bin = binaries()?;
     let dir = tempfile::tempdir()?;
-    let data = dir.path().join("server");
-    std::fs::create_dir_all(&data)?;
-    let server = start_server(&bin, &data, free_port()?).await?;
-    let admin = support::setup(&server.url, &server.data, "admin@example.com").await?;
-    let (org, site) = support::org_and_site(&admin, "Q").await?;
-    let (_, key) = support::enrollment_key(&admin, &org, &site).await?;
-    let state = dir.path().join("agent-q");
-    enroll_agent(&bin, &state, &server.url, &key).await?;
-    let dev = credentials(&state)?["device_id"]
-        .as_str()
-        .context("device id")?
-        .to_string();
+    let Enrolled {
+        bin,
+        server: _server,
+        admin,
+        org,
+        dev,
+        state,
+    } = server_with_enrolled_agent(dir.path(), "Q", "agent-q").await?;
 
     // Queued while the agent is not running: a script that leaves a marker, and a
     // device command.

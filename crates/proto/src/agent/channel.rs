@@ -11,7 +11,9 @@
 //! 1. The agent connects and sends `hello`. The server answers `welcome`.
 //! 2. The server pushes each queued command as a `command` frame (and marks it
 //!    `sent`). The agent answers `command_ack` when it starts it; the *result* goes
-//!    over HTTP (`…/commands/{id}/result`), never over the channel.
+//!    over HTTP (`…/commands/{id}/result`), never over the channel. While a script
+//!    runs, the agent may send its new output as `command_output` frames (best effort,
+//!    see [`CommandOutput`]); a server that does not know the frame answers `error`.
 //! 3. Either side may send `ping`; the other answers `pong` with the same `id`. The
 //!    agent pings every 30 s and reconnects when no frame arrived for 90 s.
 //!    WebSocket-level ping/pong is answered too.
@@ -24,7 +26,7 @@
 //! it with `stream_close`. An agent that does not know a stream `kind` answers
 //! `stream_close` with `reason: "unsupported stream kind: …"`.
 
-use super::{CommandAck, SignedCommand};
+use super::{CommandAck, CommandOutput, SignedCommand};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +55,8 @@ pub enum ChannelFrame {
     Command(SignedCommand),
     /// agent → server: the command was verified and started.
     CommandAck(CommandAck),
+    /// agent → server: output a running script printed since its previous chunk.
+    CommandOutput(CommandOutput),
     /// either way; answered by `pong` with the same id.
     Ping {
         id: u64,
@@ -110,6 +114,18 @@ mod tests {
             r#"{"type":"stream_open","stream":2,"kind":"terminal","params":{"cols":80}}"#,
         )?;
         assert_eq!(open.stream(), Some(StreamId(2)));
+        let out: ChannelFrame = serde_json::from_str(
+            r#"{"type":"command_output","command_id":"0190f5d2-8a4e-7c3b-9d1e-2f3a4b5c6d7e","stream":"stderr","offset":12,"data":"x"}"#,
+        )?;
+        match out {
+            ChannelFrame::CommandOutput(o) => {
+                assert_eq!(
+                    (o.stream, o.offset, o.data.as_str()),
+                    (super::super::OutputStream::Stderr, 12, "x")
+                );
+            }
+            other => panic!("expected command_output, got {other:?}"),
+        }
         Ok(())
     }
 }

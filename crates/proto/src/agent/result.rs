@@ -96,3 +96,46 @@ pub struct CommandAck {
     pub status: AckStatus,
     pub started_at: DateTime<Utc>,
 }
+
+/// Which output stream of a running command a chunk belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum OutputStream {
+    Stdout,
+    Stderr,
+}
+
+impl OutputStream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stdout => "stdout",
+            Self::Stderr => "stderr",
+        }
+    }
+}
+
+/// Live output of a running script: [`super::ChannelFrame::CommandOutput`], agent →
+/// server, best effort. The agent sends what the script printed since its last chunk
+/// at most every [`OUTPUT_FLUSH_MILLIS`] ms (sooner once [`OUTPUT_CHUNK_MAX_BYTES`] are
+/// waiting), and stops once a stream has sent the command's `max_output_bytes`. Chunks
+/// are never retried: a chunk lost with the channel leaves a gap the server will not
+/// fill (it takes a chunk only at the `offset` it expects), and the final
+/// [`CommandResult`] replaces the live output in any case. An agent that does not
+/// stream (older versions) simply sends the result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CommandOutput {
+    pub command_id: CommandId,
+    pub stream: OutputStream,
+    /// UTF-8 bytes of this stream sent before this chunk (the sum of the earlier
+    /// chunks' `data` lengths), so the receiver can append in order and skip a repeat.
+    pub offset: u64,
+    /// The new text (UTF-8; invalid bytes replaced by U+FFFD, never half a character).
+    pub data: String,
+}
+
+/// How often a running script's new output is sent at most.
+pub const OUTPUT_FLUSH_MILLIS: u64 = 250;
+/// Waiting output is sent at once when it reaches this size; one chunk is never larger.
+pub const OUTPUT_CHUNK_MAX_BYTES: usize = 16 * 1024;

@@ -1,7 +1,9 @@
 //! The live event stream (`GET /api/v1/events`, Server-Sent Events). Each message is
 //! one JSON object with a `type`; it says *what* changed, and the console refetches the
-//! objects it names. Events never carry more than ids and a status, so a client that
-//! misses one loses nothing but a refresh.
+//! objects it names. Events carry ids and a status, so a client that misses one loses
+//! nothing but a refresh; the one exception is `execution.output`, which carries a
+//! running script's new output with its offset, so a client that missed a chunk sees
+//! the gap (the offset is past what it holds) and refetches the execution.
 
 use super::*;
 
@@ -60,6 +62,20 @@ pub enum LiveEvent {
         command_id: CommandId,
         status: String,
     },
+    /// New output of a running script execution, as its agent streams it (at most
+    /// every 250 ms or 16 KiB per chunk). Append `data` when `offset` equals the UTF-8
+    /// length of the stream's text you hold; otherwise refetch the execution. The
+    /// final `execution.updated` replaces the live output with the result's.
+    #[serde(rename = "execution.output")]
+    ExecutionOutput {
+        device_id: DeviceId,
+        execution_id: ExecutionId,
+        command_id: CommandId,
+        stream: crate::agent::OutputStream,
+        /// UTF-8 bytes of the stream before this chunk.
+        offset: u64,
+        data: String,
+    },
     /// A type this client does not know yet (newer server): ignore it.
     #[serde(other)]
     Unknown,
@@ -76,6 +92,7 @@ impl LiveEvent {
             LiveEvent::DeviceInventory { .. } => "device.inventory",
             LiveEvent::CommandUpdated { .. } => "command.updated",
             LiveEvent::ExecutionUpdated { .. } => "execution.updated",
+            LiveEvent::ExecutionOutput { .. } => "execution.output",
             LiveEvent::Unknown => "unknown",
         }
     }

@@ -20,9 +20,9 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use breeze_proto::agent::{
-    ChannelFrame, CommandAck, CommandRejection, CommandResult, CommandStatus, EnrollRequest,
-    EnrollResponse, HeartbeatRequest, HeartbeatResponse, InventoryRequest, InventorySection,
-    SecretToken, canonical_json,
+    ChannelFrame, CommandAck, CommandOutput, CommandRejection, CommandResult, CommandStatus,
+    EnrollRequest, EnrollResponse, HeartbeatRequest, HeartbeatResponse, InventoryRequest,
+    InventorySection, SecretToken, canonical_json,
 };
 use breeze_proto::api::{ErrorBody, LiveEvent, OkBody};
 use breeze_proto::ids::{CommandId, DeviceId};
@@ -512,6 +512,51 @@ async fn check_own_command(
     }
 }
 
+/// Live output of a running script (a `command_output` frame): appended to its
+/// execution (in order, within the output cap) and published as `execution.output` to
+/// the streams that may see the device. Answers false when the channel must end (the
+/// agent named another device's command: its token is now suspended).
+async fn record_output(
+    state: &AppState,
+    device: &store::AgentDevice,
+    meta: &ClientMeta,
+    out: &CommandOutput,
+) -> bool {
+    let chunk = commands::OutputChunk {
+        command: out.command_id,
+        stream: out.stream,
+        offset: out.offset,
+        data: &out.data,
+    };
+    let cap = state.config.agents.max_output_bytes;
+    match commands::append_output_for_agent(&state.db, device.device_id(), &chunk, cap).await {
+        Ok(Some(execution_id)) => {
+            state.events.publish(
+                device.coords(),
+                &LiveEvent::ExecutionOutput {
+                    device_id: device.device_id(),
+                    execution_id,
+                    command_id: out.command_id,
+                    stream: out.stream,
+                    offset: out.offset,
+                    data: out.data.clone(),
+                },
+            );
+            true
+        }
+        // Not taken: a gap, a repeat, past the cap, already final, or not a script of
+        // this device. Only the last is misuse.
+        Ok(None) => !matches!(
+            check_own_command(state, device, meta, out.command_id).await,
+            Ok(Owner::Foreign)
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, device = %device.device_id(), "recording live output");
+            true
+        }
+    }
+}
+
 /// Tells the live streams that a command started (when the acknowledgement changed it).
 fn publish_ack(
     state: &AppState,
@@ -795,6 +840,7 @@ async fn serve_channel(state: AppState, a: AgentAuth, meta: ClientMeta, mut sock
                             }
                         }
                     }
+                    ChannelFrame::CommandOutput(out) => record_output(&state, &a.device, &meta, &out).await,
                     ChannelFrame::StreamOpen { stream, kind, .. } => send(&mut socket, &ChannelFrame::StreamClose {
                         stream,
                         reason: Some(format!("unsupported stream kind: {kind}")),

@@ -41,9 +41,9 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// The live event stream: `text/event-stream`, first `{"type":"hello"}`, then the
 /// events in reach of the caller (`device.status`, `device.enrolled`,
-/// `device.inventory`, `command.updated`, `execution.updated`) and `resync` when events
-/// were dropped. Ends when the access token expires or is revoked: reconnect with a
-/// fresh one.
+/// `device.inventory`, `command.updated`, `execution.updated`, `execution.output`) and
+/// `resync` when events were dropped. Ends when the access token expires or is
+/// revoked: reconnect with a fresh one.
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", security(("bearer" = [])),
     responses(
         (status = 200, description = "Server-Sent Events; each message's data is one LiveEvent", content_type = "text/event-stream", body = LiveEvent),

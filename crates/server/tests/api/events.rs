@@ -12,10 +12,10 @@ use breeze_client::{BreezeClient, EventStream};
 use breeze_core::roles::{ORG_ADMIN, PARTNER_ADMIN};
 use breeze_core::scope::OrgAccess;
 use breeze_core::validate::Email;
-use breeze_proto::agent::{ChannelFrame, EnrollResponse, SignedCommand};
+use breeze_proto::agent::EnrollResponse;
 use breeze_proto::api::*;
 use breeze_proto::ids::*;
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -24,7 +24,7 @@ use std::time::Duration;
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Reads events until one matches `stop`; answers every event read, `stop`'s last.
-async fn read_until(
+pub(crate) async fn read_until(
     who: &str,
     s: &mut EventStream,
     stop: impl Fn(&LiveEvent) -> bool,
@@ -46,7 +46,7 @@ async fn read_until(
     }
 }
 
-async fn open(who: &str, c: &BreezeClient) -> EventStream {
+pub(crate) async fn open(who: &str, c: &BreezeClient) -> EventStream {
     let mut s = c
         .events()
         .await
@@ -71,7 +71,7 @@ fn is_status(e: &LiveEvent, device: DeviceId, want: &str) -> bool {
     matches!(e, LiveEvent::DeviceStatus { device_id, status, .. } if *device_id == device && status == want)
 }
 
-async fn org_and_site(admin: &BreezeClient, name: &str) -> (OrgId, SiteId) {
+pub(crate) async fn org_and_site(admin: &BreezeClient, name: &str) -> (OrgId, SiteId) {
     let org: Organization = admin
         .post("/api/v1/orgs", &json!({"name": name}))
         .await
@@ -93,7 +93,7 @@ async fn org_and_site(admin: &BreezeClient, name: &str) -> (OrgId, SiteId) {
 }
 
 /// A device enrolled through a site enrollment key; answers its id and agent client.
-async fn enroll(
+pub(crate) async fn enroll(
     app: &TestApp,
     admin: &BreezeClient,
     org: OrgId,
@@ -124,12 +124,12 @@ async fn enroll(
     (e.device_id, app.client.with_token(e.auth_token.expose()))
 }
 
-fn heartbeat() -> Value {
+pub(crate) fn heartbeat() -> Value {
     json!({"protocol_version": 1, "agent_version": "0.1.0", "sent_at": chrono::Utc::now(),
         "status": "ok", "metrics": {"cpu_percent": 1.0, "ram_percent": 2.0}})
 }
 
-pub async fn invite(
+pub(crate) async fn invite(
     app: &TestApp,
     by: &BreezeClient,
     email: &str,
@@ -159,7 +159,7 @@ pub async fn invite(
 }
 
 /// A user straight in the store (a platform operator, or a second partner's admin).
-async fn store_user(app: &TestApp, email: &str, partner: Option<&str>) -> BreezeClient {
+pub(crate) async fn store_user(app: &TestApp, email: &str, partner: Option<&str>) -> BreezeClient {
     let now = chrono::Utc::now();
     let hash = app.state.hasher.hash(PASSWORD).expect("hash");
     let email_p = Email::parse("email", email).expect("email");
@@ -229,7 +229,7 @@ async fn add_member(admin: &BreezeClient, group: DeviceGroupId, device: DeviceId
         .expect("add member");
 }
 
-async fn quarantine(admin: &BreezeClient, device: DeviceId) {
+pub(crate) async fn quarantine(admin: &BreezeClient, device: DeviceId) {
     let d: Device = admin
         .post(
             &format!("/api/v1/devices/{device}/quarantine"),
@@ -472,58 +472,9 @@ async fn command_acks_and_results_publish_command_and_execution_events() {
 
         // A script execution: delivered and acknowledged on the agent channel, its
         // result over HTTP.
-        let script: Script = pa
-            .post(
-                "/api/v1/scripts",
-                &json!({"org_id": org, "name": "hello", "language": "bash",
-                    "os_types": ["linux"], "content": "echo hi"}),
-            )
-            .await
-            .expect("script");
-        let mut ws_url = app
-            .client
-            .base()
-            .join(&format!("/ws/agents/{dev}"))
-            .expect("url");
-        ws_url.set_scheme("ws").expect("ws scheme");
-        let mut req =
-            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-                ws_url.as_str(),
-            )
-            .expect("ws request");
-        req.headers_mut().insert(
-            reqwest::header::AUTHORIZATION,
-            format!("Bearer {}", agent.token().expect("agent token"))
-                .parse()
-                .expect("header"),
-        );
-        let (mut ws, _) = tokio_tungstenite::connect_async(req)
-            .await
-            .expect("agent channel");
-        let started: Data<Vec<ExecutionRef>> = pa
-            .post(
-                &format!("/api/v1/scripts/{}/execute", script.id),
-                &json!({"device_ids": [dev]}),
-            )
-            .await
-            .expect("execute");
-        let exec = started.data[0].id;
-        let pushed: SignedCommand = loop {
-            let msg = tokio::time::timeout(PATIENCE, ws.next())
-                .await
-                .expect("a frame in time")
-                .expect("channel open")
-                .expect("frame");
-            let tokio_tungstenite::tungstenite::Message::Text(text) = msg else {
-                continue;
-            };
-            if let ChannelFrame::Command(c) =
-                serde_json::from_str::<ChannelFrame>(text.as_str()).expect("frame json")
-            {
-                break c;
-            }
-        };
-        let run = pushed.envelope.id;
+        let mut ws = crate::live_output::agent_channel(&app, dev, &agent).await;
+        let (exec, run) =
+            crate::live_output::run_over_channel(&pa, org, dev, &mut ws, "echo hi").await;
         let ack = serde_json::to_string(&json!({"type": "command_ack", "command_id": run,
             "status": "running", "started_at": chrono::Utc::now()}))
         .expect("json");

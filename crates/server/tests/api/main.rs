@@ -21,6 +21,7 @@ mod events;
 mod groups;
 mod harness;
 mod json_limits;
+mod live_output;
 mod metrics;
 mod onboarding;
 mod openapi;
