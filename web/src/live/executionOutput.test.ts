@@ -11,6 +11,10 @@ const exec = (over: Partial<ScriptExecution> = {}): ScriptExecution => ({
   device_id: "d1",
   device_hostname: "host",
   status: "running",
+  parameters: {},
+  trigger_type: "manual",
+  stdout_truncated: false,
+  stderr_truncated: false,
   exit_code: null,
   stdout: null,
   stderr: null,
@@ -21,7 +25,7 @@ const exec = (over: Partial<ScriptExecution> = {}): ScriptExecution => ({
   ...over,
 });
 
-const event = (offset: number, data: string, stream = "stdout") => ({ type: "execution.output", execution_id: "e1", device_id: "d1", command_id: "c1", stream, offset, data });
+const event = (offset: number, data: string, stream: "stdout" | "stderr" = "stdout") => ({ type: "execution.output" as const, execution_id: "e1", device_id: "d1", command_id: "c1", stream, offset, data });
 
 describe("live script output", () => {
   it("appends chunks in order, counting offsets in UTF-8 bytes", () => {
@@ -46,9 +50,9 @@ describe("live script output", () => {
   });
 
   it("ignores other events and malformed chunks", () => {
-    expect(outputChunk({ type: "execution.updated", execution_id: "e1" })).toBeNull();
-    expect(outputChunk({ ...event(0, "x"), stream: "stdin" })).toBeNull();
-    expect(outputChunk({ ...event(0, "x"), offset: "0" })).toBeNull();
+    expect(outputChunk({ type: "execution.updated", execution_id: "e1", command_id: "c1", device_id: "d1", status: "running" })).toBeNull();
+    expect(outputChunk({ ...event(0, "x"), stream: "stdin" } as never)).toBeNull();
+    expect(outputChunk({ ...event(0, "x"), offset: "0" } as never)).toBeNull();
   });
 
   it("updates the single-execution and the list queries, and refetches after a gap", async () => {

@@ -27,8 +27,8 @@ function useFollow(text: string | null, live: boolean) {
 export function ExecutionOutput({ execution: e }: { execution: ScriptExecution }) {
   const empty = !e.stdout && !e.stderr && !e.error_message;
   const live = !isTerminal(e.status);
-  const outRef = useFollow(e.stdout, live);
-  const errRef = useFollow(e.stderr, live);
+  const outRef = useFollow(e.stdout ?? null, live);
+  const errRef = useFollow(e.stderr ?? null, live);
   return (
     <div className="space-y-2" aria-live="polite">
       {e.error_message && <p className="text-sm text-danger">{e.error_message}</p>}
