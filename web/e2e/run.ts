@@ -28,6 +28,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { installFromDialog, type Agent } from "./agent";
 import { everyTab, openDevice, runScript, serverStreamsOutput } from "./device";
+import type { Page } from "playwright-core";
 import { ARTIFACTS, BREEZE_URL, noErrorState, open, settled, step, waitFor, type Session } from "./driver";
 import { createGroup, createKey, createOrg, createRole, createScript, createSite, gettingStarted, invite, keyUses, login, nav, saveSettings, setup, signOut, usersListed } from "./forms";
 import { apiLogin, call, secondTenant, type OtherTenant } from "./seed";
@@ -145,6 +146,7 @@ async function adminFlow(sink: Sink, t0: number, fresh: boolean, stopLater: (a: 
       await page.getByRole("row").filter({ hasText: other.device }).first().waitFor();
       await settled(page);
       await s.shot("devices");
+      await otherRowReads(page, other.device);
       await nav(page, "Dashboard");
       await page.getByText("Online", { exact: true }).first().waitFor();
       await settled(page);
@@ -217,6 +219,7 @@ async function adminFlow(sink: Sink, t0: number, fresh: boolean, stopLater: (a: 
       await page.getByRole("heading", { name: "Devices" }).waitFor();
       await settled(page);
       await s.shot("devices-narrow");
+      await otherRowReads(page, other.device);
       await page.getByRole("link", { name: DEVICE, exact: true }).first().click();
       await page.getByRole("heading", { name: DEVICE }).waitFor();
       await settled(page);
@@ -243,6 +246,16 @@ async function adminFlow(sink: Sink, t0: number, fresh: boolean, stopLater: (a: 
   } finally {
     await s.close();
   }
+}
+
+/**
+ * The second customer's machine enrolled and never checked in; its row (a table row, or a card
+ * on a narrow screen) says so in words and names its OS once.
+ */
+async function otherRowReads(page: Page, hostname: string) {
+  const text = (await page.getByRole("row").filter({ hasText: hostname }).first().innerText()).replace(/\s+/g, " ");
+  if (!text.includes("waiting for first check-in")) throw new Error(`the row of ${hostname} does not say “waiting for first check-in”: ${text}`);
+  if (!text.includes("Windows Server 2022") || /Windows Windows/.test(text)) throw new Error(`the row of ${hostname} does not name its OS once: ${text}`);
 }
 
 /** The invited customer user: opens the e-mailed link, signs in, sees only their org's device. */
