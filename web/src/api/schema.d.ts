@@ -674,9 +674,9 @@ export interface paths {
         /**
          * The live event stream: `text/event-stream`, first `{"type":"hello"}`, then the
          *     events in reach of the caller (`device.status`, `device.enrolled`,
-         *     `device.inventory`, `command.updated`, `execution.updated`) and `resync` when events
-         *     were dropped. Ends when the access token expires or is revoked: reconnect with a
-         *     fresh one.
+         *     `device.inventory`, `command.updated`, `execution.updated`, `execution.output`) and
+         *     `resync` when events were dropped. Ends when the access token expires or is
+         *     revoked: reconnect with a fresh one.
          */
         get: operations["events_events"];
         put?: never;
@@ -1216,6 +1216,7 @@ export interface components {
     schemas: {
         AcceptInviteRequest: {
             name?: string | null;
+            /** @description 12 to 512 characters. */
             password: string;
             token: string;
         };
@@ -1459,7 +1460,7 @@ export interface components {
             site_id: components["schemas"]["SiteId"];
         };
         CreateOrganization: {
-            billing_contact?: unknown;
+            billing_contact?: Record<string, unknown> | null;
             /** Format: date */
             contract_end?: string | null;
             /** Format: date */
@@ -1467,7 +1468,7 @@ export interface components {
             /** Format: int64 */
             max_devices?: number | null;
             name: string;
-            settings?: unknown;
+            settings?: Record<string, unknown> | null;
             slug?: string | null;
             /** @description `active` (default), `trial`, `suspended` or `churned`. */
             status?: string | null;
@@ -1520,11 +1521,14 @@ export interface components {
             timeout_seconds?: number | null;
         };
         CreateSite: {
-            address?: unknown;
-            contact?: unknown;
+            address?: Record<string, unknown> | null;
+            contact?: Record<string, unknown> | null;
             name: string;
-            settings?: unknown;
-            /** @description IANA time zone (default `UTC`). */
+            settings?: Record<string, unknown> | null;
+            /**
+             * @description IANA time zone (default `UTC`).
+             * @example Europe/Berlin
+             */
             timezone?: string | null;
         };
         /** @description A single object wrapped as `{"data": ...}`. */
@@ -2102,6 +2106,19 @@ export interface components {
             /** @enum {string} */
             type: "execution.updated";
         } | {
+            command_id: components["schemas"]["CommandId"];
+            data: string;
+            device_id: components["schemas"]["DeviceId"];
+            execution_id: components["schemas"]["ExecutionId"];
+            /**
+             * Format: int64
+             * @description UTF-8 bytes of the stream before this chunk.
+             */
+            offset: number;
+            stream: components["schemas"]["OutputStream"];
+            /** @enum {string} */
+            type: "execution.output";
+        } | {
             /** @enum {string} */
             type: "Unknown";
         };
@@ -2337,6 +2354,11 @@ export interface components {
          * @enum {string}
          */
         OsType: "linux" | "macos" | "windows";
+        /**
+         * @description Which output stream of a running command a chunk belongs to.
+         * @enum {string}
+         */
+        OutputStream: "stdout" | "stderr";
         /** @description A page of a list. */
         Page_AuditEntry: {
             data: {
@@ -2775,6 +2797,7 @@ export interface components {
             refresh_token: string;
         };
         ResetPasswordRequest: {
+            /** @description 12 to 512 characters. */
             password: string;
             token: string;
         };
@@ -2935,6 +2958,7 @@ export interface components {
         SetupRequest: {
             admin_email: string;
             admin_name: string;
+            /** @description 12 to 512 characters. */
             admin_password: string;
             partner_name: string;
             setup_token: string;
@@ -3073,7 +3097,7 @@ export interface components {
         };
         /** @description Fields absent from the body stay as they are. */
         UpdateOrganization: {
-            billing_contact?: unknown;
+            billing_contact?: Record<string, unknown> | null;
             /** Format: date */
             contract_end?: string | null;
             /** Format: date */
@@ -3081,7 +3105,7 @@ export interface components {
             /** Format: int64 */
             max_devices?: number | null;
             name?: string | null;
-            settings?: unknown;
+            settings?: Record<string, unknown> | null;
             slug?: string | null;
             status?: string | null;
         };
@@ -3120,10 +3144,14 @@ export interface components {
             smtp?: components["schemas"]["UpdateSmtp"] | null;
         };
         UpdateSite: {
-            address?: unknown;
-            contact?: unknown;
+            address?: Record<string, unknown> | null;
+            contact?: Record<string, unknown> | null;
             name?: string | null;
-            settings?: unknown;
+            settings?: Record<string, unknown> | null;
+            /**
+             * @description An IANA time zone name.
+             * @example Europe/Berlin
+             */
             timezone?: string | null;
         };
         UpdateSmtp: {

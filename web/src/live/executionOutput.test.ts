@@ -1,6 +1,6 @@
 import { QueryClient } from "@tanstack/react-query";
 import { describe, expect, it } from "vitest";
-import type { ScriptExecution } from "../api/types";
+import type { LiveEvent, ScriptExecution } from "../api/types";
 import { applyChunk, applyOutputEvent, outputChunk } from "./executionOutput";
 
 const exec = (over: Partial<ScriptExecution> = {}): ScriptExecution => ({
@@ -8,6 +8,10 @@ const exec = (over: Partial<ScriptExecution> = {}): ScriptExecution => ({
   script_id: "s1",
   script_name: "probe",
   script_version: 1,
+  parameters: {},
+  stdout_truncated: false,
+  stderr_truncated: false,
+  trigger_type: "manual",
   device_id: "d1",
   device_hostname: "host",
   status: "running",
@@ -21,7 +25,10 @@ const exec = (over: Partial<ScriptExecution> = {}): ScriptExecution => ({
   ...over,
 });
 
-const event = (offset: number, data: string, stream = "stdout") => ({ type: "execution.output", execution_id: "e1", device_id: "d1", command_id: "c1", stream, offset, data });
+const event = (offset: number, data: string, stream: "stdout" | "stderr" = "stdout") =>
+  ({ type: "execution.output", execution_id: "e1", device_id: "d1", command_id: "c1", stream, offset, data }) satisfies LiveEvent;
+/** An event as a faulty or newer server might send it: not what the schema allows. */
+const malformed = (e: object) => e as unknown as LiveEvent;
 
 describe("live script output", () => {
   it("appends chunks in order, counting offsets in UTF-8 bytes", () => {
@@ -46,9 +53,9 @@ describe("live script output", () => {
   });
 
   it("ignores other events and malformed chunks", () => {
-    expect(outputChunk({ type: "execution.updated", execution_id: "e1" })).toBeNull();
-    expect(outputChunk({ ...event(0, "x"), stream: "stdin" })).toBeNull();
-    expect(outputChunk({ ...event(0, "x"), offset: "0" })).toBeNull();
+    expect(outputChunk({ type: "execution.updated", execution_id: "e1", device_id: "d1", command_id: "c1", status: "running" })).toBeNull();
+    expect(outputChunk(malformed({ ...event(0, "x"), stream: "stdin" }))).toBeNull();
+    expect(outputChunk(malformed({ ...event(0, "x"), offset: "0" }))).toBeNull();
   });
 
   it("updates the single-execution and the list queries, and refetches after a gap", async () => {
