@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # Browser tests: starts a real `breeze serve` on loopback with an empty data directory, then
 # drives headless Chromium through the web console with playwright-core (web/e2e/run.ts): every
-# form through the UI, the real `breeze-agent` installed with the command copied from the
-# console's key dialog, every device tab checked against the API. Whole-page screenshots and
+# form through the UI, the first device added with the Getting started wizard (its install
+# command copied and run with --no-service against this server, which serves the agent built
+# here), every device tab checked against the API. Whole-page screenshots and
 # time-to-first-device.txt land in $E2E_ARTIFACTS (default artifacts/screenshots).
-# E2E_KNOWN_BUGS=<ids>|all records checks that fail only because of known defects instead of
-# failing (web/e2e/known.ts lists them).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

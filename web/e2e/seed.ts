@@ -1,7 +1,7 @@
 // API helpers for the browser run. Everything a user does goes through the console; the API
-// serves only the run's assertions and a second tenant (another customer with a Windows file
-// server, enrolled through the agent enrollment API) whose machine the first tenant's users
-// must never see.
+// serves only the run's assertions and the second customer's machine (a Windows file server
+// enrolled through the agent enrollment API with a key made in the console), which the first
+// customer's users must never see.
 import { createHash, randomBytes } from "node:crypto";
 import { BREEZE_URL } from "./driver";
 
@@ -35,21 +35,15 @@ export interface OtherTenant {
   deviceId: string;
 }
 
-/** A second customer organization with a site, a key and a Windows machine enrolled with it. */
-export async function secondTenant(adminToken: string, name = "Contoso Legal"): Promise<OtherTenant> {
-  const org = await call<{ id: string; name: string }>(adminToken, "POST", "/api/v1/orgs", { name });
-  const site = await call<{ id: string }>(adminToken, "POST", `/api/v1/orgs/${org.id}/sites`, { name: "Head office", timezone: "Europe/London" });
-  const key = await call<{ key: string }>(adminToken, "POST", "/api/v1/enrollment-keys", {
-    org_id: org.id,
-    site_id: site.id,
-    name: `${name} e2e`,
-    max_uses: 5,
-    expires_in_hours: 2,
-  });
+/**
+ * The second customer's machine: a Windows file server enrolled (through the agent
+ * enrollment API, as its agent would) with the key made for that customer in the console.
+ */
+export async function secondTenant(org: { id: string; name: string }, enrollmentKey: string): Promise<OtherTenant> {
   const device = `contoso-fs-${randomBytes(2).toString("hex")}`;
   const r = await call<{ device_id: string }>(null, "POST", "/api/v1/agents/enroll", {
     protocol_version: 1,
-    enrollment_key: key.key,
+    enrollment_key: enrollmentKey,
     hostname: device,
     os_type: "windows",
     os_version: "Windows Server 2022",

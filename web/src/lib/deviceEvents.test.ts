@@ -19,6 +19,8 @@ describe("describeEvent", () => {
   it("describes status changes and command results", () => {
     expect(describeEvent({ event_type: "online", details: { previous_status: "offline" } }).title).toBe("Back online");
     expect(describeEvent({ event_type: "online", details: { previous_status: "pending" } }).title).toBe("First check-in");
+    // The server's record of an enrolled device's first check-in (it was awaiting_checkin).
+    expect(describeEvent({ event_type: "first_checkin", details: {} })).toEqual({ title: "First check-in", detail: "The agent started and reported in.", tone: "ok" });
     expect(describeEvent({ event_type: "command_result", details: { type: "run_script", status: "failed", exit_code: 2 } })).toEqual({ title: "Script run failed", detail: "Exit code 2", tone: "danger" });
     expect(describeEvent({ event_type: "command_result", details: { type: "reboot", status: "completed", exit_code: null } })).toEqual({ title: "Reboot completed", detail: null, tone: "ok" });
     expect(describeEvent({ event_type: "command_result", details: { type: "run_script", status: "completed", exit_code: 0 } }, "Disk cleanup").title).toBe("Script “Disk cleanup” completed");

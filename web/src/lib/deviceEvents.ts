@@ -38,6 +38,8 @@ export function describeEvent(e: Pick<DeviceEvent, "event_type" | "details">, sc
       return { title: "Enrolled", detail: [str(d.hostname), str(d.agent_version) && `agent ${str(d.agent_version)}`].filter(Boolean).join(" · ") || null, tone: "primary" };
     case "pending_device_created":
       return { title: "Added, waiting for its agent to enroll", detail: null, tone: "muted" };
+    case "first_checkin":
+      return { title: "First check-in", detail: "The agent started and reported in.", tone: "ok" };
     case "online":
       return { title: was === "pending" ? "First check-in" : "Back online", detail: null, tone: "ok" };
     case "offline":

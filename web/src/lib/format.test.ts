@@ -17,6 +17,13 @@ describe("osText", () => {
     expect(osText({ os_type: "linux", os_name: null, os_version: "12", os_build: null })).toBe("Linux 12");
     expect(osText({ os_type: "windows", os_name: undefined, os_version: null, os_build: null })).toBe("Windows");
   });
+
+  it("does not repeat a name the version already carries", () => {
+    // What a Windows agent sends at enrollment, before the first inventory.
+    expect(osText({ os_type: "windows", os_name: null, os_version: "Windows Server 2022", os_build: "20348" })).toBe("Windows Server 2022");
+    expect(osText({ os_type: "windows", os_name: "Windows", os_version: "Windows 11 Pro", os_build: null })).toBe("Windows 11 Pro");
+    expect(osText({ os_type: "linux", os_name: "Debian GNU/Linux", os_version: "12", os_build: null })).toBe("Debian GNU/Linux 12");
+  });
 });
 
 describe("greeting", () => {

@@ -39,7 +39,8 @@ export function osLabel(os: string | null | undefined): string {
  * The operating system as the agent reported it: the distribution's or product's name
  * with its version, e.g. "Debian GNU/Linux 12 (bookworm)". A Linux build repeats the
  * version with the codename ("12 (bookworm)"), so it replaces the bare version rather
- * than following it. Before the first OS inventory the type stands in for the name.
+ * than following it. Before the first OS inventory the type stands in for the name; a
+ * version that starts with the name already is shown alone.
  */
 export function osText(d: Pick<Device, "os_type" | "os_name" | "os_version" | "os_build">): string {
   const version = d.os_version?.trim() ?? "";
@@ -47,6 +48,8 @@ export function osText(d: Pick<Device, "os_type" | "os_name" | "os_version" | "o
   const shown = version && build.startsWith(version) ? build : version;
   const reported = d.os_name?.trim();
   const name = !reported ? osLabel(d.os_type) : reported === "Darwin" ? "macOS" : reported;
+  // A version that already names the OS ("Windows Server 2022") is not prefixed again.
+  if (shown.toLowerCase().startsWith(`${name.toLowerCase()} `)) return shown;
   return [name, shown].filter(Boolean).join(" ");
 }
 

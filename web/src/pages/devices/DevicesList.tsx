@@ -237,7 +237,7 @@ export default function DevicesList() {
                               {name}
                             </div>
                             <div role="cell" className="shrink-0">
-                              <Badge tone={statusTone(d.status)}>{d.status}</Badge>
+                              <Badge tone={statusTone(d.status)}>{statusLabel(d.status)}</Badge>
                             </div>
                           </div>
                           <div className="flex items-center justify-between gap-2 text-xs text-muted-fg">

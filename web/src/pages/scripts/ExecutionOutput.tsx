@@ -15,7 +15,7 @@ export function executionTone(status: string): "ok" | "danger" | "warn" | "muted
 }
 
 /** Keeps a growing output box scrolled to its end while the script runs. */
-function useFollow(text: string | null, live: boolean) {
+function useFollow(text: string | null | undefined, live: boolean) {
   const ref = useRef<HTMLPreElement>(null);
   useEffect(() => {
     const el = ref.current;

@@ -9,7 +9,7 @@ import { Checkbox, Field, Input, Select } from "../../components/ui/form";
 import { Loading, Notice } from "../../components/ui/feedback";
 import { useGroups, useSites } from "../../lib/queries";
 import { useOrgScope } from "../../lib/scope";
-import { deviceName } from "../../lib/devices";
+import { deviceName, statusLabel } from "../../lib/devices";
 
 export interface Target {
   target: ExecuteScript;
@@ -77,7 +77,7 @@ export function ScriptTargetPicker({ script, onCancel, onPick }: { script: Scrip
                     <Checkbox
                       label={
                         <>
-                          {deviceName(d)} <span className="text-xs text-muted-fg">{d.status}</span>
+                          {deviceName(d)} <span className="text-xs text-muted-fg">{statusLabel(d.status)}</span>
                         </>
                       }
                       checked={picked.has(d.id)}
