@@ -2,7 +2,7 @@
 // for the device, which then opens. Every step can be skipped and the flow resumed from the
 // dashboard; where it stands is kept for the browser tab (sessionStorage: the key's secret
 // is shown only once and must not outlive the tab).
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../api/instance";
@@ -18,7 +18,8 @@ import { usePerms } from "../auth/session";
 import { useOrgs, useSites } from "../lib/queries";
 import { useOrgScope } from "../lib/scope";
 import { createEnrollmentKey } from "../lib/enrollment";
-import { browserTimeZone, timeZones } from "../lib/timezones";
+import { browserTimeZone } from "../lib/timezones";
+import { TimeZoneField } from "../components/TimeZoneField";
 import { onLiveEvent } from "../live/events";
 
 export const STEPS = [
@@ -200,23 +201,6 @@ function OrgStep({ progress, onDone }: { progress: Progress; onDone: (orgId: str
   );
 }
 
-function TimeZoneField({ value, onChange }: { value: string; onChange: (v: string) => void }) {
-  const zones = useMemo(() => timeZones(value), [value]);
-  return (
-    <Field label="Time zone" hint="Schedules and maintenance windows of the site's devices use it.">
-      {(p) => (
-        <Select {...p} value={value} onChange={(e) => onChange(e.target.value)}>
-          {zones.map((z) => (
-            <option key={z} value={z}>
-              {z}
-            </option>
-          ))}
-        </Select>
-      )}
-    </Field>
-  );
-}
-
 function SiteStep({ orgId, back, onDone }: { orgId: string | null; back: () => void; onDone: (siteId: string) => void }) {
   const perms = usePerms();
   const sites = useSites(orgId);
@@ -279,7 +263,7 @@ function SiteStep({ orgId, back, onDone }: { orgId: string | null; back: () => v
           <Field label={list.length > 0 ? "Or a new site" : "Site name"} error={error}>
             {(p) => <Input {...p} value={name} onChange={(e) => setName(e.target.value)} />}
           </Field>
-          <TimeZoneField value={tz} onChange={setTz} />
+          <TimeZoneField value={tz} onChange={setTz} hint="Schedules and maintenance windows of the site's devices use it." />
           <div className="flex justify-end">
             <Button type="submit" loading={busy} variant={list.length > 0 ? "secondary" : "primary"}>
               Create site

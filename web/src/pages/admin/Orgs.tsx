@@ -1,4 +1,4 @@
-import { useMemo, useState } from "react";
+import { useState } from "react";
 import { useSearchParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { z } from "zod";
@@ -18,7 +18,8 @@ import { useForm } from "../../lib/form";
 import { useEditDialog } from "../../lib/editDialog";
 import { errorMessage } from "../../api/client";
 import { cn } from "../../components/ui/cn";
-import { browserTimeZone, timeZones } from "../../lib/timezones";
+import { browserTimeZone } from "../../lib/timezones";
+import { TimeZoneField } from "../../components/TimeZoneField";
 
 export default function Orgs() {
   const { me, perms } = useSession();
@@ -223,7 +224,6 @@ type SiteValues = z.infer<typeof siteSchema>;
 
 function SiteDialog({ orgId, site, onClose }: { orgId: string; site: Site | null; onClose: () => void }) {
   const f = useForm<SiteValues>(siteSchema, { name: site?.name ?? "", timezone: site?.timezone ?? browserTimeZone() });
-  const zones = useMemo(() => timeZones(f.values.timezone), [f.values.timezone]);
   const { busy, submit } = useEditDialog({
     form: f,
     fields: ["name", "timezone"],
@@ -246,17 +246,7 @@ function SiteDialog({ orgId, site, onClose }: { orgId: string; site: Site | null
         <Field label="Name" error={f.errors.name}>
           {(p) => <Input {...p} {...f.bind("name")} autoFocus />}
         </Field>
-        <Field label="Time zone" error={f.errors.timezone}>
-          {(p) => (
-            <Select {...p} value={f.values.timezone} onChange={(e) => f.set("timezone", e.target.value)}>
-              {zones.map((z) => (
-                <option key={z} value={z}>
-                  {z}
-                </option>
-              ))}
-            </Select>
-          )}
-        </Field>
+        <TimeZoneField value={f.values.timezone} onChange={(v) => f.set("timezone", v)} error={f.errors.timezone} />
         {f.errors._form && <Notice tone="danger">{f.errors._form}</Notice>}
       </DialogForm>
     </Dialog>
