@@ -2,6 +2,7 @@
 //! install script, the install one-liner of a new key, and the "waiting for first
 //! check-in" status of a device whose agent has not run yet.
 
+use crate::device_state::org_and_site;
 use crate::harness::{TestApp, engines, spawn};
 use breeze_client::BreezeClient;
 use breeze_proto::agent::EnrollResponse;
@@ -203,21 +204,6 @@ async fn the_install_script_is_posix_sh_rendered_with_the_public_url() {
     }
 }
 
-async fn org_and_site(admin: &BreezeClient, name: &str) -> (OrgId, SiteId) {
-    let org: Organization = admin
-        .post("/api/v1/orgs", &json!({"name": name}))
-        .await
-        .expect("org");
-    let site: Site = admin
-        .post(
-            &format!("/api/v1/orgs/{}/sites", org.id),
-            &json!({"name": format!("{name} HQ"), "timezone": "Europe/Paris"}),
-        )
-        .await
-        .expect("site");
-    (org.id, site.id)
-}
-
 async fn enroll(app: &TestApp, key: &str, host: &str) -> (DeviceId, BreezeClient) {
     let e: EnrollResponse = app
         .client
@@ -345,26 +331,7 @@ async fn the_agent_channel_counts_as_the_first_check_in() {
         let mut live = pa.events().await.expect("event stream");
         assert_eq!(device(&pa, dev).await.status, "awaiting_checkin");
 
-        let mut ws_url = app
-            .client
-            .base()
-            .join(&format!("/ws/agents/{dev}"))
-            .expect("url");
-        ws_url.set_scheme("ws").expect("ws scheme");
-        let mut req =
-            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-                ws_url.as_str(),
-            )
-            .expect("ws request");
-        req.headers_mut().insert(
-            reqwest::header::AUTHORIZATION,
-            format!("Bearer {}", agent.token().expect("agent token"))
-                .parse()
-                .expect("header"),
-        );
-        let (mut ws, _) = tokio_tungstenite::connect_async(req)
-            .await
-            .expect("agent channel");
+        let mut ws = crate::live_output::agent_channel(&app, dev, &agent).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let ev = tokio::time::timeout_at(deadline, live.next())
