@@ -64,7 +64,23 @@ fn scoped(q: &mut Q, scope: &Scope) {
     }
 }
 
+/// A group in scope, as the API answers it: a dynamic group's `member_count` is the
+/// devices its rules match now.
 pub async fn get(
+    db: &Db,
+    scope: &Scope,
+    id: DeviceGroupId,
+) -> Result<api::DeviceGroup, StoreError> {
+    let mut g = [find(db, scope, id).await?];
+    crate::devices::count_dynamic_members(db, scope, &mut g).await?;
+    let [g] = g;
+    Ok(g)
+}
+
+/// A group in scope without evaluating a dynamic group's rules (its `member_count` is that
+/// of stored memberships): for scope checks and for callers that compute the members
+/// themselves.
+pub async fn find(
     db: &Db,
     scope: &Scope,
     id: DeviceGroupId,
@@ -72,10 +88,7 @@ pub async fn get(
     let mut q = Q::new(COLS);
     scoped(&mut q, scope);
     q.push(" AND g.id = ").push_bind(id);
-    let mut g = [api::DeviceGroup::from(db.one::<GroupRow>(q).await?)];
-    crate::devices::count_dynamic_members(db, scope, &mut g).await?;
-    let [g] = g;
-    Ok(g)
+    db.one::<GroupRow>(q).await.map(Into::into)
 }
 
 pub async fn list(
@@ -153,7 +166,7 @@ pub async fn update(
     g: &api::DeviceGroup,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    get(db, scope, g.id).await?;
+    find(db, scope, g.id).await?;
     db.exec(
         Q::new("UPDATE device_groups SET name = ?, rules = ?, parent_id = ?, updated_at = ? WHERE id = ?")
             .bind(g.name.as_str())
@@ -167,7 +180,7 @@ pub async fn update(
 }
 
 pub async fn delete(db: &Db, scope: &Scope, id: DeviceGroupId) -> Result<(), StoreError> {
-    get(db, scope, id).await?;
+    find(db, scope, id).await?;
     db.exec(Q::new("DELETE FROM device_groups WHERE id = ?").bind(id))
         .await?;
     Ok(())
@@ -212,7 +225,7 @@ pub async fn members(
     scope: &Scope,
     group: DeviceGroupId,
 ) -> Result<Vec<DeviceId>, StoreError> {
-    get(db, scope, group).await?;
+    find(db, scope, group).await?;
     let mut q = Q::new(
         "SELECT d.id FROM device_group_memberships m JOIN devices d ON d.id = m.device_id \
          JOIN organizations o ON o.id = d.org_id WHERE m.group_id = ",

@@ -100,7 +100,7 @@ async fn create(
         ));
     }
     if let Some(p) = req.parent_id {
-        let parent = device_groups::get(&state.db, &auth.scope, p)
+        let parent = device_groups::find(&state.db, &auth.scope, p)
             .await
             .map_err(|_| ApiError::validation("parent_id", "no such group"))?;
         if parent.org_id != org.id {
@@ -181,7 +181,7 @@ async fn update(
     ApiPath(id): ApiPath<DeviceGroupId>,
     ApiJson(req): ApiJson<UpdateDeviceGroup>,
 ) -> ApiResult<axum::Json<DeviceGroup>> {
-    let mut g = device_groups::get(&state.db, &auth.scope, id).await?;
+    let mut g = device_groups::find(&state.db, &auth.scope, id).await?;
     auth.require_in(Resource::DeviceGroups, Action::Write, g.org_id)?;
     if let Some(n) = &req.name {
         g.name = validate::name("name", n, 200)?;
@@ -197,7 +197,7 @@ async fn update(
         g.rules = Some(r);
     }
     if let Some(p) = req.parent_id {
-        let parent = device_groups::get(&state.db, &auth.scope, p)
+        let parent = device_groups::find(&state.db, &auth.scope, p)
             .await
             .map_err(|_| ApiError::validation("parent_id", "no such group"))?;
         if parent.org_id != g.org_id {
@@ -240,7 +240,7 @@ async fn delete(
     Extension(slot): Extension<AuditSlot>,
     ApiPath(id): ApiPath<DeviceGroupId>,
 ) -> ApiResult<axum::Json<OkBody>> {
-    let g = device_groups::get(&state.db, &auth.scope, id).await?;
+    let g = device_groups::find(&state.db, &auth.scope, id).await?;
     auth.require_in(Resource::DeviceGroups, Action::Delete, g.org_id)?;
     device_groups::delete(&state.db, &auth.scope, id).await?;
     state
@@ -265,7 +265,7 @@ async fn members(
     auth: Auth,
     ApiPath(id): ApiPath<DeviceGroupId>,
 ) -> ApiResult<axum::Json<DeviceIds>> {
-    let g = device_groups::get(&state.db, &auth.scope, id).await?;
+    let g = device_groups::find(&state.db, &auth.scope, id).await?;
     auth.require(Resource::DeviceGroups, Action::Read)?;
     Ok(axum::Json(DeviceIds {
         device_ids: crate::routes::devices::group_members(&state, &auth, &g).await?,
@@ -293,7 +293,7 @@ async fn add_members(
     ApiPath(id): ApiPath<DeviceGroupId>,
     ApiJson(req): ApiJson<GroupMembers>,
 ) -> ApiResult<axum::Json<Changed>> {
-    let g = device_groups::get(&state.db, &auth.scope, id).await?;
+    let g = device_groups::find(&state.db, &auth.scope, id).await?;
     auth.require_in(Resource::DeviceGroups, Action::Write, g.org_id)?;
     check_ids(&req)?;
     if g.group_type == "dynamic" {
@@ -329,7 +329,7 @@ async fn remove_members(
     ApiPath(id): ApiPath<DeviceGroupId>,
     ApiJson(req): ApiJson<GroupMembers>,
 ) -> ApiResult<axum::Json<Changed>> {
-    let g = device_groups::get(&state.db, &auth.scope, id).await?;
+    let g = device_groups::find(&state.db, &auth.scope, id).await?;
     auth.require_in(Resource::DeviceGroups, Action::Write, g.org_id)?;
     check_ids(&req)?;
     if g.group_type == "dynamic" {

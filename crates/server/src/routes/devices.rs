@@ -79,7 +79,7 @@ async fn list(
     let ids = match group_id {
         None => None,
         Some(g) => {
-            let group = device_groups::get(&state.db, &auth.scope, g)
+            let group = device_groups::find(&state.db, &auth.scope, g)
                 .await
                 .map_err(|_| ApiError::validation("group_id", "no such group"))?;
             Some(devices::group_members(&state.db, &auth.scope, &group).await?)

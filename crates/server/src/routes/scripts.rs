@@ -410,7 +410,7 @@ async fn execute(
     }
     let mut more: Vec<DeviceId> = Vec::new();
     for g in &req.group_ids {
-        let group = device_groups::get(&state.db, &auth.scope, *g)
+        let group = device_groups::find(&state.db, &auth.scope, *g)
             .await
             .map_err(|_| ApiError::validation("group_ids", "no such group"))?;
         more.extend(devices::group_members(&state.db, &auth.scope, &group).await?);

@@ -142,7 +142,7 @@ async fn check_groups(
             ));
         }
         for g in v {
-            let group = device_groups::get(&state.db, &auth.scope, *g)
+            let group = device_groups::find(&state.db, &auth.scope, *g)
                 .await
                 .map_err(|_| ApiError::validation("device_group_ids", "no such device group"))?;
             if group.org_id != org {
