@@ -90,7 +90,7 @@ impl LiveStream {
         if take == 0 {
             return false;
         }
-        let mut data = String::from_utf8_lossy(&self.pending[..take]).into_owned();
+        let mut data = crate::output::display_text(&self.pending[..take]);
         self.pending.drain(..take);
         let room = usize::try_from(self.cap.saturating_sub(self.sent)).unwrap_or(usize::MAX);
         if data.len() >= room {

@@ -51,13 +51,28 @@ impl TailBuffer {
                 start += 1;
             }
         }
-        let text = String::from_utf8_lossy(&self.buf[start..]).into_owned();
-        (text, truncated)
+        (display_text(&self.buf[start..]), truncated)
+    }
+}
+
+/// Output bytes as text for the server: invalid UTF-8 and NUL (which no database text
+/// column holds) become U+FFFD.
+pub fn display_text(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    if text.contains('\0') {
+        text.replace('\0', "\u{FFFD}")
+    } else {
+        text.into_owned()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn nul_becomes_the_replacement_character() {
+        assert_eq!(super::display_text(b"a\0b\xff"), "a\u{FFFD}b\u{FFFD}");
+    }
+
     use super::*;
 
     #[test]

@@ -81,6 +81,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             field: None,
         });
     }
+    // No database text column can hold NUL (PostgreSQL refuses it outright), and no name,
+    // path or value a person types has one: refuse it here, naming where it is.
+    if let Some(field) = nul_in_json(bytes) {
+        return Err(ApiError::Validation {
+            field,
+            message: "must not contain a NUL character (\\u0000)".into(),
+        });
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -119,6 +127,45 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             },
         }
     })
+}
+
+/// Where a JSON body holds a NUL character (in a string or a key), as a field path such as
+/// `software[3].version`; `None` when it holds none. Only bodies whose text has a `\u0000`
+/// escape are parsed twice (raw NUL bytes are not valid JSON and fail to parse anyway).
+fn nul_in_json(bytes: &[u8]) -> Option<String> {
+    if !bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    fn walk(v: &serde_json::Value, path: &mut String) -> bool {
+        match v {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                let found = walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            serde_json::Value::Object(map) => map.iter().any(|(k, item)| {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&k.replace('\0', "\\u0000"));
+                let found = k.contains('\0') || walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            _ => false,
+        }
+    }
+    let mut path = String::new();
+    walk(&value, &mut path).then_some(path)
 }
 
 /// Path parameters; a malformed id answers 400 naming the parameter.
@@ -168,6 +215,23 @@ pub fn parse_query<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
             field: None,
             message: "invalid query string".into(),
         })?;
+    // A NUL (`%00`) fits in no database text column and in no name or search: refuse it,
+    // naming the parameter.
+    if q.to_ascii_lowercase().contains("%00") {
+        if let Ok(axum::extract::Query(pairs)) =
+            axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&uri)
+        {
+            if let Some((k, _)) = pairs
+                .iter()
+                .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+            {
+                return Err(ApiError::InvalidQuery {
+                    field: Some(k.replace('\0', "\\u0000")),
+                    message: "must not contain a NUL character (%00)".into(),
+                });
+            }
+        }
+    }
     axum::extract::Query::<T>::try_from_uri(&uri)
         .map(|axum::extract::Query(v)| v)
         .map_err(|e| {
@@ -254,5 +318,35 @@ mod tests {
             }
         }
         assert!(parse_query::<Query>("limit=5&unknown=1").is_ok());
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Search {
+        q: Option<String>,
+    }
+
+    #[test]
+    fn nul_is_refused_naming_where_it_is() {
+        match parse_query::<Search>("q=a%00b") {
+            Err(ApiError::InvalidQuery { field, .. }) => assert_eq!(field.as_deref(), Some("q")),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_query::<Search>("q=100%25").is_ok());
+        assert_eq!(
+            field_of(r#"{"email": "a\u0000b"}"#).as_deref(),
+            Some("email")
+        );
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Nested {
+            items: Vec<std::collections::BTreeMap<String, String>>,
+        }
+        match parse_json::<Nested>(br#"{"items": [{"a": "x"}, {"name": "\u0000"}]}"#) {
+            Err(ApiError::Validation { field, .. }) => assert_eq!(field, "items[1].name"),
+            other => panic!("{other:?}"),
+        }
+        // An escaped backslash followed by "u0000" is text, not NUL.
+        assert!(parse_json::<Body>(br#"{"email": "a\\u0000"}"#).is_ok());
     }
 }
