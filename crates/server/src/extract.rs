@@ -217,20 +217,17 @@ pub fn parse_query<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
         })?;
     // A NUL (`%00`) fits in no database text column and in no name or search: refuse it,
     // naming the parameter.
-    if q.to_ascii_lowercase().contains("%00") {
-        if let Ok(axum::extract::Query(pairs)) =
+    if q.to_ascii_lowercase().contains("%00")
+        && let Ok(axum::extract::Query(pairs)) =
             axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&uri)
-        {
-            if let Some((k, _)) = pairs
-                .iter()
-                .find(|(k, v)| k.contains('\0') || v.contains('\0'))
-            {
-                return Err(ApiError::InvalidQuery {
-                    field: Some(k.replace('\0', "\\u0000")),
-                    message: "must not contain a NUL character (%00)".into(),
-                });
-            }
-        }
+        && let Some((k, _)) = pairs
+            .iter()
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(ApiError::InvalidQuery {
+            field: Some(k.replace('\0', "\\u0000")),
+            message: "must not contain a NUL character (%00)".into(),
+        });
     }
     axum::extract::Query::<T>::try_from_uri(&uri)
         .map(|axum::extract::Query(v)| v)
