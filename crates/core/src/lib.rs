@@ -1,6 +1,7 @@
 //! Breeze domain rules with no IO: who may do what (permissions, roles, scopes), how input is
 //! parsed into checked types, how the audit chain is computed, and the clock everything reads.
 
+pub mod alerts;
 pub mod audit_chain;
 pub mod clock;
 pub mod group_rules;

@@ -734,3 +734,8 @@ pub use downloads::*;
 
 mod settings;
 pub use settings::*;
+
+// ---------------------------------------------------------------- alerting (issue 11)
+
+mod alerts;
+pub use alerts::*;

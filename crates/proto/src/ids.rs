@@ -73,4 +73,9 @@ define_id!(
     CommandId,
     ScriptId,
     ExecutionId,
+    AlertRuleId,
+    AlertId,
+    NotificationChannelId,
+    EscalationPolicyId,
+    DeliveryId,
 );

@@ -2,6 +2,7 @@
 //! server from a configuration value; tests build several side by side.
 
 pub mod agent_dist;
+pub mod alerting;
 pub mod audit;
 pub mod auth;
 pub mod config;

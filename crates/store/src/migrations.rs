@@ -180,6 +180,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "audit_scope_device_permissions",
         steps: crate::migrations_v5::v5,
     },
+    Migration {
+        version: 6,
+        name: "alerting",
+        steps: crate::migrations_v6::v6,
+    },
 ];
 
 /// The schema version this binary writes.

@@ -1312,6 +1312,10 @@ export interface components {
          * @enum {string}
          */
         AgentHealth: "ok" | "warning" | "error";
+        /** Format: uuid */
+        AlertId: string;
+        /** Format: uuid */
+        AlertRuleId: string;
         AuditEntry: {
             action: string;
             actor_email?: string | null;
@@ -2118,6 +2122,16 @@ export interface components {
             stream: components["schemas"]["OutputStream"];
             /** @enum {string} */
             type: "execution.output";
+        } | {
+            alert_id: components["schemas"]["AlertId"];
+            device_id: components["schemas"]["DeviceId"];
+            org_id: components["schemas"]["OrgId"];
+            rule_id?: components["schemas"]["AlertRuleId"] | null;
+            severity: string;
+            site_id: components["schemas"]["SiteId"];
+            status: string;
+            /** @enum {string} */
+            type: "alert.updated";
         } | {
             /** @enum {string} */
             type: "Unknown";

@@ -77,6 +77,17 @@ pub enum LiveEvent {
         data: String,
     },
     /// A type this client does not know yet (newer server): ignore it.
+    /// An alert was raised, acknowledged, resolved or suppressed.
+    #[serde(rename = "alert.updated")]
+    AlertUpdated {
+        alert_id: AlertId,
+        rule_id: Option<AlertRuleId>,
+        device_id: DeviceId,
+        org_id: OrgId,
+        site_id: SiteId,
+        status: String,
+        severity: String,
+    },
     #[serde(other)]
     Unknown,
 }
@@ -93,6 +104,7 @@ impl LiveEvent {
             LiveEvent::CommandUpdated { .. } => "command.updated",
             LiveEvent::ExecutionUpdated { .. } => "execution.updated",
             LiveEvent::ExecutionOutput { .. } => "execution.output",
+            LiveEvent::AlertUpdated { .. } => "alert.updated",
             LiveEvent::Unknown => "unknown",
         }
     }

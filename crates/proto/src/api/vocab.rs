@@ -34,6 +34,17 @@ pub const EXECUTION_STATUSES: &[&str] = &[
     "rejected",
     "lost",
 ];
+/// Alert severities, most urgent first.
+pub const ALERT_SEVERITIES: &[&str] = &["critical", "high", "medium", "low", "info"];
+/// Alert statuses: `active` → `acknowledged` → `resolved`, or `suppressed` until a time.
+pub const ALERT_STATUSES: &[&str] = &["active", "acknowledged", "resolved", "suppressed"];
+/// The `status` filter of the alert list: a status, or `open` (not resolved).
+pub const ALERT_STATUS_FILTERS: &[&str] =
+    &["active", "acknowledged", "resolved", "suppressed", "open"];
+/// Notification channel types.
+pub const CHANNEL_TYPES: &[&str] = &["email", "webhook", "slack", "teams", "pagerduty", "sms"];
+/// Delivery statuses of a notification.
+pub const DELIVERY_STATUSES: &[&str] = &["pending", "sent", "failed"];
 /// Formats of the audit export.
 pub const EXPORT_FORMATS: &[&str] = &["csv", "json"];
 
@@ -121,6 +132,21 @@ pub mod schema {
             "Export only: `csv` (default) or `json` (JSON lines).",
             EXPORT_FORMATS,
         )
+    }
+    pub fn alert_severity() -> RefOr<Schema> {
+        one_of("Alert severity.", ALERT_SEVERITIES)
+    }
+    pub fn alert_status() -> RefOr<Schema> {
+        one_of("Alert status.", ALERT_STATUSES)
+    }
+    pub fn alert_status_filter() -> RefOr<Schema> {
+        one_of(
+            "Alert status, or `open` (not resolved).",
+            ALERT_STATUS_FILTERS,
+        )
+    }
+    pub fn channel_type() -> RefOr<Schema> {
+        one_of("Notification channel type.", CHANNEL_TYPES)
     }
     pub fn device_sort() -> RefOr<Schema> {
         sort(DEVICE_SORTS)

@@ -10,6 +10,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa_axum::router::OpenApiRouter;
 
 pub mod agents;
+pub mod alert_rules;
+pub mod alerts;
 pub mod audit_logs;
 pub mod auth;
 pub mod common;
@@ -17,7 +19,9 @@ pub mod device_groups;
 pub mod devices;
 pub mod downloads;
 pub mod enrollment_keys;
+pub mod escalation_policies;
 pub mod events;
+pub mod notification_channels;
 pub mod ops;
 pub mod orgs;
 pub mod partners;
@@ -48,6 +52,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(events::router())
         .merge(settings::router())
         .merge(downloads::router())
+        .merge(alert_rules::router())
+        .merge(alerts::router())
+        .merge(notification_channels::router())
+        .merge(escalation_policies::router())
         .split_for_parts();
     utoipa::Modify::modify(&crate::openapi::ErrorResponses, &mut doc);
     crate::openapi::unique_operation_ids(&mut doc);

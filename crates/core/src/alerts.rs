@@ -1,0 +1,1 @@
+//! Alert rule conditions and targets, parsed into checked types (issue 11).

@@ -1,0 +1,1 @@
+//! Alerting store (issue 11): `notification_channels`.
