@@ -4,7 +4,9 @@
 #   bench/run.sh postgres 10000 60 180   # needs postgres://postgres@127.0.0.1:5432
 # Builds release binaries, starts a fresh `breeze serve`, runs breeze-loadgen against it.
 set -euo pipefail
+#   bench/run.sh sqlite 10000 60 180 --alert-rules 20   # extra flags go to breeze-loadgen
 engine=${1:-sqlite}; agents=${2:-1000}; interval=${3:-60}; duration=${4:-120}
+shift $(( $# < 4 ? $# : 4 ))
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 # The package set `make` builds (`cargo build --workspace --bins`), in release. Building a
@@ -25,4 +27,4 @@ trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [ -f "$data/setup-token" ] && break; sleep 0.2; done
 echo "engine $engine, server pid $server, data $data"
 "$target/release/breeze-loadgen" --server "http://127.0.0.1:$port" --setup-data-dir "$data" \
-  --agents "$agents" --interval "$interval" --duration "$duration" --server-pid "$server"
+  --agents "$agents" --interval "$interval" --duration "$duration" --server-pid "$server" "$@"

@@ -49,6 +49,10 @@ struct Args {
     /// PID of the server, for RSS and CPU.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Alert rules to create in the load organization before enrolling (with
+    /// `--setup-data-dir`): see [`alert_rules`] for the mix.
+    #[arg(long, default_value_t = 0)]
+    alert_rules: usize,
 }
 
 #[derive(Default)]
@@ -133,7 +137,46 @@ async fn bootstrap(c: &reqwest::Client, args: &Args, dir: &std::path::Path) -> R
         "site_id": site["id"], "name": "load", "max_uses": 1_000_000, "expires_in_hours": 48}),
     )
     .await?;
+    for (i, rule) in alert_rules(args.alert_rules).into_iter().enumerate() {
+        let mut rule = rule;
+        rule["org_id"] = json!(org_id);
+        rule["name"] = json!(format!("bench rule {i}"));
+        post(c, format!("{s}/api/v1/alert-rules"), Some(&at), &rule)
+            .await
+            .with_context(|| format!("creating alert rule {i}"))?;
+    }
     Ok(k["key"].as_str().context("key")?.to_string())
+}
+
+/// `n` alert rules targeting every device, as an MSP's org might have them: mostly metric
+/// thresholds over a 5-minute window on each metric the simulated agents send (CPU is
+/// uniform 0..100, so a windowed CPU rule almost never fires), one CPU rule with no window
+/// that fires on ~2% of heartbeats and resolves on the next (alert churn), and rules the
+/// heartbeat path must not evaluate (offline, software removed).
+fn alert_rules(n: usize) -> Vec<Value> {
+    let windowed = [
+        ("cpu_percent", 90.0),
+        ("ram_percent", 95.0),
+        ("disk_percent", 95.0),
+        ("process_count", 2000.0),
+        ("custom.load_1", 16.0),
+    ];
+    (0..n)
+        .map(|i| {
+            let conditions = match i % 10 {
+                7 => json!({"metric": "cpu_percent", "operator": "gt", "value": 98.0}),
+                8 => json!({"type": "status", "status": "offline", "duration_minutes": 10}),
+                9 => json!({"type": "software_change", "action": "removed", "name_pattern": "Antivirus*"}),
+                k => {
+                    let (metric, value) = windowed[k % windowed.len()];
+                    json!({"metric": metric, "operator": "gt", "value": value + i as f64 * 0.01,
+                        "duration_minutes": 5})
+                }
+            };
+            json!({"severity": "high", "targets": {"all": true}, "conditions": conditions,
+                "cooldown_minutes": 0, "auto_resolve": true})
+        })
+        .collect()
 }
 
 fn inventory(host: &str) -> Value {
@@ -235,7 +278,8 @@ async fn main() -> Result<()> {
                 let body = json!({"protocol_version": PROTOCOL_VERSION, "agent_version": "sim",
                     "sent_at": chrono::Utc::now(), "status": "ok",
                     "metrics": {"cpu_percent": rand::rng().random_range(0.0..100.0), "ram_percent": 50.0,
-                        "ram_used_mb": 8000, "ram_total_mb": 16000, "process_count": 200},
+                        "ram_used_mb": 8000, "ram_total_mb": 16000, "process_count": 200,
+                        "disk_percent": 40.0, "custom": {"load_1": rand::rng().random_range(0.0..4.0)}},
                     "inventory_hashes": {"hardware": "h1", "os": "h2", "disks": "h3", "network": "h4", "software": "h5"}});
                 let t = Instant::now();
                 match post(&c, hb.clone(), Some(&token), &body).await {
