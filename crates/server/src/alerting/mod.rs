@@ -141,16 +141,28 @@ impl Engine {
         self.targets_generation.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// An alert was resolved by a person: forget that it is open and start its cooldown.
-    pub fn resolved(&self, alert: &Alert, cooldown_minutes: Option<i64>) {
-        if let Some(rule) = alert.rule_id {
-            lock(&self.open).remove(&(rule, alert.device_id));
-            if let (Some(at), Some(c)) = (alert.resolved_at, cooldown_minutes) {
-                lock(&self.pairs)
-                    .entry((rule, alert.device_id))
-                    .or_default()
-                    .cooldown_until = Some(at + Duration::minutes(c));
-            }
+    /// An alert was resolved by a person: forget that it is open and start its rule's
+    /// cooldown.
+    pub fn resolved(&self, alert: &Alert) {
+        let Some(rule) = alert.rule_id else { return };
+        let key = (rule, alert.device_id);
+        lock(&self.open).remove(&key);
+        let cooldown = self
+            .index
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(|i| {
+                i.orgs
+                    .get(&alert.org_id)?
+                    .rules
+                    .iter()
+                    .find(|r| r.rule.id == rule)
+                    .map(|r| r.rule.cooldown_minutes)
+            });
+        if let (Some(at), Some(c)) = (alert.resolved_at, cooldown) {
+            lock(&self.pairs).entry(key).or_default().cooldown_until =
+                Some(at + Duration::minutes(c));
         }
     }
 
@@ -535,7 +547,8 @@ impl Engine {
             {
                 continue;
             }
-            let sample = match lock(&self.last_metrics).get(&at.device_id).cloned() {
+            let remembered = lock(&self.last_metrics).get(&at.device_id).cloned();
+            let sample = match remembered {
                 Some(s) => Some(s),
                 None => store::latest_metrics(&state.db, at.device_id).await?,
             };
