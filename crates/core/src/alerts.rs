@@ -659,14 +659,14 @@ impl Condition {
     fn eval_at(&self, i: &mut usize, leaf: &mut impl FnMut(usize, &Condition) -> bool) -> bool {
         match self {
             // Every child is visited (no short cut) so the leaf indexes stay in step.
-            Self::All(c) => c
-                .iter()
-                .map(|x| x.eval_at(i, leaf))
-                .fold(true, |a, b| a && b),
-            Self::Any(c) => c
-                .iter()
-                .map(|x| x.eval_at(i, leaf))
-                .fold(false, |a, b| a || b),
+            Self::All(c) => {
+                let held: Vec<bool> = c.iter().map(|x| x.eval_at(i, leaf)).collect();
+                held.iter().all(|h| *h)
+            }
+            Self::Any(c) => {
+                let held: Vec<bool> = c.iter().map(|x| x.eval_at(i, leaf)).collect();
+                held.iter().any(|h| *h)
+            }
             l => {
                 let idx = *i;
                 *i += 1;
