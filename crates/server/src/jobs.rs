@@ -1,6 +1,6 @@
 //! Background jobs, spawned by `App::build` and stopped with the app: the metrics
 //! writer (batches heartbeat samples into multi-row inserts), and the sweep (offline
-//! devices, expired commands, metrics rollups and retention). Time comes from
+//! devices, expired commands, metrics rollups and retention, alert status conditions). Time comes from
 //! `state.clock`, so tests drive [`sweep_once`] with a fixed clock.
 
 use crate::state::AppState;
@@ -83,6 +83,11 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<()> {
         now,
     )
     .await?;
+    // Alerts: suppressions that ended, offline and no-data conditions. A failure here is
+    // logged and leaves the other sweeps' work done.
+    if let Err(e) = state.alerting.sweep(state).await {
+        tracing::error!(error = format!("{e:#}"), "alert sweep failed");
+    }
     let lost = lost.len() as u64;
     let quarantine_cancelled = cancelled.len() as u64;
     if offline + expired + lost + quarantine_cancelled + r5 + r60 + dropped > 0 {

@@ -90,6 +90,7 @@ impl App {
             hub: dispatch::AgentHub::default(),
             events: events::EventBus::default(),
             metrics_buffer: jobs::MetricsBuffer::default(),
+            alerting: alerting::Engine::default(),
             delivery: notify::queue::Wakeup::default(),
             setup_token_hash: Mutex::new(None),
             agent_dist: agent_dist::AgentDist::new(config.agents.dist_dir.as_deref()),

@@ -28,6 +28,8 @@ pub struct Inner {
     pub events: crate::events::EventBus,
     /// Heartbeat metrics waiting for the batched writer.
     pub metrics_buffer: crate::jobs::MetricsBuffer,
+    /// The alert engine: rule index, metric windows, open alerts.
+    pub alerting: crate::alerting::Engine,
     /// Wakes the delivery worker when a job is queued.
     pub delivery: crate::notify::queue::Wakeup,
     /// Agent binaries served at `/download/agent/{os}-{arch}`, with cached checksums.

@@ -96,7 +96,11 @@ id_args!(
     EnrollmentKeyId,
     CommandId,
     ScriptId,
-    ExecutionId
+    ExecutionId,
+    AlertRuleId,
+    AlertId,
+    NotificationChannelId,
+    EscalationPolicyId
 );
 
 /// A query: SQL text with `?` placeholders and the arguments in order.

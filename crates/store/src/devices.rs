@@ -66,7 +66,7 @@ fn tags_of(v: &Value) -> Vec<String> {
 }
 
 impl DeviceRow {
-    fn facts(&self) -> DeviceFacts {
+    pub(crate) fn facts(&self) -> DeviceFacts {
         DeviceFacts {
             os_type: self.os_type.clone(),
             os_version: self.os_version.clone(),

@@ -105,6 +105,11 @@ pub(crate) fn v6() -> Vec<Step> {
     );
     steps.push(Step::Table(t));
     steps.push(Step::Index(index("alert_rules", &["org_id"], false)));
+    // A built-in template is enabled at most once per organization.
+    steps.push(Step::Same(
+        "CREATE UNIQUE INDEX uq_alert_rules_org_template ON alert_rules (org_id, template) \
+         WHERE template IS NOT NULL",
+    ));
 
     let mut t = table(
         "alerts",

@@ -358,6 +358,23 @@ async fn heartbeat(
     if matches!(d.status.as_str(), "offline" | "pending" | AWAITING_CHECKIN) {
         came_online(&state, d, meta.ip.as_deref(), now).await?;
     }
+    // Alert rules on this sample (and the device's status conditions when it came back).
+    // A device in maintenance raises nothing; an engine failure never fails the heartbeat.
+    if d.status != "maintenance" {
+        let dev = crate::alerting::DeviceRef {
+            at: d.coords(),
+            hostname: &d.hostname,
+            status: "online",
+            last_seen_at: Some(now),
+        };
+        if let Err(e) = state
+            .alerting
+            .on_heartbeat(&state, &dev, &req.metrics, d.status == "offline", now)
+            .await
+        {
+            tracing::error!(device = %d.id, error = format!("{e:#}"), "evaluating alert rules");
+        }
+    }
     if confirm {
         device_events::insert(
             &state.db,
@@ -419,8 +436,30 @@ async fn put_inventory(
 ) -> ApiResult<axum::Json<OkBody>> {
     let a = auth(&state, &headers, id, &meta, &slot, Use::Other).await?;
     breeze_core::json_limits::check_inventory(&req)?;
+    // Software alert rules compare the previous list with the new one; a first upload
+    // (no software section held yet) is no change.
+    let had_software = a
+        .device
+        .inventory_hashes
+        .as_ref()
+        .is_some_and(|h| h.0.get(InventorySection::Software.as_str()).is_some());
+    let old_software = if req.software.is_some()
+        && had_software
+        && a.device.status != "maintenance"
+        && state
+            .alerting
+            .watches_software(&state, a.device.org())
+            .await
+    {
+        Some(breeze_store::alerts::software_names_for_agent(&state.db, a.device.device_id()).await?)
+    } else {
+        None
+    };
     let stored =
         inventory::replace_for_agent(&state.db, a.device.device_id(), &req, state.now()).await?;
+    if let (Some(old), Some(new)) = (old_software, &req.software) {
+        software_changed(&state, &a.device, &old, new).await;
+    }
     let accepted: BTreeMap<String, String> = stored
         .iter()
         .filter_map(|s| {
@@ -443,6 +482,37 @@ async fn put_inventory(
         );
     }
     Ok(axum::Json(OkBody { ok: true }))
+}
+
+/// Tells the alert engine which packages appeared and disappeared (by name).
+async fn software_changed(
+    state: &AppState,
+    d: &AgentDevice,
+    old: &[String],
+    new: &[breeze_proto::agent::SoftwarePackage],
+) {
+    use std::collections::BTreeSet;
+    let old: BTreeSet<&str> = old.iter().map(String::as_str).collect();
+    let new: BTreeSet<&str> = new.iter().map(|p| p.name.as_str()).collect();
+    let installed: Vec<String> = new.difference(&old).map(|s| s.to_string()).collect();
+    let removed: Vec<String> = old.difference(&new).map(|s| s.to_string()).collect();
+    if installed.is_empty() && removed.is_empty() {
+        return;
+    }
+    let now = state.now();
+    let dev = crate::alerting::DeviceRef {
+        at: d.coords(),
+        hostname: &d.hostname,
+        status: &d.status,
+        last_seen_at: d.last_seen_at,
+    };
+    if let Err(e) = state
+        .alerting
+        .on_software(state, &dev, &installed, &removed, now)
+        .await
+    {
+        tracing::error!(device = %d.id, error = format!("{e:#}"), "evaluating software alert rules");
+    }
 }
 
 /// The agent verified and started a command.

@@ -216,6 +216,7 @@ async fn update(
     }
     device_groups::update(&state.db, &auth.scope, &g, state.now()).await?;
     let g = device_groups::get(&state.db, &auth.scope, id).await?;
+    state.alerting.targets_changed();
     state
         .record(
             AuditEvent::new("device_group.update", "device_group")
@@ -243,6 +244,7 @@ async fn delete(
     let g = device_groups::find(&state.db, &auth.scope, id).await?;
     auth.require_in(Resource::DeviceGroups, Action::Delete, g.org_id)?;
     device_groups::delete(&state.db, &auth.scope, id).await?;
+    state.alerting.targets_changed();
     state
         .record(
             AuditEvent::new("device_group.delete", "device_group")
@@ -303,6 +305,7 @@ async fn add_members(
     }
     let n = device_groups::add_members(&state.db, &auth.scope, &g, &req.device_ids, state.now())
         .await?;
+    state.alerting.targets_changed();
     state
         .record(
             AuditEvent::new("device_group.members.add", "device_group")
@@ -349,6 +352,7 @@ async fn remove_members(
     } else {
         device_groups::remove_members(&state.db, id, &ids).await?
     };
+    state.alerting.targets_changed();
     state
         .record(
             AuditEvent::new("device_group.members.remove", "device_group")

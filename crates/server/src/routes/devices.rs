@@ -154,6 +154,8 @@ async fn update(
         d.site_id = s;
     }
     devices::update(&state.db, &auth.scope, &d, state.now()).await?;
+    // Tags and site feed alert-rule targets (dynamic groups, site lists).
+    state.alerting.targets_changed();
     let d = devices::get(&state.db, &auth.scope, id).await?;
     state
         .record(

@@ -76,6 +76,15 @@ pub fn local_names(host: &str) -> std::io::Result<Vec<std::net::IpAddr>> {
 }
 
 pub async fn spawn(engine: Engine, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_clocked(engine, None, tweak).await
+}
+
+/// [`spawn`] with the server's Clock under the test's control.
+pub async fn spawn_clocked(
+    engine: Engine,
+    clock: Option<std::sync::Arc<dyn breeze_core::Clock>>,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = test_config(dir.path());
     let database_url = match engine {
@@ -102,7 +111,11 @@ pub async fn spawn(engine: Engine, tweak: impl FnOnce(&mut Config)) -> TestApp {
     config.database_url = Some(database_url.clone());
     config.db_max_connections = 8;
     tweak(&mut config);
-    let app = App::build(config).await.expect("build app");
+    let app = match clock {
+        Some(c) => App::build_with_clock(config, c).await,
+        None => App::build(config).await,
+    }
+    .expect("build app");
     let addr = app.local_addr().expect("addr");
     let metrics_addr = app.metrics_addr().expect("metrics addr");
     let state = app.state.clone();

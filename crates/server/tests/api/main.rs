@@ -10,6 +10,7 @@
 )]
 
 mod access;
+mod alerts;
 mod api_types;
 mod audit_reasons;
 mod auth;

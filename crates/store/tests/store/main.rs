@@ -5,6 +5,7 @@
 // Test code: a failed expectation should panic with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod alerts;
 mod audit;
 mod audit_scope;
 mod fixtures;
