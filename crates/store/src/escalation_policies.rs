@@ -184,8 +184,7 @@ pub async fn users_of_org(db: &Db, org: OrgId, ids: &[UserId]) -> Result<Vec<Use
     }
     let mut q = Q::new("SELECT u.id FROM users u WHERE 1 = 1");
     members_of_org(&mut q, org);
-    q.push(" AND u.id IN ")
-        .push_list(ids.iter().copied());
+    q.push(" AND u.id IN ").push_list(ids.iter().copied());
     let rows: Vec<IdRow> = db.all(q).await?;
     Ok(rows.into_iter().map(|r| UserId(r.id)).collect())
 }

@@ -81,9 +81,8 @@ impl Receiver {
                     });
                     let status =
                         AxStatus::from_u16(keep.status.load(Ordering::SeqCst)).expect("status");
-                    let mut resp = axum::response::Response::new(axum::body::Body::from(
-                        RECEIVER_BODY,
-                    ));
+                    let mut resp =
+                        axum::response::Response::new(axum::body::Body::from(RECEIVER_BODY));
                     *resp.status_mut() = status;
                     if let Some(loc) = keep.redirect.lock().expect("redirect").clone() {
                         resp.headers_mut()
@@ -306,14 +305,43 @@ async fn signed_webhooks_and_chat_paging_and_sms_bodies_reach_their_receivers() 
             json!({"url": rx.url("/hook"), "headers": {"X-Api-Key": "hdr-secret-1"}}),
         )
         .await;
-        let secret = hook.secret.clone().expect("a webhook's secret is shown at create");
+        let secret = hook
+            .secret
+            .clone()
+            .expect("a webhook's secret is shown at create");
         assert!(secret.len() >= 32);
-        let slack = create_channel(&admin, org, "Slack", "slack", json!({"url": rx.url("/slack/T0/B0/tok-slack")})).await;
-        let teams = create_channel(&admin, org, "Teams", "teams", json!({"url": rx.url("/teams/tok-teams")})).await;
-        let pd = create_channel(&admin, org, "PagerDuty", "pagerduty",
-            json!({"routing_key": "pd-routing-key-123", "url": rx.url("/v2/enqueue")})).await;
-        let sms = create_channel(&admin, org, "SMS", "sms",
-            json!({"url": rx.url("/sms"), "to": ["+15551234567"], "token": "sms-token-xyz"})).await;
+        let slack = create_channel(
+            &admin,
+            org,
+            "Slack",
+            "slack",
+            json!({"url": rx.url("/slack/T0/B0/tok-slack")}),
+        )
+        .await;
+        let teams = create_channel(
+            &admin,
+            org,
+            "Teams",
+            "teams",
+            json!({"url": rx.url("/teams/tok-teams")}),
+        )
+        .await;
+        let pd = create_channel(
+            &admin,
+            org,
+            "PagerDuty",
+            "pagerduty",
+            json!({"routing_key": "pd-routing-key-123", "url": rx.url("/v2/enqueue")}),
+        )
+        .await;
+        let sms = create_channel(
+            &admin,
+            org,
+            "SMS",
+            "sms",
+            json!({"url": rx.url("/sms"), "to": ["+15551234567"], "token": "sms-token-xyz"}),
+        )
+        .await;
         for c in [&slack, &teams, &pd, &sms] {
             assert!(c.secret.is_none());
         }
@@ -329,7 +357,11 @@ async fn signed_webhooks_and_chat_paging_and_sms_bodies_reach_their_receivers() 
         ];
         for c in [&hook, &slack, &teams, &pd, &sms] {
             let (s, body) = admin
-                .raw(Method::GET, &format!("/api/v1/notification-channels/{}", c.channel.id), None)
+                .raw(
+                    Method::GET,
+                    &format!("/api/v1/notification-channels/{}", c.channel.id),
+                    None,
+                )
                 .await
                 .expect("get");
             assert_eq!(s, StatusCode::OK);
@@ -338,14 +370,21 @@ async fn signed_webhooks_and_chat_paging_and_sms_bodies_reach_their_receivers() 
             }
         }
         let (_, listed) = admin
-            .raw(Method::GET, &format!("/api/v1/notification-channels?org_id={org}"), None)
+            .raw(
+                Method::GET,
+                &format!("/api/v1/notification-channels?org_id={org}"),
+                None,
+            )
             .await
             .expect("list");
         for x in secrets {
             assert!(!listed.contains(x), "{x} in the list");
         }
         let got: NotificationChannel = admin
-            .get(&format!("/api/v1/notification-channels/{}", slack.channel.id))
+            .get(&format!(
+                "/api/v1/notification-channels/{}",
+                slack.channel.id
+            ))
             .await
             .expect("slack");
         assert_eq!(got.config["url_set"], json!(true));
@@ -360,12 +399,22 @@ async fn signed_webhooks_and_chat_paging_and_sms_bodies_reach_their_receivers() 
             .await
             .expect("patch sms");
 
-        let ids = [hook.channel.id, slack.channel.id, teams.channel.id, pd.channel.id, sms.channel.id];
+        let ids = [
+            hook.channel.id,
+            slack.channel.id,
+            teams.channel.id,
+            pd.channel.id,
+            sms.channel.id,
+        ];
         let rule = insert_rule(&app, org, "CPU high", &ids, None).await;
         let alert = insert_alert(&app, org, site, dev, "web-01", rule, "CPU high").await;
-        alert_event(&app.state, &alert, AlertEvent::Triggered).await.expect("event");
+        alert_event(&app.state, &alert, AlertEvent::Triggered)
+            .await
+            .expect("event");
         // The engine repeating itself queues nothing twice.
-        alert_event(&app.state, &alert, AlertEvent::Triggered).await.expect("event again");
+        alert_event(&app.state, &alert, AlertEvent::Triggered)
+            .await
+            .expect("event again");
 
         let log = settled(&admin, alert.id, 5).await;
         assert_eq!(log.len(), 5, "{log:?}");
@@ -379,7 +428,11 @@ async fn signed_webhooks_and_chat_paging_and_sms_bodies_reach_their_receivers() 
         assert_eq!(hits.len(), 5, "one request per channel");
 
         let h = &rx.on("/hook")[0];
-        verify_hmac(&secret, &h.body, &h.header("x-breeze-signature").expect("signature"));
+        verify_hmac(
+            &secret,
+            &h.body,
+            &h.header("x-breeze-signature").expect("signature"),
+        );
         assert_eq!(h.header("x-api-key").as_deref(), Some("hdr-secret-1"));
         let key = h.header("idempotency-key").expect("idempotency key");
         assert!(key.contains(&alert.id.to_string()), "{key}");
@@ -401,13 +454,24 @@ async fn signed_webhooks_and_chat_paging_and_sms_bodies_reach_their_receivers() 
         assert_eq!(blocks[0]["text"]["type"], "plain_text");
         assert_eq!(blocks[1]["type"], "section");
         assert_eq!(blocks[1]["text"]["type"], "mrkdwn");
-        assert!(blocks[1]["text"]["text"].as_str().expect("text").contains("CPU high"));
+        assert!(
+            blocks[1]["text"]["text"]
+                .as_str()
+                .expect("text")
+                .contains("CPU high")
+        );
 
         let t = rx.on("/teams/tok-teams")[0].json();
         assert_eq!(t["@type"], "MessageCard");
         assert_eq!(t["@context"], "https://schema.org/extensions");
         assert!(t["summary"].as_str().expect("summary").contains("web-01"));
-        assert!(t["sections"][0]["facts"].as_array().expect("facts").iter().any(|f| f["name"] == "Device" && f["value"] == "web-01"));
+        assert!(
+            t["sections"][0]["facts"]
+                .as_array()
+                .expect("facts")
+                .iter()
+                .any(|f| f["name"] == "Device" && f["value"] == "web-01")
+        );
 
         let p = rx.on("/v2/enqueue")[0].json();
         assert_eq!(p["routing_key"], "pd-routing-key-123");
@@ -416,27 +480,48 @@ async fn signed_webhooks_and_chat_paging_and_sms_bodies_reach_their_receivers() 
         assert!(dedup.contains(&alert.id.to_string()));
         assert_eq!(p["payload"]["severity"], "critical");
         assert_eq!(p["payload"]["source"], "web-01");
-        assert!(p["payload"]["summary"].as_str().expect("summary").contains("CPU high"));
+        assert!(
+            p["payload"]["summary"]
+                .as_str()
+                .expect("summary")
+                .contains("CPU high")
+        );
 
         let m = &rx.on("/sms")[0];
-        assert_eq!(m.header("authorization").as_deref(), Some("Bearer sms-token-xyz"));
+        assert_eq!(
+            m.header("authorization").as_deref(),
+            Some("Bearer sms-token-xyz")
+        );
         let mb = m.json();
         assert_eq!(mb["to"], json!(["+15557654321"]));
         assert!(mb["message"].as_str().expect("message").contains("web-01"));
 
         // Resolution: PagerDuty resolves the same incident.
-        alert_event(&app.state, &alert, AlertEvent::Resolved).await.expect("resolved");
+        alert_event(&app.state, &alert, AlertEvent::Resolved)
+            .await
+            .expect("resolved");
         rx.wait_for(10).await;
         let resolves = rx.on("/v2/enqueue");
-        let r = resolves.iter().map(Hit::json).find(|b| b["event_action"] == "resolve").expect("resolve");
+        let r = resolves
+            .iter()
+            .map(Hit::json)
+            .find(|b| b["event_action"] == "resolve")
+            .expect("resolve");
         assert_eq!(r["dedup_key"], json!(dedup));
         let h2 = rx.on("/hook");
         assert_eq!(h2[1].json()["event"], "alert.resolved");
-        verify_hmac(&secret, &h2[1].body, &h2[1].header("x-breeze-signature").expect("signature"));
+        verify_hmac(
+            &secret,
+            &h2[1].body,
+            &h2[1].header("x-breeze-signature").expect("signature"),
+        );
 
         // The channel's own log, newest first.
         let p: Page<Delivery> = admin
-            .get(&format!("/api/v1/notification-channels/{}/deliveries", hook.channel.id))
+            .get(&format!(
+                "/api/v1/notification-channels/{}/deliveries",
+                hook.channel.id
+            ))
             .await
             .expect("channel log");
         assert_eq!(p.data.len(), 2);
@@ -446,10 +531,15 @@ async fn signed_webhooks_and_chat_paging_and_sms_bodies_reach_their_receivers() 
         let rows: Vec<AuditText> = app
             .state
             .db
-            .all(breeze_store::Q::new("SELECT CAST(details AS TEXT) AS t FROM audit_logs"))
+            .all(breeze_store::Q::new(
+                "SELECT CAST(details AS TEXT) AS t FROM audit_logs",
+            ))
             .await
             .expect("audit");
-        assert!(rows.iter().any(|r| r.t.contains("url_set")), "channel rows are audited");
+        assert!(
+            rows.iter().any(|r| r.t.contains("url_set")),
+            "channel rows are audited"
+        );
         for r in &rows {
             for x in secrets {
                 assert!(!r.t.contains(x), "{x} in an audit row: {}", r.t);
@@ -476,7 +566,11 @@ async fn an_email_channel_mails_the_rule_device_and_values() {
                 "username": "alerts", "password": "smtp-pass-77"}
         })).await;
         assert_eq!(mail.channel.config["smtp"]["password_set"], json!(true));
-        assert!(!serde_json::to_string(&mail).expect("json").contains("smtp-pass-77"));
+        assert!(
+            !serde_json::to_string(&mail)
+                .expect("json")
+                .contains("smtp-pass-77")
+        );
         // Bad addresses are named.
         let (s, body) = admin
             .raw(Method::POST, "/api/v1/notification-channels", Some(&json!({
@@ -488,15 +582,26 @@ async fn an_email_channel_mails_the_rule_device_and_values() {
 
         let rule = insert_rule(&app, org, "CPU high", &[mail.channel.id], None).await;
         let alert = insert_alert(&app, org, site, dev, "db-02", rule, "CPU high").await;
-        alert_event(&app.state, &alert, AlertEvent::Triggered).await.expect("event");
+        alert_event(&app.state, &alert, AlertEvent::Triggered)
+            .await
+            .expect("event");
         let msgs = inbox.wait_for(2).await;
         for m in &msgs {
             let flat = m.replace("=\n", "");
-            let subject = flat.lines().find(|l| l.starts_with("Subject:")).expect("subject");
-            assert!(subject.contains("CPU high") && subject.contains("db-02"), "{subject}");
+            let subject = flat
+                .lines()
+                .find(|l| l.starts_with("Subject:"))
+                .expect("subject");
+            assert!(
+                subject.contains("CPU high") && subject.contains("db-02"),
+                "{subject}"
+            );
             assert!(flat.contains("Rule: CPU high"), "{flat}");
             assert!(flat.contains("Device: db-02"), "{flat}");
-            assert!(flat.contains("97.5") && flat.contains("\"threshold\":90"), "{flat}");
+            assert!(
+                flat.contains("97.5") && flat.contains("\"threshold\":90"),
+                "{flat}"
+            );
         }
         assert!(inbox.logins().contains(&"alerts:smtp-pass-77".to_string()));
         let log = settled(&admin, alert.id, 1).await;
@@ -550,15 +655,60 @@ async fn internal_and_non_http_destinations_are_refused_when_saved() {
         refused(&admin, org, "webhook", json!({"url": url}), "config.url").await;
         refused(&admin, org, "slack", json!({"url": url}), "config.url").await;
     }
-    refused(&admin, org, "pagerduty", json!({"routing_key": "k", "url": "http://10.0.0.1/x"}), "config.url").await;
-    refused(&admin, org, "sms", json!({"url": "http://169.254.169.254/", "to": ["+15551234567"]}), "config.url").await;
-    refused(&admin, org, "email", json!({"to": ["a@b.test"], "smtp": {"host": "10.0.0.1", "from": "a@b.test"}}), "config.smtp.host").await;
-    refused(&admin, org, "webhook", json!({"url": "https://hooks.example.test/x", "headers": {"Host": "evil"}}), "config.headers.Host").await;
-    refused(&admin, org, "webhook", json!({"url": "https://hooks.example.test/x", "headers": {"X-Breeze-Signature": "x"}}), "config.headers.X-Breeze-Signature").await;
+    refused(
+        &admin,
+        org,
+        "pagerduty",
+        json!({"routing_key": "k", "url": "http://10.0.0.1/x"}),
+        "config.url",
+    )
+    .await;
+    refused(
+        &admin,
+        org,
+        "sms",
+        json!({"url": "http://169.254.169.254/", "to": ["+15551234567"]}),
+        "config.url",
+    )
+    .await;
+    refused(
+        &admin,
+        org,
+        "email",
+        json!({"to": ["a@b.test"], "smtp": {"host": "10.0.0.1", "from": "a@b.test"}}),
+        "config.smtp.host",
+    )
+    .await;
+    refused(
+        &admin,
+        org,
+        "webhook",
+        json!({"url": "https://hooks.example.test/x", "headers": {"Host": "evil"}}),
+        "config.headers.Host",
+    )
+    .await;
+    refused(
+        &admin,
+        org,
+        "webhook",
+        json!({"url": "https://hooks.example.test/x", "headers": {"X-Breeze-Signature": "x"}}),
+        "config.headers.X-Breeze-Signature",
+    )
+    .await;
     // A public name (or one that does not resolve yet) is saved: checked again at send time.
-    let c = create_channel(&admin, org, "ok", "webhook", json!({"url": "https://hooks.example.test/x"})).await;
+    let c = create_channel(
+        &admin,
+        org,
+        "ok",
+        "webhook",
+        json!({"url": "https://hooks.example.test/x"}),
+    )
+    .await;
     assert_eq!(c.channel.config["url"], "https://hooks.example.test/x");
-    let list: Page<NotificationChannel> = admin.get("/api/v1/notification-channels").await.expect("list");
+    let list: Page<NotificationChannel> = admin
+        .get("/api/v1/notification-channels")
+        .await
+        .expect("list");
     assert_eq!(list.data.len(), 1, "nothing refused was saved");
 }
 
@@ -572,9 +722,20 @@ async fn a_receiver_redirecting_to_loopback_is_not_followed() {
         let app = spawn(engine, |c| c.outbound.allow = allow_loopback()).await;
         let admin = app.admin().await;
         let (org, _) = crate::device_state::org_and_site(&admin, "Acme").await;
-        let c = create_channel(&admin, org, "hook", "webhook", json!({"url": bouncer.url("/hook")})).await;
+        let c = create_channel(
+            &admin,
+            org,
+            "hook",
+            "webhook",
+            json!({"url": bouncer.url("/hook")}),
+        )
+        .await;
         let (s, body) = admin
-            .raw(Method::POST, &format!("/api/v1/notification-channels/{}/test", c.channel.id), Some(&json!({})))
+            .raw(
+                Method::POST,
+                &format!("/api/v1/notification-channels/{}/test", c.channel.id),
+                Some(&json!({})),
+            )
             .await
             .expect("test");
         assert_eq!(s, StatusCode::OK, "{body}");
@@ -591,13 +752,19 @@ async fn a_receiver_redirecting_to_loopback_is_not_followed() {
         bouncer.status.store(200, Ordering::SeqCst);
         *bouncer.redirect.lock().expect("r") = None;
         let d: Delivery = admin
-            .post(&format!("/api/v1/notification-channels/{}/test", c.channel.id), &json!({}))
+            .post(
+                &format!("/api/v1/notification-channels/{}/test", c.channel.id),
+                &json!({}),
+            )
             .await
             .expect("test");
         assert_eq!((d.status.as_str(), d.response_status), ("sent", Some(200)));
         assert_eq!(bouncer.hits()[1].json()["event"], "test");
         let p: Page<Delivery> = admin
-            .get(&format!("/api/v1/notification-channels/{}/deliveries?limit=1", c.channel.id))
+            .get(&format!(
+                "/api/v1/notification-channels/{}/deliveries?limit=1",
+                c.channel.id
+            ))
             .await
             .expect("log");
         assert_eq!(p.data[0].id, d.id, "newest first");
@@ -613,7 +780,11 @@ async fn a_name_rebound_to_loopback_after_saving_is_refused_when_sending() {
     let app = spawn(Engine::Sqlite, move |c| {
         c.outbound.resolver = Resolver::from_fn(move |host| {
             if host == "hooks.rebind.test" {
-                let ip = if f.load(Ordering::SeqCst) { "127.0.0.1" } else { "192.0.2.10" };
+                let ip = if f.load(Ordering::SeqCst) {
+                    "127.0.0.1"
+                } else {
+                    "192.0.2.10"
+                };
                 return Ok(vec![ip.parse().expect("ip")]);
             }
             local_names(host)
@@ -622,15 +793,30 @@ async fn a_name_rebound_to_loopback_after_saving_is_refused_when_sending() {
     .await;
     let admin = app.admin().await;
     let (org, _) = crate::device_state::org_and_site(&admin, "Acme").await;
-    let c = create_channel(&admin, org, "hook", "webhook",
-        json!({"url": format!("http://hooks.rebind.test:{}/hook", rx.port)})).await;
+    let c = create_channel(
+        &admin,
+        org,
+        "hook",
+        "webhook",
+        json!({"url": format!("http://hooks.rebind.test:{}/hook", rx.port)}),
+    )
+    .await;
     flip.store(true, Ordering::SeqCst);
     let d: Delivery = admin
-        .post(&format!("/api/v1/notification-channels/{}/test", c.channel.id), &json!({}))
+        .post(
+            &format!("/api/v1/notification-channels/{}/test", c.channel.id),
+            &json!({}),
+        )
         .await
         .expect("test");
     assert_eq!(d.status, "failed");
-    assert!(d.last_error.as_deref().unwrap_or_default().contains("destination not allowed"), "{d:?}");
+    assert!(
+        d.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("destination not allowed"),
+        "{d:?}"
+    );
     assert!(rx.hits().is_empty());
 }
 
@@ -649,20 +835,45 @@ async fn pending_deliveries_are_sent_once_after_a_restart() {
         .await;
         let admin = app.admin().await;
         let (org, site, dev) = org_with_device(&app, &admin, "Acme", "web-01").await;
-        let hook = create_channel(&admin, org, "hook", "webhook",
-            json!({"url": format!("http://127.0.0.1:{port}/hook")})).await;
-        let pd = create_channel(&admin, org, "pd", "pagerduty",
-            json!({"routing_key": "rk", "url": format!("http://127.0.0.1:{port}/pd")})).await;
-        let rule = insert_rule(&app, org, "CPU high", &[hook.channel.id, pd.channel.id], None).await;
+        let hook = create_channel(
+            &admin,
+            org,
+            "hook",
+            "webhook",
+            json!({"url": format!("http://127.0.0.1:{port}/hook")}),
+        )
+        .await;
+        let pd = create_channel(
+            &admin,
+            org,
+            "pd",
+            "pagerduty",
+            json!({"routing_key": "rk", "url": format!("http://127.0.0.1:{port}/pd")}),
+        )
+        .await;
+        let rule = insert_rule(
+            &app,
+            org,
+            "CPU high",
+            &[hook.channel.id, pd.channel.id],
+            None,
+        )
+        .await;
         let alert = insert_alert(&app, org, site, dev, "web-01", rule, "CPU high").await;
-        alert_event(&app.state, &alert, AlertEvent::Triggered).await.expect("event");
+        alert_event(&app.state, &alert, AlertEvent::Triggered)
+            .await
+            .expect("event");
         // Both attempts fail (connection refused) and wait for their retry.
         let until = std::time::Instant::now() + Duration::from_secs(10);
         loop {
             let log = alert_log(&admin, alert.id).await;
             if log.len() == 2 && log.iter().all(|d| d.attempts == 1) {
                 assert!(log.iter().all(|d| d.status == "pending"), "{log:?}");
-                assert!(log.iter().all(|d| d.last_error.as_deref() == Some("connection refused")), "{log:?}");
+                assert!(
+                    log.iter()
+                        .all(|d| d.last_error.as_deref() == Some("connection refused")),
+                    "{log:?}"
+                );
                 break;
             }
             assert!(std::time::Instant::now() < until, "{log:?}");
@@ -670,19 +881,32 @@ async fn pending_deliveries_are_sent_once_after_a_restart() {
         }
 
         let app = app
-            .restart(Some(Arc::new(clock.clone())), |c| c.outbound.allow = allow_loopback())
+            .restart(Some(Arc::new(clock.clone())), |c| {
+                c.outbound.allow = allow_loopback()
+            })
             .await;
         let rx = Receiver::start_at(port).await;
         // The engine raising the same event again after the restart adds nothing.
-        alert_event(&app.state, &alert, AlertEvent::Triggered).await.expect("again");
+        alert_event(&app.state, &alert, AlertEvent::Triggered)
+            .await
+            .expect("again");
         clock.advance(chrono::Duration::hours(1));
         app.state.delivery.wake();
         // (Signed in again: an hour later the old access token has expired.)
-        let admin = app.client.clone().login_as(crate::harness::ADMIN_EMAIL, PASSWORD).await.expect("login");
+        let admin = app
+            .client
+            .clone()
+            .login_as(crate::harness::ADMIN_EMAIL, PASSWORD)
+            .await
+            .expect("login");
         let log = settled(&admin, alert.id, 2).await;
         assert_eq!(log.len(), 2, "{log:?}");
         for d in &log {
-            assert_eq!((d.status.as_str(), d.attempts), ("sent", 2), "{engine:?} {d:?}");
+            assert_eq!(
+                (d.status.as_str(), d.attempts),
+                ("sent", 2),
+                "{engine:?} {d:?}"
+            );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
         let hits = rx.hits();
@@ -698,7 +922,8 @@ async fn pending_deliveries_are_sent_once_after_a_restart() {
 
 /// A second partner with its own admin (created by a platform operator).
 pub async fn second_partner(app: &TestApp) -> BreezeClient {
-    let op_email = breeze_core::validate::Email::parse("e", "operator@platform.test").expect("email");
+    let op_email =
+        breeze_core::validate::Email::parse("e", "operator@platform.test").expect("email");
     let hash = app.state.hasher.hash(PASSWORD).expect("hash");
     let mut tx = app.state.db.begin().await.expect("tx");
     breeze_store::users::insert(
@@ -715,9 +940,16 @@ pub async fn second_partner(app: &TestApp) -> BreezeClient {
     .await
     .expect("operator");
     tx.commit().await.expect("commit");
-    let op = app.client.login_as("operator@platform.test", PASSWORD).await.expect("op login");
+    let op = app
+        .client
+        .login_as("operator@platform.test", PASSWORD)
+        .await
+        .expect("op login");
     let created: PartnerCreated = op
-        .post("/api/v1/partners", &json!({"name": "Bolt MSP", "admin_email": "pa@bolt.test", "admin_name": "B"}))
+        .post(
+            "/api/v1/partners",
+            &json!({"name": "Bolt MSP", "admin_email": "pa@bolt.test", "admin_name": "B"}),
+        )
         .await
         .expect("partner");
     let t = app
@@ -743,50 +975,103 @@ async fn channels_policies_and_deliveries_of_another_partner_are_404() {
         let (b_org, _) = crate::device_state::org_and_site(&b, "Bolt").await;
         let c = create_channel(&a, org, "hook", "webhook", json!({"url": rx.url("/hook")})).await;
         let p: EscalationPolicy = a
-            .post("/api/v1/escalation-policies", &json!({"org_id": org, "name": "Night",
-                "steps": [{"delay_minutes": 0, "channels": [c.channel.id]}]}))
+            .post(
+                "/api/v1/escalation-policies",
+                &json!({"org_id": org, "name": "Night",
+                "steps": [{"delay_minutes": 0, "channels": [c.channel.id]}]}),
+            )
             .await
             .expect("policy");
         let rule = insert_rule(&app, org, "CPU high", &[c.channel.id], None).await;
         let alert = insert_alert(&app, org, site, dev, "web-01", rule, "CPU high").await;
-        alert_event(&app.state, &alert, AlertEvent::Triggered).await.expect("event");
+        alert_event(&app.state, &alert, AlertEvent::Triggered)
+            .await
+            .expect("event");
         settled(&a, alert.id, 1).await;
 
         let cid = c.channel.id;
         for (m, path, body) in [
-            (Method::GET, format!("/api/v1/notification-channels/{cid}"), None),
-            (Method::PATCH, format!("/api/v1/notification-channels/{cid}"), Some(json!({"name": "x"}))),
-            (Method::DELETE, format!("/api/v1/notification-channels/{cid}"), None),
-            (Method::POST, format!("/api/v1/notification-channels/{cid}/test"), Some(json!({}))),
-            (Method::GET, format!("/api/v1/notification-channels/{cid}/deliveries"), None),
-            (Method::GET, format!("/api/v1/alerts/{}/deliveries", alert.id), None),
-            (Method::GET, format!("/api/v1/escalation-policies/{}", p.id), None),
-            (Method::PATCH, format!("/api/v1/escalation-policies/{}", p.id), Some(json!({"name": "x"}))),
-            (Method::DELETE, format!("/api/v1/escalation-policies/{}", p.id), None),
+            (
+                Method::GET,
+                format!("/api/v1/notification-channels/{cid}"),
+                None,
+            ),
+            (
+                Method::PATCH,
+                format!("/api/v1/notification-channels/{cid}"),
+                Some(json!({"name": "x"})),
+            ),
+            (
+                Method::DELETE,
+                format!("/api/v1/notification-channels/{cid}"),
+                None,
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/notification-channels/{cid}/test"),
+                Some(json!({})),
+            ),
+            (
+                Method::GET,
+                format!("/api/v1/notification-channels/{cid}/deliveries"),
+                None,
+            ),
+            (
+                Method::GET,
+                format!("/api/v1/alerts/{}/deliveries", alert.id),
+                None,
+            ),
+            (
+                Method::GET,
+                format!("/api/v1/escalation-policies/{}", p.id),
+                None,
+            ),
+            (
+                Method::PATCH,
+                format!("/api/v1/escalation-policies/{}", p.id),
+                Some(json!({"name": "x"})),
+            ),
+            (
+                Method::DELETE,
+                format!("/api/v1/escalation-policies/{}", p.id),
+                None,
+            ),
         ] {
             let (s, text) = b.raw(m.clone(), &path, body.as_ref()).await.expect("raw");
             assert_eq!(s, StatusCode::NOT_FOUND, "{engine:?} {m} {path}: {text}");
         }
         // Lists show nothing of the other partner; references across are refused.
-        let l: Page<NotificationChannel> = b.get("/api/v1/notification-channels").await.expect("list");
+        let l: Page<NotificationChannel> =
+            b.get("/api/v1/notification-channels").await.expect("list");
         assert!(l.data.is_empty());
         let l: Page<EscalationPolicy> = b.get("/api/v1/escalation-policies").await.expect("list");
         assert!(l.data.is_empty());
         let (s, text) = b
-            .raw(Method::POST, "/api/v1/escalation-policies", Some(&json!({"org_id": b_org, "name": "x",
-                "steps": [{"delay_minutes": 0, "channels": [cid]}]})))
+            .raw(
+                Method::POST,
+                "/api/v1/escalation-policies",
+                Some(&json!({"org_id": b_org, "name": "x",
+                "steps": [{"delay_minutes": 0, "channels": [cid]}]})),
+            )
             .await
             .expect("raw");
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
         assert!(text.contains("steps[0].channels"), "{text}");
         let (s, _) = b
-            .raw(Method::POST, "/api/v1/notification-channels", Some(&json!({"org_id": org, "name": "x",
-                "type": "webhook", "config": {"url": rx.url("/x")}})))
+            .raw(
+                Method::POST,
+                "/api/v1/notification-channels",
+                Some(&json!({"org_id": org, "name": "x",
+                "type": "webhook", "config": {"url": rx.url("/x")}})),
+            )
             .await
             .expect("raw");
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
         // Still there for its owner.
-        let _: NotificationChannel = a.get(&format!("/api/v1/notification-channels/{cid}")).await.expect("mine");
+        let _: NotificationChannel = a
+            .get(&format!("/api/v1/notification-channels/{cid}"))
+            .await
+            .expect("mine");
         assert_eq!(rx.hits().len(), 1, "the other partner's test sent nothing");
     }
 }

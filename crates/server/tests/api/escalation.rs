@@ -42,8 +42,14 @@ async fn an_unacknowledged_alert_climbs_to_step_2_and_an_acknowledged_one_stops(
         let (dev2, _) = crate::device_state::enroll(&app, &admin, org, site, "web-02").await;
         let mut chans = Vec::new();
         for n in 0..3 {
-            let c = create_channel(&admin, org, &format!("step {n}"), "webhook",
-                json!({"url": rx.url(&format!("/s{n}"))})).await;
+            let c = create_channel(
+                &admin,
+                org,
+                &format!("step {n}"),
+                "webhook",
+                json!({"url": rx.url(&format!("/s{n}"))}),
+            )
+            .await;
             chans.push(c.channel.id);
         }
         // Steps must climb.
@@ -55,53 +61,79 @@ async fn an_unacknowledged_alert_climbs_to_step_2_and_an_acknowledged_one_stops(
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(body.contains("steps[1].delay_minutes"), "{body}");
         let (s, body) = admin
-            .raw(Method::POST, "/api/v1/escalation-policies", Some(&json!({"org_id": org, "name": "bad",
-                "steps": [{"delay_minutes": 0, "targets": {"user_ids": [UserId::new()]}}]})))
+            .raw(
+                Method::POST,
+                "/api/v1/escalation-policies",
+                Some(&json!({"org_id": org, "name": "bad",
+                "steps": [{"delay_minutes": 0, "targets": {"user_ids": [UserId::new()]}}]})),
+            )
             .await
             .expect("post");
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert!(body.contains("steps[0].targets.user_ids"), "{body}");
 
         let policy: EscalationPolicy = admin
-            .post("/api/v1/escalation-policies", &json!({"org_id": org, "name": "Night shift",
+            .post(
+                "/api/v1/escalation-policies",
+                &json!({"org_id": org, "name": "Night shift",
                 "steps": [
                     {"delay_minutes": 0, "channels": [chans[0]]},
                     {"delay_minutes": 5, "channels": [chans[1]]},
                     {"delay_minutes": 10, "channels": [chans[2]]}
-                ]}))
+                ]}),
+            )
             .await
             .expect("policy");
         assert_eq!(policy.steps.len(), 3);
         let rule = insert_rule(&app, org, "CPU high", &[], Some(policy.id)).await;
         let open = insert_alert(&app, org, site, dev, "web-01", rule, "CPU high").await;
         let acked = insert_alert(&app, org, site, dev2, "web-02", rule, "CPU high").await;
-        alert_event(&app.state, &open, AlertEvent::Triggered).await.expect("event");
-        alert_event(&app.state, &acked, AlertEvent::Triggered).await.expect("event");
+        alert_event(&app.state, &open, AlertEvent::Triggered)
+            .await
+            .expect("event");
+        alert_event(&app.state, &acked, AlertEvent::Triggered)
+            .await
+            .expect("event");
         rx.wait_for(2).await;
         assert_eq!(rx.on("/s0").len(), 2, "step 0 notifies at once");
         app.state
             .db
-            .exec(breeze_store::Q::new("UPDATE alerts SET status = 'acknowledged' WHERE id = ?").bind(acked.id.0))
+            .exec(
+                breeze_store::Q::new("UPDATE alerts SET status = 'acknowledged' WHERE id = ?")
+                    .bind(acked.id.0),
+            )
             .await
             .expect("ack");
 
         // Before the delay nothing climbs.
         clock.advance(chrono::Duration::minutes(4));
-        breeze_server::jobs::sweep_once(&app.state).await.expect("sweep");
+        breeze_server::jobs::sweep_once(&app.state)
+            .await
+            .expect("sweep");
         assert_eq!(step_of(&app, open.id).await, 0);
         clock.advance(chrono::Duration::minutes(1));
-        breeze_server::jobs::sweep_once(&app.state).await.expect("sweep");
+        breeze_server::jobs::sweep_once(&app.state)
+            .await
+            .expect("sweep");
         assert_eq!(step_of(&app, open.id).await, 1);
         rx.wait_for(3).await;
         clock.advance(chrono::Duration::minutes(5));
-        breeze_server::jobs::sweep_once(&app.state).await.expect("sweep");
+        breeze_server::jobs::sweep_once(&app.state)
+            .await
+            .expect("sweep");
         assert_eq!(step_of(&app, open.id).await, 2, "{engine:?}");
         rx.wait_for(4).await;
         // Nothing further: the ladder ends, and sweeping again sends nothing twice.
         clock.advance(chrono::Duration::minutes(30));
-        breeze_server::jobs::sweep_once(&app.state).await.expect("sweep");
+        breeze_server::jobs::sweep_once(&app.state)
+            .await
+            .expect("sweep");
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(step_of(&app, acked.id).await, 0, "the acknowledged alert did not climb");
+        assert_eq!(
+            step_of(&app, acked.id).await,
+            0,
+            "the acknowledged alert did not climb"
+        );
         for (path, n) in [("/s0", 2), ("/s1", 1), ("/s2", 1)] {
             let hits = rx.on(path);
             assert_eq!(hits.len(), n, "{path}");
@@ -124,6 +156,10 @@ async fn an_unacknowledged_alert_climbs_to_step_2_and_an_acknowledged_one_stops(
         let mut steps: Vec<Option<i64>> = p.data.iter().map(|d| d.escalation_step).collect();
         steps.sort();
         assert_eq!(steps, vec![Some(0), Some(1), Some(2)]);
-        assert!(p.data.iter().all(|d| d.event == "alert.escalated" && d.status == "sent"));
+        assert!(
+            p.data
+                .iter()
+                .all(|d| d.event == "alert.escalated" && d.status == "sent")
+        );
     }
 }
