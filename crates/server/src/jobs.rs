@@ -1,6 +1,7 @@
 //! Background jobs, spawned by `App::build` and stopped with the app: the metrics
 //! writer (batches heartbeat samples into multi-row inserts), and the sweep (offline
-//! devices, expired commands, metrics rollups and retention, alert status conditions). Time comes from
+//! devices, expired commands, metrics rollups and retention, alert status conditions and
+//! escalation). Time comes from
 //! `state.clock`, so tests drive [`sweep_once`] with a fixed clock.
 
 use crate::state::AppState;
@@ -83,14 +84,21 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<()> {
         now,
     )
     .await?;
-    // Alerts: suppressions that ended, offline and no-data conditions. A failure here is
-    // logged and leaves the other sweeps' work done.
+    // Alerts: suppressions that ended, offline and no-data conditions, then escalation. A
+    // failure here is logged and leaves the other sweeps' work done.
     if let Err(e) = state.alerting.sweep(state).await {
         tracing::error!(error = format!("{e:#}"), "alert sweep failed");
     }
+    let escalated = match crate::notify::alerts::escalate_due(state).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "alert escalation sweep failed");
+            0
+        }
+    };
     let lost = lost.len() as u64;
     let quarantine_cancelled = cancelled.len() as u64;
-    if offline + expired + lost + quarantine_cancelled + r5 + r60 + dropped > 0 {
+    if offline + expired + lost + quarantine_cancelled + r5 + r60 + dropped + escalated > 0 {
         tracing::info!(
             offline,
             expired,
@@ -99,6 +107,7 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<()> {
             rollups_5m = r5,
             rollups_1h = r60,
             metrics_dropped = dropped,
+            escalated,
             "sweep"
         );
     }

@@ -79,16 +79,16 @@ pub async fn spawn(engine: Engine, tweak: impl FnOnce(&mut Config)) -> TestApp {
     spawn_clocked(engine, None, tweak).await
 }
 
-/// [`spawn`] with the server's Clock under the test's control.
+/// [`spawn`] with the server's Clock under the test's control (alert windows, escalation,
+/// retries).
 pub async fn spawn_clocked(
     engine: Engine,
     clock: Option<std::sync::Arc<dyn breeze_core::Clock>>,
     tweak: impl FnOnce(&mut Config),
 ) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = test_config(dir.path());
     let database_url = match engine {
-        Engine::Sqlite => config.database_url(),
+        Engine::Sqlite => test_config(dir.path()).database_url(),
         Engine::Postgres => {
             let base = std::env::var("BREEZE_TEST_DATABASE_URL").expect("BREEZE_TEST_DATABASE_URL");
             let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
@@ -108,6 +108,18 @@ pub async fn spawn_clocked(
             format!("{base}{sep}options=-c%20search_path%3D{schema}")
         }
     };
+    start(engine, dir, database_url, clock, tweak).await
+}
+
+/// Starts a server on `dir` and `database_url` (a fresh one, or a stopped one's).
+async fn start(
+    engine: Engine,
+    dir: TempDir,
+    database_url: String,
+    clock: Option<std::sync::Arc<dyn breeze_core::Clock>>,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
+    let mut config = test_config(dir.path());
     config.database_url = Some(database_url.clone());
     config.db_max_connections = 8;
     tweak(&mut config);
@@ -148,6 +160,29 @@ pub async fn spawn_sqlite() -> TestApp {
 }
 
 impl TestApp {
+    /// Stops the server (its jobs too) and starts another on the same database and data
+    /// directory (same keys), as after a restart.
+    #[allow(dead_code)]
+    pub async fn restart(
+        mut self,
+        clock: Option<std::sync::Arc<dyn breeze_core::Clock>>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+        let engine = if self.engine == "postgres" {
+            Engine::Postgres
+        } else {
+            Engine::Sqlite
+        };
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        start(engine, dir, self.database_url.clone(), clock, tweak).await
+    }
+
     pub fn setup_token(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("setup-token"))
             .expect("setup token file")
