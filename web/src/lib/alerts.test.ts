@@ -19,6 +19,7 @@ describe("alert rule conditions JSON", () => {
         { kind: "metric", metric: "cpu_percent", operator: "gt", value: "90", duration: "5" },
         { kind: "status", status: "offline", duration: "10" },
         { kind: "software", action: "removed", pattern: "Antivirus*" },
+        { kind: "no_data", duration: "30" },
         { kind: "metric", metric: "custom.app_response_time_ms", operator: "gte", value: "5000", duration: "" },
       ],
     };
@@ -28,6 +29,7 @@ describe("alert rule conditions JSON", () => {
         { metric: "cpu_percent", operator: "gt", value: 90, duration_minutes: 5 },
         { type: "status", status: "offline", duration_minutes: 10 },
         { type: "software_change", action: "removed", name_pattern: "Antivirus*" },
+        { type: "no_data", duration_minutes: 30 },
         { metric: "custom.app_response_time_ms", operator: "gte", value: 5000 },
       ],
     });

@@ -57,8 +57,6 @@ export const METRICS: Array<{ value: string; label: string }> = [
   { value: "cpu_percent", label: "CPU %" },
   { value: "ram_percent", label: "Memory %" },
   { value: "disk_percent", label: "Disk used %" },
-  { value: "ram_used_mb", label: "Memory used (MB)" },
-  { value: "disk_used_gb", label: "Disk used (GB)" },
   { value: "process_count", label: "Process count" },
   { value: "network_in_bytes", label: "Network in (bytes)" },
   { value: "network_out_bytes", label: "Network out (bytes)" },
@@ -66,12 +64,13 @@ export const METRICS: Array<{ value: string; label: string }> = [
 /** The metric select's entry for a custom metric (`custom.<name>`, typed in). */
 export const CUSTOM = "custom";
 
-export type ConditionKind = "metric" | "status" | "software";
+export type ConditionKind = "metric" | "status" | "no_data" | "software";
 
 /** One row of the condition editor. Numbers are kept as typed (strings) until saved. */
 export type EditCondition =
   | { kind: "metric"; metric: string; operator: Operator; value: string; duration: string }
   | { kind: "status"; status: "offline"; duration: string }
+  | { kind: "no_data"; duration: string }
   | { kind: "software"; action: "installed" | "removed"; pattern: string };
 
 export interface EditConditions {
@@ -81,6 +80,7 @@ export interface EditConditions {
 
 export function newCondition(kind: ConditionKind = "metric"): EditCondition {
   if (kind === "status") return { kind, status: "offline", duration: "10" };
+  if (kind === "no_data") return { kind, duration: "30" };
   if (kind === "software") return { kind, action: "removed", pattern: "" };
   return { kind: "metric", metric: "cpu_percent", operator: "gt", value: "90", duration: "5" };
 }
@@ -106,6 +106,8 @@ export function conditionToJson(c: EditCondition): Record<string, unknown> {
     }
     case "status":
       return { type: "status", status: c.status, duration_minutes: num(c.duration) };
+    case "no_data":
+      return { type: "no_data", duration_minutes: num(c.duration) };
     case "software":
       return { type: "software_change", action: c.action, name_pattern: c.pattern };
   }
@@ -126,6 +128,7 @@ function conditionFromJson(v: unknown): EditCondition | null {
     return { kind: "metric", metric: v.metric, operator: op, value: text(v.value), duration: text(v.duration_minutes) };
   }
   if (v.type === "status" && v.status === "offline") return { kind: "status", status: "offline", duration: text(v.duration_minutes) };
+  if (v.type === "no_data") return { kind: "no_data", duration: text(v.duration_minutes) };
   if (v.type === "software_change" && (v.action === "installed" || v.action === "removed") && typeof v.name_pattern === "string")
     return { kind: "software", action: v.action, pattern: v.name_pattern };
   return null;
@@ -160,7 +163,7 @@ export function validateConditions(c: EditConditions): Map<number, Partial<Recor
       if (isCustomMetric(r.metric) && !/^custom\.[A-Za-z0-9_.-]+$/.test(r.metric)) e.metric = "Name the custom metric: custom.<name>.";
       if (!isNum(r.value)) e.value = "Enter a number.";
       if (r.duration.trim() !== "" && !(isNum(r.duration) && Number(r.duration) >= 0 && Number.isInteger(Number(r.duration)))) e.duration_minutes = "Whole minutes, 0 or more.";
-    } else if (r.kind === "status") {
+    } else if (r.kind === "status" || r.kind === "no_data") {
       if (!(isNum(r.duration) && Number(r.duration) >= 1 && Number.isInteger(Number(r.duration)))) e.duration_minutes = "Whole minutes, 1 or more.";
     } else if (!r.pattern.trim()) e.name_pattern = "Enter a name or pattern, e.g. Antivirus*.";
     if (Object.keys(e).length) out.set(i, e);
@@ -244,6 +247,7 @@ export function describeConditions(v: unknown): string {
       return `${label} ${OPERATOR_LABELS[r.operator]} ${r.value}${dur}`;
     }
     if (r.kind === "status") return `Offline for ${r.duration} min`;
+    if (r.kind === "no_data") return `No data for ${r.duration} min`;
     return `Software ${r.action}: ${r.pattern}`;
   };
   return c.rows.map(one).join(c.match === "all" ? " and " : " or ");
