@@ -1,6 +1,6 @@
 //! Background jobs, spawned by `App::build` and stopped with the app: the metrics
 //! writer (batches heartbeat samples into multi-row inserts), and the sweep (offline
-//! devices, expired commands, metrics rollups and retention). Time comes from
+//! devices, expired commands, metrics rollups and retention, alert escalation). Time comes from
 //! `state.clock`, so tests drive [`sweep_once`] with a fixed clock.
 
 use crate::state::AppState;
@@ -83,9 +83,10 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<()> {
         now,
     )
     .await?;
+    let escalated = crate::notify::alerts::escalate_due(state).await?;
     let lost = lost.len() as u64;
     let quarantine_cancelled = cancelled.len() as u64;
-    if offline + expired + lost + quarantine_cancelled + r5 + r60 + dropped > 0 {
+    if offline + expired + lost + quarantine_cancelled + r5 + r60 + dropped + escalated > 0 {
         tracing::info!(
             offline,
             expired,
@@ -94,6 +95,7 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<()> {
             rollups_5m = r5,
             rollups_1h = r60,
             metrics_dropped = dropped,
+            escalated,
             "sweep"
         );
     }

@@ -1,4 +1,5 @@
-//! The delivery queue: outbound messages are durable jobs in the store (`breeze_store::jobs`),
+//! The delivery queue: outbound messages (e-mail, and alert deliveries run by
+//! `notify::alerts::deliver`) are durable jobs in the store (`breeze_store::jobs`),
 //! never sent inside a request. A request enqueues and answers at once; the worker
 //! (spawned with the other jobs) claims due jobs, delivers them, and retries failures with
 //! exponential backoff until `[outbound] max_attempts`, then leaves the job `failed`, logs
@@ -24,6 +25,13 @@ pub const MAIL: &str = "mail";
 /// Wakes the worker when a job is queued.
 #[derive(Default)]
 pub struct Wakeup(Notify);
+
+impl Wakeup {
+    /// Wakes the worker (something was queued).
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
 
 /// One e-mail to deliver (sealed in the job's payload).
 #[derive(Serialize, Deserialize)]
@@ -120,9 +128,31 @@ async fn deliver_mail(
     }
 }
 
-async fn run(state: &AppState, job: &Job, partner: &mut Option<PartnerId>) -> Result<(), JobError> {
+/// How a job ended: done (the handler removed it, or the queue should), or failed.
+enum Ran {
+    /// Done; the queue removes the job.
+    Done,
+    /// Done, and the handler already removed the job (with its own bookkeeping, in one
+    /// transaction).
+    Removed,
+}
+
+async fn run(
+    state: &AppState,
+    job: &Job,
+    partner: &mut Option<PartnerId>,
+) -> Result<Ran, JobError> {
     match job.kind.as_str() {
-        MAIL => deliver_mail(state, job, partner).await,
+        MAIL => deliver_mail(state, job, partner).await.map(|()| Ran::Done),
+        breeze_store::deliveries::JOB_KIND => {
+            match crate::notify::alerts::deliver(state, job, partner).await {
+                crate::notify::alerts::Outcome::Done => Ok(Ran::Removed),
+                crate::notify::alerts::Outcome::Failed(f) if f.permanent => {
+                    Err(JobError::Permanent(f.reason))
+                }
+                crate::notify::alerts::Outcome::Failed(f) => Err(JobError::Retry(f.reason)),
+            }
+        }
         _ => Err(JobError::Permanent("unknown job kind".into())),
     }
 }
@@ -148,7 +178,8 @@ pub async fn run_due(state: &AppState) -> anyhow::Result<usize> {
             let outcome = run(state, &job, &mut partner).await;
             let now = state.now();
             match outcome {
-                Ok(()) => jobs::complete(&state.db, job.id).await?,
+                Ok(Ran::Done) => jobs::complete(&state.db, job.id).await?,
+                Ok(Ran::Removed) => {}
                 Err(e) => {
                     let (error, retry_at) = match e {
                         JobError::Retry(m) => {
