@@ -92,6 +92,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/alerts/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An alert's delivery log (channel, event, attempts, sent or failed with the reason),
+         *     newest first.
+         */
+        get: operations["alert_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit/logs": {
         parameters: {
             query?: never;
@@ -664,6 +684,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/escalation-policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Policies in reach. */
+        get: operations["list_escalation_policies"];
+        put?: never;
+        /** Creates a policy in an organization. */
+        post: operations["create_escalation_policies"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/escalation-policies/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One policy. */
+        get: operations["get_escalation_policies"];
+        put?: never;
+        post?: never;
+        /** Deletes a policy; its rules keep notifying their own channels. */
+        delete: operations["delete_escalation_policies"];
+        options?: never;
+        head?: never;
+        /** Renames a policy or replaces its steps (alerts already climbing keep their step number). */
+        patch: operations["update_escalation_policies"];
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -681,6 +738,88 @@ export interface paths {
         get: operations["events_events"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification-channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Channels in reach. */
+        get: operations["list_notification_channels"];
+        put?: never;
+        /**
+         * Creates a channel. A webhook's answer holds its signing secret, shown this once.
+         *     Destinations the outbound guard refuses (internal addresses, non-HTTP schemes) are a
+         *     422 naming the field.
+         */
+        post: operations["create_notification_channels"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification-channels/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One channel (without its credentials). */
+        get: operations["get_notification_channels"];
+        put?: never;
+        post?: never;
+        /** Deletes a channel and its delivery log. */
+        delete: operations["delete_notification_channels"];
+        options?: never;
+        head?: never;
+        /**
+         * Renames, reconfigures or switches a channel. A new configuration replaces the old;
+         *     credentials it leaves out are kept.
+         */
+        patch: operations["update_notification_channels"];
+        trace?: never;
+    };
+    "/api/v1/notification-channels/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A channel's delivery log, newest first. */
+        get: operations["channel_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification-channels/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sends a test notification through the channel now and answers its delivery (logged
+         *     with event `test`): `sent` with the receiver's status, or `failed` with the server's
+         *     reason. The receiver's body is never shown.
+         */
+        post: operations["send_test"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1463,6 +1602,24 @@ export interface components {
             org_id: components["schemas"]["OrgId"];
             site_id: components["schemas"]["SiteId"];
         };
+        CreateEscalationPolicy: {
+            description?: string | null;
+            name: string;
+            org_id: components["schemas"]["OrgId"];
+            steps: components["schemas"]["EscalationStep"][];
+        };
+        CreateNotificationChannel: {
+            /**
+             * @description Email `{"to": ["a@b.c"], "smtp"?: {...}}`; webhook `{"url", "headers"?}`;
+             *     slack/teams `{"url"}`; pagerduty `{"routing_key"}`; sms `{"url", "to": [...], "token"?}`.
+             */
+            config: Record<string, unknown>;
+            /** @description Default `true`. */
+            enabled?: boolean | null;
+            name: string;
+            org_id: components["schemas"]["OrgId"];
+            type: string;
+        };
         CreateOrganization: {
             billing_contact?: Record<string, unknown> | null;
             /** Format: date */
@@ -1600,6 +1757,35 @@ export interface components {
                 updated_at: string;
             }[];
         };
+        /** @description One notification sent (or being sent) through a channel. */
+        Delivery: {
+            alert_id?: components["schemas"]["AlertId"] | null;
+            /** Format: int64 */
+            attempts: number;
+            channel_id: components["schemas"]["NotificationChannelId"];
+            channel_name: string;
+            channel_type: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int64 */
+            escalation_step?: number | null;
+            /** @description `alert.triggered`, `alert.resolved`, `alert.escalated` or `test`. */
+            event: string;
+            id: components["schemas"]["DeliveryId"];
+            /** @description The server's own category of the last failure; never the receiver's body. */
+            last_error?: string | null;
+            /**
+             * Format: int64
+             * @description The receiver's HTTP status (or SMTP reply code), when it answered.
+             */
+            response_status?: number | null;
+            /** Format: date-time */
+            sent_at?: string | null;
+            /** @description `pending`, `sent` or `failed`. */
+            status: string;
+        };
+        /** Format: uuid */
+        DeliveryId: string;
         Device: {
             agent_health?: string | null;
             agent_version?: string | null;
@@ -1844,6 +2030,35 @@ export interface components {
             /** @description The request field the error is about, when there is one. */
             field?: string | null;
             message: string;
+        };
+        /** @description An escalation policy: a ladder of steps, climbed while the alert stays unacknowledged. */
+        EscalationPolicy: {
+            /** Format: date-time */
+            created_at: string;
+            description?: string | null;
+            id: components["schemas"]["EscalationPolicyId"];
+            name: string;
+            org_id: components["schemas"]["OrgId"];
+            steps: components["schemas"]["EscalationStep"][];
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** Format: uuid */
+        EscalationPolicyId: string;
+        /**
+         * @description One rung of an escalation ladder: `delay_minutes` after the alert was raised, notify
+         *     these channels and e-mail these users and role holders.
+         */
+        EscalationStep: {
+            channels?: components["schemas"]["NotificationChannelId"][];
+            /** Format: int32 */
+            delay_minutes: number;
+            targets?: components["schemas"]["EscalationTargets"];
+        };
+        /** @description People an escalation step e-mails (through the partner's SMTP settings). */
+        EscalationTargets: {
+            role_ids?: components["schemas"]["RoleId"][];
+            user_ids?: components["schemas"]["UserId"][];
         };
         ExecuteScript: {
             device_ids?: components["schemas"]["DeviceId"][];
@@ -2324,6 +2539,33 @@ export interface components {
             mac_address: string;
             name: string;
         };
+        /**
+         * @description A notification channel. Credentials (webhook secrets, Slack/Teams/PagerDuty/SMS
+         *     tokens, SMTP passwords) are sealed at rest and never returned.
+         */
+        NotificationChannel: {
+            /** @description The configuration without its credentials. */
+            config: Record<string, unknown>;
+            /** Format: date-time */
+            created_at: string;
+            enabled: boolean;
+            id: components["schemas"]["NotificationChannelId"];
+            name: string;
+            org_id: components["schemas"]["OrgId"];
+            /** @description `email`, `webhook`, `slack`, `teams`, `pagerduty` or `sms`. */
+            type: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * @description `POST /api/v1/notification-channels` answer: the channel, and a webhook's signing
+         *     secret, shown this once.
+         */
+        NotificationChannelCreated: components["schemas"]["NotificationChannel"] & {
+            secret?: string | null;
+        };
+        /** Format: uuid */
+        NotificationChannelId: string;
         OkBody: {
             ok: boolean;
         };
@@ -2401,6 +2643,37 @@ export interface components {
                 /** Format: date-time */
                 timestamp: string;
                 user_agent?: string | null;
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list. */
+        Page_Delivery: {
+            data: {
+                alert_id?: components["schemas"]["AlertId"] | null;
+                /** Format: int64 */
+                attempts: number;
+                channel_id: components["schemas"]["NotificationChannelId"];
+                channel_name: string;
+                channel_type: string;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: int64 */
+                escalation_step?: number | null;
+                /** @description `alert.triggered`, `alert.resolved`, `alert.escalated` or `test`. */
+                event: string;
+                id: components["schemas"]["DeliveryId"];
+                /** @description The server's own category of the last failure; never the receiver's body. */
+                last_error?: string | null;
+                /**
+                 * Format: int64
+                 * @description The receiver's HTTP status (or SMTP reply code), when it answered.
+                 */
+                response_status?: number | null;
+                /** Format: date-time */
+                sent_at?: string | null;
+                /** @description `pending`, `sent` or `failed`. */
+                status: string;
             }[];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
             next_cursor?: string | null;
@@ -2564,6 +2837,22 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of a list. */
+        Page_EscalationPolicy: {
+            data: {
+                /** Format: date-time */
+                created_at: string;
+                description?: string | null;
+                id: components["schemas"]["EscalationPolicyId"];
+                name: string;
+                org_id: components["schemas"]["OrgId"];
+                steps: components["schemas"]["EscalationStep"][];
+                /** Format: date-time */
+                updated_at: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list. */
         Page_LoggedInUser: {
             data: {
                 host?: string | null;
@@ -2588,6 +2877,25 @@ export interface components {
                 role_name: string;
                 site_ids?: components["schemas"]["SiteId"][] | null;
             })[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list. */
+        Page_NotificationChannel: {
+            data: {
+                /** @description The configuration without its credentials. */
+                config: Record<string, unknown>;
+                /** Format: date-time */
+                created_at: string;
+                enabled: boolean;
+                id: components["schemas"]["NotificationChannelId"];
+                name: string;
+                org_id: components["schemas"]["OrgId"];
+                /** @description `email`, `webhook`, `slack`, `teams`, `pagerduty` or `sms`. */
+                type: string;
+                /** Format: date-time */
+                updated_at: string;
+            }[];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
             next_cursor?: string | null;
         };
@@ -3094,6 +3402,11 @@ export interface components {
             parent_id?: components["schemas"]["DeviceGroupId"] | null;
             rules?: unknown;
         };
+        UpdateEscalationPolicy: {
+            description?: string | null;
+            name?: string | null;
+            steps?: components["schemas"]["EscalationStep"][] | null;
+        };
         UpdateMember: {
             device_group_ids?: components["schemas"]["DeviceGroupId"][] | null;
             name?: string | null;
@@ -3108,6 +3421,12 @@ export interface components {
             site_ids?: components["schemas"]["SiteId"][] | null;
             /** @description `active` or `disabled`. */
             status?: string | null;
+        };
+        UpdateNotificationChannel: {
+            /** @description Replaces the configuration; credentials left out are kept. */
+            config?: Record<string, unknown> | null;
+            enabled?: boolean | null;
+            name?: string | null;
         };
         /** @description Fields absent from the body stay as they are. */
         UpdateOrganization: {
@@ -3628,6 +3947,76 @@ export interface operations {
             };
             /** @description The body is not `Content-Type: application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field or query parameter is invalid (named in `error.field`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    alert_deliveries: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: components["schemas"]["AlertId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Delivery"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6503,6 +6892,349 @@ export interface operations {
             };
         };
     };
+    list_escalation_policies: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                org_id?: components["schemas"]["OrgId"];
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_EscalationPolicy"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field or query parameter is invalid (named in `error.field`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_escalation_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateEscalationPolicy"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EscalationPolicy"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_escalation_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["EscalationPolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EscalationPolicy"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_escalation_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["EscalationPolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OkBody"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_escalation_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["EscalationPolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateEscalationPolicy"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EscalationPolicy"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     events_events: {
         parameters: {
             query?: never;
@@ -6531,6 +7263,475 @@ export interface operations {
             };
             /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_notification_channels: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                org_id?: components["schemas"]["OrgId"];
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_NotificationChannel"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field or query parameter is invalid (named in `error.field`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_notification_channels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateNotificationChannel"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannelCreated"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_notification_channels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["NotificationChannelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannel"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_notification_channels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["NotificationChannelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OkBody"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_notification_channels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["NotificationChannelId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateNotificationChannel"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannel"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    channel_deliveries: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: components["schemas"]["NotificationChannelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Delivery"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field or query parameter is invalid (named in `error.field`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    send_test: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["NotificationChannelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
