@@ -84,7 +84,7 @@ interface Named {
 
 /** The Alerts link of the main navigation (its name carries the open count once there is one). */
 export function alertsLink(page: Page): Locator {
-  return page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: /^Alerts(\s*\d+\+?\s*\(\d+ open\))?$/ });
+  return page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: /^Alerts(\s*(\d+\+?)?\s*\(\d+ open\))?$/ });
 }
 
 /**
@@ -105,8 +105,13 @@ export async function webhookChannel(s: Session, token: string, org: Named, name
   await s.shot("channel-form");
   await d.getByRole("button", { name: "Create", exact: true }).click();
   const shown = page.getByRole("dialog", { name: "Webhook signing secret" });
-  const secret = (await shown.getByLabel(`Signing secret of ${name}`).inputValue()).trim();
+  const secret = (await shown.getByRole("textbox", { name: `Signing secret of ${name}` }).inputValue()).trim();
   if (secret.length < 16) throw new Error(`the secret shown is too short: “${secret}”`);
+  // Its Copy button puts the same secret on the clipboard.
+  await shown.getByRole("button", { name: `Copy Signing secret of ${name}` }).click();
+  await shown.getByRole("button", { name: `Copied Signing secret of ${name}` }).waitFor();
+  const pasted = await page.evaluate(() => navigator.clipboard.readText());
+  if (pasted.trim() !== secret) throw new Error("the Copy button copied something other than the secret shown");
   await s.shot("channel-secret");
   await shown.getByRole("button", { name: "I have stored it" }).click();
   await shown.waitFor({ state: "detached" });

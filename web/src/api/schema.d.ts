@@ -92,6 +92,202 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/alert-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Alert rules in reach. */
+        get: operations["list_alert_rules"];
+        put?: never;
+        /** Creates a rule in an organization. */
+        post: operations["create_alert_rules"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alert-rules/from-template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enables built-in templates in an organization (all of them without `templates`).
+         *     Idempotent: a template already enabled answers its existing rule.
+         */
+        post: operations["from_template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alert-rules/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The built-in templates. */
+        get: operations["templates_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alert-rules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One rule. */
+        get: operations["get_alert_rules"];
+        put?: never;
+        post?: never;
+        /** Deletes a rule; its alerts stay in the history (without the rule link). */
+        delete: operations["delete_alert_rules"];
+        options?: never;
+        head?: never;
+        /** Changes a rule; its metric windows start again. */
+        patch: operations["update_alert_rules"];
+        trace?: never;
+    };
+    "/api/v1/alert-rules/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Evaluates the rule now against current data (latest metrics, status, metric windows)
+         *     without raising or notifying anything.
+         */
+        post: operations["test"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Alerts in reach, newest first. */
+        get: operations["list_alerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Acknowledges many alerts; 404 (nothing changed) when any is not visible. */
+        post: operations["bulk_acknowledge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Open alerts in reach by status and severity. */
+        get: operations["counts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resolves many alerts; 404 (nothing changed) when any is not visible. */
+        post: operations["bulk_resolve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One alert. */
+        get: operations["get_alerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/{id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Acknowledges an active or suppressed alert (its escalation stops). */
+        post: operations["acknowledge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/alerts/{id}/deliveries": {
         parameters: {
             query?: never;
@@ -106,6 +302,40 @@ export interface paths {
         get: operations["alert_deliveries"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/{id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resolves an alert, with an optional note. */
+        post: operations["resolve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/{id}/suppress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Silences an open alert until a time; it turns active again then. */
+        post: operations["suppress"];
         delete?: never;
         options?: never;
         head?: never;
@@ -425,6 +655,23 @@ export interface paths {
          *     organization (`devices:admin` too).
          */
         patch: operations["update_devices"];
+        trace?: never;
+    };
+    "/api/v1/devices/{id}/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A device's alerts. */
+        get: operations["device_alerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/devices/{id}/commands": {
@@ -1451,10 +1698,131 @@ export interface components {
          * @enum {string}
          */
         AgentHealth: "ok" | "warning" | "error";
+        /** @description An alert: one rule firing on one device. */
+        Alert: {
+            /** Format: date-time */
+            acknowledged_at?: string | null;
+            acknowledged_by?: components["schemas"]["UserId"] | null;
+            /** @description The values, thresholds and window that fired the alert. */
+            context: Record<string, unknown>;
+            /** Format: date-time */
+            created_at: string;
+            device_id: components["schemas"]["DeviceId"];
+            /**
+             * Format: int64
+             * @description The escalation step reached (0 = the first).
+             */
+            escalation_step: number;
+            hostname: string;
+            id: components["schemas"]["AlertId"];
+            message?: string | null;
+            org_id: components["schemas"]["OrgId"];
+            resolution_note?: string | null;
+            /** Format: date-time */
+            resolved_at?: string | null;
+            /** @description A user id, or `auto` when the condition cleared. */
+            resolved_by?: string | null;
+            rule_id?: components["schemas"]["AlertRuleId"] | null;
+            rule_name?: string | null;
+            severity: string;
+            site_id: components["schemas"]["SiteId"];
+            /** @description `active`, `acknowledged`, `resolved` or `suppressed`. */
+            status: string;
+            /** Format: date-time */
+            suppressed_until?: string | null;
+            title: string;
+            /** Format: date-time */
+            triggered_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** @description Open alerts by severity (`GET /api/v1/alerts/counts`). */
+        AlertCounts: {
+            /** Format: int64 */
+            acknowledged: number;
+            /** Format: int64 */
+            active: number;
+            /** Format: int64 */
+            critical: number;
+            /** Format: int64 */
+            high: number;
+            /** Format: int64 */
+            info: number;
+            /** Format: int64 */
+            low: number;
+            /** Format: int64 */
+            medium: number;
+            /** Format: int64 */
+            suppressed: number;
+        };
         /** Format: uuid */
         AlertId: string;
+        /** @description An alert rule: which devices it watches, what it watches for, who hears of it. */
+        AlertRule: {
+            auto_resolve: boolean;
+            /** @description One condition, or `{"all": [...]}` / `{"any": [...]}` of conditions. */
+            conditions: Record<string, unknown>;
+            /** Format: int64 */
+            cooldown_minutes: number;
+            /** Format: date-time */
+            created_at: string;
+            created_by?: components["schemas"]["UserId"] | null;
+            description?: string | null;
+            enabled: boolean;
+            escalation_policy_id?: components["schemas"]["EscalationPolicyId"] | null;
+            id: components["schemas"]["AlertRuleId"];
+            name: string;
+            notification_channels: components["schemas"]["NotificationChannelId"][];
+            /**
+             * Format: int64
+             * @description Alerts of this rule not yet resolved.
+             */
+            open_alerts: number;
+            org_id: components["schemas"]["OrgId"];
+            /** @description `critical`, `high`, `medium`, `low` or `info`. */
+            severity: string;
+            /** @description `{"all": true}` or `{"site_ids": [...], "group_ids": [...], "device_ids": [...], "os_types": [...]}`. */
+            targets: Record<string, unknown>;
+            /** @description The built-in template the rule was made from, if any. */
+            template?: string | null;
+            /** Format: date-time */
+            updated_at: string;
+        };
         /** Format: uuid */
         AlertRuleId: string;
+        /** @description A built-in rule template (`GET /api/v1/alert-rules/templates`). */
+        AlertRuleTemplate: {
+            conditions: Record<string, unknown>;
+            /** Format: int64 */
+            cooldown_minutes: number;
+            description: string;
+            /** @description `cpu_high`, `memory_high`, `disk_almost_full`, `device_offline`, `antivirus_removed`. */
+            key: string;
+            name: string;
+            severity: string;
+        };
+        AlertRuleTestDevice: {
+            /** @description The values, thresholds and window the evaluation saw. */
+            context: Record<string, unknown>;
+            device_id: components["schemas"]["DeviceId"];
+            firing: boolean;
+            hostname: string;
+        };
+        /** @description What `POST /api/v1/alert-rules/{id}/test` found, without raising or notifying. */
+        AlertRuleTestResult: {
+            devices: components["schemas"]["AlertRuleTestDevice"][];
+            /**
+             * Format: int64
+             * @description Devices the rule targets.
+             */
+            evaluated_devices: number;
+            /**
+             * Format: int64
+             * @description Devices whose current data meet the conditions.
+             */
+            firing_devices: number;
+            rule_id: components["schemas"]["AlertRuleId"];
+        };
         AuditEntry: {
             action: string;
             actor_email?: string | null;
@@ -1490,6 +1858,11 @@ export interface components {
             by_result: components["schemas"]["CountBy"][];
             /** Format: int64 */
             total: number;
+        };
+        /** @description `POST /api/v1/alerts/acknowledge` and `/api/v1/alerts/resolve`: many at once. */
+        BulkAlerts: {
+            ids: components["schemas"]["AlertId"][];
+            note?: string | null;
         };
         Changed: {
             /**
@@ -1576,6 +1949,26 @@ export interface components {
             /** Format: int64 */
             count: number;
             key: string;
+        };
+        CreateAlertRule: {
+            /** @description Resolve the alert when the condition clears (default `true`). */
+            auto_resolve?: boolean | null;
+            conditions: Record<string, unknown>;
+            /**
+             * Format: int32
+             * @description Minutes after an alert resolves before the rule may raise another on the same
+             *     device (default 15).
+             */
+            cooldown_minutes?: number | null;
+            description?: string | null;
+            /** @description Default `true`. */
+            enabled?: boolean | null;
+            escalation_policy_id?: components["schemas"]["EscalationPolicyId"] | null;
+            name: string;
+            notification_channels?: components["schemas"]["NotificationChannelId"][];
+            org_id: components["schemas"]["OrgId"];
+            severity: string;
+            targets: Record<string, unknown>;
         };
         CreateDeviceGroup: {
             name: string;
@@ -1723,6 +2116,52 @@ export interface components {
                 stdout?: string | null;
                 type: string;
             };
+        };
+        /** @description A single object wrapped as `{"data": ...}`. */
+        Data_Vec_AlertRule: {
+            data: {
+                auto_resolve: boolean;
+                /** @description One condition, or `{"all": [...]}` / `{"any": [...]}` of conditions. */
+                conditions: Record<string, unknown>;
+                /** Format: int64 */
+                cooldown_minutes: number;
+                /** Format: date-time */
+                created_at: string;
+                created_by?: components["schemas"]["UserId"] | null;
+                description?: string | null;
+                enabled: boolean;
+                escalation_policy_id?: components["schemas"]["EscalationPolicyId"] | null;
+                id: components["schemas"]["AlertRuleId"];
+                name: string;
+                notification_channels: components["schemas"]["NotificationChannelId"][];
+                /**
+                 * Format: int64
+                 * @description Alerts of this rule not yet resolved.
+                 */
+                open_alerts: number;
+                org_id: components["schemas"]["OrgId"];
+                /** @description `critical`, `high`, `medium`, `low` or `info`. */
+                severity: string;
+                /** @description `{"all": true}` or `{"site_ids": [...], "group_ids": [...], "device_ids": [...], "os_types": [...]}`. */
+                targets: Record<string, unknown>;
+                /** @description The built-in template the rule was made from, if any. */
+                template?: string | null;
+                /** Format: date-time */
+                updated_at: string;
+            }[];
+        };
+        /** @description A single object wrapped as `{"data": ...}`. */
+        Data_Vec_AlertRuleTemplate: {
+            data: {
+                conditions: Record<string, unknown>;
+                /** Format: int64 */
+                cooldown_minutes: number;
+                description: string;
+                /** @description `cpu_high`, `memory_high`, `disk_almost_full`, `device_offline`, `antivirus_removed`. */
+                key: string;
+                name: string;
+                severity: string;
+            }[];
         };
         /** @description A single object wrapped as `{"data": ...}`. */
         Data_Vec_ExecutionRef: {
@@ -2616,6 +3055,83 @@ export interface components {
          */
         OutputStream: "stdout" | "stderr";
         /** @description A page of a list. */
+        Page_Alert: {
+            data: {
+                /** Format: date-time */
+                acknowledged_at?: string | null;
+                acknowledged_by?: components["schemas"]["UserId"] | null;
+                /** @description The values, thresholds and window that fired the alert. */
+                context: Record<string, unknown>;
+                /** Format: date-time */
+                created_at: string;
+                device_id: components["schemas"]["DeviceId"];
+                /**
+                 * Format: int64
+                 * @description The escalation step reached (0 = the first).
+                 */
+                escalation_step: number;
+                hostname: string;
+                id: components["schemas"]["AlertId"];
+                message?: string | null;
+                org_id: components["schemas"]["OrgId"];
+                resolution_note?: string | null;
+                /** Format: date-time */
+                resolved_at?: string | null;
+                /** @description A user id, or `auto` when the condition cleared. */
+                resolved_by?: string | null;
+                rule_id?: components["schemas"]["AlertRuleId"] | null;
+                rule_name?: string | null;
+                severity: string;
+                site_id: components["schemas"]["SiteId"];
+                /** @description `active`, `acknowledged`, `resolved` or `suppressed`. */
+                status: string;
+                /** Format: date-time */
+                suppressed_until?: string | null;
+                title: string;
+                /** Format: date-time */
+                triggered_at: string;
+                /** Format: date-time */
+                updated_at: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list. */
+        Page_AlertRule: {
+            data: {
+                auto_resolve: boolean;
+                /** @description One condition, or `{"all": [...]}` / `{"any": [...]}` of conditions. */
+                conditions: Record<string, unknown>;
+                /** Format: int64 */
+                cooldown_minutes: number;
+                /** Format: date-time */
+                created_at: string;
+                created_by?: components["schemas"]["UserId"] | null;
+                description?: string | null;
+                enabled: boolean;
+                escalation_policy_id?: components["schemas"]["EscalationPolicyId"] | null;
+                id: components["schemas"]["AlertRuleId"];
+                name: string;
+                notification_channels: components["schemas"]["NotificationChannelId"][];
+                /**
+                 * Format: int64
+                 * @description Alerts of this rule not yet resolved.
+                 */
+                open_alerts: number;
+                org_id: components["schemas"]["OrgId"];
+                /** @description `critical`, `high`, `medium`, `low` or `info`. */
+                severity: string;
+                /** @description `{"all": true}` or `{"site_ids": [...], "group_ids": [...], "device_ids": [...], "os_types": [...]}`. */
+                targets: Record<string, unknown>;
+                /** @description The built-in template the rule was made from, if any. */
+                template?: string | null;
+                /** Format: date-time */
+                updated_at: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list. */
         Page_AuditEntry: {
             data: {
                 action: string;
@@ -3123,6 +3639,10 @@ export interface components {
             password: string;
             token: string;
         };
+        /** @description `POST /api/v1/alerts/{id}/resolve`. */
+        ResolveAlert: {
+            note?: string | null;
+        };
         Role: {
             /** Format: date-time */
             created_at: string;
@@ -3143,6 +3663,13 @@ export interface components {
         RoleSummary: {
             id: components["schemas"]["RoleId"];
             name: string;
+        };
+        /** @description `POST /api/v1/alert-rules/from-template`: enable built-in rules for an organization. */
+        RulesFromTemplate: {
+            notification_channels?: components["schemas"]["NotificationChannelId"][];
+            org_id: components["schemas"]["OrgId"];
+            /** @description Template keys; all of them when absent. */
+            templates?: string[] | null;
         };
         /**
          * @description Which account a script runs as.
@@ -3382,6 +3909,12 @@ export interface components {
          * @enum {string}
          */
         SoftwareSource: "dpkg" | "rpm" | "apk" | "pacman" | "flatpak" | "snap" | "mac_app" | "windows_registry";
+        /** @description `POST /api/v1/alerts/{id}/suppress`: silence until a time. */
+        SuppressAlert: {
+            note?: string | null;
+            /** Format: date-time */
+            until: string;
+        };
         TokenPair: {
             access_token: string;
             /**
@@ -3391,6 +3924,19 @@ export interface components {
             expires_in: number;
             refresh_token: string;
             token_type: string;
+        };
+        UpdateAlertRule: {
+            auto_resolve?: boolean | null;
+            conditions?: Record<string, unknown> | null;
+            /** Format: int32 */
+            cooldown_minutes?: number | null;
+            description?: string | null;
+            enabled?: boolean | null;
+            escalation_policy_id?: components["schemas"]["EscalationPolicyId"] | null;
+            name?: string | null;
+            notification_channels?: components["schemas"]["NotificationChannelId"][] | null;
+            severity?: string | null;
+            targets?: Record<string, unknown> | null;
         };
         UpdateDevice: {
             display_name?: string | null;
@@ -3965,6 +4511,894 @@ export interface operations {
             };
         };
     };
+    list_alert_rules: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                org_id?: components["schemas"]["OrgId"];
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_AlertRule"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_alert_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateAlertRule"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    from_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RulesFromTemplate"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_Vec_AlertRule"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    templates_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_Vec_AlertRuleTemplate"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_alert_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AlertRuleId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_alert_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AlertRuleId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OkBody"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_alert_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AlertRuleId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateAlertRule"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    test: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AlertRuleId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRuleTestResult"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_alerts: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                status?: "active" | "acknowledged" | "resolved" | "suppressed" | "open";
+                severity?: "critical" | "high" | "medium" | "low" | "info";
+                org_id?: components["schemas"]["OrgId"];
+                device_id?: components["schemas"]["DeviceId"];
+                rule_id?: components["schemas"]["AlertRuleId"];
+                /** @description Triggered at or after. */
+                from?: string;
+                /** @description Triggered before. */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Alert"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    bulk_acknowledge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkAlerts"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Changed"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    counts: {
+        parameters: {
+            query?: {
+                org_id?: components["schemas"]["OrgId"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertCounts"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field or query parameter is invalid (named in `error.field`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    bulk_resolve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkAlerts"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Changed"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_alerts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AlertId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alert"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    acknowledge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AlertId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alert"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     alert_deliveries: {
         parameters: {
             query?: {
@@ -4025,6 +5459,194 @@ export interface operations {
                 };
             };
             /** @description A field or query parameter is invalid (named in `error.field`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resolve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AlertId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResolveAlert"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alert"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    suppress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AlertId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SuppressAlert"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alert"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5713,6 +7335,84 @@ export interface operations {
             };
             /** @description The body is not `Content-Type: application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    device_alerts: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                status?: "active" | "acknowledged" | "resolved" | "suppressed" | "open";
+                severity?: "critical" | "high" | "medium" | "low" | "info";
+                org_id?: components["schemas"]["OrgId"];
+                device_id?: components["schemas"]["DeviceId"];
+                rule_id?: components["schemas"]["AlertRuleId"];
+                /** @description Triggered at or after. */
+                from?: string;
+                /** @description Triggered before. */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                id: components["schemas"]["DeviceId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Alert"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,6 +5,7 @@ import {
   describeConditions,
   fieldTarget,
   newCondition,
+  splitContext,
   targetsFromJson,
   targetsToJson,
   validateConditions,
@@ -89,6 +90,27 @@ describe("server error paths", () => {
     expect(fieldTarget("targets.site_ids[0]")).toEqual({ field: "targets" });
     expect(fieldTarget("notification_channels[1]")).toEqual({ field: "notification_channels" });
     expect(fieldTarget("name")).toEqual({ field: "name" });
+  });
+});
+
+describe("alert context", () => {
+  it("lists each evaluated condition, then the other values", () => {
+    const ctx = { match: "all", conditions: [{ metric: "ram_percent", value: 5.7, threshold: 0 }], note: { a: 1 } };
+    expect(splitContext(ctx)).toEqual({
+      conditions: [
+        [
+          ["metric", "ram_percent"],
+          ["value", "5.7"],
+          ["threshold", "0"],
+        ],
+      ],
+      rest: [
+        ["match", "all"],
+        ["note", '{"a":1}'],
+      ],
+    });
+    expect(splitContext({ conditions: "x" }).rest).toEqual([["conditions", "x"]]);
+    expect(splitContext(null)).toEqual({ conditions: [], rest: [] });
   });
 });
 

@@ -253,6 +253,17 @@ export function describeConditions(v: unknown): string {
   return c.rows.map(one).join(c.match === "all" ? " and " : " or ");
 }
 
+/**
+ * An alert's context split for display: `conditions` (the engine's per-condition values) as
+ * one list of label/value pairs each, the other keys as label/value pairs.
+ */
+export function splitContext(ctx: unknown): { conditions: Array<Array<[string, string]>>; rest: Array<[string, string]> } {
+  if (!isObj(ctx)) return { conditions: [], rest: [] };
+  const list = Array.isArray(ctx.conditions) && ctx.conditions.every(isObj) ? (ctx.conditions as Array<Record<string, unknown>>) : null;
+  const rest = contextEntries(list ? Object.fromEntries(Object.entries(ctx).filter(([k]) => k !== "conditions")) : ctx);
+  return { conditions: list ? list.map(contextEntries) : [], rest };
+}
+
 /** A context object as label/value pairs for display (nested values as compact JSON). */
 export function contextEntries(ctx: unknown): Array<[string, string]> {
   if (!isObj(ctx)) return [];

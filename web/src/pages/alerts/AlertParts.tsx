@@ -17,7 +17,7 @@ import { Menu } from "../../components/ui/menu";
 import { ActionsTh, Table, Td, Th } from "../../components/ui/table";
 import { useToast } from "../../components/ui/toast";
 import { usePerms, useSession } from "../../auth/session";
-import { alertStatusLabel, alertStatusTone, CHANNEL_LABELS, contextEntries, deliveryTone, isOpen, severityLabel, severityTone, type ChannelType } from "../../lib/alerts";
+import { alertStatusLabel, alertStatusTone, CHANNEL_LABELS, splitContext, deliveryTone, isOpen, severityLabel, severityTone, type ChannelType } from "../../lib/alerts";
 import { formatDateTime, relativeTime } from "../../lib/format";
 
 export function SeverityChip({ severity }: { severity: string }) {
@@ -157,17 +157,22 @@ export function AlertRowActions({ alert, onAction }: { alert: Alert; onAction: (
   return (
     <div className="flex items-center justify-end gap-1">
       {alert.status === "active" && (
-        <Button size="sm" variant="secondary" onClick={() => act("acknowledge")} aria-label={`Acknowledge ${alert.title} on ${alert.hostname}`}>
+        <Button size="sm" variant="secondary" className="hidden sm:inline-flex" onClick={() => act("acknowledge")} aria-label={`Acknowledge ${alert.title} on ${alert.hostname}`}>
           Acknowledge
         </Button>
       )}
       <Menu
         label={`More actions for ${alert.title} on ${alert.hostname}`}
         items={[
+          // On a phone the Acknowledge button is folded in here.
+          ...(alert.status === "active" ? [{ label: "Acknowledge", onSelect: () => act("acknowledge") }] : []),
           { label: "Resolve…", onSelect: () => act("resolve") },
           { label: "Suppress…", onSelect: () => act("suppress") },
         ]}
-      />
+      >
+        <span aria-hidden>⋯</span>
+        <span className="sr-only">More actions for {alert.title} on {alert.hostname}</span>
+      </Menu>
     </div>
   );
 }
@@ -349,6 +354,33 @@ function AlertDeliveries({ id }: { id: string }) {
   return <DeliveryTable deliveries={q.data.data} />;
 }
 
+/**
+ * The values that fired an alert: each condition the engine evaluated (metric, value,
+ * threshold, window…) as a row, then any other context values.
+ */
+export function ContextView({ context }: { context: unknown }) {
+  const { conditions, rest } = splitContext(context);
+  if (conditions.length === 0 && rest.length === 0) return <p className="text-sm text-muted-fg">No values recorded.</p>;
+  return (
+    <div className="space-y-3">
+      {conditions.length > 0 && (
+        <ul className="space-y-2" aria-label="Conditions evaluated">
+          {conditions.map((c, i) => (
+            <li key={i} className="flex flex-wrap gap-1.5 rounded-md border border-border p-2 text-xs">
+              {c.map(([k, v]) => (
+                <span key={k} className="rounded bg-muted px-1.5 py-0.5">
+                  <span className="text-muted-fg">{k.replace(/_/g, " ")}</span> <code className="font-mono">{v}</code>
+                </span>
+              ))}
+            </li>
+          ))}
+        </ul>
+      )}
+      {rest.length > 0 && <DefinitionList items={rest.map(([k, v]) => [k.replace(/_/g, " "), <code className="font-mono text-xs">{v}</code>])} />}
+    </div>
+  );
+}
+
 /** The alert in a dialog: what fired, the values that fired it, who did what, what was sent. */
 export function AlertDetailDialog({ id, onClose }: { id: string; onClose: () => void }) {
   const [action, setAction] = useState<AlertAction | null>(null);
@@ -384,11 +416,7 @@ export function AlertDetailDialog({ id, onClose }: { id: string; onClose: () => 
               <h3 id="alert-ctx" className="mb-2 text-sm font-semibold">
                 What fired it
               </h3>
-              {contextEntries(a.context).length === 0 ? (
-                <p className="text-sm text-muted-fg">No values recorded.</p>
-              ) : (
-                <DefinitionList items={contextEntries(a.context).map(([k, v]) => [k, <code className="font-mono text-xs">{v}</code>])} />
-              )}
+              <ContextView context={a.context} />
             </section>
             <section aria-labelledby="alert-timeline" className="grid gap-5 md:grid-cols-2">
               <div>

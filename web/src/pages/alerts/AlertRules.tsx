@@ -470,7 +470,7 @@ export function TemplatesDialog({ onClose, orgId: fixedOrg }: { onClose: () => v
     staleTime: Infinity,
   });
   const chan = useChannels(orgId || null);
-  const list = templates.data ?? [];
+  const list = templates.data?.data ?? [];
   const picked = chosen ?? list.map((t) => t.key);
   const submit = async () => {
     setError(null);
@@ -480,7 +480,7 @@ export function TemplatesDialog({ onClose, orgId: fixedOrg }: { onClose: () => v
     try {
       const made = await api.POST("/api/v1/alert-rules/from-template", { body: { org_id: orgId, templates: picked, notification_channels: channels } });
       void qc.invalidateQueries({ queryKey: ["alert-rules"] });
-      toast(`${Array.isArray(made) ? made.length : picked.length} built-in rules enabled.`);
+      toast(`${made.data.length} built-in ${made.data.length === 1 ? "rule" : "rules"} enabled.`);
       onClose();
     } catch (e) {
       setError(errorMessage(e));
