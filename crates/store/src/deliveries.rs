@@ -510,7 +510,11 @@ pub async fn advance_escalation(
 }
 
 /// Stops the ladder of a policy-less or finished alert.
-pub async fn stop_escalation(db: &Db, alert: AlertId, now: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn stop_escalation(
+    db: &Db,
+    alert: AlertId,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     db.exec(
         Q::new("UPDATE alerts SET next_escalation_at = NULL, updated_at = ? WHERE id = ?")
             .bind(now)

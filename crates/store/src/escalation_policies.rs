@@ -162,12 +162,20 @@ struct EmailRow {
     email: String,
 }
 
-/// Users who can see `org`: its own members and the staff of its partner who reach it
-/// (all organizations, or this one among theirs). SQL fragment over `u.id`.
-const MEMBERS_OF_ORG: &str = " AND u.deleted_at IS NULL AND (\
-    EXISTS (SELECT 1 FROM organization_users ou WHERE ou.user_id = u.id AND ou.org_id = ?) \
-    OR EXISTS (SELECT 1 FROM partner_users pu JOIN organizations o ON o.partner_id = pu.partner_id \
-      WHERE pu.user_id = u.id AND o.id = ?))";
+/// Keeps users who can see `org`: its own members and the staff of its partner (over `u.id`).
+fn members_of_org(q: &mut Q, org: OrgId) {
+    q.push(
+        " AND u.deleted_at IS NULL AND (EXISTS (SELECT 1 FROM organization_users ou \
+         WHERE ou.user_id = u.id AND ou.org_id = ",
+    )
+    .push_bind(org)
+    .push(
+        ") OR EXISTS (SELECT 1 FROM partner_users pu JOIN organizations o ON o.partner_id = pu.partner_id \
+         WHERE pu.user_id = u.id AND o.id = ",
+    )
+    .push_bind(org)
+    .push("))");
+}
 
 /// Which of `ids` are users who can see `org`.
 pub async fn users_of_org(db: &Db, org: OrgId, ids: &[UserId]) -> Result<Vec<UserId>, StoreError> {
@@ -175,11 +183,8 @@ pub async fn users_of_org(db: &Db, org: OrgId, ids: &[UserId]) -> Result<Vec<Use
         return Ok(Vec::new());
     }
     let mut q = Q::new("SELECT u.id FROM users u WHERE 1 = 1");
-    q.push(MEMBERS_OF_ORG)
-        .push_bind(org)
-        .push_bind(org)
-        .push(" AND u.id IN ")
-        .push_list(ids.iter().copied());
+    members_of_org(&mut q, org);
+    q.push(" AND u.id IN ").push_list(ids.iter().copied());
     let rows: Vec<IdRow> = db.all(q).await?;
     Ok(rows.into_iter().map(|r| UserId(r.id)).collect())
 }
@@ -196,7 +201,7 @@ pub async fn recipients(
         return Ok(Vec::new());
     }
     let mut q = Q::new("SELECT DISTINCT u.email FROM users u WHERE u.status = 'active'");
-    q.push(MEMBERS_OF_ORG).push_bind(org).push_bind(org);
+    members_of_org(&mut q, org);
     q.push(" AND (u.id IN ")
         .push_list(users.iter().copied())
         .push(" OR EXISTS (SELECT 1 FROM organization_users ou WHERE ou.user_id = u.id AND ou.org_id = ")

@@ -102,7 +102,7 @@ pub struct Prepared {
     pub destinations: Vec<Destination>,
 }
 
-fn obj<'a>(v: &'a Value) -> Result<&'a Map<String, Value>, ApiError> {
+fn obj(v: &Value) -> Result<&Map<String, Value>, ApiError> {
     v.as_object()
         .ok_or_else(|| ApiError::validation("config", "must be an object"))
 }
@@ -112,7 +112,10 @@ fn only(m: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
         if !allowed.contains(&k.as_str()) {
             return Err(ApiError::validation(
                 format!("config.{k}"),
-                format!("is not a setting of this channel type ({})", allowed.join(", ")),
+                format!(
+                    "is not a setting of this channel type ({})",
+                    allowed.join(", ")
+                ),
             ));
         }
     }
@@ -187,7 +190,10 @@ fn emails(m: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
 
 fn phone_numbers(m: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
     let list = m.get("to").and_then(Value::as_array).ok_or_else(|| {
-        ApiError::validation("config.to", "must be a list of phone numbers like +15551234567")
+        ApiError::validation(
+            "config.to",
+            "must be a list of phone numbers like +15551234567",
+        )
     })?;
     if list.is_empty() || list.len() > 20 {
         return Err(ApiError::validation(
@@ -240,9 +246,9 @@ pub fn prepare(kind: &str, config: &Value, old: Option<&Secrets>) -> Result<Prep
                     Value::Null
                 }
                 Some(s) => {
-                    let s = s.as_object().ok_or_else(|| {
-                        ApiError::validation("config.smtp", "must be an object")
-                    })?;
+                    let s = s
+                        .as_object()
+                        .ok_or_else(|| ApiError::validation("config.smtp", "must be an object"))?;
                     for k in s.keys() {
                         if !["host", "port", "username", "password", "from", "tls"]
                             .contains(&k.as_str())
@@ -263,22 +269,17 @@ pub fn prepare(kind: &str, config: &Value, old: Option<&Secrets>) -> Result<Prep
                             )),
                         }
                     };
-                    let host = settings::smtp_host(
-                        "config.smtp.host",
-                        get("host")?.unwrap_or_default(),
-                    )?;
+                    let host =
+                        settings::smtp_host("config.smtp.host", get("host")?.unwrap_or_default())?;
                     let tls = SmtpTls::parse("config.smtp.tls", get("tls")?.unwrap_or("starttls"))?;
                     let port = match s.get("port") {
                         None | Some(Value::Null) => tls.default_port(),
-                        Some(p) => settings::port(
-                            "config.smtp.port",
-                            p.as_i64().unwrap_or_default(),
-                        )?,
+                        Some(p) => {
+                            settings::port("config.smtp.port", p.as_i64().unwrap_or_default())?
+                        }
                     };
-                    let from = settings::mailbox(
-                        "config.smtp.from",
-                        get("from")?.unwrap_or_default(),
-                    )?;
+                    let from =
+                        settings::mailbox("config.smtp.from", get("from")?.unwrap_or_default())?;
                     let username = match get("username")? {
                         Some(u) => settings::smtp_username("config.smtp.username", u)?,
                         None => None,
@@ -585,18 +586,23 @@ impl Notice<'_> {
 
     /// An SMS provider request: `{"to": [...], "message"}`.
     pub fn sms_body(&self, to: &Value) -> Value {
-        let text: String = format!("Breeze: {}", self.summary()).chars().take(300).collect();
+        let text: String = format!("Breeze: {}", self.summary())
+            .chars()
+            .take(300)
+            .collect();
         json!({"to": to, "message": text})
     }
 }
 
 /// `sha256=<hex HMAC-SHA256 of body with secret>`.
-pub fn signature(secret: &str, body: &[u8]) -> String {
-    #[allow(clippy::expect_used)]
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
+pub fn signature(secret: &str, body: &[u8]) -> Result<String, Failure> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
+        .map_err(|_| Failure::permanent("the signing secret is unusable"))?;
     mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    Ok(format!(
+        "sha256={}",
+        hex::encode(mac.finalize().into_bytes())
+    ))
 }
 
 fn body_bytes(v: &Value) -> Result<Vec<u8>, Failure> {
@@ -610,7 +616,11 @@ fn cfg_str<'a>(c: &'a Value, k: &str) -> Result<&'a str, Failure> {
 }
 
 /// Sends `n` through channel `c`. Answers the receiver's HTTP status (SMTP: none).
-pub async fn send(state: &AppState, c: &ChannelRecord, n: &Notice<'_>) -> Result<Option<i64>, Failure> {
+pub async fn send(
+    state: &AppState,
+    c: &ChannelRecord,
+    n: &Notice<'_>,
+) -> Result<Option<i64>, Failure> {
     let secrets =
         open(state, c).map_err(|_| Failure::permanent("the channel's credentials do not open"))?;
     let cfg = &c.channel.config;
@@ -626,7 +636,7 @@ pub async fn send(state: &AppState, c: &ChannelRecord, n: &Notice<'_>) -> Result
                 .as_deref()
                 .ok_or_else(|| Failure::permanent("the channel has no signing secret"))?;
             let mut headers: Vec<(String, String)> = secrets.headers.clone().into_iter().collect();
-            headers.push(("x-breeze-signature".into(), signature(secret, &body)));
+            headers.push(("x-breeze-signature".into(), signature(secret, &body)?));
             headers.push(("idempotency-key".into(), n.idempotency_key.to_string()));
             headers.push(("x-breeze-event".into(), n.event.to_string()));
             post(cfg_str(cfg, "url")?.to_string(), body, headers).await

@@ -59,7 +59,10 @@ fn tls_config() -> Result<rustls::ClientConfig, Failure> {
 
 fn categorize(e: &reqwest::Error) -> Failure {
     if e.is_timeout() {
-        return Failure::retry(OutboundError::TimedOut("waiting for the receiver").to_string(), None);
+        return Failure::retry(
+            OutboundError::TimedOut("waiting for the receiver").to_string(),
+            None,
+        );
     }
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

@@ -59,8 +59,7 @@ async fn check_steps(
             ));
         }
         prev = Some(s.delay_minutes);
-        if s.channels.is_empty() && s.targets.user_ids.is_empty() && s.targets.role_ids.is_empty()
-        {
+        if s.channels.is_empty() && s.targets.user_ids.is_empty() && s.targets.role_ids.is_empty() {
             return Err(ApiError::validation(
                 format!("steps[{i}]"),
                 "must notify at least one channel, user or role",

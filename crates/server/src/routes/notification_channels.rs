@@ -279,8 +279,7 @@ async fn send_test(
                 .await?;
         }
         Err(f) => {
-            deliveries::mark_failed(&state.db, delivery, 1, &f.reason, f.status, true, now)
-                .await?;
+            deliveries::mark_failed(&state.db, delivery, 1, &f.reason, f.status, true, now).await?;
             state
                 .record(
                     ev.details(json!({"delivery_id": delivery.0, "response_status": f.status}))

@@ -76,10 +76,18 @@ pub fn local_names(host: &str) -> std::io::Result<Vec<std::net::IpAddr>> {
 }
 
 pub async fn spawn(engine: Engine, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_with_clock(engine, None, tweak).await
+}
+
+/// [`spawn`] with the server's clock given (tests that drive time: escalation, retries).
+pub async fn spawn_with_clock(
+    engine: Engine,
+    clock: Option<std::sync::Arc<dyn breeze_core::Clock>>,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = test_config(dir.path());
     let database_url = match engine {
-        Engine::Sqlite => config.database_url(),
+        Engine::Sqlite => test_config(dir.path()).database_url(),
         Engine::Postgres => {
             let base = std::env::var("BREEZE_TEST_DATABASE_URL").expect("BREEZE_TEST_DATABASE_URL");
             let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
@@ -99,10 +107,26 @@ pub async fn spawn(engine: Engine, tweak: impl FnOnce(&mut Config)) -> TestApp {
             format!("{base}{sep}options=-c%20search_path%3D{schema}")
         }
     };
+    start(engine, dir, database_url, clock, tweak).await
+}
+
+/// Starts a server on `dir` and `database_url` (a fresh one, or a stopped one's).
+async fn start(
+    engine: Engine,
+    dir: TempDir,
+    database_url: String,
+    clock: Option<std::sync::Arc<dyn breeze_core::Clock>>,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
+    let mut config = test_config(dir.path());
     config.database_url = Some(database_url.clone());
     config.db_max_connections = 8;
     tweak(&mut config);
-    let app = App::build(config).await.expect("build app");
+    let app = match clock {
+        Some(c) => App::build_with_clock(config, c).await,
+        None => App::build(config).await,
+    }
+    .expect("build app");
     let addr = app.local_addr().expect("addr");
     let metrics_addr = app.metrics_addr().expect("metrics addr");
     let state = app.state.clone();
@@ -135,6 +159,29 @@ pub async fn spawn_sqlite() -> TestApp {
 }
 
 impl TestApp {
+    /// Stops the server (its jobs too) and starts another on the same database and data
+    /// directory (same keys), as after a restart.
+    #[allow(dead_code)]
+    pub async fn restart(
+        mut self,
+        clock: Option<std::sync::Arc<dyn breeze_core::Clock>>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+        let engine = if self.engine == "postgres" {
+            Engine::Postgres
+        } else {
+            Engine::Sqlite
+        };
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        start(engine, dir, self.database_url.clone(), clock, tweak).await
+    }
+
     pub fn setup_token(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("setup-token"))
             .expect("setup token file")
