@@ -209,7 +209,7 @@ export function AlertsTable({
               <input type="checkbox" className="size-4" aria-label="Select all loaded alerts" checked={all} onChange={onToggleAll} />
             </Th>
           )}
-          <Th>Severity</Th>
+          <Th className="hidden sm:table-cell">Severity</Th>
           <Th>Alert</Th>
           {showDevice && <Th className="hidden sm:table-cell">Device</Th>}
           <Th className="hidden lg:table-cell">Rule</Th>
@@ -226,10 +226,14 @@ export function AlertsTable({
                 <input type="checkbox" className="size-4" aria-label={`Select ${a.title} on ${a.hostname}`} checked={selected.has(a.id)} onChange={() => onToggle(a.id)} />
               </Td>
             )}
-            <Td>
+            <Td className="hidden sm:table-cell">
               <SeverityChip severity={a.severity} />
             </Td>
             <Td className="max-w-[16rem]">
+              {/* On a phone the severity rides with the title. */}
+              <span className="mr-1.5 sm:hidden">
+                <SeverityChip severity={a.severity} />
+              </span>
               <button type="button" className="text-left font-medium text-primary hover:underline" onClick={() => onOpen(a)}>
                 {a.title}
               </button>
