@@ -45,7 +45,7 @@ export async function everyTab(s: Session, token: string, id: string, history: {
   const { page } = s;
   const api = <T>(path: string) => call<T>(token, "GET", `/api/v1/devices/${id}${path}`);
   const tabs = (await page.getByRole("tablist", { name: "Device details" }).getByRole("tab").allInnerTexts()).map((t) => t.trim());
-  const want = ["Overview", "Hardware", "Software", "Processes", "Users", "Network", "Disks", "Metrics", "Commands & scripts", "Activity"];
+  const want = ["Overview", "Alerts", "Hardware", "Software", "Processes", "Users", "Network", "Disks", "Metrics", "Commands & scripts", "Activity"];
   const missing = want.filter((t) => !tabs.includes(t));
   if (missing.length) throw new Error(`the device page lacks the tabs ${missing.join(", ")} (has: ${tabs.join(", ")})`);
   for (const name of tabs) {
@@ -118,6 +118,17 @@ export async function everyTab(s: Session, token: string, id: string, history: {
         const disks = await api<{ data: Array<{ mount_point: string }> }>("/disks");
         if (!disks.data.length) throw new Error("the API holds no disks for the device");
         await shows(where, disks.data.map((d) => d.mount_point), name);
+        break;
+      }
+      case "Alerts": {
+        // Open alerts by default, the same ones the API lists for the device.
+        const al = await api<{ data: Array<{ title: string }> }>("/alerts?status=open&limit=50");
+        if (!al.data.length) await where.getByText("No open alerts on this device").waitFor();
+        else {
+          const rows = await where.locator("tbody tr").count();
+          if (rows !== al.data.length) throw new Error(`Alerts shows ${rows} rows, the API ${al.data.length}`);
+          await shows(where, al.data.map((a) => a.title), name);
+        }
         break;
       }
       case "Commands & scripts": {

@@ -26,8 +26,10 @@ export interface Session {
   page: Page;
   /** Console errors, CSP violations and unexpected HTTP error answers seen so far. */
   problems: string[];
-  /** A whole-page screenshot (the app scrolls inside <main>, so that is expanded first). */
-  shot: (name: string) => Promise<void>;
+  /** A whole-page screenshot (the app scrolls inside <main>, so that is expanded first); of `of` when given, else of `page`. */
+  shot: (name: string, of?: Page) => Promise<void>;
+  /** Another tab of the same browser, watched like the first (it signs in on its own: tokens are per tab). */
+  newPage: () => Promise<Page>;
   /** Runs `fn` while the listed error answers count as expected rather than as problems. */
   expecting: <T>(expected: Expected[], fn: () => Promise<T>) => Promise<T>;
   close: () => Promise<void>;
@@ -37,6 +39,35 @@ function matches(e: Expected, r: Response): boolean {
   const u = new URL(r.url());
   const statuses = Array.isArray(e.status) ? e.status : [e.status];
   return statuses.includes(r.status()) && e.path.test(u.pathname + u.search) && (!e.method || e.method === r.request().method());
+}
+
+/**
+ * Records a page's console errors, page errors, CSP violations and unexpected HTTP error
+ * answers (those no running step declared with `expecting`) as problems.
+ */
+async function watch(page: Page, label: string, problems: string[], expected: Expected[]) {
+  page.on("console", (m) => {
+    // Chromium logs every HTTP error answer as "Failed to load resource: the server responded
+    // with a status of …"; those are judged by the response listener below, which knows what
+    // each step expects. Any other console error (network failures included) is a problem.
+    if (m.type() === "error" && !/^Failed to load resource: the server responded with a status of \d+/.test(m.text())) problems.push(`[${label}] console error at ${page.url()}: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`[${label}] page error at ${page.url()}: ${e.message}`));
+  page.on("response", (r) => {
+    if (r.status() < 400 || !r.url().startsWith(BREEZE_URL)) return;
+    if (expected.some((e) => matches(e, r))) return;
+    const u = new URL(r.url());
+    const where = page.url();
+    void r
+      .text()
+      .catch(() => "")
+      .then((body) => problems.push(`[${label}] unexpected HTTP ${r.status()} for ${r.request().method()} ${u.pathname}${u.search} (page ${where}): ${body.slice(0, 300)}`));
+  });
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`);
+    });
+  });
 }
 
 export async function open(label: string, viewport = { width: 1280, height: 800 }): Promise<Session> {
@@ -62,38 +93,23 @@ export async function open(label: string, viewport = { width: 1280, height: 800 
   page.setDefaultTimeout(Number(process.env.E2E_TIMEOUT_MS ?? 15_000));
   const problems: string[] = [];
   const expected: Expected[] = [];
-  page.on("console", (m) => {
-    // Chromium logs every HTTP error answer as "Failed to load resource: the server responded
-    // with a status of …"; those are judged by the response listener below, which knows what
-    // each step expects. Any other console error (network failures included) is a problem.
-    if (m.type() === "error" && !/^Failed to load resource: the server responded with a status of \d+/.test(m.text())) problems.push(`[${label}] console error at ${page.url()}: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`[${label}] page error at ${page.url()}: ${e.message}`));
-  page.on("response", (r) => {
-    if (r.status() < 400 || !r.url().startsWith(BREEZE_URL)) return;
-    if (expected.some((e) => matches(e, r))) return;
-    const u = new URL(r.url());
-    const where = page.url();
-    void r
-      .text()
-      .catch(() => "")
-      .then((body) => problems.push(`[${label}] unexpected HTTP ${r.status()} for ${r.request().method()} ${u.pathname}${u.search} (page ${where}): ${body.slice(0, 300)}`));
-  });
-  await page.addInitScript(() => {
-    document.addEventListener("securitypolicyviolation", (e) => {
-      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`);
-    });
-  });
+  await watch(page, label, problems, expected);
   let n = 0;
   return {
     context,
     page,
     problems,
-    shot: async (name) => {
+    shot: async (name, of) => {
       n++;
       const file = join(ARTIFACTS, `${label}-${String(n).padStart(2, "0")}-${name}.png`);
-      await wholePage(page, file);
+      await wholePage(of ?? page, file);
       console.log(`  screenshot ${file}`);
+    },
+    newPage: async () => {
+      const p = await context.newPage();
+      p.setDefaultTimeout(Number(process.env.E2E_TIMEOUT_MS ?? 15_000));
+      await watch(p, `${label}/tab${context.pages().length}`, problems, expected);
+      return p;
     },
     expecting: async (list, fn) => {
       expected.push(...list);

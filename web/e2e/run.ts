@@ -7,7 +7,11 @@
 //   own pages (its Windows machine enrolls with that key through the agent API) → the key
 //   list's Uses → a script written in the library, run from the device page, its output
 //   watched → live changes, quarantine → every device tab against the API → dynamic device
-//   group → custom role → SMTP and session policy (a loopback mail sink) → invite a customer
+//   group → custom role → alerting: a webhook channel to a receiver on loopback (secret shown
+//   once, "Send test" logged as sent, received and signed), a rule from the builder (a server
+//   422 shown in place) that the agent trips, the alert appearing live in an inbox tab that is
+//   never reloaded, acknowledged there, its signed webhook, the device's Alerts tab and the
+//   dashboard's counts → SMTP and session policy (a loopback mail sink) → invite a customer
 //   user → the Users page lists admin and invitation → audit log, narrow screen, dark theme
 // then the invited user opens the e-mailed link, chooses a password and must see only their
 // organization's device. The API is used only to check results and for the second
@@ -33,6 +37,7 @@ import { ARTIFACTS, BREEZE_URL, noErrorState, open, settled, step, waitFor, type
 import { createGroup, createKey, createOrg, createRole, createScript, createSite, gettingStarted, invite, keyUses, login, nav, saveSettings, setup, signOut, usersListed } from "./forms";
 import { apiLogin, call, secondTenant, type OtherTenant } from "./seed";
 import { decoded, smtpSink, type Sink } from "./smtp";
+import { alertElsewhere, ruleTripsLive, webhookChannel, webhookReceiver, type Receiver } from "./alerts";
 
 const env = process.env;
 const ADMIN_EMAIL = env.BREEZE_ADMIN_EMAIL ?? "admin@e2e.example";
@@ -46,6 +51,7 @@ const OTHER_ORG = "Contoso Legal";
 const OTHER_KEY = "Contoso rollout";
 const QUARANTINE_REASON = "e2e: suspected compromise";
 const SCRIPT = "e2e echo";
+const ALERT_RULE = "Memory in use (e2e)";
 const MARK = `breeze-e2e-${Date.now()}`;
 const FIRST = `${MARK}-first`;
 const LAST = `${MARK}-last`;
@@ -76,7 +82,7 @@ interface AdminResult {
   orgId: string;
 }
 
-async function adminFlow(sink: Sink, t0: number, fresh: boolean, stopLater: (a: Agent) => void): Promise<AdminResult> {
+async function adminFlow(sink: Sink, rx: Receiver, t0: number, fresh: boolean, stopLater: (a: Agent) => void): Promise<AdminResult> {
   const s = await open("admin");
   problemLists.push(s.problems);
   const { page } = s;
@@ -202,6 +208,13 @@ async function adminFlow(sink: Sink, t0: number, fresh: boolean, stopLater: (a: 
     await step("every device tab shows what the API holds", () => everyTab(s, token, device.id, { script: SCRIPT, reasons: [`Reason: ${QUARANTINE_REASON}`] }));
     await step("a dynamic device group picks the device by its hostname", () => createGroup(s, token, org, "Front desk PCs", DEVICE));
     await step("a custom role for customer users", () => createRole(s, token, "Helpdesk viewer", ["devices:read", "scripts:read", "scripts:execute"]));
+    const hook = await step("alerting: a webhook channel to this run's receiver; its secret shown once; Send test logged as sent, received and signed", () =>
+      webhookChannel(s, token, org, "Ops webhook", rx),
+    );
+    const alerting = await step("alerting: a rule from the builder (a server 422 shown in place); the agent trips it; the alert appears live in an inbox tab, is acknowledged there; its webhook arrives signed", () =>
+      ruleTripsLive(s, token, { org, rule: ALERT_RULE, channel: hook.channel, device: DEVICE, deviceId: device.id, email: ADMIN_EMAIL, password: ADMIN_PASSWORD, secret: hook.secret, rx }),
+    );
+    await step("alerting: the device's Alerts tab and the dashboard's open-alert counts", () => alertElsewhere(s, { device: DEVICE, deviceId: device.id, rule: alerting.rule.name }));
     await step("settings: the MSP's SMTP server (sends a test e-mail) and session policy", async () => {
       await saveSettings(s, token, { port: sink.port, from: "E2E MSP <it@e2e.example>" }, { hours: 720, idleMinutes: 240 });
       await sink.waitFor(ADMIN_EMAIL, /./);
@@ -346,11 +359,12 @@ async function main() {
   console.log(`Breeze console e2e against ${BREEZE_URL}`);
   if (!env.BREEZE_AGENT_STATE_DIR) throw new Error("BREEZE_AGENT_BIN and BREEZE_AGENT_STATE_DIR must name the agent (scripts/browser-e2e.sh sets both)");
   const sink = await smtpSink();
+  const rx = await webhookReceiver();
   const agents: Agent[] = [];
   try {
     const fresh = await needsSetup();
     const t0 = Date.now();
-    const admin = await adminFlow(sink, t0, fresh, (a) => agents.push(a));
+    const admin = await adminFlow(sink, rx, t0, fresh, (a) => agents.push(a));
     await orgUserFlow(sink, admin);
   } catch (e) {
     printProblems();
@@ -358,6 +372,7 @@ async function main() {
   } finally {
     for (const a of agents) a.stop();
     await sink.close();
+    await rx.close();
   }
   if (notes.length) console.log(`\nNotes:\n${notes.map((n) => `  ${n}`).join("\n")}`);
   if (printProblems()) process.exit(1);

@@ -30,6 +30,10 @@ const UsersPage = lazy(() => import("./pages/admin/Users"));
 const RolesPage = lazy(() => import("./pages/admin/Roles"));
 const AuditPage = lazy(() => import("./pages/admin/Audit"));
 const SettingsPage = lazy(() => import("./pages/admin/Settings"));
+const AlertsInboxPage = lazy(() => import("./pages/alerts/AlertsInbox"));
+const AlertRulesPage = lazy(() => import("./pages/alerts/AlertRules"));
+const NotificationChannelsPage = lazy(() => import("./pages/alerts/NotificationChannels"));
+const EscalationPoliciesPage = lazy(() => import("./pages/alerts/EscalationPolicies"));
 const GettingStartedPage = lazy(() => import("./pages/GettingStarted"));
 const MfaRequiredPage = lazy(() => import("./pages/auth/MfaRequired"));
 
@@ -121,6 +125,10 @@ export function AppRoutes() {
           <Route path="scripts" element={<Gate perm="scripts:read"><ScriptsPage /></Gate>} />
           <Route path="scripts/new" element={<Gate perm="scripts:write"><ScriptEditorPage /></Gate>} />
           <Route path="scripts/:id" element={<Gate perm="scripts:read"><ScriptEditorPage /></Gate>} />
+          <Route path="alerts" element={<Gate perm="alerts:read"><AlertsInboxPage /></Gate>} />
+          <Route path="alert-rules" element={<Gate perm="alerts:read"><AlertRulesPage /></Gate>} />
+          <Route path="notification-channels" element={<Gate perm="alerts:read"><NotificationChannelsPage /></Gate>} />
+          <Route path="escalation-policies" element={<Gate perm="alerts:read"><EscalationPoliciesPage /></Gate>} />
           <Route path="enrollment-keys" element={<Gate perm="enrollment_keys:read"><EnrollmentKeysPage /></Gate>} />
           <Route path="device-groups" element={<Gate perm="device_groups:read"><DeviceGroupsPage /></Gate>} />
           <Route path="orgs" element={<Gate perm="orgs:read"><OrgsPage /></Gate>} />

@@ -92,6 +92,256 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/alert-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Alert rules in reach. */
+        get: operations["list_alert_rules"];
+        put?: never;
+        /** Creates a rule in an organization. */
+        post: operations["create_alert_rules"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alert-rules/from-template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enables built-in templates in an organization (all of them without `templates`).
+         *     Idempotent: a template already enabled answers its existing rule.
+         */
+        post: operations["from_template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alert-rules/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The built-in templates. */
+        get: operations["templates_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alert-rules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One rule. */
+        get: operations["get_alert_rules"];
+        put?: never;
+        post?: never;
+        /** Deletes a rule; its alerts stay in the history (without the rule link). */
+        delete: operations["delete_alert_rules"];
+        options?: never;
+        head?: never;
+        /** Changes a rule; its metric windows start again. */
+        patch: operations["update_alert_rules"];
+        trace?: never;
+    };
+    "/api/v1/alert-rules/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Evaluates the rule now against current data (latest metrics, status, metric windows)
+         *     without raising or notifying anything.
+         */
+        post: operations["test"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Alerts in reach, newest first. */
+        get: operations["list_alerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Acknowledges many alerts; 404 (nothing changed) when any is not visible. */
+        post: operations["bulk_acknowledge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Open alerts in reach by status and severity. */
+        get: operations["counts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resolves many alerts; 404 (nothing changed) when any is not visible. */
+        post: operations["bulk_resolve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One alert. */
+        get: operations["get_alerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/{id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Acknowledges an active or suppressed alert (its escalation stops). */
+        post: operations["acknowledge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An alert's delivery log (channel, event, attempts, sent or failed with the reason),
+         *     newest first.
+         */
+        get: operations["alert_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/{id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resolves an alert, with an optional note. */
+        post: operations["resolve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/{id}/suppress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Silences an open alert until a time; it turns active again then. */
+        post: operations["suppress"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit/logs": {
         parameters: {
             query?: never;
@@ -407,6 +657,23 @@ export interface paths {
         patch: operations["update_devices"];
         trace?: never;
     };
+    "/api/v1/devices/{id}/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A device's alerts. */
+        get: operations["device_alerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/devices/{id}/commands": {
         parameters: {
             query?: never;
@@ -664,6 +931,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/escalation-policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Policies in reach. */
+        get: operations["list_escalation_policies"];
+        put?: never;
+        /** Creates a policy in an organization. */
+        post: operations["create_escalation_policies"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/escalation-policies/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One policy. */
+        get: operations["get_escalation_policies"];
+        put?: never;
+        post?: never;
+        /** Deletes a policy; its rules keep notifying their own channels. */
+        delete: operations["delete_escalation_policies"];
+        options?: never;
+        head?: never;
+        /** Renames a policy or replaces its steps (alerts already climbing keep their step number). */
+        patch: operations["update_escalation_policies"];
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -681,6 +985,88 @@ export interface paths {
         get: operations["events_events"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification-channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Channels in reach. */
+        get: operations["list_notification_channels"];
+        put?: never;
+        /**
+         * Creates a channel. A webhook's answer holds its signing secret, shown this once.
+         *     Destinations the outbound guard refuses (internal addresses, non-HTTP schemes) are a
+         *     422 naming the field.
+         */
+        post: operations["create_notification_channels"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification-channels/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One channel (without its credentials). */
+        get: operations["get_notification_channels"];
+        put?: never;
+        post?: never;
+        /** Deletes a channel and its delivery log. */
+        delete: operations["delete_notification_channels"];
+        options?: never;
+        head?: never;
+        /**
+         * Renames, reconfigures or switches a channel. A new configuration replaces the old;
+         *     credentials it leaves out are kept.
+         */
+        patch: operations["update_notification_channels"];
+        trace?: never;
+    };
+    "/api/v1/notification-channels/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A channel's delivery log, newest first. */
+        get: operations["channel_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notification-channels/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sends a test notification through the channel now and answers its delivery (logged
+         *     with event `test`): `sent` with the receiver's status, or `failed` with the server's
+         *     reason. The receiver's body is never shown.
+         */
+        post: operations["send_test"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1312,10 +1698,131 @@ export interface components {
          * @enum {string}
          */
         AgentHealth: "ok" | "warning" | "error";
+        /** @description An alert: one rule firing on one device. */
+        Alert: {
+            /** Format: date-time */
+            acknowledged_at?: string | null;
+            acknowledged_by?: components["schemas"]["UserId"] | null;
+            /** @description The values, thresholds and window that fired the alert. */
+            context: Record<string, unknown>;
+            /** Format: date-time */
+            created_at: string;
+            device_id: components["schemas"]["DeviceId"];
+            /**
+             * Format: int64
+             * @description The escalation step reached (0 = the first).
+             */
+            escalation_step: number;
+            hostname: string;
+            id: components["schemas"]["AlertId"];
+            message?: string | null;
+            org_id: components["schemas"]["OrgId"];
+            resolution_note?: string | null;
+            /** Format: date-time */
+            resolved_at?: string | null;
+            /** @description A user id, or `auto` when the condition cleared. */
+            resolved_by?: string | null;
+            rule_id?: components["schemas"]["AlertRuleId"] | null;
+            rule_name?: string | null;
+            severity: string;
+            site_id: components["schemas"]["SiteId"];
+            /** @description `active`, `acknowledged`, `resolved` or `suppressed`. */
+            status: string;
+            /** Format: date-time */
+            suppressed_until?: string | null;
+            title: string;
+            /** Format: date-time */
+            triggered_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** @description Open alerts by severity (`GET /api/v1/alerts/counts`). */
+        AlertCounts: {
+            /** Format: int64 */
+            acknowledged: number;
+            /** Format: int64 */
+            active: number;
+            /** Format: int64 */
+            critical: number;
+            /** Format: int64 */
+            high: number;
+            /** Format: int64 */
+            info: number;
+            /** Format: int64 */
+            low: number;
+            /** Format: int64 */
+            medium: number;
+            /** Format: int64 */
+            suppressed: number;
+        };
         /** Format: uuid */
         AlertId: string;
+        /** @description An alert rule: which devices it watches, what it watches for, who hears of it. */
+        AlertRule: {
+            auto_resolve: boolean;
+            /** @description One condition, or `{"all": [...]}` / `{"any": [...]}` of conditions. */
+            conditions: Record<string, unknown>;
+            /** Format: int64 */
+            cooldown_minutes: number;
+            /** Format: date-time */
+            created_at: string;
+            created_by?: components["schemas"]["UserId"] | null;
+            description?: string | null;
+            enabled: boolean;
+            escalation_policy_id?: components["schemas"]["EscalationPolicyId"] | null;
+            id: components["schemas"]["AlertRuleId"];
+            name: string;
+            notification_channels: components["schemas"]["NotificationChannelId"][];
+            /**
+             * Format: int64
+             * @description Alerts of this rule not yet resolved.
+             */
+            open_alerts: number;
+            org_id: components["schemas"]["OrgId"];
+            /** @description `critical`, `high`, `medium`, `low` or `info`. */
+            severity: string;
+            /** @description `{"all": true}` or `{"site_ids": [...], "group_ids": [...], "device_ids": [...], "os_types": [...]}`. */
+            targets: Record<string, unknown>;
+            /** @description The built-in template the rule was made from, if any. */
+            template?: string | null;
+            /** Format: date-time */
+            updated_at: string;
+        };
         /** Format: uuid */
         AlertRuleId: string;
+        /** @description A built-in rule template (`GET /api/v1/alert-rules/templates`). */
+        AlertRuleTemplate: {
+            conditions: Record<string, unknown>;
+            /** Format: int64 */
+            cooldown_minutes: number;
+            description: string;
+            /** @description `cpu_high`, `memory_high`, `disk_almost_full`, `device_offline`, `antivirus_removed`. */
+            key: string;
+            name: string;
+            severity: string;
+        };
+        AlertRuleTestDevice: {
+            /** @description The values, thresholds and window the evaluation saw. */
+            context: Record<string, unknown>;
+            device_id: components["schemas"]["DeviceId"];
+            firing: boolean;
+            hostname: string;
+        };
+        /** @description What `POST /api/v1/alert-rules/{id}/test` found, without raising or notifying. */
+        AlertRuleTestResult: {
+            devices: components["schemas"]["AlertRuleTestDevice"][];
+            /**
+             * Format: int64
+             * @description Devices the rule targets.
+             */
+            evaluated_devices: number;
+            /**
+             * Format: int64
+             * @description Devices whose current data meet the conditions.
+             */
+            firing_devices: number;
+            rule_id: components["schemas"]["AlertRuleId"];
+        };
         AuditEntry: {
             action: string;
             actor_email?: string | null;
@@ -1351,6 +1858,11 @@ export interface components {
             by_result: components["schemas"]["CountBy"][];
             /** Format: int64 */
             total: number;
+        };
+        /** @description `POST /api/v1/alerts/acknowledge` and `/api/v1/alerts/resolve`: many at once. */
+        BulkAlerts: {
+            ids: components["schemas"]["AlertId"][];
+            note?: string | null;
         };
         Changed: {
             /**
@@ -1438,6 +1950,26 @@ export interface components {
             count: number;
             key: string;
         };
+        CreateAlertRule: {
+            /** @description Resolve the alert when the condition clears (default `true`). */
+            auto_resolve?: boolean | null;
+            conditions: Record<string, unknown>;
+            /**
+             * Format: int32
+             * @description Minutes after an alert resolves before the rule may raise another on the same
+             *     device (default 15).
+             */
+            cooldown_minutes?: number | null;
+            description?: string | null;
+            /** @description Default `true`. */
+            enabled?: boolean | null;
+            escalation_policy_id?: components["schemas"]["EscalationPolicyId"] | null;
+            name: string;
+            notification_channels?: components["schemas"]["NotificationChannelId"][];
+            org_id: components["schemas"]["OrgId"];
+            severity: string;
+            targets: Record<string, unknown>;
+        };
         CreateDeviceGroup: {
             name: string;
             org_id: components["schemas"]["OrgId"];
@@ -1462,6 +1994,24 @@ export interface components {
             name: string;
             org_id: components["schemas"]["OrgId"];
             site_id: components["schemas"]["SiteId"];
+        };
+        CreateEscalationPolicy: {
+            description?: string | null;
+            name: string;
+            org_id: components["schemas"]["OrgId"];
+            steps: components["schemas"]["EscalationStep"][];
+        };
+        CreateNotificationChannel: {
+            /**
+             * @description Email `{"to": ["a@b.c"], "smtp"?: {...}}`; webhook `{"url", "headers"?}`;
+             *     slack/teams `{"url"}`; pagerduty `{"routing_key"}`; sms `{"url", "to": [...], "token"?}`.
+             */
+            config: Record<string, unknown>;
+            /** @description Default `true`. */
+            enabled?: boolean | null;
+            name: string;
+            org_id: components["schemas"]["OrgId"];
+            type: string;
         };
         CreateOrganization: {
             billing_contact?: Record<string, unknown> | null;
@@ -1568,6 +2118,52 @@ export interface components {
             };
         };
         /** @description A single object wrapped as `{"data": ...}`. */
+        Data_Vec_AlertRule: {
+            data: {
+                auto_resolve: boolean;
+                /** @description One condition, or `{"all": [...]}` / `{"any": [...]}` of conditions. */
+                conditions: Record<string, unknown>;
+                /** Format: int64 */
+                cooldown_minutes: number;
+                /** Format: date-time */
+                created_at: string;
+                created_by?: components["schemas"]["UserId"] | null;
+                description?: string | null;
+                enabled: boolean;
+                escalation_policy_id?: components["schemas"]["EscalationPolicyId"] | null;
+                id: components["schemas"]["AlertRuleId"];
+                name: string;
+                notification_channels: components["schemas"]["NotificationChannelId"][];
+                /**
+                 * Format: int64
+                 * @description Alerts of this rule not yet resolved.
+                 */
+                open_alerts: number;
+                org_id: components["schemas"]["OrgId"];
+                /** @description `critical`, `high`, `medium`, `low` or `info`. */
+                severity: string;
+                /** @description `{"all": true}` or `{"site_ids": [...], "group_ids": [...], "device_ids": [...], "os_types": [...]}`. */
+                targets: Record<string, unknown>;
+                /** @description The built-in template the rule was made from, if any. */
+                template?: string | null;
+                /** Format: date-time */
+                updated_at: string;
+            }[];
+        };
+        /** @description A single object wrapped as `{"data": ...}`. */
+        Data_Vec_AlertRuleTemplate: {
+            data: {
+                conditions: Record<string, unknown>;
+                /** Format: int64 */
+                cooldown_minutes: number;
+                description: string;
+                /** @description `cpu_high`, `memory_high`, `disk_almost_full`, `device_offline`, `antivirus_removed`. */
+                key: string;
+                name: string;
+                severity: string;
+            }[];
+        };
+        /** @description A single object wrapped as `{"data": ...}`. */
         Data_Vec_ExecutionRef: {
             data: {
                 device_id: components["schemas"]["DeviceId"];
@@ -1600,6 +2196,35 @@ export interface components {
                 updated_at: string;
             }[];
         };
+        /** @description One notification sent (or being sent) through a channel. */
+        Delivery: {
+            alert_id?: components["schemas"]["AlertId"] | null;
+            /** Format: int64 */
+            attempts: number;
+            channel_id: components["schemas"]["NotificationChannelId"];
+            channel_name: string;
+            channel_type: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: int64 */
+            escalation_step?: number | null;
+            /** @description `alert.triggered`, `alert.resolved`, `alert.escalated` or `test`. */
+            event: string;
+            id: components["schemas"]["DeliveryId"];
+            /** @description The server's own category of the last failure; never the receiver's body. */
+            last_error?: string | null;
+            /**
+             * Format: int64
+             * @description The receiver's HTTP status (or SMTP reply code), when it answered.
+             */
+            response_status?: number | null;
+            /** Format: date-time */
+            sent_at?: string | null;
+            /** @description `pending`, `sent` or `failed`. */
+            status: string;
+        };
+        /** Format: uuid */
+        DeliveryId: string;
         Device: {
             agent_health?: string | null;
             agent_version?: string | null;
@@ -1844,6 +2469,35 @@ export interface components {
             /** @description The request field the error is about, when there is one. */
             field?: string | null;
             message: string;
+        };
+        /** @description An escalation policy: a ladder of steps, climbed while the alert stays unacknowledged. */
+        EscalationPolicy: {
+            /** Format: date-time */
+            created_at: string;
+            description?: string | null;
+            id: components["schemas"]["EscalationPolicyId"];
+            name: string;
+            org_id: components["schemas"]["OrgId"];
+            steps: components["schemas"]["EscalationStep"][];
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** Format: uuid */
+        EscalationPolicyId: string;
+        /**
+         * @description One rung of an escalation ladder: `delay_minutes` after the alert was raised, notify
+         *     these channels and e-mail these users and role holders.
+         */
+        EscalationStep: {
+            channels?: components["schemas"]["NotificationChannelId"][];
+            /** Format: int32 */
+            delay_minutes: number;
+            targets?: components["schemas"]["EscalationTargets"];
+        };
+        /** @description People an escalation step e-mails (through the partner's SMTP settings). */
+        EscalationTargets: {
+            role_ids?: components["schemas"]["RoleId"][];
+            user_ids?: components["schemas"]["UserId"][];
         };
         ExecuteScript: {
             device_ids?: components["schemas"]["DeviceId"][];
@@ -2324,6 +2978,33 @@ export interface components {
             mac_address: string;
             name: string;
         };
+        /**
+         * @description A notification channel. Credentials (webhook secrets, Slack/Teams/PagerDuty/SMS
+         *     tokens, SMTP passwords) are sealed at rest and never returned.
+         */
+        NotificationChannel: {
+            /** @description The configuration without its credentials. */
+            config: Record<string, unknown>;
+            /** Format: date-time */
+            created_at: string;
+            enabled: boolean;
+            id: components["schemas"]["NotificationChannelId"];
+            name: string;
+            org_id: components["schemas"]["OrgId"];
+            /** @description `email`, `webhook`, `slack`, `teams`, `pagerduty` or `sms`. */
+            type: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * @description `POST /api/v1/notification-channels` answer: the channel, and a webhook's signing
+         *     secret, shown this once.
+         */
+        NotificationChannelCreated: components["schemas"]["NotificationChannel"] & {
+            secret?: string | null;
+        };
+        /** Format: uuid */
+        NotificationChannelId: string;
         OkBody: {
             ok: boolean;
         };
@@ -2374,6 +3055,83 @@ export interface components {
          */
         OutputStream: "stdout" | "stderr";
         /** @description A page of a list. */
+        Page_Alert: {
+            data: {
+                /** Format: date-time */
+                acknowledged_at?: string | null;
+                acknowledged_by?: components["schemas"]["UserId"] | null;
+                /** @description The values, thresholds and window that fired the alert. */
+                context: Record<string, unknown>;
+                /** Format: date-time */
+                created_at: string;
+                device_id: components["schemas"]["DeviceId"];
+                /**
+                 * Format: int64
+                 * @description The escalation step reached (0 = the first).
+                 */
+                escalation_step: number;
+                hostname: string;
+                id: components["schemas"]["AlertId"];
+                message?: string | null;
+                org_id: components["schemas"]["OrgId"];
+                resolution_note?: string | null;
+                /** Format: date-time */
+                resolved_at?: string | null;
+                /** @description A user id, or `auto` when the condition cleared. */
+                resolved_by?: string | null;
+                rule_id?: components["schemas"]["AlertRuleId"] | null;
+                rule_name?: string | null;
+                severity: string;
+                site_id: components["schemas"]["SiteId"];
+                /** @description `active`, `acknowledged`, `resolved` or `suppressed`. */
+                status: string;
+                /** Format: date-time */
+                suppressed_until?: string | null;
+                title: string;
+                /** Format: date-time */
+                triggered_at: string;
+                /** Format: date-time */
+                updated_at: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list. */
+        Page_AlertRule: {
+            data: {
+                auto_resolve: boolean;
+                /** @description One condition, or `{"all": [...]}` / `{"any": [...]}` of conditions. */
+                conditions: Record<string, unknown>;
+                /** Format: int64 */
+                cooldown_minutes: number;
+                /** Format: date-time */
+                created_at: string;
+                created_by?: components["schemas"]["UserId"] | null;
+                description?: string | null;
+                enabled: boolean;
+                escalation_policy_id?: components["schemas"]["EscalationPolicyId"] | null;
+                id: components["schemas"]["AlertRuleId"];
+                name: string;
+                notification_channels: components["schemas"]["NotificationChannelId"][];
+                /**
+                 * Format: int64
+                 * @description Alerts of this rule not yet resolved.
+                 */
+                open_alerts: number;
+                org_id: components["schemas"]["OrgId"];
+                /** @description `critical`, `high`, `medium`, `low` or `info`. */
+                severity: string;
+                /** @description `{"all": true}` or `{"site_ids": [...], "group_ids": [...], "device_ids": [...], "os_types": [...]}`. */
+                targets: Record<string, unknown>;
+                /** @description The built-in template the rule was made from, if any. */
+                template?: string | null;
+                /** Format: date-time */
+                updated_at: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list. */
         Page_AuditEntry: {
             data: {
                 action: string;
@@ -2401,6 +3159,37 @@ export interface components {
                 /** Format: date-time */
                 timestamp: string;
                 user_agent?: string | null;
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list. */
+        Page_Delivery: {
+            data: {
+                alert_id?: components["schemas"]["AlertId"] | null;
+                /** Format: int64 */
+                attempts: number;
+                channel_id: components["schemas"]["NotificationChannelId"];
+                channel_name: string;
+                channel_type: string;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: int64 */
+                escalation_step?: number | null;
+                /** @description `alert.triggered`, `alert.resolved`, `alert.escalated` or `test`. */
+                event: string;
+                id: components["schemas"]["DeliveryId"];
+                /** @description The server's own category of the last failure; never the receiver's body. */
+                last_error?: string | null;
+                /**
+                 * Format: int64
+                 * @description The receiver's HTTP status (or SMTP reply code), when it answered.
+                 */
+                response_status?: number | null;
+                /** Format: date-time */
+                sent_at?: string | null;
+                /** @description `pending`, `sent` or `failed`. */
+                status: string;
             }[];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
             next_cursor?: string | null;
@@ -2564,6 +3353,22 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of a list. */
+        Page_EscalationPolicy: {
+            data: {
+                /** Format: date-time */
+                created_at: string;
+                description?: string | null;
+                id: components["schemas"]["EscalationPolicyId"];
+                name: string;
+                org_id: components["schemas"]["OrgId"];
+                steps: components["schemas"]["EscalationStep"][];
+                /** Format: date-time */
+                updated_at: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list. */
         Page_LoggedInUser: {
             data: {
                 host?: string | null;
@@ -2588,6 +3393,25 @@ export interface components {
                 role_name: string;
                 site_ids?: components["schemas"]["SiteId"][] | null;
             })[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list. */
+        Page_NotificationChannel: {
+            data: {
+                /** @description The configuration without its credentials. */
+                config: Record<string, unknown>;
+                /** Format: date-time */
+                created_at: string;
+                enabled: boolean;
+                id: components["schemas"]["NotificationChannelId"];
+                name: string;
+                org_id: components["schemas"]["OrgId"];
+                /** @description `email`, `webhook`, `slack`, `teams`, `pagerduty` or `sms`. */
+                type: string;
+                /** Format: date-time */
+                updated_at: string;
+            }[];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
             next_cursor?: string | null;
         };
@@ -2815,6 +3639,10 @@ export interface components {
             password: string;
             token: string;
         };
+        /** @description `POST /api/v1/alerts/{id}/resolve`. */
+        ResolveAlert: {
+            note?: string | null;
+        };
         Role: {
             /** Format: date-time */
             created_at: string;
@@ -2835,6 +3663,13 @@ export interface components {
         RoleSummary: {
             id: components["schemas"]["RoleId"];
             name: string;
+        };
+        /** @description `POST /api/v1/alert-rules/from-template`: enable built-in rules for an organization. */
+        RulesFromTemplate: {
+            notification_channels?: components["schemas"]["NotificationChannelId"][];
+            org_id: components["schemas"]["OrgId"];
+            /** @description Template keys; all of them when absent. */
+            templates?: string[] | null;
         };
         /**
          * @description Which account a script runs as.
@@ -3074,6 +3909,12 @@ export interface components {
          * @enum {string}
          */
         SoftwareSource: "dpkg" | "rpm" | "apk" | "pacman" | "flatpak" | "snap" | "mac_app" | "windows_registry";
+        /** @description `POST /api/v1/alerts/{id}/suppress`: silence until a time. */
+        SuppressAlert: {
+            note?: string | null;
+            /** Format: date-time */
+            until: string;
+        };
         TokenPair: {
             access_token: string;
             /**
@@ -3084,6 +3925,19 @@ export interface components {
             refresh_token: string;
             token_type: string;
         };
+        UpdateAlertRule: {
+            auto_resolve?: boolean | null;
+            conditions?: Record<string, unknown> | null;
+            /** Format: int32 */
+            cooldown_minutes?: number | null;
+            description?: string | null;
+            enabled?: boolean | null;
+            escalation_policy_id?: components["schemas"]["EscalationPolicyId"] | null;
+            name?: string | null;
+            notification_channels?: components["schemas"]["NotificationChannelId"][] | null;
+            severity?: string | null;
+            targets?: Record<string, unknown> | null;
+        };
         UpdateDevice: {
             display_name?: string | null;
             site_id?: components["schemas"]["SiteId"] | null;
@@ -3093,6 +3947,11 @@ export interface components {
             name?: string | null;
             parent_id?: components["schemas"]["DeviceGroupId"] | null;
             rules?: unknown;
+        };
+        UpdateEscalationPolicy: {
+            description?: string | null;
+            name?: string | null;
+            steps?: components["schemas"]["EscalationStep"][] | null;
         };
         UpdateMember: {
             device_group_ids?: components["schemas"]["DeviceGroupId"][] | null;
@@ -3108,6 +3967,12 @@ export interface components {
             site_ids?: components["schemas"]["SiteId"][] | null;
             /** @description `active` or `disabled`. */
             status?: string | null;
+        };
+        UpdateNotificationChannel: {
+            /** @description Replaces the configuration; credentials left out are kept. */
+            config?: Record<string, unknown> | null;
+            enabled?: boolean | null;
+            name?: string | null;
         };
         /** @description Fields absent from the body stay as they are. */
         UpdateOrganization: {
@@ -3636,6 +4501,1152 @@ export interface operations {
                 };
             };
             /** @description A field or query parameter is invalid (named in `error.field`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_alert_rules: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                org_id?: components["schemas"]["OrgId"];
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_AlertRule"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_alert_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateAlertRule"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    from_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RulesFromTemplate"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_Vec_AlertRule"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    templates_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Data_Vec_AlertRuleTemplate"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_alert_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AlertRuleId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_alert_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AlertRuleId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OkBody"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_alert_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AlertRuleId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateAlertRule"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    test: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AlertRuleId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRuleTestResult"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_alerts: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                status?: "active" | "acknowledged" | "resolved" | "suppressed" | "open";
+                severity?: "critical" | "high" | "medium" | "low" | "info";
+                org_id?: components["schemas"]["OrgId"];
+                device_id?: components["schemas"]["DeviceId"];
+                rule_id?: components["schemas"]["AlertRuleId"];
+                /** @description Triggered at or after. */
+                from?: string;
+                /** @description Triggered before. */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Alert"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    bulk_acknowledge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkAlerts"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Changed"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    counts: {
+        parameters: {
+            query?: {
+                org_id?: components["schemas"]["OrgId"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertCounts"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field or query parameter is invalid (named in `error.field`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    bulk_resolve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkAlerts"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Changed"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_alerts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AlertId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alert"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    acknowledge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AlertId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alert"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    alert_deliveries: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: components["schemas"]["AlertId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Delivery"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field or query parameter is invalid (named in `error.field`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resolve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AlertId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResolveAlert"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alert"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    suppress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AlertId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SuppressAlert"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alert"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5341,6 +7352,84 @@ export interface operations {
             };
         };
     };
+    device_alerts: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                status?: "active" | "acknowledged" | "resolved" | "suppressed" | "open";
+                severity?: "critical" | "high" | "medium" | "low" | "info";
+                org_id?: components["schemas"]["OrgId"];
+                device_id?: components["schemas"]["DeviceId"];
+                rule_id?: components["schemas"]["AlertRuleId"];
+                /** @description Triggered at or after. */
+                from?: string;
+                /** @description Triggered before. */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                id: components["schemas"]["DeviceId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Alert"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     command_history: {
         parameters: {
             query?: {
@@ -6503,6 +8592,349 @@ export interface operations {
             };
         };
     };
+    list_escalation_policies: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                org_id?: components["schemas"]["OrgId"];
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_EscalationPolicy"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field or query parameter is invalid (named in `error.field`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_escalation_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateEscalationPolicy"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EscalationPolicy"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_escalation_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["EscalationPolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EscalationPolicy"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_escalation_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["EscalationPolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OkBody"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_escalation_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["EscalationPolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateEscalationPolicy"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EscalationPolicy"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     events_events: {
         parameters: {
             query?: never;
@@ -6531,6 +8963,475 @@ export interface operations {
             };
             /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_notification_channels: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                org_id?: components["schemas"]["OrgId"];
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_NotificationChannel"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field or query parameter is invalid (named in `error.field`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_notification_channels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateNotificationChannel"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannelCreated"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_notification_channels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["NotificationChannelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannel"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_notification_channels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["NotificationChannelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OkBody"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_notification_channels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["NotificationChannelId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateNotificationChannel"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannel"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    channel_deliveries: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: components["schemas"]["NotificationChannelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Delivery"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field or query parameter is invalid (named in `error.field`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    send_test: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["NotificationChannelId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

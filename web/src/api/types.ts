@@ -103,6 +103,20 @@ export type ScriptParameter = {
   description?: string | null;
 };
 
+// ---------------------------------------------------------------- alerting
+export type AlertRule = S["AlertRule"];
+export type AlertRuleTemplate = S["AlertRuleTemplate"];
+export type AlertRuleTestResult = S["AlertRuleTestResult"];
+export type Alert = S["Alert"];
+export type AlertCounts = S["AlertCounts"];
+export type NotificationChannel = S["NotificationChannel"];
+export type NotificationChannelCreated = S["NotificationChannelCreated"];
+export type Delivery = S["Delivery"];
+export type EscalationPolicy = S["EscalationPolicy"];
+export type EscalationStep = S["EscalationStep"];
+export type CreateAlertRule = S["CreateAlertRule"];
+export type AlertListQuery = ListQuery<"/api/v1/alerts">;
+
 /** One message of the live event stream. */
 export type LiveEvent = S["LiveEvent"];
 export type AgentDownload = S["AgentDownload"];

@@ -45,8 +45,12 @@ describe("navigation gating", () => {
     expect(nav).toEqual(["/", "/devices", "/scripts", "/settings"]);
   });
   it("an admin sees everything", () => {
-    const all = ["devices", "scripts", "enrollment_keys", "device_groups", "orgs", "users", "roles", "audit"].map((r) => `${r}:read`);
-    expect(visibleNav(permissionsOf(me(all))).length).toBe(10);
+    const all = ["devices", "scripts", "enrollment_keys", "device_groups", "orgs", "users", "roles", "audit", "alerts"].map((r) => `${r}:read`);
+    expect(visibleNav(permissionsOf(me(all))).length).toBe(14);
+  });
+  it("alerting screens need alerts:read", () => {
+    const nav = visibleNav(permissionsOf(me(["alerts:read"]))).map((n) => n.to);
+    expect(nav).toEqual(["/", "/alerts", "/alert-rules", "/notification-channels", "/escalation-policies", "/settings"]);
   });
   it("partner and system users may switch organizations", () => {
     expect(isPartnerUser(me([], "partner"))).toBe(true);

@@ -58,14 +58,20 @@ export interface NavItem {
   /** Shown when the user holds any of these. Empty = always. */
   anyOf: Perm[];
   group: "main" | "manage" | "admin";
+  /** A count shown beside the label (`alerts`: open alerts). */
+  badge?: "alerts";
 }
 
 export const NAV: NavItem[] = [
   { to: "/", label: "Dashboard", anyOf: [], group: "main" },
   { to: "/devices", label: "Devices", anyOf: ["devices:read"], group: "main" },
+  { to: "/alerts", label: "Alerts", anyOf: ["alerts:read"], group: "main", badge: "alerts" },
   { to: "/scripts", label: "Scripts", anyOf: ["scripts:read"], group: "main" },
   { to: "/enrollment-keys", label: "Enrollment keys", anyOf: ["enrollment_keys:read"], group: "manage" },
   { to: "/device-groups", label: "Device groups", anyOf: ["device_groups:read"], group: "manage" },
+  { to: "/alert-rules", label: "Alert rules", anyOf: ["alerts:read"], group: "manage" },
+  { to: "/notification-channels", label: "Notification channels", anyOf: ["alerts:read"], group: "manage" },
+  { to: "/escalation-policies", label: "Escalation policies", anyOf: ["alerts:read"], group: "manage" },
   { to: "/orgs", label: "Organizations", anyOf: ["orgs:read"], group: "manage" },
   { to: "/users", label: "Users", anyOf: ["users:read"], group: "admin" },
   { to: "/roles", label: "Roles", anyOf: ["roles:read"], group: "admin" },

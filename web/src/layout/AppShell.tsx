@@ -7,6 +7,24 @@ import { OrgSwitcher } from "./OrgSwitcher";
 import { setTheme, useTheme } from "../lib/theme";
 import { cn } from "../components/ui/cn";
 import { useLiveEvents } from "../live/events";
+import { openCount, useAlertCounts } from "../lib/alertQueries";
+import { useOrgScope } from "../lib/scope";
+
+/** The open-alert count beside "Alerts" (hidden at zero). */
+function AlertsBadge() {
+  const scope = useOrgScope();
+  const counts = useAlertCounts(scope.orgId);
+  const n = counts.data ? openCount(counts.data) : 0;
+  if (!n) return null;
+  return (
+    <>
+      <span aria-hidden className="ml-auto rounded-full bg-danger px-1.5 text-[11px] font-semibold leading-5 text-danger-fg">
+        {n > 999 ? "999+" : n}
+      </span>
+      <span className="sr-only">({n} open)</span>
+    </>
+  );
+}
 
 const GROUP_LABEL: Record<NavItem["group"], string> = { main: "Monitor", manage: "Manage", admin: "Administration" };
 
@@ -29,10 +47,11 @@ function Sidebar({ onNavigate }: { onNavigate?: () => void }) {
                     end={i.to === "/"}
                     onClick={onNavigate}
                     className={({ isActive }) =>
-                      cn("block rounded-md px-2 py-1.5 text-sm", isActive ? "bg-primary/10 font-semibold text-primary" : "text-fg hover:bg-muted")
+                      cn("flex items-center gap-2 rounded-md px-2 py-1.5 text-sm", isActive ? "bg-primary/10 font-semibold text-primary" : "text-fg hover:bg-muted")
                     }
                   >
                     {i.label}
+                    {i.badge === "alerts" && <AlertsBadge />}
                   </NavLink>
                 </li>
               ))}

@@ -35,6 +35,14 @@ export function invalidationsFor(e: LiveEvent): unknown[][] {
     const id = str(f.device_id) ?? str(f.id);
     return [["devices"], ["dashboard"], ...(id ? [["device", id], ["device-events", id]] : [])];
   }
+  if (t.startsWith("alert.")) {
+    // A raised, acknowledged or resolved alert: the inbox, the counts (nav badge, dashboard),
+    // the alert itself, its rule's open count and the device's Alerts tab.
+    const a = e as { alert_id?: unknown; device_id?: unknown };
+    const alert = str(a.alert_id);
+    const device = str(a.device_id);
+    return [["alerts"], ["alert-counts"], ["alert-rules"], ...(alert ? [["alert", alert], ["alert-deliveries", alert]] : []), ...(device ? [["device-alerts", device]] : [])];
+  }
   if (t.startsWith("execution.") || t.startsWith("command.")) {
     const exec = str(f.execution_id);
     const device = str(f.device_id);

@@ -65,6 +65,12 @@ describe("invalidationsFor", () => {
     ]);
   });
 
+  it("maps alert events to the inbox, the counts, the alert and the device's alerts", () => {
+    expect(
+      invalidationsFor({ type: "alert.updated", alert_id: "a1", rule_id: "r1", device_id: "d1", org_id: "o1", site_id: "s1", status: "active", severity: "high" }),
+    ).toEqual([["alerts"], ["alert-counts"], ["alert-rules"], ["alert", "a1"], ["alert-deliveries", "a1"], ["device-alerts", "d1"]]);
+  });
+
   it("refetches everything on resync and nothing on hello", () => {
     expect(invalidationsFor({ type: "resync" })).toEqual([[]]);
     expect(invalidationsFor({ type: "hello" })).toEqual([]);

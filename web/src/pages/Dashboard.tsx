@@ -10,6 +10,8 @@ import { api } from "../api/instance";
 import { greeting, osLabel, relativeTime } from "../lib/format";
 import { statusLabel } from "../lib/devices";
 import { buttonClass } from "../components/ui/button";
+import { openCount, useAlertCounts } from "../lib/alertQueries";
+import { SEVERITIES, severityLabel } from "../lib/alerts";
 
 const STATUS_COLORS: Record<string, string> = {
   online: "var(--ok)",
@@ -128,6 +130,64 @@ function DeviceOverview() {
   );
 }
 
+/** Open alerts by severity (GET /alerts/counts), each linking to the inbox filtered to it. */
+function OpenAlerts() {
+  const scope = useOrgScope();
+  const q = useAlertCounts(scope.orgId);
+  return (
+    <Card>
+      <CardTitle action={<Link className="text-xs text-primary hover:underline" to="/alerts">Alerts inbox</Link>}>Open alerts</CardTitle>
+      {q.isPending ? (
+        <Loading label="Counting alerts…" />
+      ) : q.isError ? (
+        <ErrorState error={q.error} retry={() => q.refetch()} title="Could not count alerts" />
+      ) : (
+        <>
+          <ul className="grid grid-cols-5 gap-2 text-center" aria-label="Open alerts by severity">
+            {SEVERITIES.map((sev) => (
+              <li key={sev}>
+                <Link
+                  to={`/alerts?severity=${sev}`}
+                  className="block rounded-md border border-border px-1 py-2 hover:bg-muted"
+                  aria-label={`${severityLabel(sev)}: ${q.data[sev]} open`}
+                >
+                  <span className={"block text-xl font-semibold " + (q.data[sev] > 0 ? SEVERITY_TEXT[sev] : "text-muted-fg")}>{q.data[sev]}</span>
+                  <span className="block truncate text-xs text-muted-fg">{severityLabel(sev)}</span>
+                </Link>
+              </li>
+            ))}
+          </ul>
+          <p className="mt-3 text-sm text-muted-fg">
+            {openCount(q.data) === 0 ? (
+              "No open alerts."
+            ) : (
+              <>
+                <Link className="text-primary hover:underline" to="/alerts?status=active">
+                  {q.data.active} unacknowledged
+                </Link>
+                {" · "}
+                <Link className="text-primary hover:underline" to="/alerts?status=acknowledged">
+                  {q.data.acknowledged} acknowledged
+                </Link>
+                {q.data.suppressed > 0 && (
+                  <>
+                    {" · "}
+                    <Link className="text-primary hover:underline" to="/alerts?status=suppressed">
+                      {q.data.suppressed} suppressed
+                    </Link>
+                  </>
+                )}
+              </>
+            )}
+          </p>
+        </>
+      )}
+    </Card>
+  );
+}
+
+const SEVERITY_TEXT: Record<string, string> = { critical: "text-danger", high: "text-danger", medium: "text-warn", low: "text-primary", info: "text-fg" };
+
 function RecentActivity() {
   const q = useQuery({
     queryKey: ["audit", "recent"],
@@ -172,6 +232,7 @@ export default function DashboardPage() {
       <PageHeader title="Dashboard" description={greeting(me)} />
       {perms.can("devices:read") && <DeviceOverview />}
       <div className="grid gap-3 lg:grid-cols-2">
+        {perms.can("alerts:read") && <OpenAlerts />}
         {perms.can("audit:read") && <RecentActivity />}
         {!me?.user.mfa_enabled && (
           <Card>

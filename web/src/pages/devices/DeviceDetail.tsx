@@ -20,10 +20,13 @@ import { MetricsTab } from "./MetricsTab";
 import { ProcessesTab, UsersTab } from "./SnapshotTabs";
 import { ActivityTab } from "./ActivityTab";
 import { DeviceActions } from "./DeviceActions";
+import { AlertsTab } from "./AlertsTab";
+import { usePerms } from "../../auth/session";
 
-type Tab = "overview" | "hardware" | "software" | "processes" | "users" | "network" | "disks" | "metrics" | "commands" | "activity";
+type Tab = "overview" | "alerts" | "hardware" | "software" | "processes" | "users" | "network" | "disks" | "metrics" | "commands" | "activity";
 const TABS: Array<{ id: Tab; label: string }> = [
   { id: "overview", label: "Overview" },
+  { id: "alerts", label: "Alerts" },
   { id: "hardware", label: "Hardware" },
   { id: "software", label: "Software" },
   { id: "processes", label: "Processes" },
@@ -38,6 +41,7 @@ const TABS: Array<{ id: Tab; label: string }> = [
 
 export default function DeviceDetail() {
   const { id = "" } = useParams();
+  const perms = usePerms();
   const [tab, setTab] = useState<Tab>("overview");
   const [dialog, setDialog] = useState<"run" | "edit" | null>(null);
   const q = useQuery({
@@ -86,9 +90,10 @@ export default function DeviceDetail() {
           <Notice>The agent enrolled this machine but has not checked in yet: it shows online once the agent runs (the install script starts it; else run <code>breeze-agent run</code> or <code>sudo breeze-agent install</code> on the machine).</Notice>
         </div>
       )}
-      <Tabs label="Device details" tabs={TABS} value={tab} onChange={setTab} />
+      <Tabs label="Device details" tabs={perms.can("alerts:read") ? TABS : TABS.filter((t) => t.id !== "alerts")} value={tab} onChange={setTab} />
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
         {tab === "overview" && <Overview d={d} />}
+        {tab === "alerts" && <AlertsTab id={id} />}
         {tab === "hardware" && <HardwareTab id={id} />}
         {tab === "software" && <SoftwareTab id={id} />}
         {tab === "processes" && <ProcessesTab id={id} />}
