@@ -25,7 +25,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 fn scripts() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts")
+    let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("crates/");
+    crates.parent().expect("the workspace").join("scripts")
 }
 
 fn in_ci() -> bool {
@@ -192,7 +195,11 @@ async fn settled(admin: &BreezeClient, alert: AlertId) -> Vec<Delivery> {
         if !p.data.is_empty() && p.data.iter().all(|d| d.status != "pending") {
             return p.data;
         }
-        assert!(Instant::now() < until, "deliveries not settled: {:?}", p.data);
+        assert!(
+            Instant::now() < until,
+            "deliveries not settled: {:?}",
+            p.data
+        );
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
 }
@@ -307,7 +314,10 @@ async fn alert_mailed_through(route: Route) {
             assert_eq!(values["value"], 97.5, "{values}");
             assert_eq!(values["threshold"], 90.0, "{values}");
             assert_eq!(values["window_minutes"], 5, "{values}");
-            assert_eq!(values, alert.context, "the mail carries the alert's context");
+            assert_eq!(
+                values, alert.context,
+                "the mail carries the alert's context"
+            );
             // The raw message: the configured sender's name in its From header.
             let data = m["data"].as_str().expect("data");
             let from = data
