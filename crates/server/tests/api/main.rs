@@ -25,6 +25,7 @@ mod groups;
 mod harness;
 mod json_limits;
 mod live_output;
+mod mail_aiosmtpd;
 mod metrics;
 mod onboarding;
 mod openapi;
