@@ -434,7 +434,7 @@ export function AlertDetailDialog({ id, onClose }: { id: string; onClose: () => 
                 <DefinitionList
                   items={[
                     ["Rule", a.rule_name ?? "deleted"],
-                    ["Escalation step", String(a.escalation_step + 1)],
+                    ["Escalated to step", a.escalation_step > 0 ? String(a.escalation_step + 1) : "—"],
                     ["Suppressed until", a.suppressed_until ? formatDateTime(a.suppressed_until) : "—"],
                     ["Alert id", <code className="font-mono text-xs">{a.id}</code>],
                   ]}
