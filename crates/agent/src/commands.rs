@@ -57,6 +57,8 @@ pub struct CommandHandler {
     pub allow_reboot: bool,
     /// Where scripts send their live output (the channel task); `None`: not streamed.
     pub live_output: Option<mpsc::Sender<breeze_proto::agent::CommandOutput>>,
+    /// Where scripts leave custom metrics (`BREEZE_METRICS_DIR`); `None`: not offered.
+    pub metrics_dir: Option<PathBuf>,
     running: Mutex<HashMap<CommandId, CancellationToken>>,
     tasks: tokio_util::task::TaskTracker,
 }
@@ -88,6 +90,7 @@ impl CommandHandler {
             service,
             allow_reboot: true,
             live_output: None,
+            metrics_dir: None,
             running: Mutex::new(HashMap::new()),
             tasks: tokio_util::task::TaskTracker::new(),
         }
@@ -233,6 +236,7 @@ impl CommandHandler {
                         .unwrap_or(usize::MAX),
                     work_root: self.work_root.clone(),
                     live: self.live_output.clone(),
+                    metrics_dir: self.metrics_dir.clone(),
                 };
                 executor::run_script(job, cancel, self.clock.as_ref()).await
             }

@@ -42,6 +42,9 @@ pub struct ScriptJob {
     /// Where live output goes while the script runs (the channel); `None`: only the
     /// final result carries it.
     pub live: Option<tokio::sync::mpsc::Sender<CommandOutput>>,
+    /// Given to the script as `BREEZE_METRICS_DIR`: where it may leave `*.metrics` files of
+    /// custom metrics for the heartbeat (`collectors::metrics::read_custom_dir`).
+    pub metrics_dir: Option<PathBuf>,
 }
 
 /// Environment variable names that a parameter never overrides under its plain name.
@@ -420,6 +423,11 @@ async fn execute(
         if k.to_string_lossy().starts_with("BREEZE_AGENT") {
             cmd.env_remove(&k);
         }
+    }
+    if let Some(dir) = &job.metrics_dir
+        && std::fs::create_dir_all(dir).is_ok()
+    {
+        cmd.env("BREEZE_METRICS_DIR", dir);
     }
     cmd.envs(env)
         .env("BREEZE_COMMAND_ID", job.command_id.to_string())

@@ -73,6 +73,8 @@ pub async fn run(opts: RunOptions) -> Result<()> {
     if ws_enabled {
         handler.live_output = Some(output_tx);
     }
+    let metrics_dir = state.metrics_dir();
+    handler.metrics_dir = Some(metrics_dir.clone());
     let handler = Arc::new(handler);
     let shutdown = CancellationToken::new();
     let connected = Arc::new(AtomicBool::new(false));
@@ -151,7 +153,9 @@ pub async fn run(opts: RunOptions) -> Result<()> {
         handler: handler.clone(),
         config,
         server_clock,
-        sampler: Arc::new(Mutex::new(MetricsSampler::new()?)),
+        sampler: Arc::new(Mutex::new(
+            MetricsSampler::new()?.with_custom_dir(metrics_dir),
+        )),
         tracker: InventoryTracker::load(opts.state_dir.join("inventory_hashes.json"))?,
         outbox,
         connected,

@@ -59,6 +59,11 @@ impl StateDir {
     pub fn run(&self) -> PathBuf {
         self.root.join("run")
     }
+    /// Custom metrics that scripts report: `*.metrics` files of `name value` lines, sent
+    /// with every heartbeat (see `collectors::metrics::read_custom_dir`).
+    pub fn metrics_dir(&self) -> PathBuf {
+        self.root.join("metrics.d")
+    }
 }
 
 /// What enrollment produced; the token is redacted in `Debug`.

@@ -3,6 +3,8 @@
 
 use breeze_proto::agent::Metrics;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 use sysinfo::{
     CpuRefreshKind, MemoryRefreshKind, Networks, ProcessRefreshKind, ProcessesToUpdate,
     RefreshKind, System,
@@ -12,6 +14,8 @@ pub struct MetricsSampler {
     sys: System,
     networks: Option<Networks>,
     last_net: Option<(u64, u64)>,
+    /// Where scripts leave custom metrics ([`read_custom_dir`]).
+    custom_dir: Option<PathBuf>,
 }
 
 impl MetricsSampler {
@@ -26,9 +30,16 @@ impl MetricsSampler {
             sys,
             networks: Networks::new_with_refreshed_list().ok(),
             last_net: None,
+            custom_dir: None,
         };
         me.last_net = me.net_totals();
         Ok(me)
+    }
+
+    /// Also sends the custom metrics scripts leave in `dir` ([`read_custom_dir`]).
+    pub fn with_custom_dir(mut self, dir: PathBuf) -> Self {
+        self.custom_dir = Some(dir);
+        self
     }
 
     /// The system handle, for collectors that want the same sampling state.
@@ -87,6 +98,12 @@ impl MetricsSampler {
                 pct(self.sys.used_swap(), self.sys.total_swap()),
             );
         }
+        if let Some(dir) = &self.custom_dir {
+            for (name, value) in read_custom_dir(dir, SystemTime::now()) {
+                // The agent's own names win.
+                custom.entry(name).or_insert(value);
+            }
+        }
         Metrics {
             cpu_percent: round1(f64::from(self.sys.global_cpu_usage())),
             ram_percent: pct(used, total),
@@ -101,6 +118,75 @@ impl MetricsSampler {
             custom,
         }
     }
+}
+
+/// At most this many custom metrics from scripts are sent.
+pub const MAX_SCRIPT_METRICS: usize = 100;
+/// A metrics file not rewritten for this long is stale: the script that wrote it stopped.
+pub const SCRIPT_METRICS_MAX_AGE: Duration = Duration::from_secs(15 * 60);
+/// A metrics file larger than this is skipped.
+const MAX_METRICS_FILE_BYTES: u64 = 64 * 1024;
+
+/// Custom metrics scripts report, in the manner of Prometheus' textfile collector: each
+/// `*.metrics` file in `dir` (scripts get its path as `BREEZE_METRICS_DIR`; write a temp
+/// file and rename it, so a half-written file is never read) holds `name value` lines,
+/// `#` starting a comment. Names are letters, digits, `_`, `-` and `.` (at most 100), the
+/// value a finite number; an alert rule reads one as `custom.<name>`. Files older than
+/// [`SCRIPT_METRICS_MAX_AGE`] or larger than 64 KiB, and lines that do not parse, are
+/// skipped; files are read in name order and the first [`MAX_SCRIPT_METRICS`] names kept.
+pub fn read_custom_dir(dir: &Path, now: SystemTime) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.') && n.ends_with(".metrics"))
+        })
+        .collect();
+    files.sort();
+    for path in files {
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        let fresh = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok().or(Some(Duration::ZERO)))
+            .is_some_and(|age| age <= SCRIPT_METRICS_MAX_AGE);
+        if !meta.is_file() || meta.len() > MAX_METRICS_FILE_BYTES || !fresh {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            let mut parts = line.split_whitespace();
+            let (Some(name), Some(value), None) = (parts.next(), parts.next(), parts.next()) else {
+                continue;
+            };
+            let valid = name.len() <= 100
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+            let Ok(value) = value.parse::<f64>() else {
+                continue;
+            };
+            if !valid || !value.is_finite() {
+                continue;
+            }
+            if out.len() >= MAX_SCRIPT_METRICS && !out.contains_key(name) {
+                continue;
+            }
+            out.insert(name.to_string(), value);
+        }
+    }
+    out
 }
 
 fn disk_totals() -> (u64, u64) {
@@ -119,4 +205,68 @@ fn pct(part: u64, whole: u64) -> f64 {
 
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_metrics_are_read_from_fresh_metrics_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, text: &str| {
+            std::fs::write(dir.path().join(name), text).expect("write");
+        };
+        write(
+            "app.metrics",
+            "# response time of the app\napp_response_ms 5210.5\nqueue.depth 12 # trailing\n\
+             bad name 1\nnot_a_number abc\ninf_value inf\nmissing_value\nevil$name 3\n",
+        );
+        write("other.txt", "ignored 1\n");
+        write(".tmp.metrics", "half_written 1\n");
+        write("stale.metrics", "stale 1\n");
+        let old = SystemTime::now() - SCRIPT_METRICS_MAX_AGE - Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(dir.path().join("stale.metrics"))
+            .expect("open")
+            .set_modified(old)
+            .expect("mtime");
+
+        let m = read_custom_dir(dir.path(), SystemTime::now());
+        assert_eq!(
+            m,
+            BTreeMap::from([
+                ("app_response_ms".to_string(), 5210.5),
+                ("queue.depth".to_string(), 12.0),
+            ])
+        );
+        assert!(read_custom_dir(&dir.path().join("absent"), SystemTime::now()).is_empty());
+    }
+
+    #[test]
+    fn script_metrics_are_capped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text: String = (0..MAX_SCRIPT_METRICS + 50)
+            .map(|i| format!("m{i:04} {i}\n"))
+            .collect();
+        std::fs::write(dir.path().join("many.metrics"), text).expect("write");
+        let m = read_custom_dir(dir.path(), SystemTime::now());
+        assert_eq!(m.len(), MAX_SCRIPT_METRICS);
+        assert_eq!(m.get("m0000"), Some(&0.0));
+    }
+
+    #[test]
+    fn the_agents_own_metrics_are_not_overridden() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("x.metrics"), "load_1 999\nmine 1\n").expect("write");
+        let mut s = MetricsSampler::new()
+            .expect("sampler")
+            .with_custom_dir(dir.path().to_path_buf());
+        let m = s.sample();
+        assert_eq!(m.custom.get("mine"), Some(&1.0));
+        if let Ok(load) = System::load_average() {
+            assert_ne!(m.custom.get("load_1"), Some(&999.0), "{load:?}");
+        }
+    }
 }

@@ -225,3 +225,33 @@ async fn run_as_another_user_uses_that_account() -> anyhow::Result<()> {
     assert_eq!(r.stdout, "nobody\nv", "{r:?}");
     Ok(())
 }
+
+/// A script reports a custom metric by leaving a `*.metrics` file in `BREEZE_METRICS_DIR`;
+/// the next heartbeat sample carries it (an alert rule reads it as `custom.<name>`).
+#[tokio::test]
+async fn a_script_reports_custom_metrics_through_breeze_metrics_dir() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let r = run(
+        dir.path(),
+        bash(
+            "set -e; test -n \"$BREEZE_METRICS_DIR\"; \
+             printf 'app_response_ms 5210\\nqueue_depth 7\\n' > \"$BREEZE_METRICS_DIR/.app.tmp\"; \
+             mv \"$BREEZE_METRICS_DIR/.app.tmp\" \"$BREEZE_METRICS_DIR/app.metrics\"",
+        ),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(r.status, CommandStatus::Completed, "{r:?}");
+    assert_eq!(r.exit_code, Some(0), "{r:?}");
+    let mut sampler = breeze_agent::collectors::metrics::MetricsSampler::new()?
+        .with_custom_dir(dir.path().join("metrics.d"));
+    let m = sampler.sample();
+    assert_eq!(
+        m.custom.get("app_response_ms"),
+        Some(&5210.0),
+        "{:?}",
+        m.custom
+    );
+    assert_eq!(m.custom.get("queue_depth"), Some(&7.0));
+    Ok(())
+}

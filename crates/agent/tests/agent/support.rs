@@ -30,6 +30,7 @@ pub fn job(dir: &Path, payload: RunScriptPayload, timeout: Duration, cap: usize)
         max_output_bytes: cap,
         work_root: dir.join("run"),
         live: None,
+        metrics_dir: Some(dir.join("metrics.d")),
     }
 }
 
