@@ -11,7 +11,9 @@
 //!
 //! Runs on SQLite, and on PostgreSQL when `BREEZE_TEST_DATABASE_URL` is set.
 
-use crate::agent::{binaries, credentials, enroll_agent, run_agent, stop};
+use crate::agent::{
+    binaries, credentials, enroll_agent, execute, run_agent, script, stop, wait_execution,
+};
 use crate::support::{self, Api, TestServer, eventually};
 use anyhow::{Context, Result, bail, ensure};
 use breeze_core::{Clock, FixedClock};
@@ -540,5 +542,53 @@ async fn a_killed_agent_fires_the_offline_alert_and_its_return_resolves_it_with_
     if let Some(mut a) = rig.agent.take() {
         stop(&mut a).await?;
     }
+    Ok(())
+}
+
+/// A custom metric a script reports (`BREEZE_METRICS_DIR`) reaches the engine with the
+/// real agent's next heartbeat: a `custom.*` rule fires on it, and resolves when the script
+/// reports a value back under the threshold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_metric_reported_by_a_script_fires_and_resolves_a_rule() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let rig = rig(dir.path(), false).await?;
+    let rule = rig
+        .rule(json!({"name": "App slow",
+            "conditions": {"metric": "custom.app_response_ms", "operator": "gt", "value": 5000}}))
+        .await?;
+    let report = script(
+        &rig.admin,
+        &rig.org,
+        "printf 'app_response_ms %s\\n' \"$MS\" > \"$BREEZE_METRICS_DIR/.app.tmp\" && \
+         mv \"$BREEZE_METRICS_DIR/.app.tmp\" \"$BREEZE_METRICS_DIR/app.metrics\"",
+        60,
+        json!([{"name": "MS", "type": "number", "required": true}]),
+    )
+    .await?;
+
+    let exec = execute(&rig.admin, &report, &rig.dev, json!({"MS": 5210})).await?;
+    let done = wait_execution(&rig.admin, &exec, 60).await?;
+    ensure!(done["status"] == "completed", "the script: {done}");
+    let fired = eventually(60, "the custom-metric alert", || async {
+        let a = rig.alerts(&rule).await?;
+        Ok((a.len() == 1).then(|| a[0].clone()))
+    })
+    .await?;
+    ensure!(fired["status"] == "active", "{fired}");
+    let detail = &fired["context"];
+    ensure!(
+        detail.to_string().contains("5210"),
+        "the context holds the reported value: {detail}"
+    );
+
+    let exec = execute(&rig.admin, &report, &rig.dev, json!({"MS": 120})).await?;
+    let done = wait_execution(&rig.admin, &exec, 60).await?;
+    ensure!(done["status"] == "completed", "the script: {done}");
+    let resolved = eventually(60, "the alert resolved by the lower value", || async {
+        let a = rig.alerts(&rule).await?;
+        Ok((a.len() == 1 && a[0]["status"] == "resolved").then(|| a[0].clone()))
+    })
+    .await?;
+    ensure!(resolved["resolved_by"] == "auto", "{resolved}");
     Ok(())
 }
