@@ -3,7 +3,8 @@
 //! due jobs with one atomic `UPDATE … RETURNING` (on PostgreSQL the candidate rows are
 //! locked `FOR UPDATE SKIP LOCKED`, so replicas share the queue without taking the same
 //! job), holding each for a lease: a job whose worker died is claimed again once its lease
-//! ends. Each claim counts as an attempt; a failure is retried at the time the caller
+//! ends, or failed ([`fail_abandoned`]) when that was its last attempt. Each claim counts
+//! as an attempt; a failure is retried at the time the caller
 //! chooses, until `max_attempts`, after which the job stays `failed`.
 
 use crate::StoreError;
@@ -73,25 +74,53 @@ pub async fn enqueue(
     Ok(())
 }
 
-/// Claims up to `limit` due jobs (queued and due, or running with an expired lease),
-/// leasing them until `lease_until`. Running jobs whose lease ended after their last
-/// attempt are marked failed first.
+/// Why a job failed whose worker stopped (crashed, was killed) during its last attempt.
+pub const ABANDONED: &str = "the worker stopped during the last attempt";
+
+/// Marks failed the running jobs whose lease ended after their last attempt (their
+/// worker died with it) and answers them, so the caller can record the failure where
+/// the job's kind keeps it. Call before [`claim`], which leaves such jobs alone. The
+/// job's `last_error` keeps an earlier attempt's error when there was one.
+pub async fn fail_abandoned(db: &Db, now: DateTime<Utc>) -> Result<Vec<Job>, StoreError> {
+    let rows: Vec<ClaimedRow> = db
+        .all(
+            Q::new(
+                "UPDATE jobs SET status = 'failed', locked_until = NULL, updated_at = ?, \
+                 last_error = COALESCE(last_error, ?) \
+                 WHERE status = 'running' AND locked_until <= ? AND attempts >= max_attempts \
+                 RETURNING id, kind, payload, attempts, max_attempts",
+            )
+            .bind(now)
+            .bind(ABANDONED)
+            .bind(now),
+        )
+        .await?;
+    let mut jobs: Vec<Job> = rows.into_iter().map(Job::from).collect();
+    jobs.sort_by_key(|j| j.id);
+    Ok(jobs)
+}
+
+impl From<ClaimedRow> for Job {
+    fn from(r: ClaimedRow) -> Job {
+        Job {
+            id: r.id,
+            kind: r.kind,
+            payload: r.payload.0,
+            attempts: r.attempts,
+            max_attempts: r.max_attempts,
+        }
+    }
+}
+
+/// Claims up to `limit` due jobs (queued and due, or running with an expired lease and
+/// attempts left), leasing them until `lease_until`. Running jobs whose lease ended after
+/// their last attempt are not claimed: [`fail_abandoned`] fails them.
 pub async fn claim(
     db: &Db,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<Job>, StoreError> {
-    db.exec(
-        Q::new(
-            "UPDATE jobs SET status = 'failed', locked_until = NULL, updated_at = ?, \
-             last_error = COALESCE(last_error, 'the worker stopped during the last attempt') \
-             WHERE status = 'running' AND locked_until <= ? AND attempts >= max_attempts",
-        )
-        .bind(now)
-        .bind(now),
-    )
-    .await?;
     let q = match db.engine() {
         Engine::Postgres => Q::new(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_until = ?, updated_at = ? \
@@ -115,16 +144,7 @@ pub async fn claim(
     .bind(now)
     .bind(limit);
     let rows: Vec<ClaimedRow> = db.all(q).await?;
-    let mut jobs: Vec<Job> = rows
-        .into_iter()
-        .map(|r| Job {
-            id: r.id,
-            kind: r.kind,
-            payload: r.payload.0,
-            attempts: r.attempts,
-            max_attempts: r.max_attempts,
-        })
-        .collect();
+    let mut jobs: Vec<Job> = rows.into_iter().map(Job::from).collect();
     jobs.sort_by_key(|j| j.id);
     Ok(jobs)
 }

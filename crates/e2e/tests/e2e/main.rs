@@ -2,6 +2,7 @@
 //! and agent tests with the real `breeze` and `breeze-agent` processes.
 
 mod agent;
+mod alert_crash;
 mod alerts;
 mod api;
 mod install;

@@ -9,7 +9,9 @@
 //! transaction that removes its job. A crash after the receiver accepted a request but
 //! before that transaction commits sends it again after the job's lease ends, with the
 //! same `Idempotency-Key` header (webhooks) and the same PagerDuty `dedup_key`, so a
-//! receiver that honours them sees it once. E-mail and SMS have no such key.
+//! receiver that honours them sees it once. E-mail and SMS have no such key. When the
+//! attempt that died was the last one allowed, the delivery ends `failed` ("the worker
+//! stopped during the last attempt"), never `pending` for ever.
 
 use crate::notify::channels::{self, Notice};
 use crate::notify::http::Failure;
@@ -297,18 +299,45 @@ pub async fn deliver(state: &AppState, job: &Job, partner: &mut Option<PartnerId
     }
 }
 
+fn delivery_of(job: &Job) -> Option<DeliveryId> {
+    job.payload
+        .get("delivery")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse().ok())
+        .map(DeliveryId)
+}
+
+/// A delivery job the queue failed because its worker died during the last attempt: the
+/// delivery ends `failed` with `reason` (it may have reached the receiver; nothing tells).
+/// Answers whose delivery it was, for the audit row.
+pub async fn abandoned(
+    state: &AppState,
+    job: &Job,
+    reason: &str,
+) -> anyhow::Result<Option<PartnerId>> {
+    let Some(id) = delivery_of(job) else {
+        return Ok(None);
+    };
+    let Some(d) = deliveries::load(&state.db, id).await? else {
+        return Ok(None);
+    };
+    if d.status == "pending" {
+        deliveries::mark_failed(&state.db, id, job.attempts, reason, None, true, state.now())
+            .await?;
+    }
+    match notification_channels::load(&state.db, NotificationChannelId(d.channel_id)).await {
+        Ok(c) => Ok(Some(c.partner_id)),
+        Err(breeze_store::StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 async fn try_deliver(
     state: &AppState,
     job: &Job,
     partner: &mut Option<PartnerId>,
 ) -> anyhow::Result<Outcome> {
-    let id = job
-        .payload
-        .get("delivery")
-        .and_then(|v| v.as_str())
-        .and_then(|s| s.parse().ok())
-        .map(DeliveryId);
-    let Some(id) = id else {
+    let Some(id) = delivery_of(job) else {
         return Ok(Outcome::Failed(Failure::permanent(
             "the job's payload is unreadable",
         )));

@@ -162,11 +162,49 @@ fn lease(c: &OutboundConfig) -> chrono::Duration {
     chrono::Duration::seconds(i64::try_from(c.timeout_secs).unwrap_or(600) * 2 + 30)
 }
 
+/// Logs and audits a job that failed for good (actor: system), filed under the partner
+/// whose job it was, so its admins see it.
+async fn failed_for_good(state: &AppState, job: &Job, partner: Option<PartnerId>, error: &str) {
+    tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, error = %error, "job failed for good");
+    let ev = AuditEvent::new("job.failed", "job")
+        .partner(partner)
+        .resource(job.id, Some(&job.kind))
+        .details(json!({"kind": job.kind, "attempts": job.attempts}))
+        .failed("failure", error.to_string());
+    if let Err(e) = state.record(ev, None).await {
+        tracing::error!(error = ?e, "auditing a failed job");
+    }
+}
+
+/// Whose e-mail a mail job is (none when its payload does not open).
+fn mail_partner(state: &AppState, job: &Job) -> Option<PartnerId> {
+    let sealed = job.payload.get("sealed")?.as_str()?;
+    let plain = state.keys.open(&purpose(job.id), sealed).ok()?;
+    serde_json::from_slice::<MailJob>(&plain).ok()?.partner
+}
+
+/// Fails the jobs whose worker died during their last attempt (a crash, a kill): an
+/// alert delivery's row ends `failed` too, and each is audited like any final failure.
+async fn fail_abandoned(state: &AppState) -> anyhow::Result<()> {
+    for job in jobs::fail_abandoned(&state.db, state.now()).await? {
+        let partner = match job.kind.as_str() {
+            MAIL => mail_partner(state, &job),
+            breeze_store::deliveries::JOB_KIND => {
+                crate::notify::alerts::abandoned(state, &job, jobs::ABANDONED).await?
+            }
+            _ => None,
+        };
+        failed_for_good(state, &job, partner, jobs::ABANDONED).await;
+    }
+    Ok(())
+}
+
 /// Claims and runs every due job (a batch at a time); answers how many ran.
 pub async fn run_due(state: &AppState) -> anyhow::Result<usize> {
     let c = &state.config.outbound;
     let mut ran = 0;
     loop {
+        fail_abandoned(state).await?;
         let now = state.now();
         let batch = jobs::claim(&state.db, now, now + lease(c), 8).await?;
         if batch.is_empty() {
@@ -191,16 +229,7 @@ pub async fn run_due(state: &AppState) -> anyhow::Result<usize> {
                     };
                     let after = jobs::fail(&state.db, job.id, &error, retry_at, now).await?;
                     if after == AfterFailure::Failed {
-                        tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, error = %error, "job failed for good");
-                        // Filed under the partner whose mail it was, so its admins see it.
-                        let ev = AuditEvent::new("job.failed", "job")
-                            .partner(partner)
-                            .resource(job.id, Some(&job.kind))
-                            .details(json!({"kind": job.kind, "attempts": job.attempts}))
-                            .failed("failure", error);
-                        if let Err(e) = state.record(ev, None).await {
-                            tracing::error!(error = ?e, "auditing a failed job");
-                        }
+                        failed_for_good(state, &job, partner, &error).await;
                     } else {
                         tracing::warn!(job = %job.id, kind = %job.kind, attempts = job.attempts, error = %error, "job failed; will retry");
                     }

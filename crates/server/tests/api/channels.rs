@@ -920,6 +920,113 @@ async fn pending_deliveries_are_sent_once_after_a_restart() {
     }
 }
 
+/// A worker that dies during a delivery's last attempt (the server killed with the request
+/// in flight, `max_attempts` spent): once its lease is over the delivery ends `failed`
+/// with a reason and is audited, instead of staying `pending` for ever.
+#[tokio::test]
+async fn a_delivery_whose_last_attempt_died_with_its_worker_ends_failed() {
+    for engine in engines() {
+        let rx = Receiver::start().await;
+        let clock = breeze_core::FixedClock::new(chrono::Utc::now());
+        let app = spawn_clocked(engine, Some(Arc::new(clock.clone())), |c| {
+            c.outbound.allow = allow_loopback();
+            c.outbound.max_attempts = 1;
+            // The worker runs only when woken: the test claims the job first.
+            c.outbound.queue_poll_millis = 3_600_000;
+            c.auth.access_ttl_secs = 3600;
+        })
+        .await;
+        let admin = app.admin().await;
+        let (org, site, dev) = org_with_device(&app, &admin, "Acme", "web-01").await;
+        let hook = create_channel(
+            &admin,
+            org,
+            "hook",
+            "webhook",
+            json!({"url": format!("http://127.0.0.1:{}/hook", rx.port)}),
+        )
+        .await;
+        let rule = insert_rule(&app, org, "CPU high", &[hook.channel.id], None).await;
+        let alert = insert_alert(&app, org, site, dev, "web-01", rule, "CPU high").await;
+        let now = app.state.now();
+        let event = AlertEvent::Triggered.name();
+        let (id, _) = breeze_store::deliveries::queue(
+            &app.state.db,
+            &breeze_store::deliveries::NewDelivery {
+                org_id: org,
+                alert_id: Some(alert.id),
+                channel_id: hook.channel.id,
+                event: event.into(),
+                escalation_step: None,
+                idempotency_key: breeze_store::deliveries::idempotency_key(
+                    alert.id,
+                    hook.channel.id,
+                    event,
+                    None,
+                ),
+            },
+            1,
+            now,
+        )
+        .await
+        .expect("queue");
+        // Claimed for its only attempt by a worker that then dies.
+        let claimed =
+            breeze_store::jobs::claim(&app.state.db, now, now + chrono::Duration::minutes(1), 10)
+                .await
+                .expect("claim");
+        assert_eq!(claimed.len(), 1, "{engine:?}");
+
+        clock.advance(chrono::Duration::minutes(5));
+        app.state.delivery.wake();
+        let log = settled(&admin, alert.id, 1).await;
+        assert_eq!(log.len(), 1, "{log:?}");
+        assert_eq!(log[0].id, id);
+        assert_eq!(
+            (log[0].status.as_str(), log[0].attempts),
+            ("failed", 1),
+            "{engine:?} {log:?}"
+        );
+        assert_eq!(
+            log[0].last_error.as_deref(),
+            Some("the worker stopped during the last attempt")
+        );
+        assert!(rx.hits().is_empty(), "nothing was sent");
+        let job = breeze_store::jobs::get(&app.state.db, id.0)
+            .await
+            .expect("job")
+            .expect("the failed job is kept");
+        assert_eq!(job.status, "failed");
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            actor_type: String,
+            result: String,
+            partner_id: Option<uuid::Uuid>,
+        }
+        let rows: Vec<Row> = app
+            .state
+            .db
+            .all(breeze_store::Q::new(
+                "SELECT actor_type, result, partner_id FROM audit_logs WHERE action = 'job.failed'",
+            ))
+            .await
+            .expect("audit");
+        assert_eq!(
+            rows.len(),
+            1,
+            "{engine:?}: one audit row for the failed job"
+        );
+        assert_eq!(
+            (rows[0].actor_type.as_str(), rows[0].result.as_str()),
+            ("system", "failure")
+        );
+        assert!(
+            rows[0].partner_id.is_some(),
+            "filed under the channel's partner"
+        );
+    }
+}
+
 /// A second partner with its own admin (created by a platform operator).
 pub async fn second_partner(app: &TestApp) -> BreezeClient {
     let op_email =

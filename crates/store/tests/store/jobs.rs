@@ -141,8 +141,18 @@ async fn a_job_whose_lease_expired_is_claimed_again() {
                 .expect("claim")
                 .is_empty()
         );
-        // …and after it, the job is claimed again as its next attempt. The one whose
-        // only attempt that was is failed instead.
+        // …and after it, the one whose only attempt that was is failed (and answered, for
+        // its kind's own bookkeeping), and the other is claimed again as its next attempt.
+        let abandoned = jobs::fail_abandoned(&t.db, lease).await.expect("abandoned");
+        assert_eq!(
+            abandoned
+                .iter()
+                .map(|j| (j.id, j.attempts))
+                .collect::<Vec<_>>(),
+            vec![(last, 1)],
+            "{}",
+            t.name
+        );
         let again = jobs::claim(&t.db, lease, lease + Duration::minutes(1), 10)
             .await
             .expect("claim");
@@ -150,7 +160,15 @@ async fn a_job_whose_lease_expired_is_claimed_again() {
         assert_eq!((again[0].id, again[0].attempts), (id, 2));
         let rec = jobs::get(&t.db, last).await.expect("get").expect("row");
         assert_eq!(rec.status, "failed", "{}", t.name);
-        assert!(rec.last_error.is_some());
+        assert_eq!(rec.last_error.as_deref(), Some(jobs::ABANDONED));
+        assert!(
+            jobs::fail_abandoned(&t.db, lease + Duration::hours(1))
+                .await
+                .expect("abandoned")
+                .is_empty(),
+            "{}: failed once",
+            t.name
+        );
         assert_eq!(
             jobs::list(&t.db, "mail").await.expect("list").len(),
             2,
