@@ -6,7 +6,7 @@ use crate::audit::{AuditEvent, AuditSlot, ClientMeta};
 use crate::auth::principal::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::routes::common::{list_opts, page};
+use crate::routes::common::page;
 use crate::state::AppState;
 use axum::Extension;
 use axum::extract::State;
@@ -16,11 +16,10 @@ use breeze_core::permissions::{Action, Resource};
 use breeze_core::validate;
 use breeze_proto::api::{
     AlertRule, AlertRuleTemplate, AlertRuleTestResult, AlertingListQuery, CreateAlertRule, Data,
-    ErrorBody, ListParams, OkBody, Page, RulesFromTemplate, UpdateAlertRule,
+    ErrorBody, OkBody, Page, RulesFromTemplate, UpdateAlertRule,
 };
 use breeze_proto::ids::{AlertRuleId, EscalationPolicyId, NotificationChannelId, OrgId};
 use breeze_store::alert_rules::{self, NewRule};
-use breeze_store::orgs;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -110,12 +109,7 @@ async fn list(
     ApiQuery(p): ApiQuery<AlertingListQuery>,
 ) -> ApiResult<axum::Json<Page<AlertRule>>> {
     auth.require(Resource::Alerts, Action::Read)?;
-    let opts = list_opts(&ListParams {
-        limit: p.limit,
-        cursor: p.cursor,
-        sort: None,
-        q: p.q,
-    })?;
+    let opts = super::common::unsorted_list_opts(p.limit, p.cursor, p.q)?;
     let (rows, next) = alert_rules::list(&state.db, &auth.scope, p.org_id, &opts).await?;
     Ok(page(rows, next))
 }
@@ -131,10 +125,7 @@ async fn create(
     ApiJson(req): ApiJson<CreateAlertRule>,
 ) -> ApiResult<(StatusCode, axum::Json<AlertRule>)> {
     auth.require(Resource::Alerts, Action::Write)?;
-    let org = orgs::get(&state.db, &auth.scope, req.org_id)
-        .await
-        .map_err(|_| ApiError::validation("org_id", "no such organization"))?;
-    auth.writable(org.id)?;
+    let org = super::common::writable_org(&state, &auth, req.org_id).await?;
     let name = validate::name("name", &req.name, 200)?;
     let description = validate::optional_text("description", req.description.as_deref(), 2000)?;
     let severity = check_severity(&req.severity)?;
@@ -331,10 +322,7 @@ async fn from_template(
     ApiJson(req): ApiJson<RulesFromTemplate>,
 ) -> ApiResult<axum::Json<Data<Vec<AlertRule>>>> {
     auth.require(Resource::Alerts, Action::Write)?;
-    let org = orgs::get(&state.db, &auth.scope, req.org_id)
-        .await
-        .map_err(|_| ApiError::validation("org_id", "no such organization"))?;
-    auth.writable(org.id)?;
+    let org = super::common::writable_org(&state, &auth, req.org_id).await?;
     let keys: Vec<String> = match &req.templates {
         Some(k) if k.is_empty() => {
             return Err(ApiError::validation(

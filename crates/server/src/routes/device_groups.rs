@@ -16,7 +16,7 @@ use breeze_proto::api::{
     ListParams, OkBody, Page, UpdateDeviceGroup,
 };
 use breeze_proto::ids::DeviceGroupId;
-use breeze_store::{device_groups, orgs, sites};
+use breeze_store::{device_groups, sites};
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -79,10 +79,7 @@ async fn create(
     ApiJson(req): ApiJson<CreateDeviceGroup>,
 ) -> ApiResult<(StatusCode, axum::Json<DeviceGroup>)> {
     auth.require(Resource::DeviceGroups, Action::Write)?;
-    let org = orgs::get(&state.db, &auth.scope, req.org_id)
-        .await
-        .map_err(|_| ApiError::validation("org_id", "no such organization"))?;
-    auth.writable(org.id)?;
+    let org = super::common::writable_org(&state, &auth, req.org_id).await?;
     if let Some(s) = req.site_id {
         let site = sites::get(&state.db, &auth.scope, s)
             .await

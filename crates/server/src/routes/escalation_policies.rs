@@ -5,7 +5,7 @@ use crate::audit::{AuditEvent, AuditSlot, ClientMeta};
 use crate::auth::principal::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::routes::common::{list_opts, page};
+use crate::routes::common::page;
 use crate::state::AppState;
 use axum::Extension;
 use axum::extract::State;
@@ -13,11 +13,11 @@ use axum::http::StatusCode;
 use breeze_core::permissions::{Action, Resource};
 use breeze_core::validate;
 use breeze_proto::api::{
-    AlertingListQuery, CreateEscalationPolicy, ErrorBody, EscalationPolicy, EscalationStep,
-    ListParams, OkBody, Page, UpdateEscalationPolicy,
+    AlertingListQuery, CreateEscalationPolicy, ErrorBody, EscalationPolicy, EscalationStep, OkBody,
+    Page, UpdateEscalationPolicy,
 };
 use breeze_proto::ids::{EscalationPolicyId, OrgId};
-use breeze_store::{escalation_policies, notification_channels, orgs, roles};
+use breeze_store::{escalation_policies, notification_channels, roles};
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -107,12 +107,7 @@ async fn list(
     ApiQuery(p): ApiQuery<AlertingListQuery>,
 ) -> ApiResult<axum::Json<Page<EscalationPolicy>>> {
     auth.require(Resource::Alerts, Action::Read)?;
-    let opts = list_opts(&ListParams {
-        limit: p.limit,
-        cursor: p.cursor,
-        sort: None,
-        q: p.q,
-    })?;
+    let opts = super::common::unsorted_list_opts(p.limit, p.cursor, p.q)?;
     let (rows, next) = escalation_policies::list(&state.db, &auth.scope, p.org_id, &opts).await?;
     Ok(page(rows, next))
 }
@@ -128,10 +123,7 @@ async fn create(
     ApiJson(req): ApiJson<CreateEscalationPolicy>,
 ) -> ApiResult<(StatusCode, axum::Json<EscalationPolicy>)> {
     auth.require(Resource::Alerts, Action::Write)?;
-    let org = orgs::get(&state.db, &auth.scope, req.org_id)
-        .await
-        .map_err(|_| ApiError::validation("org_id", "no such organization"))?;
-    auth.writable(org.id)?;
+    let org = super::common::writable_org(&state, &auth, req.org_id).await?;
     let name = validate::name("name", &req.name, 200)?;
     let description = validate::optional_text("description", req.description.as_deref(), 2000)?;
     check_steps(&state, &auth, org.id, &req.steps).await?;

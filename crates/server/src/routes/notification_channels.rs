@@ -7,7 +7,7 @@ use crate::auth::principal::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::notify::channels::{self, Notice};
-use crate::routes::common::{list_opts, one_of, page};
+use crate::routes::common::{one_of, page};
 use crate::state::AppState;
 use axum::Extension;
 use axum::extract::State;
@@ -15,13 +15,12 @@ use axum::http::StatusCode;
 use breeze_core::permissions::{Action, Resource};
 use breeze_core::validate;
 use breeze_proto::api::{
-    AlertingListQuery, CreateNotificationChannel, Delivery, ErrorBody, ListParams,
-    NotificationChannel, NotificationChannelCreated, OkBody, Page, UpdateNotificationChannel,
+    AlertingListQuery, CreateNotificationChannel, Delivery, ErrorBody, NotificationChannel,
+    NotificationChannelCreated, OkBody, Page, UpdateNotificationChannel,
 };
 use breeze_proto::ids::{AlertId, DeliveryId, NotificationChannelId};
 use breeze_store::deliveries::{self, NewDelivery};
 use breeze_store::notification_channels::{self, ChannelRecord, NewChannel};
-use breeze_store::orgs;
 use serde_json::json;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -48,12 +47,7 @@ pub struct DeliveryListQuery {
 }
 
 fn delivery_opts(p: DeliveryListQuery) -> ApiResult<breeze_store::listing::ListOpts> {
-    list_opts(&ListParams {
-        limit: p.limit,
-        cursor: p.cursor,
-        sort: None,
-        q: None,
-    })
+    super::common::unsorted_list_opts(p.limit, p.cursor, None)
 }
 
 /// Channels in reach.
@@ -65,12 +59,7 @@ async fn list(
     ApiQuery(p): ApiQuery<AlertingListQuery>,
 ) -> ApiResult<axum::Json<Page<NotificationChannel>>> {
     auth.require(Resource::Alerts, Action::Read)?;
-    let opts = list_opts(&ListParams {
-        limit: p.limit,
-        cursor: p.cursor,
-        sort: None,
-        q: p.q,
-    })?;
+    let opts = super::common::unsorted_list_opts(p.limit, p.cursor, p.q)?;
     let (rows, next) = notification_channels::list(&state.db, &auth.scope, p.org_id, &opts).await?;
     Ok(page(rows, next))
 }
@@ -88,10 +77,7 @@ async fn create(
     ApiJson(req): ApiJson<CreateNotificationChannel>,
 ) -> ApiResult<(StatusCode, axum::Json<NotificationChannelCreated>)> {
     auth.require(Resource::Alerts, Action::Write)?;
-    let org = orgs::get(&state.db, &auth.scope, req.org_id)
-        .await
-        .map_err(|_| ApiError::validation("org_id", "no such organization"))?;
-    auth.writable(org.id)?;
+    let org = super::common::writable_org(&state, &auth, req.org_id).await?;
     let name = validate::name("name", &req.name, 200)?;
     let kind = one_of(
         "type",

@@ -1003,14 +1003,22 @@ async fn a_delivery_whose_last_attempt_died_with_its_worker_ends_failed() {
             result: String,
             partner_id: Option<uuid::Uuid>,
         }
-        let rows: Vec<Row> = app
-            .state
-            .db
-            .all(breeze_store::Q::new(
-                "SELECT actor_type, result, partner_id FROM audit_logs WHERE action = 'job.failed'",
-            ))
-            .await
-            .expect("audit");
+        // The audit row is written just after the delivery row is marked failed.
+        let mut rows: Vec<Row> = Vec::new();
+        for _ in 0..100 {
+            rows = app
+                .state
+                .db
+                .all(breeze_store::Q::new(
+                    "SELECT actor_type, result, partner_id FROM audit_logs WHERE action = 'job.failed'",
+                ))
+                .await
+                .expect("audit");
+            if !rows.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         assert_eq!(
             rows.len(),
             1,
