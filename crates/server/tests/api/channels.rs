@@ -1035,46 +1035,6 @@ async fn a_delivery_whose_last_attempt_died_with_its_worker_ends_failed() {
     }
 }
 
-/// A second partner with its own admin (created by a platform operator).
-pub async fn second_partner(app: &TestApp) -> BreezeClient {
-    let op_email =
-        breeze_core::validate::Email::parse("e", "operator@platform.test").expect("email");
-    let hash = app.state.hasher.hash(PASSWORD).expect("hash");
-    let mut tx = app.state.db.begin().await.expect("tx");
-    breeze_store::users::insert(
-        &mut tx,
-        &breeze_store::users::NewUser {
-            email: &op_email,
-            name: "Op",
-            password_hash: Some(&hash),
-            status: "active",
-            is_platform_admin: true,
-        },
-        chrono::Utc::now(),
-    )
-    .await
-    .expect("operator");
-    tx.commit().await.expect("commit");
-    let op = app
-        .client
-        .login_as("operator@platform.test", PASSWORD)
-        .await
-        .expect("op login");
-    let created: PartnerCreated = op
-        .post(
-            "/api/v1/partners",
-            &json!({"name": "Bolt MSP", "admin_email": "pa@bolt.test", "admin_name": "B"}),
-        )
-        .await
-        .expect("partner");
-    let t = app
-        .client
-        .accept_invite(&created.admin_invite_token.expect("invite"), PASSWORD)
-        .await
-        .expect("accept");
-    app.client.with_token(t.access_token)
-}
-
 #[tokio::test]
 async fn channels_policies_and_deliveries_of_another_partner_are_404() {
     for engine in engines() {
@@ -1085,7 +1045,7 @@ async fn channels_policies_and_deliveries_of_another_partner_are_404() {
         })
         .await;
         let a = app.admin().await;
-        let b = second_partner(&app).await;
+        let b = crate::harness::second_partner(&app).await;
         let (org, site, dev) = org_with_device(&app, &a, "Acme", "web-01").await;
         let (b_org, _) = crate::device_state::org_and_site(&b, "Bolt").await;
         let c = create_channel(&a, org, "hook", "webhook", json!({"url": rx.url("/hook")})).await;

@@ -214,6 +214,46 @@ impl TestApp {
     }
 }
 
+/// A second partner, created by a platform operator; answers its admin
+/// (partner "Bolt MSP", admin `pa@bolt.test`).
+pub async fn second_partner(app: &TestApp) -> BreezeClient {
+    let email = breeze_core::validate::Email::parse("e", "operator@platform.test").expect("email");
+    let hash = app.state.hasher.hash(PASSWORD).expect("hash");
+    let mut tx = app.state.db.begin().await.expect("tx");
+    breeze_store::users::insert(
+        &mut tx,
+        &breeze_store::users::NewUser {
+            email: &email,
+            name: "Op",
+            password_hash: Some(&hash),
+            status: "active",
+            is_platform_admin: true,
+        },
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("operator");
+    tx.commit().await.expect("commit");
+    let op = app
+        .client
+        .login_as("operator@platform.test", PASSWORD)
+        .await
+        .expect("operator login");
+    let created: breeze_proto::api::PartnerCreated = op
+        .post(
+            "/api/v1/partners",
+            &serde_json::json!({"name": "Bolt MSP", "admin_email": "pa@bolt.test", "admin_name": "B"}),
+        )
+        .await
+        .expect("partner");
+    let t = app
+        .client
+        .accept_invite(&created.admin_invite_token.expect("invite"), PASSWORD)
+        .await
+        .expect("accept");
+    app.client.with_token(t.access_token)
+}
+
 /// A customer organization with nothing but a name set.
 pub async fn create_org(admin: &BreezeClient, name: &str) -> breeze_proto::api::Organization {
     admin

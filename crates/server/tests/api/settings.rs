@@ -48,45 +48,6 @@ async fn invite(
     app.client.with_token(t.access_token)
 }
 
-/// A second partner, created by a platform operator; answers its admin.
-async fn second_partner(app: &TestApp) -> BreezeClient {
-    let email = breeze_core::validate::Email::parse("e", "operator@platform.test").expect("email");
-    let hash = app.state.hasher.hash(PASSWORD).expect("hash");
-    let mut tx = app.state.db.begin().await.expect("tx");
-    breeze_store::users::insert(
-        &mut tx,
-        &breeze_store::users::NewUser {
-            email: &email,
-            name: "Op",
-            password_hash: Some(&hash),
-            status: "active",
-            is_platform_admin: true,
-        },
-        chrono::Utc::now(),
-    )
-    .await
-    .expect("operator");
-    tx.commit().await.expect("commit");
-    let op = app
-        .client
-        .login_as("operator@platform.test", PASSWORD)
-        .await
-        .expect("operator login");
-    let created: PartnerCreated = op
-        .post(
-            "/api/v1/partners",
-            &json!({"name": "Bolt MSP", "admin_email": "pa@bolt.test", "admin_name": "B"}),
-        )
-        .await
-        .expect("partner");
-    let t = app
-        .client
-        .accept_invite(&created.admin_invite_token.expect("invite"), PASSWORD)
-        .await
-        .expect("accept");
-    app.client.with_token(t.access_token)
-}
-
 fn smtp_to(port: u16) -> UpdateSmtp {
     UpdateSmtp {
         enabled: Some(false),
@@ -384,7 +345,7 @@ async fn only_partner_wide_staff_see_the_settings_and_only_writers_change_them()
 
         // Another partner's admin sees and changes only their own.
         let mine = admin.update_settings(&change).await.expect("update");
-        let bolt = second_partner(&app).await;
+        let bolt = crate::harness::second_partner(&app).await;
         let theirs = bolt.settings().await.expect("bolt reads");
         assert_ne!(theirs.partner_id, mine.partner_id);
         assert_eq!(theirs.session_policy.access_token_minutes, None, "{e}");
@@ -458,7 +419,7 @@ async fn the_session_policy_sets_the_lifetimes_of_the_next_sign_in() {
             None,
         )
         .await;
-        let bolt = second_partner(&app).await;
+        let bolt = crate::harness::second_partner(&app).await;
         drop(bolt);
 
         let login = |email: &'static str| {
@@ -670,7 +631,7 @@ async fn test_mail_resets_and_invitations_go_through_the_partner_smtp() {
 
         // Another partner's users still get the server's mail.
         let bolt_mails = server_inbox.messages().len();
-        second_partner(&app).await;
+        crate::harness::second_partner(&app).await;
         server_inbox.wait_for(bolt_mails + 1).await;
         assert_eq!(
             server_inbox.messages().len(),
