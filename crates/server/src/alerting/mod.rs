@@ -136,9 +136,15 @@ impl Engine {
         lock(&self.pairs).retain(|(r, _), _| *r != rule);
     }
 
-    /// Group memberships or device sites changed: re-read device facts when next needed.
+    /// Group memberships changed: re-read every device's facts when next needed.
     pub fn targets_changed(&self) {
         self.targets_generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// One device's tags or site changed: re-read its facts (and no other device's) when
+    /// next needed.
+    pub fn device_changed(&self, device: DeviceId) {
+        lock(&self.facts).remove(&device);
     }
 
     /// An alert was resolved by a person: forget that it is open and start its rule's

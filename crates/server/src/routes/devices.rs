@@ -155,7 +155,7 @@ async fn update(
     }
     devices::update(&state.db, &auth.scope, &d, state.now()).await?;
     // Tags and site feed alert-rule targets (dynamic groups, site lists).
-    state.alerting.targets_changed();
+    state.alerting.device_changed(id);
     let d = devices::get(&state.db, &auth.scope, id).await?;
     state
         .record(
