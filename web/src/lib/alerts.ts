@@ -117,7 +117,8 @@ export function conditionsToJson(c: EditConditions): Record<string, unknown> {
   return { [c.match]: c.rows.map(conditionToJson) };
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+/** A JSON object (not an array, not null). */
+export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const text = (v: unknown): string => (typeof v === "number" ? String(v) : typeof v === "string" ? v : "");
 
 function conditionFromJson(v: unknown): EditCondition | null {

@@ -2,7 +2,7 @@
 // server takes (CreateNotificationChannel in crates/proto/src/api/alerts.rs):
 // email `{"to": [...]}`, webhook `{"url", "headers"?}`, slack/teams `{"url"}`,
 // pagerduty `{"routing_key"}`, sms `{"url", "to": [...], "token"?}`.
-import type { ChannelType } from "./alerts";
+import { isObj, type ChannelType } from "./alerts";
 
 export interface ChannelForm {
   name: string;
@@ -92,7 +92,6 @@ export function buildChannelConfig(f: ChannelForm, editing: boolean): { config: 
   return { config, errors };
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
 
 /** The stored configuration (credentials already left out by the server) as form fields. */
