@@ -534,13 +534,22 @@ pub async fn devices_of_orgs_for_system(
     db.all(q).await
 }
 
-/// The groups a device is a member of: static memberships, and dynamic groups of its
-/// organization (and site) whose rules match it now.
-pub async fn groups_of_device_for_system(
+/// What alert-rule targets read of a device beyond its coordinates.
+pub struct DeviceTargets {
+    pub os_type: String,
+    pub groups: Vec<DeviceGroupId>,
+}
+
+/// A device's OS and the groups it is a member of: static memberships, and dynamic
+/// groups of its organization (and site) whose rules match it now.
+pub async fn targets_of_device_for_system(
     db: &Db,
     device: DeviceId,
-) -> Result<Vec<DeviceGroupId>, StoreError> {
-    let mut out: Vec<DeviceGroupId> = db
+) -> Result<DeviceTargets, StoreError> {
+    let mut q = Q::new(crate::devices::COLS);
+    q.push(" AND d.id = ").push_bind(device);
+    let facts = db.one::<crate::devices::DeviceRow>(q).await?.facts();
+    let mut groups: Vec<DeviceGroupId> = db
         .all::<Id>(
             Q::new("SELECT group_id AS id FROM device_group_memberships WHERE device_id = ?")
                 .bind(device),
@@ -555,12 +564,6 @@ pub async fn groups_of_device_for_system(
         site_id: Option<Uuid>,
         rules: Option<Json<Value>>,
     }
-    let mut q = Q::new(crate::devices::COLS);
-    q.push(" AND d.id = ").push_bind(device);
-    let Some(row) = db.optional::<crate::devices::DeviceRow>(q).await? else {
-        return Ok(out);
-    };
-    let facts = row.facts();
     let dynamic: Vec<Dyn> = db
         .all(
             Q::new(
@@ -579,10 +582,13 @@ pub async fn groups_of_device_for_system(
             .as_ref()
             .and_then(|r| breeze_core::group_rules::Rules::parse(&r.0).ok());
         if rules.is_some_and(|r| r.matches(&facts)) {
-            out.push(DeviceGroupId(g.id));
+            groups.push(DeviceGroupId(g.id));
         }
     }
-    Ok(out)
+    Ok(DeviceTargets {
+        os_type: facts.os_type,
+        groups,
+    })
 }
 
 #[derive(sqlx::FromRow)]

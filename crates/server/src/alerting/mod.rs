@@ -184,18 +184,18 @@ impl Engine {
         {
             return Ok((f.os_type.clone(), f.groups.clone()));
         }
-        let d = store::device_for_system(&state.db, device).await?;
-        let groups = store::groups_of_device_for_system(&state.db, device).await?;
+        let store::DeviceTargets { os_type, groups } =
+            store::targets_of_device_for_system(&state.db, device).await?;
         lock(&self.facts).insert(
             device,
             Facts {
-                os_type: d.os_type.clone(),
+                os_type: os_type.clone(),
                 groups: groups.clone(),
                 generation,
                 loaded: std::time::Instant::now(),
             },
         );
-        Ok((d.os_type, groups))
+        Ok((os_type, groups))
     }
 
     /// Whether `rule` targets the device (reading its OS and groups only when the rule's
@@ -537,8 +537,9 @@ impl Engine {
                 breeze_core::DeviceReach::No => false,
                 breeze_core::DeviceReach::Yes => true,
                 breeze_core::DeviceReach::IfInGroups => {
-                    let groups =
-                        store::groups_of_device_for_system(&state.db, at.device_id).await?;
+                    let groups = store::targets_of_device_for_system(&state.db, at.device_id)
+                        .await?
+                        .groups;
                     scope
                         .device_groups
                         .as_ref()
