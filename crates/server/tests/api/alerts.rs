@@ -225,6 +225,79 @@ async fn custom_metrics_and_combinators() {
     }
 }
 
+/// Targets narrow a rule: a static group's member fires and a non-member does not; a
+/// dynamic group follows its rules; an OS filter leaves out other systems.
+#[tokio::test]
+async fn targets_pick_groups_and_operating_systems() {
+    for engine in engines() {
+        let e = env(engine).await;
+        let (db, db_agent) =
+            crate::device_state::enroll(&e.app, &e.admin, e.org, e.site, "db-01").await;
+        let web_only: DeviceGroup = e
+            .admin
+            .post(
+                "/api/v1/device-groups",
+                &json!({"org_id": e.org, "name": "Web", "type": "static"}),
+            )
+            .await
+            .expect("static group");
+        let _: Value = e
+            .admin
+            .post(
+                &format!("/api/v1/device-groups/{}/members", web_only.id),
+                &json!({"device_ids": [e.dev]}),
+            )
+            .await
+            .expect("members");
+        let databases: DeviceGroup = e
+            .admin
+            .post(
+                "/api/v1/device-groups",
+                &json!({"org_id": e.org, "name": "Databases", "type": "dynamic",
+                    "rules": {"all": [{"field": "hostname", "op": "contains", "value": "db-"}]}}),
+            )
+            .await
+            .expect("dynamic group");
+        let cpu = json!({"metric": "cpu_percent", "operator": "gt", "value": 90});
+        let by_static = e
+            .rule(json!({"targets": {"group_ids": [web_only.id]}, "conditions": cpu}))
+            .await;
+        let by_dynamic = e
+            .rule(json!({"targets": {"group_ids": [databases.id]}, "conditions": cpu}))
+            .await;
+        let linux = e
+            .rule(json!({"targets": {"os_types": ["linux"]}, "conditions": cpu}))
+            .await;
+        let windows = e
+            .rule(json!({"targets": {"os_types": ["windows"]}, "conditions": cpu}))
+            .await;
+        e.cpu(95.0).await;
+        beat_as(
+            &db_agent,
+            db,
+            json!({"cpu_percent": 95.0, "ram_percent": 20.0}),
+        )
+        .await;
+        let devices = |a: Vec<Alert>| a.into_iter().map(|a| a.device_id).collect::<Vec<_>>();
+        assert_eq!(
+            devices(e.alerts(by_static.id).await),
+            vec![e.dev],
+            "{engine:?}"
+        );
+        assert_eq!(
+            devices(e.alerts(by_dynamic.id).await),
+            vec![db],
+            "{engine:?}"
+        );
+        let mut both = devices(e.alerts(linux.id).await);
+        both.sort_by_key(|d| d.0);
+        let mut expected = vec![e.dev, db];
+        expected.sort_by_key(|d| d.0);
+        assert_eq!(both, expected, "{engine:?}");
+        assert!(e.alerts(windows.id).await.is_empty(), "{engine:?}");
+    }
+}
+
 /// An agent that stops past the offline window fires the offline alert (by the sweep,
 /// on the Clock); its return resolves it.
 #[tokio::test]
