@@ -19,6 +19,7 @@ pub mod inventory;
 pub mod live_output;
 pub mod outbox;
 pub mod output;
+pub mod policy;
 pub mod process_tree;
 pub mod replay;
 pub mod service;

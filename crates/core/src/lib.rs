@@ -4,11 +4,13 @@
 pub mod alerts;
 pub mod audit_chain;
 pub mod clock;
+pub mod cron;
 pub mod group_rules;
 pub mod json_limits;
 pub mod org_status;
 pub mod outbound;
 pub mod permissions;
+pub mod policy_rules;
 pub mod roles;
 pub mod scope;
 pub mod script_params;

@@ -722,8 +722,14 @@ api_type! {
 
 // ---------------------------------------------------------------- devices, scripts (issue 3)
 
+mod automations;
+#[allow(unused_imports)] // until issue 13's wire types land
+pub use automations::*;
 mod devices;
 pub use devices::*;
+mod policies;
+#[allow(unused_imports)] // until issue 13's wire types land
+pub use policies::*;
 mod events;
 pub mod vocab;
 pub use events::*;

@@ -78,4 +78,7 @@ define_id!(
     NotificationChannelId,
     EscalationPolicyId,
     DeliveryId,
+    AutomationId,
+    AutomationRunId,
+    PolicyId,
 );

@@ -132,6 +132,7 @@ pub async fn queue(
 /// quarantine, lost): `command.updated`, or `execution.updated` for a script run.
 pub fn publish_settled(state: &AppState, settled: &[Settled]) {
     for s in settled {
+        crate::automations::on_command_settled(state, s.command_id);
         state.events.publish(
             s.at,
             &crate::events::command_updated(s.at.device_id, s.command_id, s.execution_id, s.status),

@@ -60,6 +60,10 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<()> {
         state
             .events
             .publish(*at, &crate::events::device_status(at, "offline"));
+        crate::automations::on_event(
+            state,
+            crate::automations::AutomationEvent::DeviceOffline { at: *at },
+        );
     }
     let offline = went_offline.len() as u64;
     let expired = commands::expire_sweep(&state.db, now).await?;
@@ -96,6 +100,13 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<()> {
             0
         }
     };
+    // Automations (due schedules, waits, resumed runs) and policies due for evaluation.
+    if let Err(e) = crate::automations::sweep(state).await {
+        tracing::error!(error = format!("{e:#}"), "automation sweep failed");
+    }
+    if let Err(e) = crate::policies::sweep(state).await {
+        tracing::error!(error = format!("{e:#}"), "policy sweep failed");
+    }
     let lost = lost.len() as u64;
     let quarantine_cancelled = cancelled.len() as u64;
     if offline + expired + lost + quarantine_cancelled + r5 + r60 + dropped + escalated > 0 {

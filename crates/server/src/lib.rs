@@ -5,6 +5,7 @@ pub mod agent_dist;
 pub mod alerting;
 pub mod audit;
 pub mod auth;
+pub mod automations;
 pub mod config;
 pub mod dispatch;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod keys;
 pub mod metrics;
 pub mod notify;
 pub mod openapi;
+pub mod policies;
 pub mod routes;
 pub mod state;
 

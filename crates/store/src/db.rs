@@ -100,7 +100,10 @@ id_args!(
     AlertRuleId,
     AlertId,
     NotificationChannelId,
-    EscalationPolicyId
+    EscalationPolicyId,
+    AutomationId,
+    AutomationRunId,
+    PolicyId
 );
 
 /// A query: SQL text with `?` placeholders and the arguments in order.

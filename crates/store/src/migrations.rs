@@ -185,6 +185,16 @@ const MIGRATIONS: &[Migration] = &[
         name: "alerting",
         steps: crate::migrations_v6::v6,
     },
+    Migration {
+        version: 7,
+        name: "automations",
+        steps: crate::migrations_v7::v7,
+    },
+    Migration {
+        version: 8,
+        name: "policies",
+        steps: crate::migrations_v8::v8,
+    },
 ];
 
 /// The schema version this binary writes.

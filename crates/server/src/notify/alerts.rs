@@ -46,6 +46,18 @@ pub async fn alert_event(state: &AppState, alert: &Alert, event: AlertEvent) -> 
     let Some(rule_id) = alert.rule_id else {
         return Ok(());
     };
+    if matches!(event, AlertEvent::Triggered) {
+        crate::automations::on_event(
+            state,
+            crate::automations::AutomationEvent::AlertTriggered {
+                org_id: alert.org_id,
+                site_id: alert.site_id,
+                device_id: alert.device_id,
+                rule_id,
+                alert_id: alert.id,
+            },
+        );
+    }
     let Some(rule) = deliveries::rule_notify(&state.db, rule_id)
         .await
         .context("reading the alert's rule")?

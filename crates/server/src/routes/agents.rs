@@ -182,6 +182,10 @@ async fn enroll(
     state
         .events
         .publish(at, &events::device_status(&at, AWAITING_CHECKIN));
+    crate::automations::on_event(
+        &state,
+        crate::automations::AutomationEvent::DeviceEnrolled { at },
+    );
     state
         .record(
             AuditEvent::new("agent.enroll", "device")
@@ -499,6 +503,14 @@ async fn software_changed(
     if installed.is_empty() && removed.is_empty() {
         return;
     }
+    crate::automations::on_event(
+        state,
+        crate::automations::AutomationEvent::SoftwareChanged {
+            at: d.coords(),
+            installed: installed.clone(),
+            removed: removed.clone(),
+        },
+    );
     let now = state.now();
     let dev = crate::alerting::DeviceRef {
         at: d.coords(),
@@ -736,6 +748,21 @@ async fn result(
                     req.status.as_str(),
                 ),
             );
+            crate::automations::on_command_settled(&state, command_id);
+            if execution_id.is_some()
+                && (req.status != CommandStatus::Completed || req.exit_code.is_some_and(|c| c != 0))
+            {
+                crate::automations::on_event(
+                    &state,
+                    crate::automations::AutomationEvent::ScriptFailed {
+                        at: d.coords(),
+                        script_id: None,
+                        execution_id,
+                        exit_code: req.exit_code,
+                    },
+                );
+            }
+            crate::policies::on_command_result(&state, d.device_id(), &req).await;
             let event = if rejected {
                 "command_rejected"
             } else {

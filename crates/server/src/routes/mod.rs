@@ -14,6 +14,7 @@ pub mod alert_rules;
 pub mod alerts;
 pub mod audit_logs;
 pub mod auth;
+pub mod automations;
 pub mod common;
 pub mod device_groups;
 pub mod devices;
@@ -25,6 +26,7 @@ pub mod notification_channels;
 pub mod ops;
 pub mod orgs;
 pub mod partners;
+pub mod policies;
 pub mod roles;
 pub mod scripts;
 pub mod settings;
@@ -56,6 +58,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(alerts::router())
         .merge(notification_channels::router())
         .merge(escalation_policies::router())
+        .merge(automations::router())
+        .merge(policies::router())
         .split_for_parts();
     utoipa::Modify::modify(&crate::openapi::ErrorResponses, &mut doc);
     crate::openapi::unique_operation_ids(&mut doc);

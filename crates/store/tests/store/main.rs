@@ -8,10 +8,12 @@
 mod alerts;
 mod audit;
 mod audit_scope;
+mod automations;
 mod fixtures;
 mod harness;
 mod jobs;
 mod partner_settings;
+mod policies;
 mod schema;
 mod sessions;
 mod tenancy;

@@ -1,0 +1,1 @@
+//! Webhook triggers: HMAC-SHA256 signature, timestamp window and replay guard.

@@ -1,0 +1,1 @@
+//! automation runs (issue 13).

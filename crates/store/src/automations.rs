@@ -1,0 +1,1 @@
+//! automations (issue 13).

@@ -1,0 +1,1 @@
+//! policies (issue 13).

@@ -1,0 +1,1 @@
+//! policy compliance (issue 13).
