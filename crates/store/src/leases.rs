@@ -1,2 +1,118 @@
 //! Job leases (issue 13, used by issue 14's scale-out): a row per periodic job holding who
-//! runs it until when. Taken with `SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL.
+//! runs it until when, so with several replicas on one PostgreSQL database each periodic
+//! job runs on one of them at a time, and another takes over once the holder stops
+//! renewing (it died) and the lease expires.
+//!
+//! PostgreSQL takes the row with `SELECT … FOR UPDATE SKIP LOCKED`: a replica that finds
+//! the row locked by another one taking it gives up at once instead of waiting. SQLite has
+//! one writer, so a conditional upsert is atomic there.
+
+use crate::StoreError;
+use crate::db::{Db, Engine, Q};
+use chrono::{DateTime, Duration, Utc};
+
+#[derive(sqlx::FromRow)]
+struct LeaseRow {
+    holder: String,
+    expires_at: DateTime<Utc>,
+}
+
+/// Takes or renews the lease `name` for `holder` until `now + ttl`. True when `holder` now
+/// holds it: it was free, expired, or already `holder`'s.
+pub async fn try_acquire(
+    db: &Db,
+    name: &str,
+    holder: &str,
+    ttl: Duration,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let until = now + ttl;
+    match db.engine() {
+        Engine::Postgres => {
+            let mut tx = db.begin().await?;
+            tx.exec(
+                Q::new(
+                    "INSERT INTO job_leases (name, holder, expires_at, acquired_at) VALUES (?, '', ?, ?) \
+                     ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name)
+                .bind(now)
+                .bind(now),
+            )
+            .await?;
+            let row: Option<LeaseRow> = tx
+                .optional(
+                    Q::new(
+                        "SELECT holder, expires_at FROM job_leases WHERE name = ? FOR UPDATE SKIP LOCKED",
+                    )
+                    .bind(name),
+                )
+                .await?;
+            // End the transaction before answering "no": a dropped one is rolled back
+            // only when its connection is next used, and until then it keeps the row
+            // locked, so every other taker would skip it.
+            let Some(row) = row else {
+                // Another replica is taking or renewing it right now.
+                tx.commit().await?;
+                return Ok(false);
+            };
+            if row.holder != holder && row.expires_at > now {
+                tx.commit().await?;
+                return Ok(false);
+            }
+            tx.exec(
+                Q::new(
+                    "UPDATE job_leases SET holder = ?, expires_at = ?, \
+                     acquired_at = CASE WHEN holder = ? THEN acquired_at ELSE ? END WHERE name = ?",
+                )
+                .bind(holder)
+                .bind(until)
+                .bind(holder)
+                .bind(now)
+                .bind(name),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+        Engine::Sqlite => {
+            let n = db
+                .exec(
+                    Q::new(
+                        "INSERT INTO job_leases (name, holder, expires_at, acquired_at) VALUES (?, ?, ?, ?) \
+                         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
+                         expires_at = excluded.expires_at, \
+                         acquired_at = CASE WHEN job_leases.holder = excluded.holder \
+                         THEN job_leases.acquired_at ELSE excluded.acquired_at END \
+                         WHERE job_leases.holder = excluded.holder OR job_leases.expires_at <= ?",
+                    )
+                    .bind(name)
+                    .bind(holder)
+                    .bind(until)
+                    .bind(now)
+                    .bind(now),
+                )
+                .await?;
+            Ok(n > 0)
+        }
+    }
+}
+
+/// Gives the lease up (on shutdown), so another replica need not wait for it to expire.
+pub async fn release(db: &Db, name: &str, holder: &str) -> Result<(), StoreError> {
+    db.exec(
+        Q::new("DELETE FROM job_leases WHERE name = ? AND holder = ?")
+            .bind(name)
+            .bind(holder),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Who holds the lease `name` and until when, if anyone took it.
+pub async fn holder(db: &Db, name: &str) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
+    let row: Option<LeaseRow> = db
+        .optional(Q::new("SELECT holder, expires_at FROM job_leases WHERE name = ?").bind(name))
+        .await?;
+    Ok(row.map(|r| (r.holder, r.expires_at)))
+}

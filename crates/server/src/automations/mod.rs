@@ -57,6 +57,7 @@ pub fn on_command_settled(state: &AppState, command_id: CommandId) {
 
 /// The periodic work: due schedules, waits that ended, runs to resume. Called by the sweep.
 pub async fn sweep(state: &AppState) -> anyhow::Result<()> {
-    let _ = state;
-    Ok(())
+    schedule::sweep(state).await?;
+    triggers::sweep(state).await?;
+    executor::sweep(state).await
 }

@@ -6,3 +6,9 @@ use crate::state::AppState;
 pub fn on_event(state: &AppState, event: AutomationEvent) {
     let _ = (state, event);
 }
+
+/// Time-based event triggers (a device offline for N minutes).
+pub async fn sweep(state: &AppState) -> anyhow::Result<()> {
+    let _ = state;
+    Ok(())
+}

@@ -177,3 +177,64 @@ async fn a_job_whose_lease_expired_is_claimed_again() {
         );
     }
 }
+
+/// Job leases: one holder at a time, renewable by its holder, taken over once expired, and
+/// free again once released.
+#[tokio::test]
+async fn a_job_lease_has_one_holder_until_it_expires() {
+    use breeze_store::leases;
+    for t in engines().await {
+        let now = Utc::now().trunc_subsecs(0);
+        let ttl = Duration::seconds(30);
+        let take = |who: &'static str, at| leases::try_acquire(&t.db, "sweep", who, ttl, at);
+        assert!(take("a", now).await.expect("a takes"), "{}", t.name);
+        assert!(
+            !take("b", now).await.expect("b tries"),
+            "{}: held by a",
+            t.name
+        );
+        let renewed = now + Duration::seconds(20);
+        assert!(take("a", renewed).await.expect("a renews"), "{}", t.name);
+        let before_expiry = renewed + Duration::seconds(29);
+        assert!(
+            !take("b", before_expiry).await.expect("b"),
+            "{}: renewed",
+            t.name
+        );
+        let expired = renewed + ttl;
+        assert!(
+            take("b", expired).await.expect("b takes over"),
+            "{}",
+            t.name
+        );
+        assert_eq!(
+            leases::holder(&t.db, "sweep").await.expect("holder"),
+            Some(("b".to_string(), expired + ttl)),
+            "{}",
+            t.name
+        );
+        assert!(
+            !take("a", expired).await.expect("a"),
+            "{}: b holds it",
+            t.name
+        );
+        leases::release(&t.db, "sweep", "a")
+            .await
+            .expect("a's release is a no-op");
+        assert!(!take("a", expired).await.expect("a"), "{}", t.name);
+        leases::release(&t.db, "sweep", "b").await.expect("release");
+        assert!(
+            take("a", expired).await.expect("a after release"),
+            "{}",
+            t.name
+        );
+        // Another job's lease is independent.
+        assert!(
+            leases::try_acquire(&t.db, "other", "b", ttl, expired)
+                .await
+                .expect("other"),
+            "{}",
+            t.name
+        );
+    }
+}
