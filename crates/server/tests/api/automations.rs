@@ -2,7 +2,9 @@
 //! automations and runs are 404, the signed webhook (secret once, bad signature, replay,
 //! stale timestamp), and the executor in-process: a wait advances only when the
 //! FixedClock passes it, update_device changes tags, a condition with no exit code takes
-//! the else branch (the step log proves it). Script steps with a real agent are in e2e.
+//! the else branch (the step log proves it), and restarts: a run parked on a script's
+//! command finishes when the result reaches the restarted server, a step cut short by the
+//! restart ends `interrupted` with the reason. Script steps with a real agent are in e2e.
 
 use crate::events::store_user;
 use crate::harness::{TestApp, engines, spawn_clocked};
@@ -22,6 +24,8 @@ struct Env {
     admin: BreezeClient,
     org: OrgId,
     dev: DeviceId,
+    /// The device's agent credentials.
+    agent: BreezeClient,
 }
 
 async fn env(engine: crate::harness::Engine) -> Env {
@@ -32,13 +36,14 @@ async fn env(engine: crate::harness::Engine) -> Env {
     .await;
     let admin = app.admin().await;
     let (org, site) = crate::device_state::org_and_site(&admin, "Auto").await;
-    let (dev, _agent) = crate::device_state::enroll(&app, &admin, org, site, "web-01").await;
+    let (dev, agent) = crate::device_state::enroll(&app, &admin, org, site, "web-01").await;
     Env {
         app,
         clock,
         admin,
         org,
         dev,
+        agent,
     }
 }
 
@@ -76,6 +81,15 @@ impl Env {
             assert!(std::time::Instant::now() < deadline, "run stuck: {r:#?}");
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+    }
+
+    async fn run(&self, automation: AutomationId) -> AutomationRunId {
+        let started: AutomationRunStarted = self
+            .admin
+            .post(&format!("/api/v1/automations/{automation}/run"), &json!({}))
+            .await
+            .expect("run");
+        started.run_id.expect("a run")
     }
 
     async fn sweep(&self) {
@@ -372,5 +386,165 @@ async fn other_tenants_automations_and_runs_are_404() {
         }
         let list: Page<Automation> = rival.get("/api/v1/automations").await.unwrap();
         assert!(list.data.is_empty());
+    }
+}
+
+/// The command a run_script step of `run` (its only device) queued.
+async fn step_command(e: &Env, run: AutomationRunId, step: usize) -> CommandId {
+    let r = e.run_detail(run).await;
+    let exec = r.devices[0].steps[step]
+        .execution_id
+        .unwrap_or_else(|| panic!("an execution: {r:#?}"));
+    let x: ScriptExecution = e
+        .admin
+        .get(&format!("/api/v1/script-executions/{exec}"))
+        .await
+        .expect("execution");
+    x.command_id.expect("a command")
+}
+
+/// A restart in the middle of runs. Run 1 is parked on its run_script command (queued,
+/// the agent has not answered): the result reaches the restarted server and the run goes
+/// on and completes. Run 2's device row is left `running` in the middle of its run_script
+/// step with no command recorded (what a server killed between logging the step's start
+/// and queueing its command leaves; set up here through the store: the row claimed, its
+/// command forgotten): after the restart the sweep leaves it alone until the FixedClock
+/// passes `STALE_SECS`, then marks it `interrupted` with the reason, the run too.
+#[tokio::test]
+async fn runs_resume_after_a_restart_or_end_interrupted_with_the_reason() {
+    use breeze_server::automations::executor::STALE_SECS;
+    use breeze_store::automation_runs as runs;
+    for engine in engines() {
+        let e = env(engine).await;
+        let script = crate::device_state::script(&e.admin, e.org).await;
+        let a = e
+            .create(json!({"actions": [
+                {"type": "run_script", "script_id": script},
+                {"type": "update_device", "tags_add": ["after-restart"]}
+            ]}))
+            .await
+            .automation;
+        let run1 = e.run(a.id).await;
+        e.until(run1, &["waiting"]).await;
+        let cmd1 = step_command(&e, run1, 0).await;
+        let run2 = e.run(a.id).await;
+        e.until(run2, &["waiting"]).await;
+        let cmd2 = step_command(&e, run2, 0).await;
+        let now = e.app.state.now();
+        let rd = runs::claim_by_command(&e.app.state.db, cmd2, now)
+            .await
+            .expect("claim")
+            .expect("run 2's row waits on its command");
+        let mut row = runs::device_state(&e.app.state.db, rd).await.expect("row");
+        assert_eq!(row.status, "running");
+        row.command_id = None;
+        row.execution_id = None;
+        runs::save_device(&e.app.state.db, &row, now)
+            .await
+            .expect("save");
+
+        let Env {
+            app,
+            clock,
+            org,
+            dev,
+            agent,
+            ..
+        } = e;
+        let app = app
+            .restart(Some(clock.clone()), |c| c.auth.access_ttl_secs = 3600)
+            .await;
+        let admin = app
+            .client
+            .clone()
+            .login_as(crate::harness::ADMIN_EMAIL, crate::harness::PASSWORD)
+            .await
+            .expect("login");
+        let agent = app.client.with_token(agent.token().expect("agent token"));
+        let e = Env {
+            app,
+            clock,
+            admin,
+            org,
+            dev,
+            agent,
+        };
+
+        // Not stale yet: the sweep leaves run 2 running (a live server may hold it).
+        e.sweep().await;
+        let r2 = e.run_detail(run2).await;
+        assert_eq!(r2.devices[0].status, "running", "{engine:?} {r2:#?}");
+        assert_eq!(r2.run.status, "running");
+
+        // Run 1's result reaches the new server: the run goes on and completes.
+        let _: Value = e
+            .agent
+            .post(
+                &format!("/api/v1/agents/{}/commands/{cmd1}/result", e.dev),
+                &json!({"command_id": cmd1, "command_type": "run_script", "status": "completed",
+                    "exit_code": 0, "stdout": "hi from before the restart\n",
+                    "completed_at": chrono::Utc::now()}),
+            )
+            .await
+            .expect("result");
+        let r1 = e.until(run1, &["completed", "failed", "interrupted"]).await;
+        assert_eq!(r1.run.status, "completed", "{engine:?} {r1:#?}");
+        assert!(r1.run.finished_at.is_some());
+        assert_eq!(
+            (
+                r1.run.devices_targeted,
+                r1.run.devices_succeeded,
+                r1.run.devices_failed
+            ),
+            (1, 1, 0)
+        );
+        let steps: Vec<(&str, &str)> = r1.devices[0]
+            .steps
+            .iter()
+            .map(|s| (s.path.as_str(), s.status.as_str()))
+            .collect();
+        assert_eq!(steps, [("0", "completed"), ("1", "completed")], "{r1:#?}");
+        let s0 = &r1.devices[0].steps[0];
+        assert_eq!(s0.exit_code, Some(0));
+        assert!(
+            s0.output
+                .as_deref()
+                .is_some_and(|o| o.contains("hi from before the restart")),
+            "{s0:?}"
+        );
+        let d: Device = e
+            .admin
+            .get(&format!("/api/v1/devices/{}", e.dev))
+            .await
+            .unwrap();
+        assert!(d.tags.contains(&"after-restart".to_string()), "{d:?}");
+
+        // Past STALE_SECS: run 2's step is interrupted, with the reason; never resumed.
+        e.clock.advance(Duration::seconds(STALE_SECS + 1));
+        e.sweep().await;
+        let r2 = e.run_detail(run2).await;
+        let d2 = &r2.devices[0];
+        assert_eq!(d2.status, "interrupted", "{engine:?} {r2:#?}");
+        assert!(
+            d2.error
+                .as_deref()
+                .is_some_and(|m| m.contains("server restarted during step")),
+            "{d2:?}"
+        );
+        assert!(d2.finished_at.is_some());
+        assert_eq!(d2.steps.len(), 1, "nothing after the cut step ran: {d2:#?}");
+        assert_eq!(d2.steps[0].path, "0");
+        assert_eq!(d2.steps[0].status, "interrupted");
+        assert_eq!(
+            d2.steps[0].message.as_deref(),
+            Some("server restarted during step")
+        );
+        assert_eq!(r2.run.status, "interrupted");
+        assert!(r2.run.finished_at.is_some());
+        assert!(r2.run.error.is_some(), "{r2:#?}");
+        assert_eq!((r2.run.devices_succeeded, r2.run.devices_failed), (0, 1));
+        // Another sweep changes nothing.
+        e.sweep().await;
+        assert_eq!(e.run_detail(run2).await.devices[0].status, "interrupted");
     }
 }
