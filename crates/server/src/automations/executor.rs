@@ -259,34 +259,29 @@ async fn recover(state: &AppState, d: RunDevice) -> anyhow::Result<()> {
         return advance(state, d.id).await;
     };
     let started = runs::step_started(&state.db, d.id, &path).await?;
-    let risky = matches!(
-        model::at(&actions, &path),
-        Some(Action::RunScript { .. } | Action::RunAutomation { .. })
-    ) && d.command_id.is_none();
-    if started.is_none() || !risky {
+    let action = model::at(&actions, &path);
+    let (
+        Some((seq, started_at)),
+        Some(action @ (Action::RunScript { .. } | Action::RunAutomation { .. })),
+        None,
+    ) = (started, action, d.command_id)
+    else {
         drop(_held);
         return advance(state, d.id).await;
-    }
+    };
+    // Started, and repeating it could run a script or a nested run twice.
     let now = state.now();
-    let (seq, started_at) = started.unwrap_or((d.steps_run, now));
-    let step_type = model::at(&actions, &path).map_or("unknown", Action::type_name);
+    let step_type = action.type_name();
     let reason = "server restarted during step";
-    runs::log_step(
-        &state.db,
-        &StepEntry {
-            run_device_id: d.id,
-            seq,
-            path: &path,
-            step_type,
-            status: "interrupted",
-            started_at,
-            finished_at: Some(now),
-            exit_code: None,
-            output: None,
-            message: Some(reason.into()),
-            execution_id: None,
-        },
-    )
+    At {
+        state,
+        rd: d.id,
+        seq,
+        path: &path,
+        action,
+        started_at,
+    }
+    .log("interrupted", true, said(reason.into()))
     .await?;
     let mut d = d;
     d.status = "interrupted".into();
@@ -399,40 +394,72 @@ async fn advance_held(state: &AppState, rd: Uuid) -> anyhow::Result<()> {
     }
 }
 
-/// Writes the step's log entry.
-#[allow(clippy::too_many_arguments)]
-async fn log(
-    state: &AppState,
-    d: &RunDevice,
+/// One step's place in the log: the entries it writes share its row, number, path,
+/// type and start.
+struct At<'a> {
+    state: &'a AppState,
+    rd: Uuid,
     seq: i64,
-    path: &str,
-    action: &Action,
-    status: &str,
+    path: &'a str,
+    action: &'a Action,
     started_at: DateTime<Utc>,
-    finished: bool,
+}
+
+/// What a log entry carries besides its status.
+#[derive(Default)]
+struct Detail {
     exit_code: Option<i64>,
     output: Option<String>,
     message: Option<String>,
     execution_id: Option<breeze_proto::ids::ExecutionId>,
-) -> anyhow::Result<()> {
-    runs::log_step(
-        &state.db,
-        &StepEntry {
-            run_device_id: d.id,
-            seq,
-            path,
-            step_type: action.type_name(),
-            status,
-            started_at,
-            finished_at: finished.then(|| state.now()),
-            exit_code,
-            output,
-            message,
-            execution_id,
-        },
-    )
-    .await?;
-    Ok(())
+}
+
+fn said(message: String) -> Detail {
+    Detail {
+        message: Some(message),
+        ..Detail::default()
+    }
+}
+
+impl At<'_> {
+    /// Writes the step's log entry (`finished`: with the end time).
+    async fn log(&self, status: &str, finished: bool, x: Detail) -> anyhow::Result<()> {
+        runs::log_step(
+            &self.state.db,
+            &StepEntry {
+                run_device_id: self.rd,
+                seq: self.seq,
+                path: self.path,
+                step_type: self.action.type_name(),
+                status,
+                started_at: self.started_at,
+                finished_at: finished.then(|| self.state.now()),
+                exit_code: x.exit_code,
+                output: x.output,
+                message: x.message,
+                execution_id: x.execution_id,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Logged as started, not finished (a restart from here is reported, not repeated).
+    async fn started(&self) -> anyhow::Result<()> {
+        self.log("running", false, Detail::default()).await
+    }
+
+    /// Logged completed with `message`; the run goes on at `next`.
+    async fn completed(&self, message: String, next: Option<String>) -> anyhow::Result<Outcome> {
+        self.log("completed", true, said(message)).await?;
+        Ok(Outcome::Next(next))
+    }
+
+    /// Logged failed with `message`.
+    async fn failed(&self, message: String) -> anyhow::Result<Outcome> {
+        self.log("failed", true, said(message.clone())).await?;
+        Ok(Outcome::Failed(message))
+    }
 }
 
 /// Runs one step of a held device row.
@@ -454,27 +481,21 @@ async fn step(
             (seq, now)
         }
     };
+    let at = At {
+        state,
+        rd: d.id,
+        seq,
+        path,
+        action,
+        started_at,
+    };
     let next = || model::next_after(actions, path);
     match action {
         Action::Wait { seconds } => match d.wait_until {
             Some(until) if until <= now => {
                 d.wait_until = None;
-                log(
-                    state,
-                    d,
-                    seq,
-                    path,
-                    action,
-                    "completed",
-                    started_at,
-                    true,
-                    None,
-                    None,
-                    Some(format!("waited until {}", until.to_rfc3339())),
-                    None,
-                )
-                .await?;
-                Ok(Outcome::Next(next()))
+                at.completed(format!("waited until {}", until.to_rfc3339()), next())
+                    .await
             }
             Some(_) => {
                 // Not yet due (claimed early): park again.
@@ -487,19 +508,10 @@ async fn step(
                     now + Duration::seconds(i64::try_from(*seconds).unwrap_or(i64::MAX / 2));
                 d.wait_until = Some(until);
                 d.status = "waiting".into();
-                log(
-                    state,
-                    d,
-                    seq,
-                    path,
-                    action,
+                at.log(
                     "waiting",
-                    started_at,
                     false,
-                    None,
-                    None,
-                    Some(format!("waiting until {}", until.to_rfc3339())),
-                    None,
+                    said(format!("waiting until {}", until.to_rfc3339())),
                 )
                 .await?;
                 runs::save_device(&state.db, d, now).await?;
@@ -509,22 +521,11 @@ async fn step(
         Action::Condition { test, .. } => {
             let holds = test.holds(d.last_exit_code, d.last_output.as_deref());
             let branch = if holds { "then" } else { "else" };
-            log(
-                state,
-                d,
-                seq,
-                path,
-                action,
-                "completed",
-                started_at,
-                true,
-                None,
-                None,
-                Some(format!("took the {branch} branch")),
-                None,
+            at.completed(
+                format!("took the {branch} branch"),
+                model::enter_branch(actions, path, holds),
             )
-            .await?;
-            Ok(Outcome::Next(model::enter_branch(actions, path, holds)))
+            .await
         }
         Action::UpdateDevice {
             tags_add,
@@ -542,42 +543,10 @@ async fn step(
             .await;
             match r {
                 Ok(tags) => {
-                    log(
-                        state,
-                        d,
-                        seq,
-                        path,
-                        action,
-                        "completed",
-                        started_at,
-                        true,
-                        None,
-                        None,
-                        Some(format!("tags now: {}", tags.join(", "))),
-                        None,
-                    )
-                    .await?;
-                    Ok(Outcome::Next(next()))
+                    at.completed(format!("tags now: {}", tags.join(", ")), next())
+                        .await
                 }
-                Err(e) => {
-                    let m = format!("updating the device failed: {e}");
-                    log(
-                        state,
-                        d,
-                        seq,
-                        path,
-                        action,
-                        "failed",
-                        started_at,
-                        true,
-                        None,
-                        None,
-                        Some(m.clone()),
-                        None,
-                    )
-                    .await?;
-                    Ok(Outcome::Failed(m))
-                }
+                Err(e) => at.failed(format!("updating the device failed: {e}")).await,
             }
         }
         Action::Notify {
@@ -585,78 +554,30 @@ async fn step(
             message,
         } => match notify(state, d, path, channel_ids, message).await {
             Ok(n) => {
-                log(
-                    state,
-                    d,
-                    seq,
-                    path,
-                    action,
-                    "completed",
-                    started_at,
-                    true,
-                    None,
-                    None,
-                    Some(format!("queued {n} notification(s)")),
-                    None,
-                )
-                .await?;
-                Ok(Outcome::Next(next()))
+                at.completed(format!("queued {n} notification(s)"), next())
+                    .await
             }
             Err(e) => {
-                let m = format!("queueing the notification failed: {e:#}");
-                log(
-                    state,
-                    d,
-                    seq,
-                    path,
-                    action,
-                    "failed",
-                    started_at,
-                    true,
-                    None,
-                    None,
-                    Some(m.clone()),
-                    None,
-                )
-                .await?;
-                Ok(Outcome::Failed(m))
+                at.failed(format!("queueing the notification failed: {e:#}"))
+                    .await
             }
         },
         Action::RunAutomation { automation_id } => {
             let run_id = AutomationRunId(d.run_id);
             let chain = runs::chain_for_system(&state.db, run_id).await?;
-            let failed = if depth + 1 > i64::from(model::MAX_RUN_DEPTH) {
-                Some(format!(
-                    "nested runs go at most {} deep",
-                    model::MAX_RUN_DEPTH
-                ))
-            } else if chain.contains(&automation_id.0) {
-                Some("the automation is already running above this step (a cycle)".to_string())
-            } else {
-                None
-            };
-            // Logged as started first: a restart here is reported, never repeated.
-            log(
-                state, d, seq, path, action, "running", started_at, false, None, None, None, None,
-            )
-            .await?;
-            if let Some(m) = failed {
-                log(
-                    state,
-                    d,
-                    seq,
-                    path,
-                    action,
-                    "failed",
-                    started_at,
-                    true,
-                    None,
-                    None,
-                    Some(m.clone()),
-                    None,
-                )
-                .await?;
-                return Ok(Outcome::Failed(m));
+            at.started().await?;
+            if depth + 1 > i64::from(model::MAX_RUN_DEPTH) {
+                return at
+                    .failed(format!(
+                        "nested runs go at most {} deep",
+                        model::MAX_RUN_DEPTH
+                    ))
+                    .await;
+            }
+            if chain.contains(&automation_id.0) {
+                return at
+                    .failed("the automation is already running above this step (a cycle)".into())
+                    .await;
             }
             let child = start_run(
                 state,
@@ -672,61 +593,11 @@ async fn step(
             )
             .await;
             match child {
-                Ok(Some(c)) => {
-                    log(
-                        state,
-                        d,
-                        seq,
-                        path,
-                        action,
-                        "completed",
-                        started_at,
-                        true,
-                        None,
-                        None,
-                        Some(format!("started run {}", c.0)),
-                        None,
-                    )
-                    .await?;
-                    Ok(Outcome::Next(next()))
-                }
-                Ok(None) => {
-                    let m = "the automation is disabled or gone".to_string();
-                    log(
-                        state,
-                        d,
-                        seq,
-                        path,
-                        action,
-                        "failed",
-                        started_at,
-                        true,
-                        None,
-                        None,
-                        Some(m.clone()),
-                        None,
-                    )
-                    .await?;
-                    Ok(Outcome::Failed(m))
-                }
+                Ok(Some(c)) => at.completed(format!("started run {}", c.0), next()).await,
+                Ok(None) => at.failed("the automation is disabled or gone".into()).await,
                 Err(e) => {
-                    let m = format!("starting the automation failed: {e:#}");
-                    log(
-                        state,
-                        d,
-                        seq,
-                        path,
-                        action,
-                        "failed",
-                        started_at,
-                        true,
-                        None,
-                        None,
-                        Some(m.clone()),
-                        None,
-                    )
-                    .await?;
-                    Ok(Outcome::Failed(m))
+                    at.failed(format!("starting the automation failed: {e:#}"))
+                        .await
                 }
             }
         }
@@ -736,32 +607,11 @@ async fn step(
             timeout_seconds,
         } => match d.command_id {
             None => {
-                log(
-                    state, d, seq, path, action, "running", started_at, false, None, None, None,
-                    None,
-                )
-                .await?;
+                at.started().await?;
                 runs::save_device(&state.db, d, now).await?;
                 match queue_script(state, d, path, *script_id, parameters, *timeout_seconds).await {
                     Ok(()) => Ok(Outcome::Parked),
-                    Err(m) => {
-                        log(
-                            state,
-                            d,
-                            seq,
-                            path,
-                            action,
-                            "failed",
-                            started_at,
-                            true,
-                            None,
-                            None,
-                            Some(m.clone()),
-                            None,
-                        )
-                        .await?;
-                        Ok(Outcome::Failed(m))
-                    }
+                    Err(m) => at.failed(m).await,
                 }
             }
             Some(cmd) => {
@@ -770,19 +620,13 @@ async fn step(
                     d.command_id = None;
                     d.execution_id = None;
                     let m = "the script's command is gone".to_string();
-                    log(
-                        state,
-                        d,
-                        seq,
-                        path,
-                        action,
+                    at.log(
                         "failed",
-                        started_at,
                         true,
-                        None,
-                        None,
-                        Some(m.clone()),
-                        execution,
+                        Detail {
+                            execution_id: execution,
+                            ..said(m.clone())
+                        },
                     )
                     .await?;
                     return Ok(Outcome::Failed(m));
@@ -828,19 +672,15 @@ async fn step(
                             .unwrap_or_default()
                     ))
                 };
-                log(
-                    state,
-                    d,
-                    seq,
-                    path,
-                    action,
+                at.log(
                     if ok { "completed" } else { "failed" },
-                    started_at,
                     true,
-                    o.exit_code,
-                    Some(output),
-                    message.clone(),
-                    execution,
+                    Detail {
+                        exit_code: o.exit_code,
+                        output: Some(output),
+                        message: message.clone(),
+                        execution_id: execution,
+                    },
                 )
                 .await?;
                 match message {
