@@ -399,6 +399,70 @@ impl Cron {
     }
 }
 
+/// What a schedule does with slots missed while no server ran (several slots passed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Missed {
+    /// Run none of them; only the next future slot.
+    Skip,
+    /// One run, for the latest missed slot.
+    RunOnce,
+}
+
+impl Missed {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Missed::Skip => "skip",
+            Missed::RunOnce => "run_once",
+        }
+    }
+}
+
+/// A schedule trigger: `{"type": "schedule", "cron": "*/5 * * * *", "timezone":
+/// "Europe/Berlin", "missed": "skip" | "run_once"}` (`timezone` defaults to UTC,
+/// `missed` to `skip`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduleTrigger {
+    pub cron: Cron,
+    pub missed: Missed,
+}
+
+impl ScheduleTrigger {
+    /// Parses the cron, timezone and missed-slot policy of a trigger object; errors name
+    /// `{field}.cron`, `{field}.timezone` or `{field}.missed`. Other keys are left to the
+    /// caller's shape check.
+    pub fn parse(field: &str, trigger: &serde_json::Value) -> Result<Self, ValidationError> {
+        let cron_field = format!("{field}.cron");
+        let tz_field = format!("{field}.timezone");
+        let expr = trigger
+            .get("cron")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| {
+                ValidationError::new(&cron_field, "is required: a 5-field cron expression")
+            })?;
+        let tz = match trigger.get("timezone") {
+            None | Some(serde_json::Value::Null) => "UTC",
+            Some(v) => v
+                .as_str()
+                .ok_or_else(|| ValidationError::new(&tz_field, "must be an IANA time zone name"))?,
+        };
+        let cron = Cron::parse(expr, tz).map_err(|e| e.into_validation(&cron_field, &tz_field))?;
+        let missed = match trigger.get("missed") {
+            None | Some(serde_json::Value::Null) => Missed::Skip,
+            Some(v) => match v.as_str() {
+                Some("skip") => Missed::Skip,
+                Some("run_once") => Missed::RunOnce,
+                _ => {
+                    return Err(ValidationError::new(
+                        format!("{field}.missed"),
+                        "must be \"skip\" or \"run_once\"",
+                    ));
+                }
+            },
+        };
+        Ok(Self { cron, missed })
+    }
+}
+
 impl fmt::Display for Cron {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.source, self.tz)
@@ -724,5 +788,41 @@ mod tests {
         assert_eq!(v.field, "trigger.timezone");
         let v = err("0 0 *", "UTC").into_validation("trigger.cron", "trigger.timezone");
         assert_eq!(v.field, "trigger.cron");
+    }
+    #[test]
+    fn schedule_triggers_parse_with_defaults_and_named_errors() {
+        let t = ScheduleTrigger::parse(
+            "trigger",
+            &serde_json::json!({"type": "schedule", "cron": "*/5 * * * *", "timezone": "Europe/Berlin", "missed": "run_once"}),
+        )
+        .expect("valid");
+        assert_eq!(t.missed, Missed::RunOnce);
+        assert_eq!(t.cron.timezone(), chrono_tz::Europe::Berlin);
+        let t = ScheduleTrigger::parse("trigger", &serde_json::json!({"cron": "@daily"}))
+            .expect("defaults");
+        assert_eq!(
+            (t.missed, t.cron.timezone()),
+            (Missed::Skip, chrono_tz::UTC)
+        );
+        for (body, field) in [
+            (serde_json::json!({}), "trigger.cron"),
+            (serde_json::json!({"cron": 5}), "trigger.cron"),
+            (serde_json::json!({"cron": "61 * * * *"}), "trigger.cron"),
+            (
+                serde_json::json!({"cron": "* * * * *", "timezone": "Europe/Nowhere"}),
+                "trigger.timezone",
+            ),
+            (
+                serde_json::json!({"cron": "* * * * *", "timezone": 1}),
+                "trigger.timezone",
+            ),
+            (
+                serde_json::json!({"cron": "* * * * *", "missed": "always"}),
+                "trigger.missed",
+            ),
+        ] {
+            let e = ScheduleTrigger::parse("trigger", &body).expect_err(&body.to_string());
+            assert_eq!(e.field, field, "{body}: {}", e.message);
+        }
     }
 }
