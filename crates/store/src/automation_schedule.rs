@@ -13,7 +13,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 /// Organizations whose agents are refused get no automation runs.
-const LIVE_ORG: &str = " AND a.org_id NOT IN (SELECT id FROM organizations WHERE status IN ('suspended', 'churned'))";
+const LIVE_ORG: &str =
+    " AND a.org_id NOT IN (SELECT id FROM organizations WHERE status IN ('suspended', 'churned'))";
 
 #[derive(sqlx::FromRow)]
 struct AutoRow {
@@ -49,8 +50,7 @@ impl From<AutoRow> for TriggerAutomation {
     }
 }
 
-const COLS: &str =
-    "SELECT a.id, a.org_id, a.trigger, a.targets, a.next_run_at FROM automations a WHERE a.enabled = ?";
+const COLS: &str = "SELECT a.id, a.org_id, a.trigger, a.targets, a.next_run_at FROM automations a WHERE a.enabled = ?";
 
 /// Enabled schedule automations whose next slot is at or before `now`, oldest first, at
 /// most `limit`.
