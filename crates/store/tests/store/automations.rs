@@ -295,7 +295,8 @@ mod triggers {
 
             // Moving on from the slot read: once. A second mover with the old value loses.
             let slot = now - Duration::minutes(5);
-            let next = Some(now + Duration::hours(1));
+            let next_at = now + Duration::hours(1);
+            let next = Some(next_at);
             assert!(
                 sched::advance_for_system(&t.db, due, slot, next, Some(slot))
                     .await
@@ -312,7 +313,7 @@ mod triggers {
             assert_eq!((a.next_run_at, a.last_slot_at), (next, Some(slot)));
             // Skipping keeps the last fired slot.
             assert!(
-                sched::advance_for_system(&t.db, due, next.unwrap(), None, None)
+                sched::advance_for_system(&t.db, due, next_at, None, None)
                     .await
                     .unwrap()
             );
