@@ -20,6 +20,7 @@ pub mod alert_rules;
 pub mod alerts;
 pub mod audit;
 pub mod automation_runs;
+pub mod automation_schedule;
 pub mod automations;
 pub mod command_sweeps;
 pub mod commands;

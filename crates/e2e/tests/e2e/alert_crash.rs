@@ -33,18 +33,18 @@ const TIMEOUT_SECS: u64 = 2;
 const RETRY_BASE_MILLIS: u64 = 5000;
 
 /// The `breeze` binary serving one data directory (and database), killed and started
-/// again by the test.
-struct Server {
+/// again by the test. (Also the automation schedule's two-server test.)
+pub(crate) struct Server {
     bin: PathBuf,
-    data: PathBuf,
+    pub(crate) data: PathBuf,
     config: PathBuf,
-    database_url: Option<String>,
+    pub(crate) database_url: Option<String>,
     port: u16,
-    child: Option<Child>,
+    pub(crate) child: Option<Child>,
 }
 
 impl Server {
-    async fn new(dir: &Path) -> Result<Server> {
+    pub(crate) async fn new(dir: &Path) -> Result<Server> {
         let bin = binaries()?;
         let data = dir.join("server");
         std::fs::create_dir_all(&data)?;
@@ -58,18 +58,8 @@ impl Server {
                  retry_base_millis = {RETRY_BASE_MILLIS}\nretry_max_secs = 5\nqueue_poll_millis = 100\n"
             ),
         )?;
-        let database_url = match std::env::var("BREEZE_TEST_DATABASE_URL") {
-            Ok(url) => {
-                // A fresh schema, kept across the restart.
-                let schema = format!("e2e_{}", uuid::Uuid::new_v4().simple());
-                let db =
-                    breeze_store::Db::connect_pg_schema(&url, &schema, &Default::default()).await?;
-                db.close().await;
-                let sep = if url.contains('?') { '&' } else { '?' };
-                Some(format!("{url}{sep}options=-c%20search_path%3D{schema}"))
-            }
-            Err(_) => None,
-        };
+        // A fresh schema on PostgreSQL, kept across the restart.
+        let database_url = support::test_database_url().await?;
         let mut s = Server {
             bin,
             data,
@@ -82,8 +72,23 @@ impl Server {
         Ok(s)
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A second server on the same data directory (keys), configuration and database,
+    /// on its own port: another replica.
+    pub(crate) async fn replica(&self) -> Result<Server> {
+        let mut s = Server {
+            bin: self.bin.clone(),
+            data: self.data.clone(),
+            config: self.config.clone(),
+            database_url: self.database_url.clone(),
+            port: free_port()?,
+            child: None,
+        };
+        s.start().await?;
+        Ok(s)
     }
 
     async fn start(&mut self) -> Result<()> {
@@ -114,13 +119,13 @@ impl Server {
     }
 
     /// SIGKILL (what `Child::kill` sends on Unix) and reap: no shutdown of any kind.
-    async fn kill(&mut self) -> Result<()> {
+    pub(crate) async fn kill(&mut self) -> Result<()> {
         let mut child = self.child.take().context("the server is not running")?;
         child.kill().await?;
         Ok(())
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.data.join("server.log")).unwrap_or_default()
     }
 }

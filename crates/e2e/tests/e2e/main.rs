@@ -5,6 +5,7 @@ mod agent;
 mod alert_crash;
 mod alerts;
 mod api;
+mod automation_schedule;
 mod automations;
 mod install;
 mod live_output;

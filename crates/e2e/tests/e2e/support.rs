@@ -49,17 +49,25 @@ impl Drop for TestServer {
     }
 }
 
+/// With `BREEZE_TEST_DATABASE_URL` set: a fresh PostgreSQL schema (so tests run side by
+/// side on one database) and the URL pointing at it; else None (SQLite in the data dir).
+pub async fn test_database_url() -> Result<Option<String>> {
+    let Ok(url) = std::env::var("BREEZE_TEST_DATABASE_URL") else {
+        return Ok(None);
+    };
+    let schema = format!("e2e_{}", uuid::Uuid::new_v4().simple());
+    let db = breeze_store::Db::connect_pg_schema(&url, &schema, &Default::default()).await?;
+    db.close().await;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Ok(Some(format!(
+        "{url}{sep}options=-c%20search_path%3D{schema}"
+    )))
+}
+
 pub async fn start(fixed_clock: bool, tweak: impl FnOnce(&mut Config)) -> Result<TestServer> {
     let dir = tempfile::tempdir()?;
     let mut config = test_config(dir.path());
-    if let Ok(url) = std::env::var("BREEZE_TEST_DATABASE_URL") {
-        // A fresh schema per server, so tests run side by side on one database.
-        let schema = format!("e2e_{}", uuid::Uuid::new_v4().simple());
-        let db = breeze_store::Db::connect_pg_schema(&url, &schema, &Default::default()).await?;
-        db.close().await;
-        let sep = if url.contains('?') { '&' } else { '?' };
-        config.database_url = Some(format!("{url}{sep}options=-c%20search_path%3D{schema}"));
-    }
+    config.database_url = test_database_url().await?;
     tweak(&mut config);
     let (app, clock) = if fixed_clock {
         let c = Arc::new(FixedClock::new(chrono::Utc::now()));

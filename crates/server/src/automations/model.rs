@@ -161,6 +161,11 @@ impl Trigger {
                     Some("run_once") => Missed::RunOnce,
                     _ => return Err(bad("trigger.missed", "must be one of: skip, run_once")),
                 };
+                // The cron expression and timezone, checked by the schedule code's parser.
+                breeze_core::cron::Cron::parse(&cron, &timezone).map_err(|e| {
+                    let v = e.into_validation("trigger.cron", "trigger.timezone");
+                    bad(v.field, v.message)
+                })?;
                 Trigger::Schedule {
                     cron,
                     timezone,

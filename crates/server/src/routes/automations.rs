@@ -244,6 +244,8 @@ async fn create(
         None,
     )
     .await?;
+    // A schedule's first slot (None for other triggers).
+    let next_run_at = crate::automations::schedule::next_run_at(&c.trigger_json, state.now());
     let id = automations::create(
         &state.db,
         &NewAutomation {
@@ -259,7 +261,7 @@ async fn create(
             on_failure: c.on_failure,
             notify_channel_ids: req.notify_channel_ids.clone(),
             webhook_secret_sealed: None,
-            next_run_at: None,
+            next_run_at,
             created_by: Some(auth.user_id()),
         },
         state.now(),
@@ -327,6 +329,8 @@ async fn update(
     if let Some(d) = &req.description {
         a.description = validate::optional_text("description", d.as_deref(), 2000)?;
     }
+    // Switched on: the schedule starts from now (slots passed while off are not missed).
+    let enabled_now = req.enabled == Some(true) && !a.enabled;
     if let Some(e) = req.enabled {
         a.enabled = e;
     }
@@ -362,9 +366,9 @@ async fn update(
     a.conditions = c.conditions;
     a.actions = c.actions;
     a.on_failure = c.on_failure;
-    if trigger_changed {
-        // The schedule code recomputes the next slot.
-        a.next_run_at = None;
+    if trigger_changed || enabled_now {
+        // The next slot of the (new) schedule from now; None for other triggers.
+        a.next_run_at = crate::automations::schedule::next_run_at(&a.trigger, state.now());
     }
     automations::update(
         &state.db,

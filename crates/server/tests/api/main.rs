@@ -14,6 +14,7 @@ mod alerts;
 mod api_types;
 mod audit_reasons;
 mod auth;
+mod automation_triggers;
 mod automations;
 mod channels;
 mod contract;

@@ -250,3 +250,199 @@ async fn targets_resolve_to_live_devices_of_the_org() {
         assert_eq!(tags, vec!["x".to_string()]);
     }
 }
+
+/// The schedule and event triggers' queries (helper "sched"): due schedules, the
+/// compare-and-set that moves a schedule on, and offline spells.
+mod triggers {
+    use super::*;
+    use breeze_store::automation_schedule as sched;
+    use breeze_store::device_events::{self, NewEvent};
+
+    async fn set_next(db: &Db, a: AutomationId, at: Option<chrono::DateTime<Utc>>) {
+        sched::set_next_run_for_system(db, a, at)
+            .await
+            .expect("set next");
+    }
+
+    #[tokio::test]
+    async fn due_schedules_and_compare_and_set() {
+        for t in engines().await {
+            let w = world(&t.db, "Sched").await;
+            let org = w.orgs[0];
+            let now = chrono::DateTime::parse_from_rfc3339("2026-03-01T10:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc);
+            let due = automation(&t.db, org).await;
+            let later = automation(&t.db, org).await;
+            let unset = automation(&t.db, org).await;
+            let off = automation(&t.db, org).await;
+            set_next(&t.db, due, Some(now - Duration::minutes(5))).await;
+            set_next(&t.db, later, Some(now + Duration::minutes(5))).await;
+            set_next(&t.db, off, Some(now - Duration::minutes(5))).await;
+            t.db.exec(
+                Q::new("UPDATE automations SET enabled = ? WHERE id = ?")
+                    .bind(false)
+                    .bind(off),
+            )
+            .await
+            .unwrap();
+            let _ = unset;
+            let got = sched::due_for_system(&t.db, now, 100).await.unwrap();
+            let ids: Vec<_> = got.iter().map(|a| a.id).collect();
+            assert_eq!(ids, vec![due], "{}", t.name);
+            assert_eq!(got[0].next_run_at, Some(now - Duration::minutes(5)));
+            assert_eq!(got[0].trigger["cron"], "0 2 * * *");
+
+            // Moving on from the slot read: once. A second mover with the old value loses.
+            let slot = now - Duration::minutes(5);
+            let next_at = now + Duration::hours(1);
+            let next = Some(next_at);
+            assert!(
+                sched::advance_for_system(&t.db, due, slot, next, Some(slot))
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                !sched::advance_for_system(&t.db, due, slot, next, Some(slot))
+                    .await
+                    .unwrap(),
+                "{}: moved twice",
+                t.name
+            );
+            let a = automations::get_for_system(&t.db, due).await.unwrap();
+            assert_eq!((a.next_run_at, a.last_slot_at), (next, Some(slot)));
+            // Skipping keeps the last fired slot.
+            assert!(
+                sched::advance_for_system(&t.db, due, next_at, None, None)
+                    .await
+                    .unwrap()
+            );
+            let a = automations::get_for_system(&t.db, due).await.unwrap();
+            assert_eq!((a.next_run_at, a.last_slot_at), (None, Some(slot)));
+            let ids: Vec<_> = sched::due_for_system(&t.db, now + Duration::days(1), 100)
+                .await
+                .unwrap()
+                .iter()
+                .map(|a| a.id)
+                .collect();
+            assert_eq!(ids, vec![later], "{}: no slot ahead, never due", t.name);
+
+            // A suspended organization's schedules are not due.
+            set_next(&t.db, due, Some(now - Duration::minutes(1))).await;
+            t.db.exec(
+                Q::new("UPDATE organizations SET status = 'suspended' WHERE id = ?").bind(org),
+            )
+            .await
+            .unwrap();
+            assert!(
+                sched::due_for_system(&t.db, now, 100)
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "{}",
+                t.name
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn offline_spells_fire_once_each() {
+        for t in engines().await {
+            let w = world(&t.db, "Spell").await;
+            let (org, site) = (w.orgs[0], w.sites[0][0]);
+            let dev = device(&t.db, org, site, "web-01").await;
+            let online = device(&t.db, org, site, "web-02").await;
+            let a = automation(&t.db, org).await;
+            let t0 = chrono::DateTime::parse_from_rfc3339("2026-03-01T10:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc);
+            let went_offline = |at| {
+                let db = t.db.clone();
+                async move {
+                    db.exec(Q::new("UPDATE devices SET status = 'offline' WHERE id = ?").bind(dev))
+                        .await
+                        .unwrap();
+                    device_events::insert(
+                        &db,
+                        &NewEvent {
+                            device_id: dev,
+                            event_type: "offline",
+                            details: json!({}),
+                            ip_address: None,
+                            actor: device_events::Actor::System,
+                        },
+                        at,
+                    )
+                    .await
+                    .unwrap();
+                }
+            };
+            went_offline(t0).await;
+            let _ = online;
+            // Not offline long enough yet.
+            assert!(
+                sched::offline_spells_for_system(&t.db, a, org, t0 - Duration::minutes(1))
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            let spells = sched::offline_spells_for_system(&t.db, a, org, t0 + Duration::minutes(5))
+                .await
+                .unwrap();
+            assert_eq!(spells.len(), 1, "{}", t.name);
+            assert_eq!(
+                (spells[0].device_id, spells[0].site_id, spells[0].since),
+                (dev, site, t0)
+            );
+
+            // A run of this automation on the device during the spell: it fired.
+            let mut run = new_run(a, org, None);
+            run.trigger_type = "event".into();
+            let devs = vec![NewRunDevice {
+                device_id: dev,
+                hostname: "web-01".into(),
+                skipped: None,
+            }];
+            assert!(
+                runs::create(&t.db, &run, &devs, t0 + Duration::minutes(6))
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                sched::offline_spells_for_system(&t.db, a, org, t0 + Duration::minutes(10))
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "{}: fired twice in one spell",
+                t.name
+            );
+            // Another automation has not fired for it.
+            let other = automation(&t.db, org).await;
+            assert_eq!(
+                sched::offline_spells_for_system(&t.db, other, org, t0 + Duration::minutes(10))
+                    .await
+                    .unwrap()
+                    .len(),
+                1
+            );
+
+            // Back online, then offline again: a new spell.
+            t.db.exec(Q::new("UPDATE devices SET status = 'online' WHERE id = ?").bind(dev))
+                .await
+                .unwrap();
+            assert!(
+                sched::offline_spells_for_system(&t.db, other, org, t0 + Duration::minutes(20))
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            went_offline(t0 + Duration::minutes(30)).await;
+            let spells =
+                sched::offline_spells_for_system(&t.db, a, org, t0 + Duration::minutes(40))
+                    .await
+                    .unwrap();
+            assert_eq!(spells.len(), 1, "{}: a new spell", t.name);
+            assert_eq!(spells[0].since, t0 + Duration::minutes(30));
+        }
+    }
+}
