@@ -69,9 +69,7 @@ where
             .collect::<Vec<_>>()
     })
     .await
-    .unwrap_or_else(|_| {
-        vec![Some((Error, "the check panicked".to_string())); payload.rules.len()]
-    });
+    .unwrap_or_else(|_| vec![Some((Error, "the check panicked".to_string())); payload.rules.len()]);
     let mut results = Vec::with_capacity(payload.rules.len());
     for (i, (rule, done)) in payload.rules.iter().zip(local).enumerate() {
         let (status, detail) = match (rule, done) {
@@ -118,7 +116,8 @@ impl Packages {
             };
             self.list = Some(r);
         }
-        self.list.get_or_insert_with(|| Err("no package source".into()))
+        self.list
+            .get_or_insert_with(|| Err("no package source".into()))
     }
 }
 
@@ -158,7 +157,12 @@ fn check_local(rule: &PolicyRule, src: &Sources, pkgs: &mut Packages) -> Verdict
             key,
             value,
             separator,
-        } => config_value(Path::new(path), key, value, separator.as_deref().unwrap_or("=")),
+        } => config_value(
+            Path::new(path),
+            key,
+            value,
+            separator.as_deref().unwrap_or("="),
+        ),
         PolicyRule::Sysctl { key, value } => sysctl(&src.proc_sys, key, value),
         PolicyRule::UserPresent { name } => user(&src.passwd, name, true),
         PolicyRule::UserAbsent { name } => user(&src.passwd, name, false),
@@ -180,10 +184,7 @@ pub fn package_installed(list: &[SoftwarePackage], name: &str, min: Option<&str>
     match min {
         None => (Compliant, format!("installed {}", best.version)),
         Some(m) => match compare_versions(&best.version, m) {
-            Ordering::Less => (
-                NonCompliant,
-                format!("installed {} < {m}", best.version),
-            ),
+            Ordering::Less => (NonCompliant, format!("installed {} < {m}", best.version)),
             _ => (Compliant, format!("installed {} >= {m}", best.version)),
         },
     }
@@ -386,13 +387,24 @@ fn service_running(name: &str) -> Option<(bool, String)> {
     #[cfg(target_os = "macos")]
     {
         let (code, _) = run("launchctl", &["list", name])?;
-        Some((code == Some(0), if code == Some(0) { "loaded" } else { "not loaded" }.into()))
+        Some((
+            code == Some(0),
+            if code == Some(0) {
+                "loaded"
+            } else {
+                "not loaded"
+            }
+            .into(),
+        ))
     }
     #[cfg(windows)]
     {
         let (_, out) = run("sc", &["query", name])?;
         let running = out.contains("RUNNING");
-        Some((running, if running { "running" } else { "not running" }.into()))
+        Some((
+            running,
+            if running { "running" } else { "not running" }.into(),
+        ))
     }
     #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
     {
@@ -469,7 +481,14 @@ fn disk_encryption() -> Verdict {
 
 /// A check script's result: exit 0 is compliant.
 pub fn script_verdict(r: &CommandResult) -> Verdict {
-    let first_line = |s: &str| s.lines().next().unwrap_or("").chars().take(120).collect::<String>();
+    let first_line = |s: &str| {
+        s.lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(120)
+            .collect::<String>()
+    };
     match (r.status, r.exit_code) {
         (CommandStatus::Completed, Some(0)) => (Compliant, "exit 0".into()),
         (CommandStatus::Completed, Some(c)) => {
@@ -522,7 +541,10 @@ mod tests {
             package_installed(&list, "openssl", Some("2.0")),
             (NonCompliant, "installed 1.2.0 < 2.0".into())
         );
-        assert_eq!(package_installed(&list, "openssl", Some("1.2")).0, Compliant);
+        assert_eq!(
+            package_installed(&list, "openssl", Some("1.2")).0,
+            Compliant
+        );
         assert_eq!(
             package_installed(&list, "nmap", None),
             (NonCompliant, "not installed".into())
@@ -541,7 +563,10 @@ mod tests {
         }
         let hash = hex::encode(Sha256::digest(b"hello\n"));
         assert_eq!(file_exists(&f, None, None, None).0, Compliant);
-        assert_eq!(file_exists(&f, Some("hello\n"), Some(&hash), None).0, Compliant);
+        assert_eq!(
+            file_exists(&f, Some("hello\n"), Some(&hash), None).0,
+            Compliant
+        );
         assert_eq!(
             file_exists(&f, Some("bye\n"), None, None),
             (NonCompliant, "content differs".into())
@@ -595,7 +620,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("net/ipv4")).unwrap();
         std::fs::write(dir.path().join("net/ipv4/ip_forward"), "0\n").unwrap();
-        std::fs::write(dir.path().join("net/ipv4/tcp_rmem"), "4096\t131072\t6291456\n").unwrap();
+        std::fs::write(
+            dir.path().join("net/ipv4/tcp_rmem"),
+            "4096\t131072\t6291456\n",
+        )
+        .unwrap();
         assert_eq!(sysctl(dir.path(), "net.ipv4.ip_forward", "0").0, Compliant);
         assert_eq!(
             sysctl(dir.path(), "net.ipv4.ip_forward", "1"),
@@ -613,8 +642,11 @@ mod tests {
     fn users_from_a_fake_passwd() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("passwd");
-        std::fs::write(&f, "root:x:0:0::/root:/bin/sh\nops:x:1000:1000::/home/ops:/bin/sh\n")
-            .unwrap();
+        std::fs::write(
+            &f,
+            "root:x:0:0::/root:/bin/sh\nops:x:1000:1000::/home/ops:/bin/sh\n",
+        )
+        .unwrap();
         assert_eq!(user(&f, "ops", true).0, Compliant);
         assert_eq!(user(&f, "guest", true).0, NonCompliant);
         assert_eq!(user(&f, "guest", false).0, Compliant);

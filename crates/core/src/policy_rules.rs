@@ -225,9 +225,9 @@ fn parse_rule(path: &str, v: &Value) -> Result<PolicyRule, RuleError> {
             if key.contains('\n') {
                 return Err(err(format!("{path}.key"), "must be one line"));
             }
-            let value = f.opt("value", MAX_TEXT)?.ok_or_else(|| {
-                err(format!("{path}.value"), "is required (may be empty)")
-            })?;
+            let value = f
+                .opt("value", MAX_TEXT)?
+                .ok_or_else(|| err(format!("{path}.value"), "is required (may be empty)"))?;
             let separator = f.opt("separator", 8)?;
             if separator
                 .as_deref()
@@ -259,9 +259,9 @@ fn parse_rule(path: &str, v: &Value) -> Result<PolicyRule, RuleError> {
                     "must be a kernel parameter name such as net.ipv4.ip_forward",
                 ));
             }
-            let value = f.opt("value", MAX_TEXT)?.ok_or_else(|| {
-                err(format!("{path}.value"), "is required (may be empty)")
-            })?;
+            let value = f
+                .opt("value", MAX_TEXT)?
+                .ok_or_else(|| err(format!("{path}.value"), "is required (may be empty)"))?;
             PolicyRule::Sysctl { key, value }
         }
         "user_present" | "user_absent" => {
@@ -287,9 +287,9 @@ fn parse_rule(path: &str, v: &Value) -> Result<PolicyRule, RuleError> {
         "script" => {
             f.only(&["script_id"])?;
             let id = f.req("script_id", 64)?;
-            let script_id = id.parse::<ScriptId>().map_err(|_| {
-                err(format!("{path}.script_id"), "must be a script id (UUID)")
-            })?;
+            let script_id = id
+                .parse::<ScriptId>()
+                .map_err(|_| err(format!("{path}.script_id"), "must be a script id (UUID)"))?;
             PolicyRule::Script { script_id }
         }
         _ => {
@@ -383,8 +383,7 @@ fn verrevcmp(a: &str, b: &str) -> Ordering {
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
         // Non-digit run.
-        while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit())
-        {
+        while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit()) {
             let ac = order(a.get(i).copied().filter(|c| !c.is_ascii_digit()));
             let bc = order(b.get(j).copied().filter(|c| !c.is_ascii_digit()));
             if ac != bc {

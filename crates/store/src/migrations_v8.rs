@@ -49,7 +49,13 @@ pub(crate) fn v8() -> Vec<Step> {
         ],
     );
     fk(&mut t, "policies", "org_id", "organizations", Cascade);
-    fk(&mut t, "policies", "remediation_script_id", "scripts", SetNull);
+    fk(
+        &mut t,
+        "policies",
+        "remediation_script_id",
+        "scripts",
+        SetNull,
+    );
     steps.push(Step::Table(t));
     steps.push(Step::Index(index("policies", &["org_id"], false)));
 

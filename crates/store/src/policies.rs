@@ -333,18 +333,20 @@ pub async fn scripts_for_org(
     let rows: Vec<ScriptRow> = db.all(q).await?;
     rows.into_iter()
         .map(|r| {
-            let language = serde_json::from_value(Value::String(r.language.clone()))
-                .map_err(|_| StoreError::Corrupt(format!("script {} language {}", r.id, r.language)))?;
+            let language =
+                serde_json::from_value(Value::String(r.language.clone())).map_err(|_| {
+                    StoreError::Corrupt(format!("script {} language {}", r.id, r.language))
+                })?;
             Ok(PolicyScript {
-            id: ScriptId(r.id),
-            name: r.name,
-            language,
-            content: r.content,
-            timeout_seconds: r.timeout_seconds,
-            run_as: r.run_as.0,
-            version: r.version,
-            os_types: r.os_types.0,
-        })
+                id: ScriptId(r.id),
+                name: r.name,
+                language,
+                content: r.content,
+                timeout_seconds: r.timeout_seconds,
+                run_as: r.run_as.0,
+                version: r.version,
+                os_types: r.os_types.0,
+            })
         })
         .collect()
 }

@@ -19,9 +19,7 @@ use breeze_proto::api::{
     ComplianceChange, ComplianceCounts, ComplianceStatus, DeviceCompliance, RuleComplianceCounts,
     RuleResult,
 };
-use breeze_proto::ids::{
-    CommandId, DeviceGroupId, DeviceId, ExecutionId, OrgId, PolicyId, SiteId,
-};
+use breeze_proto::ids::{CommandId, DeviceGroupId, DeviceId, ExecutionId, OrgId, PolicyId, SiteId};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use std::collections::{HashMap, HashSet};
@@ -73,7 +71,11 @@ async fn adjust(
     Ok(())
 }
 
-async fn ensure_counts_row(tx: &mut Tx, policy: PolicyId, rule_index: i64) -> Result<(), StoreError> {
+async fn ensure_counts_row(
+    tx: &mut Tx,
+    policy: PolicyId,
+    rule_index: i64,
+) -> Result<(), StoreError> {
     tx.exec(
         Q::new(
             "INSERT INTO policy_compliance_counts (policy_id, rule_index, compliant, non_compliant, unknown, error) \
@@ -173,10 +175,7 @@ struct DynGroup {
 
 /// The organization's enrolled, not decommissioned devices with their groups (static and
 /// dynamic), read in three queries whatever the number of devices.
-pub async fn org_devices_for_system(
-    db: &Db,
-    org: OrgId,
-) -> Result<Vec<TargetDevice>, StoreError> {
+pub async fn org_devices_for_system(db: &Db, org: OrgId) -> Result<Vec<TargetDevice>, StoreError> {
     let mut q = Q::new(crate::devices::COLS);
     q.push(" AND d.org_id = ")
         .push_bind(org)
@@ -293,7 +292,15 @@ pub async fn reconcile_for_system(
             .push(" GROUP BY rule_index, status ORDER BY rule_index, status");
         let tallies: Vec<RuleTally> = tx.all(q).await?;
         for t in tallies {
-            adjust(&mut tx, policy, t.rule_index, Some(status_of(&t.status)?), None, t.n).await?;
+            adjust(
+                &mut tx,
+                policy,
+                t.rule_index,
+                Some(status_of(&t.status)?),
+                None,
+                t.n,
+            )
+            .await?;
         }
         let mut by_status: HashMap<ComplianceStatus, i64> = HashMap::new();
         for e in chunk {
@@ -457,7 +464,17 @@ pub async fn note_check_tx(
         .bind(device),
     )
     .await?;
-    insert_command(tx, policy, device, command, CommandKind::Check, rules_version, None, now).await
+    insert_command(
+        tx,
+        policy,
+        device,
+        command,
+        CommandKind::Check,
+        rules_version,
+        None,
+        now,
+    )
+    .await
 }
 
 /// Records a queued remediation run: one more attempt for the device.
@@ -720,8 +737,17 @@ pub async fn record_check(
         row.remediation_attempts
     };
     if status != previous {
-        tx.exec(history_q(policy, device, org, None, status, Some(previous), None, now))
-            .await?;
+        tx.exec(history_q(
+            policy,
+            device,
+            org,
+            None,
+            status,
+            Some(previous),
+            None,
+            now,
+        ))
+        .await?;
         adjust(&mut tx, policy, -1, Some(previous), Some(status), 1).await?;
     }
     let mut q = Q::new("UPDATE policy_device_status SET status = ");

@@ -90,9 +90,13 @@ impl ComplianceStatus {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PolicyRule {
     /// The service is running (systemd `systemctl is-active`).
-    ServiceRunning { name: String },
+    ServiceRunning {
+        name: String,
+    },
     /// The service is not running.
-    ServiceStopped { name: String },
+    ServiceStopped {
+        name: String,
+    },
     /// The package is installed (dpkg, rpm, apk, pacman …), at `min_version` or newer
     /// when given (dpkg/rpm-style version comparison).
     PackageInstalled {
@@ -100,7 +104,9 @@ pub enum PolicyRule {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         min_version: Option<String>,
     },
-    PackageAbsent { name: String },
+    PackageAbsent {
+        name: String,
+    },
     /// The file exists; when given, its whole content equals `content`, its SHA-256 is
     /// `sha256` (hex) and its permission bits are `mode` (octal, e.g. `"0644"`).
     FileExists {
@@ -112,7 +118,9 @@ pub enum PolicyRule {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mode: Option<String>,
     },
-    FileAbsent { path: String },
+    FileAbsent {
+        path: String,
+    },
     /// The config file at `path` has a line `key<separator>value` (separator default
     /// `=`; spaces around key and value are ignored; `#` and `;` lines are comments).
     ConfigValue {
@@ -123,10 +131,17 @@ pub enum PolicyRule {
         separator: Option<String>,
     },
     /// The kernel parameter (`net.ipv4.ip_forward`) has this value (read from /proc/sys).
-    Sysctl { key: String, value: String },
+    Sysctl {
+        key: String,
+        value: String,
+    },
     /// A local account exists (/etc/passwd).
-    UserPresent { name: String },
-    UserAbsent { name: String },
+    UserPresent {
+        name: String,
+    },
+    UserAbsent {
+        name: String,
+    },
     /// A host firewall is on (ufw, firewalld or an nftables ruleset); `unknown` when the
     /// agent cannot tell.
     FirewallEnabled,
@@ -134,7 +149,9 @@ pub enum PolicyRule {
     /// cannot tell.
     DiskEncryption,
     /// A check script of the organization's library that exits 0 when compliant.
-    Script { script_id: ScriptId },
+    Script {
+        script_id: ScriptId,
+    },
 }
 
 impl PolicyRule {

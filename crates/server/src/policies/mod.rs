@@ -23,8 +23,7 @@ use breeze_core::Scope;
 use breeze_core::alerts::{TargetFacts, Targets};
 use breeze_core::policy_rules;
 use breeze_proto::agent::{
-    Command, CommandResult, CommandStatus, PolicyCheckPayload, PolicyCheckReport,
-    PolicyCheckScript,
+    Command, CommandResult, CommandStatus, PolicyCheckPayload, PolicyCheckReport, PolicyCheckScript,
 };
 use breeze_proto::api::{
     ComplianceStatus, Enforcement, LiveEvent, Policy, PolicyEvaluation, PolicyRule,
@@ -188,8 +187,7 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<()> {
         if budget <= 0 {
             break;
         }
-        let (rules_version, reconciled_at) =
-            policies::schedule_for_system(&state.db, p.id).await?;
+        let (rules_version, reconciled_at) = policies::schedule_for_system(&state.db, p.id).await?;
         if reconciled_at.is_none_or(|t| now - t >= RECONCILE_EVERY) {
             if let Err(e) = reconcile(state, &p).await {
                 tracing::error!(policy_id = %p.id, error = format!("{e:#}"), "policy targets");
