@@ -94,9 +94,12 @@ where
     }
 }
 
+/// Where installed packages come from (the software collector).
+type PackageSource = Box<dyn FnOnce() -> Result<Vec<SoftwarePackage>, String> + Send>;
+
 /// Installed packages, collected on first use.
 struct Packages {
-    source: Option<Box<dyn FnOnce() -> Result<Vec<SoftwarePackage>, String> + Send>>,
+    source: Option<PackageSource>,
     list: Option<Result<Vec<SoftwarePackage>, String>>,
 }
 
