@@ -161,7 +161,9 @@ pub async fn evaluate_now(
         })
         .collect();
     let ids: Vec<DeviceId> = visible.iter().map(|d| d.id).collect();
-    let pending = compliance::pending_among(&state.db, p.id, &ids).await?;
+    // A check unanswered past the command lifetime is lost: evaluate replaces it.
+    let since = state.now() - crate::dispatch::default_ttl(state);
+    let pending = compliance::pending_among(&state.db, p.id, &ids, since).await?;
     let due: Vec<(DeviceId, OrgId)> = visible
         .iter()
         .filter(|d| d.status == "online" && !pending.contains(&d.id))
