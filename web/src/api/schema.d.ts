@@ -384,7 +384,7 @@ export interface paths {
             cookie?: never;
         };
         /** Counts by action, result and actor for the matching rows. */
-        get: operations["summary"];
+        get: operations["summary_audit_summary"];
         put?: never;
         post?: never;
         delete?: never;
@@ -549,136 +549,6 @@ export interface paths {
         put?: never;
         /** Sets a new password with a reset token (single use). Every session of the account ends. */
         post: operations["reset_password"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/automation-runs/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** One run with its per-device results and step logs. */
-        get: operations["get_run"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/automations": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Automations in reach. */
-        get: operations["list_automations"];
-        put?: never;
-        /** Creates an automation. A webhook automation's signing secret is answered this once. */
-        post: operations["create_automations"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/automations/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** One automation (never its webhook secret). */
-        get: operations["get_automations"];
-        put?: never;
-        post?: never;
-        /** Deletes an automation and its run history. */
-        delete: operations["delete_automations"];
-        options?: never;
-        head?: never;
-        /**
-         * Changes an automation; runs under way keep the steps they started with. Switching the
-         *     trigger to `webhook` answers a new secret; switching away from it removes the secret.
-         */
-        patch: operations["update_automations"];
-        trace?: never;
-    };
-    "/api/v1/automations/{id}/run": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Runs an automation now (any trigger type), on all its targets or the listed ones. */
-        post: operations["run"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/automations/{id}/runs": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Runs of an automation, newest first. */
-        get: operations["runs"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/automations/{id}/webhook": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Starts a webhook automation. No user: the body must be signed with the automation's
-         *     secret (`X-Breeze-Signature: sha256=<hex HMAC-SHA256 of the raw body>`) and carry
-         *     `X-Breeze-Timestamp` (unix seconds) within 5 minutes of the server clock; a signature
-         *     seen before is refused. The JSON body (if any) becomes the run's trigger context.
-         */
-        post: operations["webhook_call"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/automations/{id}/webhook/rotate": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Replaces a webhook automation's signing secret; the new one is answered this once. */
-        post: operations["rotate_secret"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1323,6 +1193,129 @@ export interface paths {
         get: operations["permissions"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Policies in reach, with their compliance counts. */
+        get: operations["list_policies"];
+        put?: never;
+        /**
+         * Creates a policy in an organization. Its devices are matched and checked by the next
+         *     sweep (or at once with `POST …/evaluate`).
+         */
+        post: operations["create_policies"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policies/compliance-summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Compliance counts of every policy in reach (the dashboard's fleet view). Counts are
+         *     maintained as results arrive; this never counts devices.
+         */
+        get: operations["summary_policies_compliance_summary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policies/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One policy with its counts. */
+        get: operations["get_policies"];
+        put?: never;
+        post?: never;
+        /** Deletes a policy with its compliance rows and history. */
+        delete: operations["delete_policies"];
+        options?: never;
+        head?: never;
+        /**
+         * Changes a policy. New rules reset every device to `unknown` until its next check;
+         *     devices that leave the targets lose their compliance rows at the next sweep.
+         */
+        patch: operations["update_policies"];
+        trace?: never;
+    };
+    "/api/v1/policies/{id}/compliance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Compliance: the aggregated counts (devices by overall status, results per rule) and a
+         *     page of the targeted devices in reach with their per-rule results.
+         */
+        get: operations["compliance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policies/{id}/compliance/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Status changes of the policy's devices (overall, `rule_index` null, and per rule),
+         *     newest first.
+         */
+        get: operations["history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policies/{id}/evaluate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Evaluates now: matches the targets and queues a check to every targeted online device
+         *     in reach that has none in flight. Results arrive as the agents answer.
+         */
+        post: operations["evaluate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1989,142 +1982,6 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
-        /** @description An automation. */
-        Automation: {
-            /** @description The ordered steps (see the module docs for each `type`). */
-            actions: Record<string, unknown>[];
-            /** @description Device filters and a time window, or `null`. */
-            conditions?: Record<string, unknown> | null;
-            /** Format: date-time */
-            created_at: string;
-            created_by?: components["schemas"]["UserId"] | null;
-            description?: string | null;
-            enabled: boolean;
-            /** @description Whether a webhook secret is set (the secret itself is never shown again). */
-            has_webhook_secret: boolean;
-            id: components["schemas"]["AutomationId"];
-            /**
-             * Format: date-time
-             * @description The last schedule slot that fired.
-             */
-            last_slot_at?: string | null;
-            name: string;
-            /**
-             * Format: date-time
-             * @description The next schedule slot (schedule triggers).
-             */
-            next_run_at?: string | null;
-            /** @description Channels told when a step fails and `on_failure` is `notify`. */
-            notify_channel_ids: components["schemas"]["NotificationChannelId"][];
-            /** @description `stop`, `continue` or `notify`. */
-            on_failure: string;
-            org_id: components["schemas"]["OrgId"];
-            /** @description `{"all": true}` or `{"site_ids": [...], "group_ids": [...], "device_ids": [...], "os_types": [...]}`. */
-            targets: Record<string, unknown>;
-            /** @description See the module docs: `{"type": "schedule"|"event"|"webhook"|"manual", …}`. */
-            trigger: Record<string, unknown>;
-            /** Format: date-time */
-            updated_at: string;
-        };
-        /**
-         * @description `POST /api/v1/automations` answer (and the webhook secret rotation): the
-         *     automation, and a webhook automation's signing secret, shown this once.
-         */
-        AutomationCreated: components["schemas"]["Automation"] & {
-            secret?: string | null;
-        };
-        /** Format: uuid */
-        AutomationId: string;
-        /** @description One run of an automation. */
-        AutomationRun: {
-            automation_id: components["schemas"]["AutomationId"];
-            automation_name: string;
-            /**
-             * Format: int64
-             * @description Nesting depth: 0, or 1..3 for runs started by a `run_automation` step.
-             */
-            depth: number;
-            /** Format: int64 */
-            devices_failed: number;
-            /** Format: int64 */
-            devices_skipped: number;
-            /** Format: int64 */
-            devices_succeeded: number;
-            /** Format: int64 */
-            devices_targeted: number;
-            error?: string | null;
-            /** Format: date-time */
-            finished_at?: string | null;
-            id: components["schemas"]["AutomationRunId"];
-            org_id: components["schemas"]["OrgId"];
-            /**
-             * Format: date-time
-             * @description The schedule slot this run is for (schedule triggers).
-             */
-            scheduled_for?: string | null;
-            /** Format: date-time */
-            started_at: string;
-            /** @description `pending`, `running`, `completed`, `failed`, `partial`, `interrupted` or `cancelled`. */
-            status: string;
-            trigger: components["schemas"]["AutomationRunTrigger"];
-            triggered_by?: components["schemas"]["UserId"] | null;
-        };
-        /** @description `GET /api/v1/automation-runs/{id}`: the run and its per-device results. */
-        AutomationRunDetail: components["schemas"]["AutomationRun"] & {
-            devices: components["schemas"]["AutomationRunDevice"][];
-        };
-        /** @description One device's part of a run. */
-        AutomationRunDevice: {
-            device_id: components["schemas"]["DeviceId"];
-            error?: string | null;
-            /** Format: date-time */
-            finished_at?: string | null;
-            hostname: string;
-            /** Format: date-time */
-            started_at?: string | null;
-            /** @description `pending`, `running`, `waiting`, `completed`, `failed`, `skipped`, `interrupted` or `cancelled`. */
-            status: string;
-            /** @description The step log, in the order the steps ran. */
-            steps: components["schemas"]["AutomationStepLog"][];
-        };
-        /** Format: uuid */
-        AutomationRunId: string;
-        /** @description `POST /api/v1/automations/{id}/run` and the webhook's answer. */
-        AutomationRunStarted: {
-            run_id?: components["schemas"]["AutomationRunId"] | null;
-        };
-        /** @description What started a run. */
-        AutomationRunTrigger: {
-            /** @description The event, webhook body, slot or parent run. */
-            context: Record<string, unknown>;
-            /** @description `schedule`, `event`, `webhook`, `manual` or `automation` (a `run_automation` step). */
-            type: string;
-        };
-        /** @description One step as it ran on one device. */
-        AutomationStepLog: {
-            execution_id?: components["schemas"]["ExecutionId"] | null;
-            /** Format: int64 */
-            exit_code?: number | null;
-            /** Format: date-time */
-            finished_at?: string | null;
-            /**
-             * Format: int64
-             * @description Position in the order the steps ran (0, 1, …).
-             */
-            index: number;
-            /** @description What happened (branch taken, wait end, error, nested run). */
-            message?: string | null;
-            /** @description Script output (stdout, then stderr), at most 4 KiB. */
-            output?: string | null;
-            /** @description The step in the action tree: `"0"`, `"2.then.0"`. */
-            path: string;
-            /** Format: date-time */
-            started_at: string;
-            /** @description `running`, `waiting`, `completed`, `failed`, `skipped` or `interrupted`. */
-            status: string;
-            /** @description The action type. */
-            type: string;
-        };
         /** @description `POST /api/v1/alerts/acknowledge` and `/api/v1/alerts/resolve`: many at once. */
         BulkAlerts: {
             ids: components["schemas"]["AlertId"][];
@@ -2211,6 +2068,37 @@ export interface components {
          * @enum {string}
          */
         CommandStatus: "completed" | "failed" | "timeout" | "cancelled" | "rejected" | "lost";
+        /** @description A status change of a device (`rule_index` null) or of one of its rules. */
+        ComplianceChange: {
+            /** Format: date-time */
+            changed_at: string;
+            detail?: string | null;
+            device_id: components["schemas"]["DeviceId"];
+            hostname: string;
+            previous_status?: components["schemas"]["ComplianceStatus"] | null;
+            /** Format: int64 */
+            rule_index?: number | null;
+            status: components["schemas"]["ComplianceStatus"];
+        };
+        /** @description Devices (or, per rule, device results) by compliance status. */
+        ComplianceCounts: {
+            /** Format: int64 */
+            compliant: number;
+            /** Format: int64 */
+            error: number;
+            /** Format: int64 */
+            non_compliant: number;
+            /** Format: int64 */
+            total: number;
+            /** Format: int64 */
+            unknown: number;
+        };
+        /**
+         * @description The compliance of one rule on one device, or of a device as a whole (the worst of its
+         *     rules: `error` > `non_compliant` > `unknown` > `compliant`).
+         * @enum {string}
+         */
+        ComplianceStatus: "compliant" | "non_compliant" | "unknown" | "error";
         CountBy: {
             /** Format: int64 */
             count: number;
@@ -2235,21 +2123,6 @@ export interface components {
             org_id: components["schemas"]["OrgId"];
             severity: string;
             targets: Record<string, unknown>;
-        };
-        CreateAutomation: {
-            actions: Record<string, unknown>[];
-            conditions?: Record<string, unknown> | null;
-            description?: string | null;
-            /** @description Default `true`. */
-            enabled?: boolean | null;
-            name: string;
-            /** @description Required non-empty when `on_failure` is `notify`. */
-            notify_channel_ids?: components["schemas"]["NotificationChannelId"][];
-            /** @description `stop` (default), `continue` or `notify`. */
-            on_failure?: string | null;
-            org_id: components["schemas"]["OrgId"];
-            targets: Record<string, unknown>;
-            trigger: Record<string, unknown>;
         };
         CreateDeviceGroup: {
             name: string;
@@ -2333,6 +2206,28 @@ export interface components {
             os_type: string;
             site_id: components["schemas"]["SiteId"];
             tags?: string[] | null;
+        };
+        CreatePolicy: {
+            /**
+             * Format: int32
+             * @description 5..=10080 (default 60).
+             */
+            check_interval_minutes?: number | null;
+            description?: string | null;
+            /** @description Default `true`. */
+            enabled?: boolean | null;
+            enforcement: components["schemas"]["Enforcement"];
+            name: string;
+            org_id: components["schemas"]["OrgId"];
+            /**
+             * Format: int32
+             * @description 1..=20 (default 3).
+             */
+            remediation_max_attempts?: number | null;
+            remediation_script_id?: components["schemas"]["ScriptId"] | null;
+            /** @description 1..=50 rules. */
+            rules: components["schemas"]["PolicyRule"][];
+            targets: Record<string, unknown>;
         };
         CreateRole: {
             description?: string | null;
@@ -2594,6 +2489,28 @@ export interface components {
             stdout?: string | null;
             type: string;
         };
+        /** @description One targeted device's compliance with a policy. */
+        DeviceCompliance: {
+            /** @description A check queued and not answered yet. */
+            check_pending: boolean;
+            /**
+             * Format: date-time
+             * @description When the last check result arrived.
+             */
+            checked_at?: string | null;
+            device_id: components["schemas"]["DeviceId"];
+            hostname: string;
+            os_type: string;
+            /**
+             * Format: int64
+             * @description Remediation runs since the device was last compliant.
+             */
+            remediation_attempts: number;
+            rules: components["schemas"]["RuleResult"][];
+            site_id: components["schemas"]["SiteId"];
+            /** @description The worst of its rules; `unknown` until the first check result. */
+            status: components["schemas"]["ComplianceStatus"];
+        };
         DeviceDisks: {
             data: components["schemas"]["DiskInfo"][];
         };
@@ -2658,6 +2575,11 @@ export interface components {
             /** Format: int64 */
             used_bytes: number;
         };
+        /**
+         * @description What a policy does about a non-compliant device.
+         * @enum {string}
+         */
+        Enforcement: "monitor" | "warn" | "enforce";
         /**
          * @description Sent once to enroll. Exactly one of `enrollment_key` (a site enrollment key, may be
          *     used several times until it expires or reaches `max_uses`) or `enrollment_token`
@@ -3068,6 +2990,16 @@ export interface components {
             /** @enum {string} */
             type: "alert.updated";
         } | {
+            device_id: components["schemas"]["DeviceId"];
+            org_id: components["schemas"]["OrgId"];
+            policy_id: components["schemas"]["PolicyId"];
+            previous_status: string;
+            site_id: components["schemas"]["SiteId"];
+            /** @description `compliant`, `non_compliant`, `unknown` or `error`. */
+            status: string;
+            /** @enum {string} */
+            type: "policy.compliance";
+        } | {
             /** @enum {string} */
             type: "Unknown";
         };
@@ -3445,80 +3377,17 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of a list. */
-        Page_Automation: {
+        Page_ComplianceChange: {
             data: {
-                /** @description The ordered steps (see the module docs for each `type`). */
-                actions: Record<string, unknown>[];
-                /** @description Device filters and a time window, or `null`. */
-                conditions?: Record<string, unknown> | null;
                 /** Format: date-time */
-                created_at: string;
-                created_by?: components["schemas"]["UserId"] | null;
-                description?: string | null;
-                enabled: boolean;
-                /** @description Whether a webhook secret is set (the secret itself is never shown again). */
-                has_webhook_secret: boolean;
-                id: components["schemas"]["AutomationId"];
-                /**
-                 * Format: date-time
-                 * @description The last schedule slot that fired.
-                 */
-                last_slot_at?: string | null;
-                name: string;
-                /**
-                 * Format: date-time
-                 * @description The next schedule slot (schedule triggers).
-                 */
-                next_run_at?: string | null;
-                /** @description Channels told when a step fails and `on_failure` is `notify`. */
-                notify_channel_ids: components["schemas"]["NotificationChannelId"][];
-                /** @description `stop`, `continue` or `notify`. */
-                on_failure: string;
-                org_id: components["schemas"]["OrgId"];
-                /** @description `{"all": true}` or `{"site_ids": [...], "group_ids": [...], "device_ids": [...], "os_types": [...]}`. */
-                targets: Record<string, unknown>;
-                /** @description See the module docs: `{"type": "schedule"|"event"|"webhook"|"manual", …}`. */
-                trigger: Record<string, unknown>;
-                /** Format: date-time */
-                updated_at: string;
-            }[];
-            /** @description Pass as `cursor` to get the next page; absent on the last page. */
-            next_cursor?: string | null;
-        };
-        /** @description A page of a list. */
-        Page_AutomationRun: {
-            data: {
-                automation_id: components["schemas"]["AutomationId"];
-                automation_name: string;
-                /**
-                 * Format: int64
-                 * @description Nesting depth: 0, or 1..3 for runs started by a `run_automation` step.
-                 */
-                depth: number;
+                changed_at: string;
+                detail?: string | null;
+                device_id: components["schemas"]["DeviceId"];
+                hostname: string;
+                previous_status?: components["schemas"]["ComplianceStatus"] | null;
                 /** Format: int64 */
-                devices_failed: number;
-                /** Format: int64 */
-                devices_skipped: number;
-                /** Format: int64 */
-                devices_succeeded: number;
-                /** Format: int64 */
-                devices_targeted: number;
-                error?: string | null;
-                /** Format: date-time */
-                finished_at?: string | null;
-                id: components["schemas"]["AutomationRunId"];
-                org_id: components["schemas"]["OrgId"];
-                /**
-                 * Format: date-time
-                 * @description The schedule slot this run is for (schedule triggers).
-                 */
-                scheduled_for?: string | null;
-                /** Format: date-time */
-                started_at: string;
-                /** @description `pending`, `running`, `completed`, `failed`, `partial`, `interrupted` or `cancelled`. */
-                status: string;
-                trigger: components["schemas"]["AutomationRunTrigger"];
-                triggered_by?: components["schemas"]["UserId"] | null;
+                rule_index?: number | null;
+                status: components["schemas"]["ComplianceStatus"];
             }[];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
             next_cursor?: string | null;
@@ -3823,6 +3692,53 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of a list. */
+        Page_Policy: {
+            data: {
+                /** Format: int64 */
+                check_interval_minutes: number;
+                /** @description Devices by overall status (maintained as results arrive, never counted live). */
+                counts: components["schemas"]["ComplianceCounts"];
+                /** Format: date-time */
+                created_at: string;
+                created_by?: components["schemas"]["UserId"] | null;
+                description?: string | null;
+                enabled: boolean;
+                enforcement: components["schemas"]["Enforcement"];
+                id: components["schemas"]["PolicyId"];
+                name: string;
+                org_id: components["schemas"]["OrgId"];
+                /**
+                 * Format: int64
+                 * @description Remediation runs per device until it is compliant again (enforce mode).
+                 */
+                remediation_max_attempts: number;
+                remediation_script_id?: components["schemas"]["ScriptId"] | null;
+                rules: components["schemas"]["PolicyRule"][];
+                /**
+                 * @description `{"all": true}` or `{"site_ids": [...], "group_ids": [...], "device_ids": [...], "os_types": [...]}`
+                 *     (the alert-rule shape; groups may be dynamic).
+                 */
+                targets: Record<string, unknown>;
+                /** Format: date-time */
+                updated_at: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list. */
+        Page_PolicyComplianceSummary: {
+            data: {
+                counts: components["schemas"]["ComplianceCounts"];
+                enabled: boolean;
+                enforcement: components["schemas"]["Enforcement"];
+                name: string;
+                org_id: components["schemas"]["OrgId"];
+                policy_id: components["schemas"]["PolicyId"];
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list. */
         Page_ProcessInfo: {
             data: {
                 /** Format: float */
@@ -3967,6 +3883,133 @@ export interface components {
             action: string;
             resource: string;
         };
+        /** @description A desired-state policy. */
+        Policy: {
+            /** Format: int64 */
+            check_interval_minutes: number;
+            /** @description Devices by overall status (maintained as results arrive, never counted live). */
+            counts: components["schemas"]["ComplianceCounts"];
+            /** Format: date-time */
+            created_at: string;
+            created_by?: components["schemas"]["UserId"] | null;
+            description?: string | null;
+            enabled: boolean;
+            enforcement: components["schemas"]["Enforcement"];
+            id: components["schemas"]["PolicyId"];
+            name: string;
+            org_id: components["schemas"]["OrgId"];
+            /**
+             * Format: int64
+             * @description Remediation runs per device until it is compliant again (enforce mode).
+             */
+            remediation_max_attempts: number;
+            remediation_script_id?: components["schemas"]["ScriptId"] | null;
+            rules: components["schemas"]["PolicyRule"][];
+            /**
+             * @description `{"all": true}` or `{"site_ids": [...], "group_ids": [...], "device_ids": [...], "os_types": [...]}`
+             *     (the alert-rule shape; groups may be dynamic).
+             */
+            targets: Record<string, unknown>;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * @description `GET /api/v1/policies/{id}/compliance`: the aggregated counts and a page of devices
+         *     with their per-rule results.
+         */
+        PolicyCompliance: {
+            counts: components["schemas"]["ComplianceCounts"];
+            data: components["schemas"]["DeviceCompliance"][];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+            policy_id: components["schemas"]["PolicyId"];
+            rule_counts: components["schemas"]["RuleComplianceCounts"][];
+        };
+        /** @description One policy's counts (`GET /api/v1/policies/compliance-summary`). */
+        PolicyComplianceSummary: {
+            counts: components["schemas"]["ComplianceCounts"];
+            enabled: boolean;
+            enforcement: components["schemas"]["Enforcement"];
+            name: string;
+            org_id: components["schemas"]["OrgId"];
+            policy_id: components["schemas"]["PolicyId"];
+        };
+        /** @description `POST /api/v1/policies/{id}/evaluate`: checks queued now. */
+        PolicyEvaluation: {
+            policy_id: components["schemas"]["PolicyId"];
+            /**
+             * Format: int64
+             * @description Targeted devices a check was queued for.
+             */
+            queued: number;
+            /**
+             * Format: int64
+             * @description Targeted devices skipped: offline, quarantined, or a check already pending.
+             */
+            skipped: number;
+        };
+        /** Format: uuid */
+        PolicyId: string;
+        /** @description One desired-state rule. Wire form: `{"type": "file_exists", "path": "/etc/motd"}`. */
+        PolicyRule: {
+            name: string;
+            /** @enum {string} */
+            type: "service_running";
+        } | {
+            name: string;
+            /** @enum {string} */
+            type: "service_stopped";
+        } | {
+            min_version?: string | null;
+            name: string;
+            /** @enum {string} */
+            type: "package_installed";
+        } | {
+            name: string;
+            /** @enum {string} */
+            type: "package_absent";
+        } | {
+            content?: string | null;
+            mode?: string | null;
+            path: string;
+            sha256?: string | null;
+            /** @enum {string} */
+            type: "file_exists";
+        } | {
+            path: string;
+            /** @enum {string} */
+            type: "file_absent";
+        } | {
+            key: string;
+            path: string;
+            separator?: string | null;
+            /** @enum {string} */
+            type: "config_value";
+            value: string;
+        } | {
+            key: string;
+            /** @enum {string} */
+            type: "sysctl";
+            value: string;
+        } | {
+            name: string;
+            /** @enum {string} */
+            type: "user_present";
+        } | {
+            name: string;
+            /** @enum {string} */
+            type: "user_absent";
+        } | {
+            /** @enum {string} */
+            type: "firewall_enabled";
+        } | {
+            /** @enum {string} */
+            type: "disk_encryption";
+        } | {
+            script_id: components["schemas"]["ScriptId"];
+            /** @enum {string} */
+            type: "script";
+        };
         ProcessInfo: {
             /** Format: float */
             cpu_percent: number;
@@ -4024,6 +4067,29 @@ export interface components {
             id: components["schemas"]["RoleId"];
             name: string;
         };
+        /** @description Results of one rule across the devices that reported it. */
+        RuleComplianceCounts: components["schemas"]["ComplianceCounts"] & {
+            /**
+             * Format: int64
+             * @description Position of the rule in `rules` (0-based).
+             */
+            rule_index: number;
+        };
+        /** @description One rule's result on one device. */
+        RuleResult: {
+            /** @description What the agent saw at the last check, e.g. `installed 1.2.0 < 2.0`. */
+            detail?: string | null;
+            /** Format: int64 */
+            rule_index: number;
+            /** @description The rule's `type`. */
+            rule_type: string;
+            /**
+             * Format: date-time
+             * @description When the rule took this status (the device's `checked_at` is the last check).
+             */
+            since: string;
+            status: components["schemas"]["ComplianceStatus"];
+        };
         /** @description `POST /api/v1/alert-rules/from-template`: enable built-in rules for an organization. */
         RulesFromTemplate: {
             notification_channels?: components["schemas"]["NotificationChannelId"][];
@@ -4042,11 +4108,6 @@ export interface components {
              *     an agent that is not root can only run scripts as its own user.
              */
             user: string;
-        };
-        /** @description `POST /api/v1/automations/{id}/run` body (optional). */
-        RunAutomation: {
-            /** @description Only these of the automation's target devices; all of them when absent. */
-            device_ids?: components["schemas"]["DeviceId"][] | null;
         };
         Script: {
             category?: string | null;
@@ -4303,19 +4364,6 @@ export interface components {
             severity?: string | null;
             targets?: Record<string, unknown> | null;
         };
-        UpdateAutomation: {
-            actions?: Record<string, unknown>[] | null;
-            /** @description `null` removes the conditions. */
-            conditions?: Record<string, unknown> | null;
-            description?: string | null;
-            enabled?: boolean | null;
-            name?: string | null;
-            notify_channel_ids?: components["schemas"]["NotificationChannelId"][] | null;
-            on_failure?: string | null;
-            targets?: Record<string, unknown> | null;
-            /** @description Changing the type to `webhook` answers a new secret. */
-            trigger?: Record<string, unknown> | null;
-        };
         UpdateDevice: {
             display_name?: string | null;
             site_id?: components["schemas"]["SiteId"] | null;
@@ -4365,6 +4413,21 @@ export interface components {
             settings?: Record<string, unknown> | null;
             slug?: string | null;
             status?: string | null;
+        };
+        UpdatePolicy: {
+            /** Format: int32 */
+            check_interval_minutes?: number | null;
+            description?: string | null;
+            enabled?: boolean | null;
+            enforcement?: components["schemas"]["Enforcement"] | null;
+            name?: string | null;
+            /** Format: int32 */
+            remediation_max_attempts?: number | null;
+            remediation_script_id?: components["schemas"]["ScriptId"] | null;
+            /** @description New rules reset every device's results to `unknown` until its next check. */
+            rules?: components["schemas"]["PolicyRule"][] | null;
+            /** @description Devices that leave the targets lose their compliance rows. */
+            targets?: Record<string, unknown> | null;
         };
         UpdateRole: {
             description?: string | null;
@@ -6173,7 +6236,7 @@ export interface operations {
             };
         };
     };
-    summary: {
+    summary_audit_summary: {
         parameters: {
             query?: {
                 /** @description Page size, 1..=500 (default 50). */
@@ -6783,705 +6846,6 @@ export interface operations {
                 };
             };
             422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    get_run: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: components["schemas"]["AutomationRunId"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AutomationRunDetail"];
-                };
-            };
-            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Missing, invalid or expired bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    list_automations: {
-        parameters: {
-            query?: {
-                /** @description Page size, 1..=500 (default 50). */
-                limit?: number;
-                /** @description Opaque cursor from the previous page's `next_cursor`. */
-                cursor?: string;
-                org_id?: components["schemas"]["OrgId"];
-                /** @description `schedule`, `event`, `webhook` or `manual`. */
-                trigger_type?: string;
-                enabled?: boolean;
-                q?: string;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Page_Automation"];
-                };
-            };
-            /** @description Missing, invalid or expired bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    create_automations: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CreateAutomation"];
-            };
-        };
-        responses: {
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AutomationCreated"];
-                };
-            };
-            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Missing, invalid or expired bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The body is larger than this endpoint accepts */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The body is not `Content-Type: application/json` */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    get_automations: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: components["schemas"]["AutomationId"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Automation"];
-                };
-            };
-            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Missing, invalid or expired bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    delete_automations: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: components["schemas"]["AutomationId"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OkBody"];
-                };
-            };
-            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Missing, invalid or expired bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    update_automations: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: components["schemas"]["AutomationId"];
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["UpdateAutomation"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AutomationCreated"];
-                };
-            };
-            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Missing, invalid or expired bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The body is larger than this endpoint accepts */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The body is not `Content-Type: application/json` */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    run: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: components["schemas"]["AutomationId"];
-            };
-            cookie?: never;
-        };
-        requestBody?: {
-            content: {
-                "application/json": components["schemas"]["RunAutomation"] | null;
-            };
-        };
-        responses: {
-            202: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AutomationRunStarted"];
-                };
-            };
-            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Missing, invalid or expired bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The body is larger than this endpoint accepts */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The body is not `Content-Type: application/json` */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    runs: {
-        parameters: {
-            query?: {
-                /** @description Page size, 1..=500 (default 50). */
-                limit?: number;
-                /** @description Opaque cursor from the previous page's `next_cursor`. */
-                cursor?: string;
-                status?: string;
-            };
-            header?: never;
-            path: {
-                id: components["schemas"]["AutomationId"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Page_AutomationRun"];
-                };
-            };
-            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Missing, invalid or expired bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description A field or query parameter is invalid (named in `error.field`) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    webhook_call: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: components["schemas"]["AutomationId"];
-            };
-            cookie?: never;
-        };
-        /** @description Any JSON body, signed as sent */
-        requestBody: {
-            content: {
-                "application/json": string;
-            };
-        };
-        responses: {
-            202: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AutomationRunStarted"];
-                };
-            };
-            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The body is larger than this endpoint accepts */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description The body is not `Content-Type: application/json` */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description A field or query parameter is invalid (named in `error.field`) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    rotate_secret: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: components["schemas"]["AutomationId"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AutomationCreated"];
-                };
-            };
-            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Missing, invalid or expired bearer token */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11478,6 +10842,589 @@ export interface operations {
             };
             /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_policies: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                org_id?: components["schemas"]["OrgId"];
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Policy"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreatePolicy"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    summary_policies_compliance_summary: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                org_id?: components["schemas"]["OrgId"];
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_PolicyComplianceSummary"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["PolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["PolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OkBody"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["PolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdatePolicy"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    compliance: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                /** @description Only devices with this overall status. */
+                status?: components["schemas"]["ComplianceStatus"];
+                device_id?: components["schemas"]["DeviceId"];
+            };
+            header?: never;
+            path: {
+                id: components["schemas"]["PolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyCompliance"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    history: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                device_id?: components["schemas"]["DeviceId"];
+            };
+            header?: never;
+            path: {
+                id: components["schemas"]["PolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ComplianceChange"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    evaluate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["PolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyEvaluation"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
