@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ScriptParameter } from "../api/types";
 import {
+  automationErrorTarget,
   comparePaths,
   countSteps,
   describeStep,
@@ -107,7 +108,7 @@ describe("steps JSON", () => {
         value: "0",
         then: [{ key: "3", type: "notify", channel_ids: ["c1"], message: "cleaned {{hostname}}" }],
         else: [
-          { key: "4", type: "update_device", tags_add: "needs-care, disk", tags_remove: "healthy", fields: "owner=ops\nrole = web" },
+          { key: "4", type: "update_device", tags_add: "needs-care, disk", tags_remove: "healthy", display_name: "" },
           { key: "5", type: "wait", amount: "2", unit: "hours" },
           { key: "6", type: "condition", test: "output_contains", op: "eq", value: "No space", then: [{ key: "7", type: "run_automation", automation_id: "a9" }], else: [] },
         ],
@@ -121,7 +122,7 @@ describe("steps JSON", () => {
         if: { exit_code: { eq: 0 } },
         then: [{ type: "notify", channel_ids: ["c1"], message: "cleaned {{hostname}}" }],
         else: [
-          { type: "update_device", tags_add: ["needs-care", "disk"], tags_remove: ["healthy"], custom_fields: { owner: "ops", role: "web" } },
+          { type: "update_device", tags_add: ["needs-care", "disk"], tags_remove: ["healthy"] },
           { type: "wait", seconds: 7200 },
           { type: "condition", if: { output_contains: "No space" }, then: [{ type: "run_automation", automation_id: "a9" }], else: [] },
         ],
@@ -129,8 +130,7 @@ describe("steps JSON", () => {
     ]);
     const back = stepsFromJson(json, paramsOf);
     expect(back).not.toBeNull();
-    // Fields come back one name=value per line, trimmed.
-    expect(shape(back ?? [])).toEqual(JSON.parse(JSON.stringify(shape(steps)).replace("role = web", "role=web")));
+    expect(shape(back ?? [])).toEqual(shape(steps));
   });
 
   it("fills a script's parameter defaults and keeps a wait in the largest whole unit", () => {
@@ -145,6 +145,12 @@ describe("steps JSON", () => {
     expect(s).toMatchObject({ parameters: { path: "/var", days: "7" }, timeout: "" });
     expect(w).toMatchObject({ amount: "90", unit: "seconds" });
     expect(w2).toMatchObject({ amount: "5", unit: "minutes" });
+  });
+
+  it("renames the device with update_device's display_name", () => {
+    const json = stepsToJson([{ key: "1", type: "update_device", tags_add: "", tags_remove: "", display_name: " web-01 " }], paramsOf);
+    expect(json).toEqual([{ type: "update_device", display_name: "web-01" }]);
+    expect(stepsFromJson(json, paramsOf)?.[0]).toMatchObject({ display_name: "web-01", tags_add: "" });
   });
 
   it("sends a mistyped number as typed so the server names it", () => {
@@ -166,7 +172,7 @@ describe("step validation and server errors", () => {
       { key: "1", type: "run_script", script_id: "s-clean", parameters: { path: "", days: "x" }, timeout: "0" },
       cond([{ key: "3", type: "notify", channel_ids: [], message: " " }], [{ key: "4", type: "wait", amount: "1.5", unit: "minutes" }]),
       cond(),
-      { key: "6", type: "update_device", tags_add: "", tags_remove: "", fields: "owner" },
+      { key: "6", type: "update_device", tags_add: "", tags_remove: "", display_name: " " },
     ];
     (steps[1] as StepOf<"condition">).value = "zero";
     const e = validateSteps(steps, paramsOf);
@@ -175,7 +181,7 @@ describe("step validation and server errors", () => {
     expect(e.get("1.then.0")).toEqual({ channel_ids: "Choose at least one channel.", message: "Write the message." });
     expect(e.get("1.else.0")).toEqual({ seconds: "A whole number, 1 or more." });
     expect(e.get("2")).toEqual({ _: "Add a step to “then” or “else”." });
-    expect(e.get("3")).toEqual({ tags_add: "Add or remove a tag, or set a field.", custom_fields: "One name=value per line." });
+    expect(e.get("3")).toEqual({ tags_add: "Add or remove a tag, or rename the device." });
     expect(validateSteps([], paramsOf).get("")).toEqual({ _: "Add at least one step." });
     expect(validateSteps([script()], paramsOf).size).toBe(0);
   });
@@ -262,8 +268,27 @@ describe("run views", () => {
 
   it("describes steps in words", () => {
     expect(describeStep({ key: "1", type: "wait", amount: "1", unit: "hours" })).toBe("Wait 1 hour");
-    expect(describeStep({ key: "1", type: "update_device", tags_add: "a", tags_remove: "b", fields: "" })).toBe("Update the device: +a −b");
+    expect(describeStep({ key: "1", type: "update_device", tags_add: "a", tags_remove: "b", display_name: "" })).toBe("Update the device: +a −b");
     expect(describeStep(cond(), {})).toBe("If exit code = 0");
     expect(describeStep(script("s1"), { script: (id) => (id === "s1" ? "Clean temp" : undefined) })).toBe("Run Clean temp");
+  });
+});
+
+describe("server errors in the builder", () => {
+  it.each([
+    ["trigger.cron", { section: "trigger", input: "cron" }],
+    ["trigger", { section: "trigger", input: "_" }],
+    ["trigger.timezone", { section: "trigger", input: "timezone" }],
+    ["conditions.time_window.start", { section: "conditions", input: "start" }],
+    ["conditions.time_window.days[0]", { section: "conditions", input: "days" }],
+    ["conditions.os_types[1]", { section: "conditions", input: "_" }],
+    ["actions[1].then[0].seconds", { section: "actions", key: "1.then.0", input: "seconds" }],
+    ["actions", { section: "actions", key: "", input: "_" }],
+    ["targets.group_ids[0]", { section: "targets" }],
+    ["notify_channel_ids[0]", { section: "notify_channel_ids" }],
+    ["name", { section: "name" }],
+    ["something_else", { section: "_form" }],
+  ])("%s", (field, target) => {
+    expect(automationErrorTarget(field)).toEqual(target);
   });
 });

@@ -219,7 +219,7 @@ export type EditStep = Keyed &
   (
     | { type: "run_script"; script_id: string; parameters: ParamValues; timeout: string }
     | { type: "notify"; channel_ids: string[]; message: string }
-    | { type: "update_device"; tags_add: string; tags_remove: string; fields: string }
+    | { type: "update_device"; tags_add: string; tags_remove: string; display_name: string }
     | { type: "run_automation"; automation_id: string }
     | { type: "wait"; amount: string; unit: WaitUnit }
     | { type: "condition"; test: ConditionTest; op: ExitOp; value: string; then: EditStep[]; else: EditStep[] }
@@ -237,7 +237,7 @@ export function newStep(type: StepType): EditStep {
     case "notify":
       return { key, type, channel_ids: [], message: "" };
     case "update_device":
-      return { key, type, tags_add: "", tags_remove: "", fields: "" };
+      return { key, type, tags_add: "", tags_remove: "", display_name: "" };
     case "run_automation":
       return { key, type, automation_id: "" };
     case "wait":
@@ -340,16 +340,6 @@ function waitSeconds(s: StepOf<"wait">): number | string {
   return typeof n === "number" ? n * mult : n;
 }
 
-function fieldsToJson(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split("\n")) {
-    const eq = line.indexOf("=");
-    if (eq <= 0) continue;
-    out[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
-  }
-  return out;
-}
-
 export function stepToJson(s: EditStep, paramsOf: ParamsOf): Record<string, unknown> {
   switch (s.type) {
     case "run_script": {
@@ -363,10 +353,9 @@ export function stepToJson(s: EditStep, paramsOf: ParamsOf): Record<string, unkn
       const out: Record<string, unknown> = { type: s.type };
       const add = splitList(s.tags_add);
       const remove = splitList(s.tags_remove);
-      const fields = fieldsToJson(s.fields);
       if (add.length) out.tags_add = add;
       if (remove.length) out.tags_remove = remove;
-      if (Object.keys(fields).length) out.custom_fields = fields;
+      if (s.display_name.trim()) out.display_name = s.display_name.trim();
       return out;
     }
     case "run_automation":
@@ -404,8 +393,7 @@ export function stepFromJson(v: unknown, paramsOf: ParamsOf): EditStep | null {
     case "notify":
       return { key, type: "notify", channel_ids: strings(v.channel_ids), message: typeof v.message === "string" ? v.message : "" };
     case "update_device": {
-      const fields = isObj(v.custom_fields) ? Object.entries(v.custom_fields).map(([k, x]) => `${k}=${text(x)}`) : [];
-      return { key, type: "update_device", tags_add: strings(v.tags_add).join(", "), tags_remove: strings(v.tags_remove).join(", "), fields: fields.join("\n") };
+      return { key, type: "update_device", tags_add: strings(v.tags_add).join(", "), tags_remove: strings(v.tags_remove).join(", "), display_name: typeof v.display_name === "string" ? v.display_name : "" };
     }
     case "run_automation":
       return { key, type: "run_automation", automation_id: typeof v.automation_id === "string" ? v.automation_id : "" };
@@ -456,8 +444,7 @@ export function validateSteps(steps: EditStep[], paramsOf: ParamsOf): StepErrors
       if (s.channel_ids.length === 0) e.channel_ids = "Choose at least one channel.";
       if (!s.message.trim()) e.message = "Write the message.";
     } else if (s.type === "update_device") {
-      if (!splitList(s.tags_add).length && !splitList(s.tags_remove).length && !Object.keys(fieldsToJson(s.fields)).length) e.tags_add = "Add or remove a tag, or set a field.";
-      if (s.fields.split("\n").some((l) => l.trim() && l.indexOf("=") <= 0)) e.custom_fields = "One name=value per line.";
+      if (!splitList(s.tags_add).length && !splitList(s.tags_remove).length && !s.display_name.trim()) e.tags_add = "Add or remove a tag, or rename the device.";
     } else if (s.type === "run_automation") {
       if (!s.automation_id) e.automation_id = "Choose an automation.";
     } else if (s.type === "wait") {
@@ -473,7 +460,7 @@ export function validateSteps(steps: EditStep[], paramsOf: ParamsOf): StepErrors
 }
 
 /** Which builder input a step's JSON key belongs to. */
-const STEP_INPUTS = new Set(["type", "script_id", "parameters", "timeout_seconds", "channel_ids", "message", "tags_add", "tags_remove", "custom_fields", "automation_id", "seconds", "if"]);
+const STEP_INPUTS = new Set(["type", "script_id", "parameters", "timeout_seconds", "channel_ids", "message", "tags_add", "tags_remove", "display_name", "automation_id", "seconds", "if"]);
 
 export interface StepTarget {
   /** The step's path text ("" = the list as a whole). */
@@ -570,4 +557,37 @@ export function pathLabel(p: string): string {
     .split(".")
     .map((x) => (/^\d+$/.test(x) ? String(Number(x) + 1) : x))
     .join(" → ");
+}
+
+// ---------------------------------------------------------------- server errors
+export type AutomationSection = "name" | "description" | "org_id" | "enabled" | "trigger" | "targets" | "conditions" | "actions" | "on_failure" | "notify_channel_ids" | "_form";
+
+/**
+ * Where a 422's field path lands in the builder: the section, and within it the input
+ * (`trigger.cron` → trigger/cron, `conditions.time_window.start` → conditions/start,
+ * `actions[1].then[0].seconds` → actions/"1.then.0" + seconds, `notify_channel_ids[0]` →
+ * notify_channel_ids). Unknown fields go to the form's own notice.
+ */
+export function automationErrorTarget(field: string): { section: AutomationSection; key?: string; input?: string } {
+  const step = stepTarget(field);
+  if (step) return { section: "actions", key: step.path, input: step.input };
+  const [head, ...rest] = field.split(/[.[]/);
+  const last = rest.filter((x) => x && !/^\d+\]?$/.test(x)).pop();
+  switch (head) {
+    case "trigger":
+      return { section: "trigger", input: last ?? "_" };
+    case "conditions":
+      // The window's inputs have their own place; the device filters share the section's.
+      return { section: "conditions", input: last && ["days", "start", "end", "timezone"].includes(last) ? last : "_" };
+    case "name":
+    case "description":
+    case "org_id":
+    case "enabled":
+    case "targets":
+    case "on_failure":
+    case "notify_channel_ids":
+      return { section: head };
+    default:
+      return { section: "_form" };
+  }
 }
