@@ -223,32 +223,30 @@ export function countsView(c: Counts): CountsView {
   return { total, percent: total ? Math.floor((c.compliant / total) * 100) : null, segments };
 }
 
-/** One rule's result on one device, as the compliance endpoint gives it. */
+/** One rule's result on one device, as the compliance endpoint gives it (fields used here). */
 export interface RuleResult {
   rule_index: number;
   status: string;
   detail?: string | null;
-  checked_at?: string | null;
 }
 
-export interface DeviceCompliance {
+export interface DeviceCompliance<R extends RuleResult = RuleResult> {
   device_id: string;
   hostname: string;
   status: string;
-  checked_at?: string | null;
-  rules: RuleResult[];
+  rules: R[];
 }
 
-export interface DeviceRow extends DeviceCompliance {
-  /** The rules not compliant, worst first, with the rule they check. */
-  failing: Array<RuleResult & { rule: string }>;
-}
+export type DeviceRow<D extends DeviceCompliance = DeviceCompliance> = D & {
+  /** The rules not compliant, worst first, with the rule they check in words. */
+  failing: Array<D["rules"][number] & { rule: string }>;
+};
 
 /**
  * The per-device table: worst devices first (then by hostname), each with the rules that are
  * not compliant described from the policy's rules.
  */
-export function deviceRows(devices: DeviceCompliance[], rules: unknown[]): DeviceRow[] {
+export function deviceRows<D extends DeviceCompliance>(devices: D[], rules: readonly unknown[]): Array<DeviceRow<D>> {
   return devices
     .map((d) => ({
       ...d,
@@ -258,15 +256,4 @@ export function deviceRows(devices: DeviceCompliance[], rules: unknown[]): Devic
         .map((r) => ({ ...r, rule: describeRule(rules[r.rule_index]) })),
     }))
     .sort((a, b) => (SEVERITY[a.status] ?? 2) - (SEVERITY[b.status] ?? 2) || a.hostname.localeCompare(b.hostname));
-}
-
-/** Per rule: how many devices are in each status (from the device rows; a page's worth). */
-export function ruleCounts(devices: DeviceCompliance[], ruleCount: number): Array<Record<ComplianceStatus, number>> {
-  const out = Array.from({ length: ruleCount }, () => ({ compliant: 0, non_compliant: 0, unknown: 0, error: 0 }));
-  for (const d of devices)
-    for (const r of d.rules) {
-      const slot = out[r.rule_index];
-      if (slot && r.status in slot) slot[r.status as ComplianceStatus] += 1;
-    }
-  return out;
 }
