@@ -723,7 +723,6 @@ api_type! {
 // ---------------------------------------------------------------- devices, scripts (issue 3)
 
 mod automations;
-#[allow(unused_imports)] // until issue 13's wire types land
 pub use automations::*;
 mod devices;
 pub use devices::*;

@@ -66,6 +66,14 @@ fn tags_of(v: &Value) -> Vec<String> {
 }
 
 impl DeviceRow {
+    pub(crate) fn id(&self) -> Uuid {
+        self.id
+    }
+
+    pub(crate) fn site_id(&self) -> Uuid {
+        self.site_id
+    }
+
     pub(crate) fn facts(&self) -> DeviceFacts {
         DeviceFacts {
             os_type: self.os_type.clone(),
