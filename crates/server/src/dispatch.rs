@@ -10,10 +10,13 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use breeze_proto::agent::{Command, CommandEnvelope, SignedCommand, sign_command};
-use breeze_proto::ids::{CommandId, DeviceId, OrgId, UserId};
+use breeze_proto::agent::{
+    Command, CommandEnvelope, RunScriptPayload, SignedCommand, sign_command,
+};
+use breeze_proto::ids::{CommandId, DeviceId, ExecutionId, OrgId, UserId};
 use breeze_store::command_sweeps::Settled;
 use breeze_store::commands::{self, NewCommand};
+use breeze_store::scripts::{self, NewExecution};
 use chrono::Duration;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -126,6 +129,74 @@ pub async fn queue(
     .await?;
     state.hub.notify(device);
     Ok(id)
+}
+
+/// One script run on one device, for [`queue_script_tx`].
+pub struct ScriptRun<'a> {
+    pub script: &'a breeze_proto::api::Script,
+    pub language: breeze_proto::agent::ScriptLanguage,
+    /// Checked against the script's schema.
+    pub parameters: &'a std::collections::BTreeMap<String, String>,
+    pub device: DeviceId,
+    pub org: OrgId,
+    pub triggered_by: Option<UserId>,
+    /// `manual`, `automation`, …
+    pub trigger_type: &'a str,
+    /// The script's own timeout unless given.
+    pub timeout_secs: Option<i64>,
+}
+
+/// Signs and queues a run_script command and inserts its execution row, inside `tx` (the
+/// caller commits, then wakes the device with `state.hub.notify`). Answers the ids.
+pub async fn queue_script_tx(
+    state: &AppState,
+    tx: &mut breeze_store::Tx,
+    r: &ScriptRun<'_>,
+) -> ApiResult<(CommandId, ExecutionId)> {
+    let command_id = CommandId::new();
+    let execution_id = ExecutionId::new();
+    let timeout = r.timeout_secs.unwrap_or(r.script.timeout_seconds);
+    let command = Command::RunScript(RunScriptPayload {
+        execution_id: Some(execution_id),
+        script_id: Some(r.script.id),
+        script_version: u32::try_from(r.script.version).ok(),
+        language: r.language,
+        content: r.script.content.clone(),
+        parameters: r.parameters.clone(),
+        timeout_secs: u64::try_from(timeout).unwrap_or(300),
+        run_as: r.script.run_as.clone(),
+    });
+    let signed = sign(state, r.device, command_id, &command, default_ttl(state))?;
+    let now = state.now();
+    commands::enqueue_tx(
+        tx,
+        &NewCommand {
+            device_id: r.device,
+            org_id: r.org,
+            signed: &signed,
+            created_by: r.triggered_by,
+            created_at: now,
+            timeout_secs: Some(timeout),
+        },
+    )
+    .await?;
+    scripts::insert_execution_tx(
+        tx,
+        &NewExecution {
+            id: execution_id,
+            script_id: r.script.id,
+            script_version: r.script.version,
+            device_id: r.device,
+            org_id: r.org,
+            command_id,
+            triggered_by: r.triggered_by,
+            trigger_type: r.trigger_type,
+            parameters: serde_json::json!(r.parameters),
+        },
+        now,
+    )
+    .await?;
+    Ok((command_id, execution_id))
 }
 
 /// Tells the live streams about commands the server settled itself (cancelled by a

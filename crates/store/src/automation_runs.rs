@@ -7,7 +7,7 @@
 //! is found by [`stale_running`] and resumed or marked interrupted by the executor.
 
 use crate::StoreError;
-use crate::db::{Db, Q};
+use crate::db::{Db, Q, Tx};
 use crate::listing::ListOpts;
 use crate::tenancy;
 use breeze_core::Scope;
@@ -138,6 +138,8 @@ pub struct NewRun {
     pub scheduled_for: Option<DateTime<Utc>>,
     pub depth: i64,
     pub chain: Vec<AutomationId>,
+    /// `{"actions", "on_failure", "notify_channel_ids"}` as the run started.
+    pub spec: Value,
     /// The first step's path (`None`: no steps).
     pub first_step: Option<String>,
 }
@@ -156,8 +158,8 @@ pub async fn create(
         .exec(
             Q::new(
                 "INSERT INTO automation_runs (id, automation_id, org_id, status, trigger_type, trigger_context, \
-                 triggered_by, scheduled_for, depth, chain, devices_targeted, devices_succeeded, devices_failed, \
-                 devices_skipped, started_at) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
+                 triggered_by, scheduled_for, depth, chain, spec, devices_targeted, devices_succeeded, devices_failed, \
+                 devices_skipped, started_at) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
             )
             .bind(r.id)
             .bind(r.automation_id)
@@ -168,6 +170,7 @@ pub async fn create(
             .bind(r.scheduled_for)
             .bind(r.depth)
             .bind(serde_json::json!(r.chain))
+            .bind(r.spec.clone())
             .bind(devices.len() as i64)
             .bind(skipped)
             .bind(now),
@@ -219,6 +222,19 @@ pub async fn chain_for_system(db: &Db, id: AutomationRunId) -> Result<Vec<Uuid>,
     let mut v = c.chain.0;
     v.push(c.automation_id);
     Ok(v)
+}
+
+/// The run's spec (`{"actions", "on_failure", "notify_channel_ids"}`) and depth.
+pub async fn spec_for_system(db: &Db, id: AutomationRunId) -> Result<(Value, i64), StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct S {
+        spec: Json<Value>,
+        depth: i64,
+    }
+    let s: S = db
+        .one(Q::new("SELECT spec, depth FROM automation_runs WHERE id = ?").bind(id))
+        .await?;
+    Ok((s.spec.0, s.depth))
 }
 
 /// Marks a run `running` once its first device starts.
@@ -550,6 +566,28 @@ pub async fn cancel_open(
         .bind(run),
     )
     .await
+}
+
+/// Inside the transaction that queued a run_script command: the device row now waits on it.
+pub async fn wait_on_command_tx(
+    tx: &mut Tx,
+    id: Uuid,
+    command: CommandId,
+    execution: ExecutionId,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    tx.exec(
+        Q::new(
+            "UPDATE automation_run_devices SET status = 'waiting', command_id = ?, execution_id = ?, \
+             wait_until = NULL, updated_at = ? WHERE id = ?",
+        )
+        .bind(command)
+        .bind(execution)
+        .bind(now)
+        .bind(id),
+    )
+    .await?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------- step log

@@ -147,6 +147,8 @@ pub struct NewDelivery {
     pub event: String,
     pub escalation_step: Option<i64>,
     pub idempotency_key: String,
+    /// The text of a notice that is not about an alert (`automation.notify`).
+    pub message: Option<String>,
 }
 
 /// The idempotency key of an alert notification: the same for every attempt, retry and
@@ -177,8 +179,8 @@ pub async fn queue(
         .exec(
             Q::new(
                 "INSERT INTO alert_deliveries (id, org_id, alert_id, channel_id, event, escalation_step, \
-                 status, attempts, idempotency_key, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+                 status, attempts, idempotency_key, message, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
             )
             .bind(id.0)
             .bind(d.org_id)
@@ -187,6 +189,7 @@ pub async fn queue(
             .bind(d.event.as_str())
             .bind(d.escalation_step)
             .bind(d.idempotency_key.as_str())
+            .bind(d.message.clone())
             .bind(now)
             .bind(now),
         )
@@ -258,13 +261,14 @@ pub struct DeliveryRecord {
     pub status: String,
     pub attempts: i64,
     pub idempotency_key: String,
+    pub message: Option<String>,
 }
 
 pub async fn load(db: &Db, id: DeliveryId) -> Result<Option<DeliveryRecord>, StoreError> {
     db.optional(
         Q::new(
             "SELECT id, org_id, alert_id, channel_id, event, escalation_step, status, attempts, \
-             idempotency_key FROM alert_deliveries WHERE id = ?",
+             idempotency_key, message FROM alert_deliveries WHERE id = ?",
         )
         .bind(id.0),
     )

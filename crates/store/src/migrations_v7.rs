@@ -82,6 +82,9 @@ pub(crate) fn v7() -> Vec<Step> {
             int("depth"),
             // The automations above this run (run_automation chain), for cycle checks.
             json("chain"),
+            // The automation's actions, on_failure and notify channels when the run started:
+            // an edit never changes the steps of a run under way.
+            json("spec"),
             int("devices_targeted"),
             int("devices_succeeded"),
             int("devices_failed"),

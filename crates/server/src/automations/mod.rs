@@ -8,6 +8,7 @@ use breeze_proto::ids::{
 };
 
 pub mod executor;
+pub mod model;
 pub mod schedule;
 pub mod triggers;
 pub mod webhook;

@@ -120,6 +120,7 @@ async fn queue(
             channel_id: channel,
             event: event.to_string(),
             escalation_step: step,
+            message: None,
             idempotency_key: deliveries::idempotency_key(alert, channel, event, step),
         },
         i64::from(state.config.outbound.max_attempts),
@@ -233,6 +234,7 @@ async fn mail_step(
         idempotency_key: "",
         org_name: &info.org_name,
         sent_at: state.now(),
+        message: None,
     };
     let subject = format!("[Breeze] {}", notice.summary());
     for addr in to {
@@ -383,6 +385,7 @@ async fn try_deliver(
             idempotency_key: &d.idempotency_key,
             org_name: &org_name,
             sent_at: state.now(),
+            message: d.message.as_deref(),
         };
         channels::send(state, &c, &n).await
     } else {

@@ -419,12 +419,17 @@ pub struct Notice<'a> {
     pub idempotency_key: &'a str,
     pub org_name: &'a str,
     pub sent_at: chrono::DateTime<chrono::Utc>,
+    /// The text of a notice not about an alert (`automation.notify`).
+    pub message: Option<&'a str>,
 }
 
 impl Notice<'_> {
     /// One line: `[CRITICAL] CPU high: cpu_percent above 90 on web-01`.
     pub fn summary(&self) -> String {
         match self.alert {
+            None if self.message.is_some() => {
+                format!("Breeze automation notice for {}", self.org_name)
+            }
             None => format!("Breeze test notification for {}", self.org_name),
             Some(a) => {
                 let what = match self.event {
@@ -445,12 +450,13 @@ impl Notice<'_> {
 
     /// Several lines: rule, device, severity, status, time and the values that fired it.
     pub fn details(&self) -> String {
-        match self.alert {
-            None => format!(
+        match (self.alert, self.message) {
+            (None, Some(m)) => m.to_string(),
+            (None, None) => format!(
                 "This is a test notification from Breeze for {}. If you can read it, the channel works.",
                 self.org_name
             ),
-            Some(a) => {
+            (Some(a), _) => {
                 let mut s = format!(
                     "Rule: {}\nDevice: {}\nOrganization: {}\nSeverity: {}\nStatus: {}\nTriggered: {}\n",
                     a.rule_name.as_deref().unwrap_or("(deleted rule)"),
@@ -491,6 +497,7 @@ impl Notice<'_> {
             "idempotency_key": self.idempotency_key,
             "sent_at": self.sent_at,
             "escalation_step": self.escalation_step,
+            "message": self.message,
             "alert": alert,
             "device": device,
             "rule": rule,

@@ -230,6 +230,7 @@ async fn send_test(
             channel_id: id,
             event: "test".into(),
             escalation_step: None,
+            message: None,
             idempotency_key: key.clone(),
         },
         state.now(),
@@ -246,6 +247,7 @@ async fn send_test(
         idempotency_key: &key,
         org_name: &org_name,
         sent_at: state.now(),
+        message: None,
     };
     let result = channels::send(&state, &c, &notice).await;
     let now = state.now();

@@ -15,16 +15,15 @@ use breeze_core::json_limits;
 use breeze_core::permissions::{Action, Resource};
 use breeze_core::script_params;
 use breeze_core::validate;
-use breeze_proto::agent::{Command, RunAs, RunScriptPayload, ScriptLanguage};
+use breeze_proto::agent::{RunAs, ScriptLanguage};
 use breeze_proto::api::vocab;
 use breeze_proto::api::{
     CreateScript, Data, ErrorBody, ExecuteScript, ExecutionListQuery, ExecutionRef, ListParams,
     OkBody, Page, Script, ScriptExecution, ScriptListQuery, UpdateScript,
 };
-use breeze_proto::ids::{CommandId, DeviceId, ExecutionId, ScriptId};
-use breeze_store::commands::{self, NewCommand};
+use breeze_proto::ids::{DeviceId, ExecutionId, ScriptId};
 use breeze_store::listing::check_search;
-use breeze_store::scripts::{self, NewExecution};
+use breeze_store::scripts;
 use breeze_store::{device_groups, devices, orgs, sites};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -42,7 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 const MAX_CONTENT: usize = 256 * 1024;
 
-fn language(field: &str, l: &str) -> ApiResult<ScriptLanguage> {
+pub(crate) fn language(field: &str, l: &str) -> ApiResult<ScriptLanguage> {
     let l = one_of(field, l, vocab::SCRIPT_LANGUAGES)?;
     serde_json::from_value(json!(l)).map_err(|_| ApiError::validation(field, "unknown language"))
 }
@@ -450,51 +449,22 @@ async fn execute(
         ));
     }
 
-    let now = state.now();
-    let ttl = dispatch::default_ttl(&state);
-    let timeout = u64::try_from(script.timeout_seconds).unwrap_or(300);
     let mut out = Vec::with_capacity(targets.len());
     let mut tx = state.db.begin().await?;
     for d in &targets {
-        let command_id = CommandId::new();
-        let execution_id = ExecutionId::new();
-        let command = Command::RunScript(RunScriptPayload {
-            execution_id: Some(execution_id),
-            script_id: Some(script.id),
-            script_version: u32::try_from(script.version).ok(),
-            language: lang,
-            content: script.content.clone(),
-            parameters: params.clone(),
-            timeout_secs: timeout,
-            run_as: script.run_as.clone(),
-        });
-        let signed = dispatch::sign(&state, d.id, command_id, &command, ttl)?;
-        commands::enqueue_tx(
+        let (_, execution_id) = dispatch::queue_script_tx(
+            &state,
             &mut tx,
-            &NewCommand {
-                device_id: d.id,
-                org_id: d.org_id,
-                signed: &signed,
-                created_by: Some(auth.user_id()),
-                created_at: now,
-                timeout_secs: Some(script.timeout_seconds),
-            },
-        )
-        .await?;
-        scripts::insert_execution_tx(
-            &mut tx,
-            &NewExecution {
-                id: execution_id,
-                script_id: script.id,
-                script_version: script.version,
-                device_id: d.id,
-                org_id: d.org_id,
-                command_id,
+            &dispatch::ScriptRun {
+                script: &script,
+                language: lang,
+                parameters: &params,
+                device: d.id,
+                org: d.org_id,
                 triggered_by: Some(auth.user_id()),
                 trigger_type: "manual",
-                parameters: json!(params),
+                timeout_secs: None,
             },
-            now,
         )
         .await?;
         out.push(ExecutionRef {

@@ -958,6 +958,7 @@ async fn a_delivery_whose_last_attempt_died_with_its_worker_ends_failed() {
                 channel_id: hook.channel.id,
                 event: event.into(),
                 escalation_step: None,
+                message: None,
                 idempotency_key: breeze_store::deliveries::idempotency_key(
                     alert.id,
                     hook.channel.id,

@@ -72,6 +72,7 @@ fn new_run(a: AutomationId, org: OrgId, slot: Option<chrono::DateTime<Utc>>) -> 
         scheduled_for: slot,
         depth: 0,
         chain: vec![],
+        spec: json!({}),
         first_step: Some("0".into()),
     }
 }
