@@ -101,7 +101,7 @@ export async function automationRun(
   if (texts.length !== 3) throw new Error(`the step log shows ${texts.length} rows, expected 3 (script, condition, else step): ${JSON.stringify(texts)}`);
   const [scriptRow, condRow, elseRow] = texts;
   if (!/^1 1 Run a script/.test(scriptRow) || !scriptRow.includes(v.marker) || !/\b3\b/.test(scriptRow)) throw new Error(`the script step reads “${scriptRow}” (expected its output ${v.marker} and exit code 3)`);
-  if (!/^2 2 Condition/.test(condRow) || !/\bcompleted\b/.test(condRow)) throw new Error(`the condition step reads “${condRow}”`);
+  if (!/^2 2 Condition/.test(condRow) || !/\bcompleted\b/.test(condRow) || !condRow.includes("else branch")) throw new Error(`the condition step reads “${condRow}” (expected it to say it took the else branch)`);
   if (!/^3 2 → else → 1 Update the device completed/.test(elseRow)) throw new Error(`the third step is not the else branch's, completed: “${elseRow}”`);
   if (texts.some((t) => t.includes("→ then →"))) throw new Error("the then branch ran");
   const finalStatus = (await status.innerText()).trim();

@@ -117,6 +117,14 @@ export type EscalationStep = S["EscalationStep"];
 export type CreateAlertRule = S["CreateAlertRule"];
 export type AlertListQuery = ListQuery<"/api/v1/alerts">;
 
+// ---------------------------------------------------------------- automations and policies
+export type Automation = S["Automation"];
+export type AutomationCreated = S["AutomationCreated"];
+export type AutomationRun = S["AutomationRun"];
+export type AutomationRunDetail = S["AutomationRunDetail"];
+export type AutomationRunDevice = S["AutomationRunDevice"];
+export type AutomationStepLog = S["AutomationStepLog"];
+
 /** One message of the live event stream. */
 export type LiveEvent = S["LiveEvent"];
 export type AgentDownload = S["AgentDownload"];

@@ -101,7 +101,7 @@ function DeviceResult({ d }: { d: AutomationRunDevice }) {
                   <Td className="text-muted-fg">{s.index + 1}</Td>
                   <Td>
                     <div style={{ paddingLeft: `${pathDepth(s.path) * 1}rem` }}>
-                      <span className="font-mono text-xs text-muted-fg">{pathLabel(s.path)}</span> <span className="font-medium">{STEP_LABELS[s.step_type as StepType] ?? s.step_type}</span>
+                      <span className="font-mono text-xs text-muted-fg">{pathLabel(s.path)}</span> <span className="font-medium">{STEP_LABELS[s.type as StepType] ?? s.type}</span>
                     </div>
                   </Td>
                   <Td>
