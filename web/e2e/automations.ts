@@ -15,8 +15,13 @@ interface Named {
   name: string;
 }
 
+/** JSON with object keys sorted (the server stores JSON objects with sorted keys). */
+function canon(v: unknown): string {
+  return JSON.stringify(v, (_, x: unknown) => (x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+}
+
 /** An item of a builder list by its accessible name (the step or rule's own `<li>`). */
-const item = (page: Page, name: string): Locator => page.getByRole("listitem", { name, exact: true });
+const item = (within: Page | Locator, name: string): Locator => within.getByRole("listitem", { name, exact: true });
 
 interface StepLog {
   index: number;
@@ -45,33 +50,35 @@ export async function automationRun(
   await page.getByRole("link", { name: "New automation" }).first().click();
   await page.getByRole("heading", { name: "New automation" }).waitFor();
   await settled(page);
-  await page.getByLabel("Name", { exact: true }).fill(v.name);
-  const orgSelect = page.getByLabel("Organization", { exact: true });
+  // The builder's inputs (the header's organization switcher is labelled "Organization" too).
+  const main = page.getByRole("main");
+  await main.getByLabel("Name", { exact: true }).fill(v.name);
+  const orgSelect = main.getByLabel("Organization", { exact: true });
   if (await orgSelect.count()) await choose(orgSelect, v.org.name);
-  await choose(page.getByLabel("Trigger", { exact: true }), "Manual");
+  await choose(main.getByLabel("Trigger", { exact: true }), "Manual");
   // Targets: the dynamic group (its rule picks the device by hostname).
-  await page.getByLabel("Chosen sites, groups, devices or OS").check();
-  await page.getByRole("checkbox", { name: v.group, exact: true }).check();
+  await main.getByLabel("Chosen sites, groups, devices or OS").check();
+  await main.getByRole("checkbox", { name: v.group, exact: true }).check();
 
   // Step 1: the script; step 2: a condition on its exit code with a step in each branch.
-  await choose(page.getByLabel("Step 1 type"), "Run a script");
-  await choose(page.getByLabel("Step 1 script"), v.script);
-  await page.getByRole("button", { name: "Add step", exact: true }).click();
-  await choose(page.getByLabel("Step 2 type"), "Condition (if / else)");
-  await choose(page.getByLabel("Step 2 test"), "Exit code of the previous step");
-  await choose(page.getByLabel("Comparison"), "=");
-  await page.getByLabel("Step 2 exit code").fill("0");
+  await choose(main.getByLabel("Step 1 type"), "Run a script");
+  await choose(main.getByLabel("Step 1 script"), v.script);
+  await main.getByRole("button", { name: "Add step", exact: true }).click();
+  await choose(main.getByLabel("Step 2 type"), "Condition (if / else)");
+  await choose(main.getByLabel("Step 2 test"), "Exit code of the previous step");
+  await choose(main.getByLabel("Comparison"), "=");
+  await main.getByLabel("Step 2 exit code").fill("0");
   for (const [branch, tag] of [
     ["then", "e2e-then"],
     ["else", "e2e-else"],
   ] as const) {
-    await page.getByRole("button", { name: `Add step to Step 2 ${branch}`, exact: true }).click();
+    await main.getByRole("button", { name: `Add step to Step 2 ${branch}`, exact: true }).click();
     const name = `Step 2 → ${branch} → 1`;
-    await choose(page.getByLabel(`${name} type`), "Update the device");
-    await item(page, name).getByLabel("Add tags").fill(tag);
+    await choose(main.getByLabel(`${name} type`), "Update the device");
+    await item(main, name).getByLabel("Add tags").fill(tag);
   }
   await s.shot("automation-builder");
-  await page.getByRole("button", { name: "Create automation" }).click();
+  await main.getByRole("button", { name: "Create automation" }).click();
   await page.getByRole("heading", { name: v.name, exact: true }).waitFor();
   await page.waitForURL(/\/automations\/[0-9a-f-]{36}$/);
   const automation = await findByName<Named & { trigger: { type: string }; targets: { group_ids?: string[] }; actions: Array<Record<string, unknown>> }>(
@@ -79,11 +86,11 @@ export async function automationRun(
     `/api/v1/automations?org_id=${v.org.id}`,
     v.name,
   );
-  const want = JSON.stringify([
+  const want = canon([
     { type: "run_script", parameters: {} },
     { type: "condition", if: { exit_code: { eq: 0 } }, then: [{ type: "update_device", tags_add: ["e2e-then"] }], else: [{ type: "update_device", tags_add: ["e2e-else"] }] },
   ]);
-  const got = JSON.stringify(automation.actions.map(({ script_id: _, ...rest }) => rest));
+  const got = canon(automation.actions.map(({ script_id: _, ...rest }) => rest));
   if (automation.trigger.type !== "manual" || automation.targets.group_ids?.length !== 1 || got !== want) throw new Error(`the API holds ${JSON.stringify(automation)}`);
 
   // Run now opens the run; it ends, and its step log shows the else branch taken.
@@ -135,22 +142,23 @@ export async function policyCompliance(s: Session, token: string, v: { org: Name
   await page.getByRole("link", { name: "New policy" }).first().click();
   await page.getByRole("heading", { name: "New policy" }).waitFor();
   await settled(page);
-  await page.getByLabel("Name", { exact: true }).fill(v.name);
-  const orgSelect = page.getByLabel("Organization", { exact: true });
+  const main = page.getByRole("main");
+  await main.getByLabel("Name", { exact: true }).fill(v.name);
+  const orgSelect = main.getByLabel("Organization", { exact: true });
   if (await orgSelect.count()) await choose(orgSelect, v.org.name);
-  await choose(page.getByLabel("Enforcement", { exact: true }), "Monitor");
-  await page.getByLabel("Chosen sites, groups, devices or OS").check();
-  await page.getByRole("group", { name: /^Devices/ }).getByRole("checkbox", { name: v.device, exact: true }).check();
-  await choose(page.getByLabel("Rule 1 type"), "Package installed");
-  await item(page, "Rule 1").getByLabel("Package", { exact: true }).fill(v.absentPackage);
-  await page.getByRole("button", { name: "Add rule" }).click();
-  await choose(page.getByLabel("Rule 2 type"), "File exists");
-  await item(page, "Rule 2").getByLabel("Path", { exact: true }).fill("/etc/passwd");
+  await choose(main.getByLabel("Enforcement", { exact: true }), "Monitor");
+  await main.getByLabel("Chosen sites, groups, devices or OS").check();
+  await main.getByRole("group", { name: /^Devices/ }).getByRole("checkbox", { name: v.device, exact: true }).check();
+  await choose(main.getByLabel("Rule 1 type"), "Package installed");
+  await item(main, "Rule 1").getByLabel("Package", { exact: true }).fill(v.absentPackage);
+  await main.getByRole("button", { name: "Add rule" }).click();
+  await choose(main.getByLabel("Rule 2 type"), "File exists");
+  await item(main, "Rule 2").getByLabel("Path", { exact: true }).fill("/etc/passwd");
   await s.shot("policy-editor");
-  await page.getByRole("button", { name: "Create policy" }).click();
+  await main.getByRole("button", { name: "Create policy" }).click();
   await page.getByRole("heading", { name: v.name, exact: true }).waitFor();
   const policy = await findByName<Named & { rules: unknown[]; enforcement: string }>(token, `/api/v1/policies?org_id=${v.org.id}`, v.name);
-  if (policy.enforcement !== "monitor" || JSON.stringify(policy.rules) !== JSON.stringify([{ type: "package_installed", name: v.absentPackage }, { type: "file_exists", path: "/etc/passwd" }]))
+  if (policy.enforcement !== "monitor" || canon(policy.rules) !== canon([{ type: "package_installed", name: v.absentPackage }, { type: "file_exists", path: "/etc/passwd" }]))
     throw new Error(`the API holds ${JSON.stringify(policy)}`);
 
   await page.getByRole("button", { name: "Evaluate now" }).click();

@@ -22,7 +22,7 @@ export default function AutomationRunPage() {
   if (q.isPending) return <Loading label="Loading the run…" />;
   if (q.isError) return <ErrorState error={q.error} retry={() => q.refetch()} title="Could not load the run" />;
   const r = q.data;
-  const trigger = contextEntries(r.trigger.context);
+  const trigger = contextEntries(r.trigger.context).filter(([, v]) => v !== "null");
   return (
     <div className="space-y-4">
       <PageHeader

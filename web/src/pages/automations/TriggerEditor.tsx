@@ -156,7 +156,9 @@ export function RunConditionsEditor({ value, onChange, sites, errors }: { value:
           <legend className="mb-1 text-xs font-medium text-muted-fg">Operating system</legend>
           <div className="space-y-1">
             {OS_FILTERS.map(([id, name]) => (
-              <Checkbox key={id} className="flex" label={name} checked={value.os_types.includes(id)} onChange={() => onChange({ ...value, os_types: toggle(value.os_types, id) })} />
+              <div key={id}>
+                <Checkbox label={name} checked={value.os_types.includes(id)} onChange={() => onChange({ ...value, os_types: toggle(value.os_types, id) })} />
+              </div>
             ))}
           </div>
         </fieldset>
@@ -164,7 +166,9 @@ export function RunConditionsEditor({ value, onChange, sites, errors }: { value:
           <legend className="mb-1 text-xs font-medium text-muted-fg">Device status</legend>
           <div className="space-y-1">
             {STATUS_FILTERS.filter((s) => s !== "decommissioned" && s !== "pending").map((s) => (
-              <Checkbox key={s} className="flex" label={statusLabel(s)} checked={value.statuses.includes(s)} onChange={() => onChange({ ...value, statuses: toggle(value.statuses, s) })} />
+              <div key={s}>
+                <Checkbox label={statusLabel(s)} checked={value.statuses.includes(s)} onChange={() => onChange({ ...value, statuses: toggle(value.statuses, s) })} />
+              </div>
             ))}
           </div>
         </fieldset>
@@ -173,7 +177,9 @@ export function RunConditionsEditor({ value, onChange, sites, errors }: { value:
             <legend className="mb-1 text-xs font-medium text-muted-fg">Site</legend>
             <div className="max-h-36 space-y-1 overflow-y-auto">
               {sites.map((s) => (
-                <Checkbox key={s.id} className="flex" label={s.name} checked={value.site_ids.includes(s.id)} onChange={() => onChange({ ...value, site_ids: toggle(value.site_ids, s.id) })} />
+                <div key={s.id}>
+                  <Checkbox label={s.name} checked={value.site_ids.includes(s.id)} onChange={() => onChange({ ...value, site_ids: toggle(value.site_ids, s.id) })} />
+                </div>
               ))}
             </div>
           </fieldset>
