@@ -240,6 +240,52 @@ impl CommandHandler {
                 };
                 executor::run_script(job, cancel, self.clock.as_ref()).await
             }
+            Command::PolicyCheck(p) => {
+                let config = self.config();
+                let run = |s: breeze_proto::agent::PolicyCheckScript| {
+                    let secs = if s.timeout_secs == 0 {
+                        config.default_script_timeout_secs
+                    } else {
+                        s.timeout_secs
+                    };
+                    let job = ScriptJob {
+                        command_id: CommandId::new(),
+                        payload: breeze_proto::agent::RunScriptPayload {
+                            execution_id: None,
+                            script_id: Some(s.script_id),
+                            script_version: None,
+                            language: s.language,
+                            content: s.content,
+                            parameters: Default::default(),
+                            timeout_secs: secs,
+                            run_as: Default::default(),
+                        },
+                        timeout: Duration::from_secs(secs.max(1)),
+                        max_output_bytes: 64 * 1024,
+                        work_root: self.work_root.clone(),
+                        live: None,
+                        metrics_dir: None,
+                    };
+                    let cancel = cancel.child_token();
+                    async move { executor::run_script(job, cancel, self.clock.as_ref()).await }
+                };
+                let report = crate::policy::evaluate(
+                    &p,
+                    &crate::policy::Sources::default(),
+                    || crate::collectors::software::collect().map_err(|e| e.to_string()),
+                    run,
+                )
+                .await;
+                match serde_json::to_string(&report) {
+                    Ok(json) => finish(CommandStatus::Completed, Some(0), json, None),
+                    Err(e) => finish(
+                        CommandStatus::Failed,
+                        None,
+                        String::new(),
+                        Some(format!("encoding the report: {e}")),
+                    ),
+                }
+            }
             Command::Reboot(p) => match self.reboot(&p).await {
                 Ok(out) => finish(CommandStatus::Completed, Some(0), out, None),
                 Err(e) => finish(

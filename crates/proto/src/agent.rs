@@ -79,7 +79,8 @@ mod token;
 
 pub use channel::{ChannelFrame, StreamId};
 pub use command::{
-    CancelPayload, Command, CommandEnvelope, CommandParseError, CommandType, RebootPayload, RunAs,
+    CancelPayload, Command, CommandEnvelope, CommandParseError, CommandType, PolicyCheckPayload,
+    PolicyCheckReport, PolicyCheckScript, PolicyRuleOutcome, RebootPayload, RunAs,
     RunScriptPayload, ScriptLanguage, SignedCommand, UpdateConfigPayload,
 };
 /// The key types of the signature API, so users need no direct ed25519 dependency.

@@ -727,7 +727,6 @@ pub use automations::*;
 mod devices;
 pub use devices::*;
 mod policies;
-#[allow(unused_imports)] // until issue 13's wire types land
 pub use policies::*;
 mod events;
 pub mod vocab;

@@ -384,7 +384,7 @@ export interface paths {
             cookie?: never;
         };
         /** Counts by action, result and actor for the matching rows. */
-        get: operations["summary"];
+        get: operations["summary_audit_summary"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1329,6 +1329,129 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Policies in reach, with their compliance counts. */
+        get: operations["list_policies"];
+        put?: never;
+        /**
+         * Creates a policy in an organization. Its devices are matched and checked by the next
+         *     sweep (or at once with `POST …/evaluate`).
+         */
+        post: operations["create_policies"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policies/compliance-summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Compliance counts of every policy in reach (the dashboard's fleet view). Counts are
+         *     maintained as results arrive; this never counts devices.
+         */
+        get: operations["summary_policies_compliance_summary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policies/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One policy with its counts. */
+        get: operations["get_policies"];
+        put?: never;
+        post?: never;
+        /** Deletes a policy with its compliance rows and history. */
+        delete: operations["delete_policies"];
+        options?: never;
+        head?: never;
+        /**
+         * Changes a policy. New rules reset every device to `unknown` until its next check;
+         *     devices that leave the targets lose their compliance rows at the next sweep.
+         */
+        patch: operations["update_policies"];
+        trace?: never;
+    };
+    "/api/v1/policies/{id}/compliance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Compliance: the aggregated counts (devices by overall status, results per rule) and a
+         *     page of the targeted devices in reach with their per-rule results.
+         */
+        get: operations["compliance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policies/{id}/compliance/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Status changes of the policy's devices (overall, `rule_index` null, and per rule),
+         *     newest first.
+         */
+        get: operations["history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policies/{id}/evaluate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Evaluates now: matches the targets and queues a check to every targeted online device
+         *     in reach that has none in flight. Results arrive as the agents answer.
+         */
+        post: operations["evaluate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/roles": {
         parameters: {
             query?: never;
@@ -2211,6 +2334,37 @@ export interface components {
          * @enum {string}
          */
         CommandStatus: "completed" | "failed" | "timeout" | "cancelled" | "rejected" | "lost";
+        /** @description A status change of a device (`rule_index` null) or of one of its rules. */
+        ComplianceChange: {
+            /** Format: date-time */
+            changed_at: string;
+            detail?: string | null;
+            device_id: components["schemas"]["DeviceId"];
+            hostname: string;
+            previous_status?: components["schemas"]["ComplianceStatus"] | null;
+            /** Format: int64 */
+            rule_index?: number | null;
+            status: components["schemas"]["ComplianceStatus"];
+        };
+        /** @description Devices (or, per rule, device results) by compliance status. */
+        ComplianceCounts: {
+            /** Format: int64 */
+            compliant: number;
+            /** Format: int64 */
+            error: number;
+            /** Format: int64 */
+            non_compliant: number;
+            /** Format: int64 */
+            total: number;
+            /** Format: int64 */
+            unknown: number;
+        };
+        /**
+         * @description The compliance of one rule on one device, or of a device as a whole (the worst of its
+         *     rules: `error` > `non_compliant` > `unknown` > `compliant`).
+         * @enum {string}
+         */
+        ComplianceStatus: "compliant" | "non_compliant" | "unknown" | "error";
         CountBy: {
             /** Format: int64 */
             count: number;
@@ -2333,6 +2487,28 @@ export interface components {
             os_type: string;
             site_id: components["schemas"]["SiteId"];
             tags?: string[] | null;
+        };
+        CreatePolicy: {
+            /**
+             * Format: int32
+             * @description 5..=10080 (default 60).
+             */
+            check_interval_minutes?: number | null;
+            description?: string | null;
+            /** @description Default `true`. */
+            enabled?: boolean | null;
+            enforcement: components["schemas"]["Enforcement"];
+            name: string;
+            org_id: components["schemas"]["OrgId"];
+            /**
+             * Format: int32
+             * @description 1..=20 (default 3).
+             */
+            remediation_max_attempts?: number | null;
+            remediation_script_id?: components["schemas"]["ScriptId"] | null;
+            /** @description 1..=50 rules. */
+            rules: components["schemas"]["PolicyRule"][];
+            targets: Record<string, unknown>;
         };
         CreateRole: {
             description?: string | null;
@@ -2594,6 +2770,28 @@ export interface components {
             stdout?: string | null;
             type: string;
         };
+        /** @description One targeted device's compliance with a policy. */
+        DeviceCompliance: {
+            /** @description A check queued and not answered yet. */
+            check_pending: boolean;
+            /**
+             * Format: date-time
+             * @description When the last check result arrived.
+             */
+            checked_at?: string | null;
+            device_id: components["schemas"]["DeviceId"];
+            hostname: string;
+            os_type: string;
+            /**
+             * Format: int64
+             * @description Remediation runs since the device was last compliant.
+             */
+            remediation_attempts: number;
+            rules: components["schemas"]["RuleResult"][];
+            site_id: components["schemas"]["SiteId"];
+            /** @description The worst of its rules; `unknown` until the first check result. */
+            status: components["schemas"]["ComplianceStatus"];
+        };
         DeviceDisks: {
             data: components["schemas"]["DiskInfo"][];
         };
@@ -2658,6 +2856,11 @@ export interface components {
             /** Format: int64 */
             used_bytes: number;
         };
+        /**
+         * @description What a policy does about a non-compliant device.
+         * @enum {string}
+         */
+        Enforcement: "monitor" | "warn" | "enforce";
         /**
          * @description Sent once to enroll. Exactly one of `enrollment_key` (a site enrollment key, may be
          *     used several times until it expires or reaches `max_uses`) or `enrollment_token`
@@ -3067,6 +3270,16 @@ export interface components {
             status: string;
             /** @enum {string} */
             type: "alert.updated";
+        } | {
+            device_id: components["schemas"]["DeviceId"];
+            org_id: components["schemas"]["OrgId"];
+            policy_id: components["schemas"]["PolicyId"];
+            previous_status: string;
+            site_id: components["schemas"]["SiteId"];
+            /** @description `compliant`, `non_compliant`, `unknown` or `error`. */
+            status: string;
+            /** @enum {string} */
+            type: "policy.compliance";
         } | {
             /** @enum {string} */
             type: "Unknown";
@@ -3524,6 +3737,22 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of a list. */
+        Page_ComplianceChange: {
+            data: {
+                /** Format: date-time */
+                changed_at: string;
+                detail?: string | null;
+                device_id: components["schemas"]["DeviceId"];
+                hostname: string;
+                previous_status?: components["schemas"]["ComplianceStatus"] | null;
+                /** Format: int64 */
+                rule_index?: number | null;
+                status: components["schemas"]["ComplianceStatus"];
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list. */
         Page_Delivery: {
             data: {
                 alert_id?: components["schemas"]["AlertId"] | null;
@@ -3823,6 +4052,53 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of a list. */
+        Page_Policy: {
+            data: {
+                /** Format: int64 */
+                check_interval_minutes: number;
+                /** @description Devices by overall status (maintained as results arrive, never counted live). */
+                counts: components["schemas"]["ComplianceCounts"];
+                /** Format: date-time */
+                created_at: string;
+                created_by?: components["schemas"]["UserId"] | null;
+                description?: string | null;
+                enabled: boolean;
+                enforcement: components["schemas"]["Enforcement"];
+                id: components["schemas"]["PolicyId"];
+                name: string;
+                org_id: components["schemas"]["OrgId"];
+                /**
+                 * Format: int64
+                 * @description Remediation runs per device until it is compliant again (enforce mode).
+                 */
+                remediation_max_attempts: number;
+                remediation_script_id?: components["schemas"]["ScriptId"] | null;
+                rules: components["schemas"]["PolicyRule"][];
+                /**
+                 * @description `{"all": true}` or `{"site_ids": [...], "group_ids": [...], "device_ids": [...], "os_types": [...]}`
+                 *     (the alert-rule shape; groups may be dynamic).
+                 */
+                targets: Record<string, unknown>;
+                /** Format: date-time */
+                updated_at: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list. */
+        Page_PolicyComplianceSummary: {
+            data: {
+                counts: components["schemas"]["ComplianceCounts"];
+                enabled: boolean;
+                enforcement: components["schemas"]["Enforcement"];
+                name: string;
+                org_id: components["schemas"]["OrgId"];
+                policy_id: components["schemas"]["PolicyId"];
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list. */
         Page_ProcessInfo: {
             data: {
                 /** Format: float */
@@ -3967,6 +4243,133 @@ export interface components {
             action: string;
             resource: string;
         };
+        /** @description A desired-state policy. */
+        Policy: {
+            /** Format: int64 */
+            check_interval_minutes: number;
+            /** @description Devices by overall status (maintained as results arrive, never counted live). */
+            counts: components["schemas"]["ComplianceCounts"];
+            /** Format: date-time */
+            created_at: string;
+            created_by?: components["schemas"]["UserId"] | null;
+            description?: string | null;
+            enabled: boolean;
+            enforcement: components["schemas"]["Enforcement"];
+            id: components["schemas"]["PolicyId"];
+            name: string;
+            org_id: components["schemas"]["OrgId"];
+            /**
+             * Format: int64
+             * @description Remediation runs per device until it is compliant again (enforce mode).
+             */
+            remediation_max_attempts: number;
+            remediation_script_id?: components["schemas"]["ScriptId"] | null;
+            rules: components["schemas"]["PolicyRule"][];
+            /**
+             * @description `{"all": true}` or `{"site_ids": [...], "group_ids": [...], "device_ids": [...], "os_types": [...]}`
+             *     (the alert-rule shape; groups may be dynamic).
+             */
+            targets: Record<string, unknown>;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * @description `GET /api/v1/policies/{id}/compliance`: the aggregated counts and a page of devices
+         *     with their per-rule results.
+         */
+        PolicyCompliance: {
+            counts: components["schemas"]["ComplianceCounts"];
+            data: components["schemas"]["DeviceCompliance"][];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+            policy_id: components["schemas"]["PolicyId"];
+            rule_counts: components["schemas"]["RuleComplianceCounts"][];
+        };
+        /** @description One policy's counts (`GET /api/v1/policies/compliance-summary`). */
+        PolicyComplianceSummary: {
+            counts: components["schemas"]["ComplianceCounts"];
+            enabled: boolean;
+            enforcement: components["schemas"]["Enforcement"];
+            name: string;
+            org_id: components["schemas"]["OrgId"];
+            policy_id: components["schemas"]["PolicyId"];
+        };
+        /** @description `POST /api/v1/policies/{id}/evaluate`: checks queued now. */
+        PolicyEvaluation: {
+            policy_id: components["schemas"]["PolicyId"];
+            /**
+             * Format: int64
+             * @description Targeted devices a check was queued for.
+             */
+            queued: number;
+            /**
+             * Format: int64
+             * @description Targeted devices skipped: offline, quarantined, or a check already pending.
+             */
+            skipped: number;
+        };
+        /** Format: uuid */
+        PolicyId: string;
+        /** @description One desired-state rule. Wire form: `{"type": "file_exists", "path": "/etc/motd"}`. */
+        PolicyRule: {
+            name: string;
+            /** @enum {string} */
+            type: "service_running";
+        } | {
+            name: string;
+            /** @enum {string} */
+            type: "service_stopped";
+        } | {
+            min_version?: string | null;
+            name: string;
+            /** @enum {string} */
+            type: "package_installed";
+        } | {
+            name: string;
+            /** @enum {string} */
+            type: "package_absent";
+        } | {
+            content?: string | null;
+            mode?: string | null;
+            path: string;
+            sha256?: string | null;
+            /** @enum {string} */
+            type: "file_exists";
+        } | {
+            path: string;
+            /** @enum {string} */
+            type: "file_absent";
+        } | {
+            key: string;
+            path: string;
+            separator?: string | null;
+            /** @enum {string} */
+            type: "config_value";
+            value: string;
+        } | {
+            key: string;
+            /** @enum {string} */
+            type: "sysctl";
+            value: string;
+        } | {
+            name: string;
+            /** @enum {string} */
+            type: "user_present";
+        } | {
+            name: string;
+            /** @enum {string} */
+            type: "user_absent";
+        } | {
+            /** @enum {string} */
+            type: "firewall_enabled";
+        } | {
+            /** @enum {string} */
+            type: "disk_encryption";
+        } | {
+            script_id: components["schemas"]["ScriptId"];
+            /** @enum {string} */
+            type: "script";
+        };
         ProcessInfo: {
             /** Format: float */
             cpu_percent: number;
@@ -4023,6 +4426,29 @@ export interface components {
         RoleSummary: {
             id: components["schemas"]["RoleId"];
             name: string;
+        };
+        /** @description Results of one rule across the devices that reported it. */
+        RuleComplianceCounts: components["schemas"]["ComplianceCounts"] & {
+            /**
+             * Format: int64
+             * @description Position of the rule in `rules` (0-based).
+             */
+            rule_index: number;
+        };
+        /** @description One rule's result on one device. */
+        RuleResult: {
+            /** @description What the agent saw at the last check, e.g. `installed 1.2.0 < 2.0`. */
+            detail?: string | null;
+            /** Format: int64 */
+            rule_index: number;
+            /** @description The rule's `type`. */
+            rule_type: string;
+            /**
+             * Format: date-time
+             * @description When the rule took this status (the device's `checked_at` is the last check).
+             */
+            since: string;
+            status: components["schemas"]["ComplianceStatus"];
         };
         /** @description `POST /api/v1/alert-rules/from-template`: enable built-in rules for an organization. */
         RulesFromTemplate: {
@@ -4365,6 +4791,21 @@ export interface components {
             settings?: Record<string, unknown> | null;
             slug?: string | null;
             status?: string | null;
+        };
+        UpdatePolicy: {
+            /** Format: int32 */
+            check_interval_minutes?: number | null;
+            description?: string | null;
+            enabled?: boolean | null;
+            enforcement?: components["schemas"]["Enforcement"] | null;
+            name?: string | null;
+            /** Format: int32 */
+            remediation_max_attempts?: number | null;
+            remediation_script_id?: components["schemas"]["ScriptId"] | null;
+            /** @description New rules reset every device's results to `unknown` until its next check. */
+            rules?: components["schemas"]["PolicyRule"][] | null;
+            /** @description Devices that leave the targets lose their compliance rows. */
+            targets?: Record<string, unknown> | null;
         };
         UpdateRole: {
             description?: string | null;
@@ -6173,7 +6614,7 @@ export interface operations {
             };
         };
     };
-    summary: {
+    summary_audit_summary: {
         parameters: {
             query?: {
                 /** @description Page size, 1..=500 (default 50). */
@@ -11478,6 +11919,589 @@ export interface operations {
             };
             /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_policies: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                org_id?: components["schemas"]["OrgId"];
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Policy"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreatePolicy"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    summary_policies_compliance_summary: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                org_id?: components["schemas"]["OrgId"];
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_PolicyComplianceSummary"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["PolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["PolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OkBody"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_policies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["PolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdatePolicy"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    compliance: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                /** @description Only devices with this overall status. */
+                status?: components["schemas"]["ComplianceStatus"];
+                device_id?: components["schemas"]["DeviceId"];
+            };
+            header?: never;
+            path: {
+                id: components["schemas"]["PolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyCompliance"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    history: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                device_id?: components["schemas"]["DeviceId"];
+            };
+            header?: never;
+            path: {
+                id: components["schemas"]["PolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ComplianceChange"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    evaluate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["PolicyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyEvaluation"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -8,13 +8,21 @@ use breeze_proto::agent::{SoftwarePackage, SoftwareSource};
 use chrono::{DateTime, NaiveDate};
 use std::path::Path;
 
+/// Where dpkg's package database is read: `BREEZE_AGENT_DPKG_STATUS` when set (tests
+/// point it at a file of their own), else `/var/lib/dpkg/status`.
+pub fn dpkg_status_path() -> std::path::PathBuf {
+    std::env::var_os("BREEZE_AGENT_DPKG_STATUS")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| "/var/lib/dpkg/status".into(), std::path::PathBuf::from)
+}
+
 /// Every installed package from every source found on this machine.
 pub fn collect() -> Result<Vec<SoftwarePackage>, Unsupported> {
     #[cfg(target_os = "linux")]
     {
         let mut out = Vec::new();
-        let dpkg = Path::new("/var/lib/dpkg/status");
-        if let Ok(text) = std::fs::read_to_string(dpkg) {
+        let dpkg = dpkg_status_path();
+        if let Ok(text) = std::fs::read_to_string(&dpkg) {
             out.extend(parse_dpkg_status(
                 &text,
                 Some(Path::new("/var/lib/dpkg/info")),

@@ -1,7 +1,8 @@
 //! Commands: the signed envelope and the payload of each built-in command type.
 
 use super::AgentConfig;
-use crate::ids::{CommandId, DeviceId, ExecutionId, ScriptId};
+use crate::api::{ComplianceStatus, PolicyRule};
+use crate::ids::{CommandId, DeviceId, ExecutionId, PolicyId, ScriptId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -47,15 +48,17 @@ pub enum CommandType {
     CollectInventoryNow,
     UpdateConfig,
     Cancel,
+    PolicyCheck,
 }
 
 impl CommandType {
-    pub const ALL: [CommandType; 5] = [
+    pub const ALL: [CommandType; 6] = [
         Self::RunScript,
         Self::Reboot,
         Self::CollectInventoryNow,
         Self::UpdateConfig,
         Self::Cancel,
+        Self::PolicyCheck,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +68,7 @@ impl CommandType {
             Self::CollectInventoryNow => "collect_inventory_now",
             Self::UpdateConfig => "update_config",
             Self::Cancel => "cancel",
+            Self::PolicyCheck => "policy_check",
         }
     }
 
@@ -179,6 +183,50 @@ pub struct CancelPayload {
     pub command_id: CommandId,
 }
 
+/// `policy_check` payload: evaluate a policy's rules now. The command completes with
+/// exit code 0 and a [`PolicyCheckReport`] as JSON in `stdout` (one outcome per rule, in
+/// order); a rule the agent cannot judge is `unknown`, one whose check failed `error`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PolicyCheckPayload {
+    pub policy_id: PolicyId,
+    pub rules: Vec<PolicyRule>,
+    /// The check scripts `script` rules name, inlined by the server.
+    #[serde(default)]
+    pub scripts: Vec<PolicyCheckScript>,
+}
+
+/// A check script inlined into a `policy_check` (compliant when it exits 0).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PolicyCheckScript {
+    pub script_id: ScriptId,
+    pub language: ScriptLanguage,
+    pub content: String,
+    /// 0 means the config's `default_script_timeout_secs`.
+    #[serde(default)]
+    pub timeout_secs: u64,
+}
+
+/// What a `policy_check` answers (as JSON in the result's `stdout`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PolicyCheckReport {
+    pub policy_id: PolicyId,
+    pub results: Vec<PolicyRuleOutcome>,
+}
+
+/// One rule's outcome on the agent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PolicyRuleOutcome {
+    pub rule_index: u32,
+    pub status: ComplianceStatus,
+    /// Short, e.g. `installed 1.2.0 < 2.0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
 /// A verified command with its typed payload. `collect_inventory_now` takes `{}`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
@@ -187,6 +235,7 @@ pub enum Command {
     CollectInventoryNow,
     UpdateConfig(UpdateConfigPayload),
     Cancel(CancelPayload),
+    PolicyCheck(PolicyCheckPayload),
 }
 
 /// Why an envelope could not be turned into a [`Command`].
@@ -209,6 +258,7 @@ impl Command {
             Self::CollectInventoryNow => CommandType::CollectInventoryNow,
             Self::UpdateConfig(_) => CommandType::UpdateConfig,
             Self::Cancel(_) => CommandType::Cancel,
+            Self::PolicyCheck(_) => CommandType::PolicyCheck,
         }
     }
 
@@ -231,6 +281,9 @@ impl Command {
                 Self::UpdateConfig(serde_json::from_value(payload).map_err(invalid)?)
             }
             CommandType::Cancel => Self::Cancel(serde_json::from_value(payload).map_err(invalid)?),
+            CommandType::PolicyCheck => {
+                Self::PolicyCheck(serde_json::from_value(payload).map_err(invalid)?)
+            }
         })
     }
 
@@ -242,6 +295,7 @@ impl Command {
             Self::CollectInventoryNow => Ok(serde_json::Value::Object(serde_json::Map::new())),
             Self::UpdateConfig(p) => serde_json::to_value(p),
             Self::Cancel(p) => serde_json::to_value(p),
+            Self::PolicyCheck(p) => serde_json::to_value(p),
         }
     }
 }

@@ -88,6 +88,17 @@ pub enum LiveEvent {
         status: String,
         severity: String,
     },
+    /// A device's overall compliance with a policy changed (issue 13).
+    #[serde(rename = "policy.compliance")]
+    PolicyCompliance {
+        policy_id: PolicyId,
+        device_id: DeviceId,
+        org_id: OrgId,
+        site_id: SiteId,
+        /// `compliant`, `non_compliant`, `unknown` or `error`.
+        status: String,
+        previous_status: String,
+    },
     #[serde(other)]
     Unknown,
 }
@@ -105,6 +116,7 @@ impl LiveEvent {
             LiveEvent::ExecutionUpdated { .. } => "execution.updated",
             LiveEvent::ExecutionOutput { .. } => "execution.output",
             LiveEvent::AlertUpdated { .. } => "alert.updated",
+            LiveEvent::PolicyCompliance { .. } => "policy.compliance",
             LiveEvent::Unknown => "unknown",
         }
     }

@@ -6,7 +6,7 @@ import { Link, useParams } from "react-router";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../../api/instance";
 import { errorMessage } from "../../api/client";
-import type { Policy, PolicyCompliance as Compliance } from "../../api/types";
+import type { DeviceCompliance, Policy, PolicyCompliance as Compliance } from "../../api/types";
 import { Card, CardTitle, PageHeader } from "../../components/ui/card";
 import { Button, buttonClass } from "../../components/ui/button";
 import { EmptyState, ErrorState, Loading } from "../../components/ui/feedback";
@@ -15,7 +15,9 @@ import { Table, Td, Th } from "../../components/ui/table";
 import { useToast } from "../../components/ui/toast";
 import { usePerms } from "../../auth/session";
 import { formatDateTime, relativeTime } from "../../lib/format";
-import { COMPLIANCE_STATUSES, complianceLabel, describeRule, deviceRows, type ComplianceStatus, type DeviceRow } from "../../lib/policies";
+import { COMPLIANCE_STATUSES, complianceLabel, describeRule, deviceRows, type ComplianceStatus, type DeviceRow as Row } from "../../lib/policies";
+
+type DeviceRow = Row<DeviceCompliance>;
 import { ComplianceBadge, ComplianceBar } from "./ComplianceParts";
 
 export default function PolicyCompliance() {
