@@ -190,7 +190,7 @@ function Body({
               <tr>
                 <Th>Device</Th>
                 <Th>Status</Th>
-                <Th className="hidden md:table-cell">Failing rules</Th>
+                <Th className="hidden md:table-cell">Rules not compliant</Th>
                 <Th className="hidden sm:table-cell">Checked</Th>
                 <Th />
               </tr>
