@@ -5,8 +5,9 @@
 // policy made in the editor (one rule the device breaks, one it meets), evaluated with
 // "Evaluate now", its compliance view showing the device non-compliant and the drill-down
 // naming the failing rule. The API only checks the results.
+import { createHmac } from "node:crypto";
 import type { Locator, Page } from "playwright-core";
-import { settled, waitFor, type Session } from "./driver";
+import { BREEZE_URL, settled, waitFor, type Session } from "./driver";
 import { choose, findByName, nav } from "./forms";
 import { call } from "./seed";
 
@@ -129,6 +130,63 @@ export async function automationRun(
   await waitFor(page, async () => /\bcompleted\b/.test(await row.innerText()), "the list's last run to say completed");
   await s.shot("automations");
   return { automation, runId };
+}
+
+/**
+ * A webhook automation built in the builder: after Create, its URL and signing secret are
+ * shown once (the secret copied with its Copy button); a POST signed with it starts a run
+ * that the run history shows; the same signed request again is refused as a replay, and the
+ * API never returns the secret.
+ */
+export async function webhookAutomation(s: Session, token: string, v: { org: Named; name: string; device: string }): Promise<void> {
+  const { page } = s;
+  await nav(page, "Automations");
+  await page.getByRole("link", { name: "New automation" }).first().click();
+  await page.getByRole("heading", { name: "New automation" }).waitFor();
+  await settled(page);
+  const main = page.getByRole("main");
+  await main.getByLabel("Name", { exact: true }).fill(v.name);
+  const orgSelect = main.getByLabel("Organization", { exact: true });
+  if (await orgSelect.count()) await choose(orgSelect, v.org.name);
+  await choose(main.getByLabel("Trigger", { exact: true }), "Webhook");
+  await main.getByLabel("Chosen sites, groups, devices or OS").check();
+  await main.getByRole("group", { name: /^Devices/ }).getByRole("checkbox", { name: v.device, exact: true }).check();
+  await choose(main.getByLabel("Step 1 type"), "Update the device");
+  await item(main, "Step 1").getByLabel("Add tags").fill("e2e-webhook");
+  await main.getByRole("button", { name: "Create automation" }).click();
+  const shown = page.getByRole("dialog", { name: "Webhook signing secret" });
+  const url = (await shown.getByRole("textbox", { name: "Webhook URL" }).inputValue()).trim();
+  const secret = (await shown.getByRole("textbox", { name: "Signing secret" }).inputValue()).trim();
+  if (!/\/api\/v1\/automations\/[0-9a-f-]{36}\/webhook$/.test(url) || secret.length < 16) throw new Error(`the dialog shows URL “${url}” and secret “${secret}”`);
+  await shown.getByRole("button", { name: "Copy Signing secret" }).click();
+  await shown.getByRole("button", { name: "Copied Signing secret" }).waitFor();
+  if ((await page.evaluate(() => navigator.clipboard.readText())).trim() !== secret) throw new Error("the Copy button copied something other than the secret shown");
+  await s.shot("automation-webhook-secret");
+  await shown.getByRole("button", { name: "I have stored it" }).click();
+  await shown.waitFor({ state: "detached" });
+  const id = /automations\/([0-9a-f-]{36})\/webhook$/.exec(url)?.[1] ?? "";
+  const stored = await call<Record<string, unknown>>(token, "GET", `/api/v1/automations/${id}`);
+  if (JSON.stringify(stored).includes(secret) || stored.has_webhook_secret !== true) throw new Error(`the API holds ${JSON.stringify(stored)}`);
+
+  // A caller signs its body with the secret; the same request again is a replay.
+  const body = JSON.stringify({ ticket: "E2E-1", note: "printer on fire" });
+  const headers = {
+    "content-type": "application/json",
+    "x-breeze-timestamp": String(Math.floor(Date.now() / 1000)),
+    "x-breeze-signature": `sha256=${createHmac("sha256", secret).update(body, "utf8").digest("hex")}`,
+  };
+  const first = await fetch(url.replace(/^https?:\/\/[^/]+/, BREEZE_URL), { method: "POST", headers, body });
+  const started = (await first.json()) as { run_id?: string | null };
+  if (first.status !== 202 || !started.run_id) throw new Error(`the signed webhook answered ${first.status} ${JSON.stringify(started)}`);
+  const again = await fetch(url.replace(/^https?:\/\/[^/]+/, BREEZE_URL), { method: "POST", headers, body });
+  if (again.status !== 409) throw new Error(`a replay answered ${again.status}, not 409`);
+  const bad = await fetch(url.replace(/^https?:\/\/[^/]+/, BREEZE_URL), { method: "POST", headers: { ...headers, "x-breeze-signature": `sha256=${"0".repeat(64)}` }, body: `${body} ` });
+  if (bad.status !== 401) throw new Error(`a bad signature answered ${bad.status}, not 401`);
+
+  // The run history (not reloaded: it polls) shows the webhook run; it completes.
+  const row = main.getByRole("row").filter({ hasText: "webhook" }).first();
+  await waitFor(page, async () => (await row.count()) > 0 && /\bcompleted\b/.test(await row.innerText()), "the run history to show the webhook run completed", 60_000);
+  await s.shot("automation-webhook-run");
 }
 
 interface ComplianceAnswer {

@@ -40,7 +40,7 @@ import { createGroup, createKey, createOrg, createRole, createScript, createSite
 import { apiLogin, call, secondTenant, type OtherTenant } from "./seed";
 import { decoded, smtpSink, type Sink } from "./smtp";
 import { alertElsewhere, ruleTripsLive, webhookChannel, webhookReceiver, type Receiver } from "./alerts";
-import { automationRun, policyCompliance } from "./automations";
+import { automationRun, policyCompliance, webhookAutomation } from "./automations";
 
 const env = process.env;
 const ADMIN_EMAIL = env.BREEZE_ADMIN_EMAIL ?? "admin@e2e.example";
@@ -225,6 +225,9 @@ async function adminFlow(sink: Sink, rx: Receiver, t0: number, fresh: boolean, s
     await step("automations: a script that prints a marker and exits 3", () => createScript(s, token, CHECK_SCRIPT, `echo ${MARK}-automation\nexit 3\n`));
     await step("automations: built in the builder (manual trigger, the dynamic group as target, run_script then a condition with then/else steps), run with Run now; its step log shows exit code 3, the output and the else branch", () =>
       automationRun(s, token, { org, name: AUTOMATION, group: GROUP, script: CHECK_SCRIPT, marker: `${MARK}-automation`, device: DEVICE, deviceId: device.id }),
+    );
+    await step("automations: a webhook automation shows its URL and secret once (copied); a signed call starts a run the history shows; a replay is refused (409), a bad signature too (401)", () =>
+      webhookAutomation(s, token, { org, name: "Inbound ticket (e2e)", device: DEVICE }),
     );
     await step("policies: made in the editor (a package the device lacks, a file it has), evaluated now; the compliance view shows the device non-compliant and the failing rule", () =>
       policyCompliance(s, token, { org, name: POLICY, device: DEVICE, deviceId: device.id, absentPackage: "breeze-e2e-absent-package" }),

@@ -3,7 +3,7 @@
 // steps with then/else branches, what happens when a step fails; Run now and the run history
 // of a saved automation. A webhook automation's secret is shown once, after it is created.
 import { useMemo, useState } from "react";
-import { Link, useNavigate, useParams } from "react-router";
+import { Link, useLocation, useNavigate, useParams } from "react-router";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../../api/instance";
 import { ApiError, errorMessage } from "../../api/client";
@@ -12,8 +12,7 @@ import { Badge, Card, CardTitle, PageHeader } from "../../components/ui/card";
 import { Button } from "../../components/ui/button";
 import { CopyField } from "../../components/ui/copy";
 import { Dialog } from "../../components/ui/dialog";
-import { Options } from "../../components/ui/dialog-form";
-import { Checkbox, Field, Input, Select, Textarea } from "../../components/ui/form";
+import { Checkbox, Field, Select } from "../../components/ui/form";
 import { EmptyState, ErrorState, Loading, Notice } from "../../components/ui/feedback";
 import { Table, Td, Th } from "../../components/ui/table";
 import { useToast } from "../../components/ui/toast";
@@ -51,7 +50,7 @@ import {
   type OnFailure,
   type StepErrors,
 } from "../../lib/automations";
-import { NoOrgsNotice } from "../../components/NoOrgsNotice";
+import { DeleteButton, GeneralCard } from "./EditorParts";
 import { TargetsEditor } from "../alerts/ConditionEditor";
 import { StepsEditor } from "./StepsEditor";
 import { RunConditionsEditor, TriggerEditor, type ConditionErrors, type TriggerErrors } from "./TriggerEditor";
@@ -130,8 +129,15 @@ function Builder({ automation }: { automation: Automation | null }) {
   const [submitted, setSubmitted] = useState(false);
   const [server, setServer] = useState<ServerErrors>(NO_ERRORS);
   const [busy, setBusy] = useState(false);
-  const [secret, setSecret] = useState<{ id: string; secret: string } | null>(null);
-  const [confirmDelete, setConfirmDelete] = useState(false);
+  // A new webhook automation's secret survives the move to its own page in the history
+  // entry's state, and is dropped from there once the dialog closes.
+  const location = useLocation();
+  const passed = (location.state as { secret?: { id: string; secret: string } } | null)?.secret ?? null;
+  const [secret, setShownSecret] = useState<{ id: string; secret: string } | null>(passed);
+  const setSecret = (v: { id: string; secret: string } | null) => {
+    setShownSecret(v);
+    if (!v && passed) navigate(location.pathname, { replace: true, state: null });
+  };
 
   const orgId = top.org_id || null;
   const sites = useSites(orgId);
@@ -200,8 +206,7 @@ function Builder({ automation }: { automation: Automation | null }) {
       } else {
         const made = await api.POST("/api/v1/automations", { body: { ...body, org_id: top.org_id } });
         toast("Automation created.");
-        if (made.secret) setSecret({ id: made.id, secret: made.secret });
-        navigate(`/automations/${made.id}`, { replace: true });
+        navigate(`/automations/${made.id}`, { replace: true, state: made.secret ? { secret: { id: made.id, secret: made.secret } } : null });
       }
       void qc.invalidateQueries({ queryKey: ["automations"] });
       setServer(NO_ERRORS);
@@ -250,40 +255,20 @@ function Builder({ automation }: { automation: Automation | null }) {
                 {automation ? "Save" : "Create automation"}
               </Button>
             )}
-            {automation && perms.can("automations:delete") && (
-              <Button variant="danger" onClick={() => setConfirmDelete(true)}>
-                Delete
-              </Button>
-            )}
+            {automation && perms.can("automations:delete") && <DeleteButton what="automation" consequence="It stops running; its past runs are removed with it." onDelete={() => void remove()} />}
           </>
         }
       />
       {topErrors._form && <Notice tone="danger">{topErrors._form}</Notice>}
-      <Card>
-        <CardTitle>General</CardTitle>
-        <div className="space-y-3">
-          <div className="grid gap-3 sm:grid-cols-[2fr_1fr]">
-            <Field label="Name" error={topErrors.name}>
-              {(p) => <Input {...p} value={top.name} onChange={(e) => setT("name", e.target.value)} autoFocus={!automation} />}
-            </Field>
-            {!automation && scope.canSwitch && (
-              <Field label="Organization" error={topErrors.org_id}>
-                {(p) => (
-                  <Select {...p} value={top.org_id} onChange={(e) => (setT("org_id", e.target.value), setT("notify_channel_ids", []), setTargets({ ...ALL_DEVICES }))}>
-                    <Options items={orgs.data} />
-                  </Select>
-                )}
-              </Field>
-            )}
-          </div>
-          {!automation && scope.canSwitch && <NoOrgsNotice orgs={orgs} />}
-          {!scope.canSwitch && topErrors.org_id && <Notice tone="danger">{topErrors.org_id}</Notice>}
-          <Field label="Description (optional)" error={topErrors.description}>
-            {(p) => <Textarea {...p} rows={2} value={top.description} onChange={(e) => setT("description", e.target.value)} />}
-          </Field>
-          <Checkbox label="Enabled" checked={top.enabled} onChange={(e) => setT("enabled", e.target.checked)} />
-        </div>
-      </Card>
+      <GeneralCard
+        values={top}
+        errors={topErrors}
+        isNew={!automation}
+        canSwitch={scope.canSwitch}
+        orgs={orgs}
+        onChange={setT}
+        onOrgChange={(id) => (setT("org_id", id), setT("notify_channel_ids", []), setTargets({ ...ALL_DEVICES }))}
+      />
       <Card>
         <CardTitle>Trigger</CardTitle>
         <TriggerEditor
@@ -364,23 +349,6 @@ function Builder({ automation }: { automation: Automation | null }) {
           </div>
         </Dialog>
       )}
-      <Dialog
-        open={confirmDelete}
-        onClose={() => setConfirmDelete(false)}
-        title="Delete this automation?"
-        footer={
-          <>
-            <Button variant="secondary" onClick={() => setConfirmDelete(false)}>
-              Cancel
-            </Button>
-            <Button variant="danger" onClick={() => void remove()}>
-              Delete
-            </Button>
-          </>
-        }
-      >
-        <p className="text-sm">It stops running; its past runs are removed with it.</p>
-      </Dialog>
     </div>
   );
 }
@@ -389,7 +357,7 @@ function RunHistory({ automation }: { automation: Automation }) {
   const runs = useQuery({
     queryKey: ["automation-runs", automation.id, "list"],
     queryFn: ({ signal }) => api.GET("/api/v1/automations/{id}/runs", { params: { path: { id: automation.id }, query: { limit: 50 } }, signal }).then((p) => p.data),
-    refetchInterval: (q) => (q.state.data?.some((r) => runActive(r.status)) ? 2000 : 30_000),
+    refetchInterval: (q) => (q.state.data?.some((r) => runActive(r.status)) ? 2000 : 10_000),
   });
   return (
     <Card>

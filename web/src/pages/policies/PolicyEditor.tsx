@@ -9,9 +9,8 @@ import { ApiError, errorMessage } from "../../api/client";
 import type { Policy } from "../../api/types";
 import { Card, CardTitle, PageHeader } from "../../components/ui/card";
 import { Button } from "../../components/ui/button";
-import { Dialog } from "../../components/ui/dialog";
 import { Options } from "../../components/ui/dialog-form";
-import { Checkbox, Field, Input, Select, Textarea } from "../../components/ui/form";
+import { Field, Input, Select } from "../../components/ui/form";
 import { ErrorState, Loading, Notice } from "../../components/ui/feedback";
 import { useToast } from "../../components/ui/toast";
 import { usePerms } from "../../auth/session";
@@ -20,7 +19,7 @@ import { useGroups, useOrgDevices, useOrgs, useSites } from "../../lib/queries";
 import { useScriptsAll } from "../../lib/automationQueries";
 import { ALL_DEVICES, targetsEmpty, targetsFromJson, targetsToJson, type EditTargets } from "../../lib/alerts";
 import { ENFORCEMENT_LABELS, ENFORCEMENTS, newRule, ruleTarget, rulesFromJson, rulesToJson, validateRules, type EditRule, type Enforcement, type RuleErrors } from "../../lib/policies";
-import { NoOrgsNotice } from "../../components/NoOrgsNotice";
+import { DeleteButton, GeneralCard } from "../automations/EditorParts";
 import { TargetsEditor } from "../alerts/ConditionEditor";
 import { RulesEditor } from "./RulesEditor";
 
@@ -98,7 +97,6 @@ function Editor({ policy }: { policy: Policy | null }) {
   const [submitted, setSubmitted] = useState(false);
   const [server, setServer] = useState<{ top: TopErrors; rules: RuleErrors }>({ top: {}, rules: new Map() });
   const [busy, setBusy] = useState(false);
-  const [confirmDelete, setConfirmDelete] = useState(false);
   const orgId = top.org_id || null;
   const sites = useSites(orgId);
   const groups = useGroups(orgId);
@@ -187,56 +185,29 @@ function Editor({ policy }: { policy: Policy | null }) {
             <Button loading={busy} onClick={() => void save()}>
               {policy ? "Save" : "Create policy"}
             </Button>
-            {policy && perms.can("automations:delete") && (
-              <Button variant="danger" onClick={() => setConfirmDelete(true)}>
-                Delete
-              </Button>
-            )}
+            {policy && perms.can("automations:delete") && <DeleteButton what="policy" consequence="Its compliance results and history are removed with it." onDelete={() => void remove()} />}
           </>
         }
       />
       {topErrors._form && <Notice tone="danger">{topErrors._form}</Notice>}
-      <Card>
-        <CardTitle>General</CardTitle>
-        <div className="space-y-3">
-          <div className="grid gap-3 sm:grid-cols-[2fr_1fr]">
-            <Field label="Name" error={topErrors.name}>
-              {(p) => <Input {...p} value={top.name} onChange={(e) => set("name", e.target.value)} autoFocus={!policy} />}
-            </Field>
-            {!policy && scope.canSwitch && (
-              <Field label="Organization" error={topErrors.org_id}>
-                {(p) => (
-                  <Select {...p} value={top.org_id} onChange={(e) => (set("org_id", e.target.value), setTargets({ ...ALL_DEVICES }))}>
-                    <Options items={orgs.data} />
-                  </Select>
-                )}
-              </Field>
+      <GeneralCard values={top} errors={topErrors} isNew={!policy} canSwitch={scope.canSwitch} orgs={orgs} onChange={set} onOrgChange={(id) => (set("org_id", id), setTargets({ ...ALL_DEVICES }))}>
+        <div className="grid gap-3 sm:grid-cols-[2fr_1fr]">
+          <Field label="Enforcement" error={topErrors.enforcement}>
+            {(p) => (
+              <Select {...p} value={top.enforcement} onChange={(e) => set("enforcement", e.target.value as Enforcement)}>
+                {ENFORCEMENTS.map((x) => (
+                  <option key={x} value={x}>
+                    {ENFORCEMENT_LABELS[x]}
+                  </option>
+                ))}
+              </Select>
             )}
-          </div>
-          {!policy && scope.canSwitch && <NoOrgsNotice orgs={orgs} />}
-          {!scope.canSwitch && topErrors.org_id && <Notice tone="danger">{topErrors.org_id}</Notice>}
-          <Field label="Description (optional)" error={topErrors.description}>
-            {(p) => <Textarea {...p} rows={2} value={top.description} onChange={(e) => set("description", e.target.value)} />}
           </Field>
-          <div className="grid gap-3 sm:grid-cols-[2fr_1fr_auto]">
-            <Field label="Enforcement" error={topErrors.enforcement}>
-              {(p) => (
-                <Select {...p} value={top.enforcement} onChange={(e) => set("enforcement", e.target.value as Enforcement)}>
-                  {ENFORCEMENTS.map((x) => (
-                    <option key={x} value={x}>
-                      {ENFORCEMENT_LABELS[x]}
-                    </option>
-                  ))}
-                </Select>
-              )}
-            </Field>
-            <Field label="Check every (minutes)" error={topErrors.interval}>
-              {(p) => <Input {...p} inputMode="numeric" value={top.interval} onChange={(e) => set("interval", e.target.value)} />}
-            </Field>
-            <Checkbox className="pt-7" label="Enabled" checked={top.enabled} onChange={(e) => set("enabled", e.target.checked)} />
-          </div>
+          <Field label="Check every (minutes)" error={topErrors.interval}>
+            {(p) => <Input {...p} inputMode="numeric" value={top.interval} onChange={(e) => set("interval", e.target.value)} />}
+          </Field>
         </div>
-      </Card>
+      </GeneralCard>
       <Card>
         <TargetsEditor
           value={targets}
@@ -267,23 +238,6 @@ function Editor({ policy }: { policy: Policy | null }) {
           </Field>
         </div>
       </Card>
-      <Dialog
-        open={confirmDelete}
-        onClose={() => setConfirmDelete(false)}
-        title="Delete this policy?"
-        footer={
-          <>
-            <Button variant="secondary" onClick={() => setConfirmDelete(false)}>
-              Cancel
-            </Button>
-            <Button variant="danger" onClick={() => void remove()}>
-              Delete
-            </Button>
-          </>
-        }
-      >
-        <p className="text-sm">Its compliance results and history are removed with it.</p>
-      </Dialog>
     </div>
   );
 }
