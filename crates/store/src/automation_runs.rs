@@ -568,10 +568,12 @@ pub async fn cancel_open(
     .await
 }
 
-/// Inside the transaction that queued a run_script command: the device row now waits on it.
+/// Inside the transaction that queued a run_script command: the device row now waits on
+/// it, and the step's log entry (at `path`) names the execution.
 pub async fn wait_on_command_tx(
     tx: &mut Tx,
     id: Uuid,
+    path: &str,
     command: CommandId,
     execution: ExecutionId,
     now: DateTime<Utc>,
@@ -585,6 +587,15 @@ pub async fn wait_on_command_tx(
         .bind(execution)
         .bind(now)
         .bind(id),
+    )
+    .await?;
+    tx.exec(
+        Q::new(
+            "UPDATE automation_step_logs SET execution_id = ? WHERE run_device_id = ? AND path = ?",
+        )
+        .bind(execution)
+        .bind(id)
+        .bind(path),
     )
     .await?;
     Ok(())

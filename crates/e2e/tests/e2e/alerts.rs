@@ -26,19 +26,19 @@ use std::sync::{Arc, Mutex};
 use tokio::process::Child;
 
 /// A server on a FixedClock with one organization and the real agent enrolled and
-/// running (online).
-struct Rig {
-    server: TestServer,
-    clock: Arc<FixedClock>,
-    admin: Api,
-    org: String,
-    dev: String,
-    bin: PathBuf,
-    state: PathBuf,
-    agent: Option<Child>,
+/// running (online). (Also used by the automations tests.)
+pub(crate) struct Rig {
+    pub(crate) server: TestServer,
+    pub(crate) clock: Arc<FixedClock>,
+    pub(crate) admin: Api,
+    pub(crate) org: String,
+    pub(crate) dev: String,
+    pub(crate) bin: PathBuf,
+    pub(crate) state: PathBuf,
+    pub(crate) agent: Option<Child>,
 }
 
-async fn rig(dir: &Path, allow_loopback: bool) -> Result<Rig> {
+pub(crate) async fn rig(dir: &Path, allow_loopback: bool) -> Result<Rig> {
     let bin = binaries()?;
     let allow =
         breeze_core::outbound::AllowList::parse(&["127.0.0.1"]).map_err(anyhow::Error::msg)?;

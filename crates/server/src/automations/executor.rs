@@ -742,7 +742,7 @@ async fn step(
                 )
                 .await?;
                 runs::save_device(&state.db, d, now).await?;
-                match queue_script(state, d, *script_id, parameters, *timeout_seconds).await {
+                match queue_script(state, d, path, *script_id, parameters, *timeout_seconds).await {
                     Ok(()) => Ok(Outcome::Parked),
                     Err(m) => {
                         log(
@@ -852,11 +852,12 @@ async fn step(
     }
 }
 
-/// Queues a run_script step's command, with the row's `waiting` state in the same
-/// transaction. Errors are the step's failure message.
+/// Queues a run_script step's command, with the row's `waiting` state and the execution
+/// on the step's log entry in the same transaction. Errors are the step's failure message.
 async fn queue_script(
     state: &AppState,
     d: &RunDevice,
+    path: &str,
     script_id: breeze_proto::ids::ScriptId,
     parameters: &serde_json::Map<String, Value>,
     timeout: Option<u64>,
@@ -914,7 +915,7 @@ async fn queue_script(
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-        runs::wait_on_command_tx(&mut tx, d.id, command, execution, state.now()).await?;
+        runs::wait_on_command_tx(&mut tx, d.id, path, command, execution, state.now()).await?;
         tx.commit().await?;
         state.hub.notify(DeviceId(d.device_id));
         anyhow::Ok(())

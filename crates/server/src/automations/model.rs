@@ -801,8 +801,7 @@ fn segments(path: &str) -> Option<(usize, Vec<(bool, usize)>)> {
     let mut parts = path.split('.');
     let first = parts.next()?.parse().ok()?;
     let mut rest = Vec::new();
-    loop {
-        let Some(b) = parts.next() else { break };
+    while let Some(b) = parts.next() {
         let then = match b {
             "then" => true,
             "else" => false,

@@ -108,7 +108,7 @@ async fn command(admin: &BreezeClient, dev: DeviceId, id: CommandId) -> DeviceCo
         .expect("command in history")
 }
 
-async fn script(admin: &BreezeClient, org: OrgId) -> ScriptId {
+pub(crate) async fn script(admin: &BreezeClient, org: OrgId) -> ScriptId {
     let s: Script = admin
         .post(
             "/api/v1/scripts",
