@@ -94,9 +94,12 @@ where
     }
 }
 
+/// Where installed packages come from (the software collector).
+type PackageSource = Box<dyn FnOnce() -> Result<Vec<SoftwarePackage>, String> + Send>;
+
 /// Installed packages, collected on first use.
 struct Packages {
-    source: Option<Box<dyn FnOnce() -> Result<Vec<SoftwarePackage>, String> + Send>>,
+    source: Option<PackageSource>,
     list: Option<Result<Vec<SoftwarePackage>, String>>,
 }
 
@@ -346,20 +349,9 @@ pub fn user(passwd: &Path, name: &str, present: bool) -> Verdict {
     }
 }
 
-/// Runs a program; `None` when it is missing or could not start. Answers the exit code
-/// (None when killed) and stdout.
+/// Runs a program: its exit code and trimmed stdout; `None` when it is missing.
 fn run(program: &str, args: &[&str]) -> Option<(Option<i32>, String)> {
-    crate::executor::find_program(program)?;
-    let out = std::process::Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    Some((
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).trim().to_string(),
-    ))
+    crate::collectors::run_program(program, args).map(|(code, out)| (code, out.trim().to_string()))
 }
 
 fn service(name: &str, want_running: bool) -> Verdict {

@@ -388,11 +388,13 @@ pub async fn due_for_system(
     .await
 }
 
-/// Devices of the policy with a check in flight among `devices`.
+/// Devices of the policy among `devices` with a check in flight queued after `since`
+/// (older ones are taken as lost).
 pub async fn pending_among(
     db: &Db,
     policy: PolicyId,
     devices: &[DeviceId],
+    since: DateTime<Utc>,
 ) -> Result<HashSet<DeviceId>, StoreError> {
     if devices.is_empty() {
         return Ok(HashSet::new());
@@ -404,9 +406,11 @@ pub async fn pending_among(
     let mut out = HashSet::new();
     for chunk in devices.chunks(BATCH) {
         let mut q = Q::new(
-            "SELECT device_id FROM policy_device_status WHERE pending_command_id IS NOT NULL AND policy_id = ",
+            "SELECT device_id FROM policy_device_status WHERE pending_command_id IS NOT NULL AND queued_at >= ",
         );
-        q.push_bind(policy)
+        q.push_bind(since)
+            .push(" AND policy_id = ")
+            .push_bind(policy)
             .push(" AND device_id IN ")
             .push_list(chunk.iter().copied());
         let rows: Vec<D> = db.all(q).await?;

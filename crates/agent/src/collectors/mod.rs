@@ -64,6 +64,15 @@ pub(crate) fn read_trimmed(path: impl AsRef<std::path::Path>) -> Option<String> 
 /// Runs a program and returns its stdout when it exits 0 (`None` when the program
 /// is missing or fails).
 pub(crate) fn command_output(program: &str, args: &[&str]) -> Option<String> {
+    match run_program(program, args)? {
+        (Some(0), out) => Some(out),
+        _ => None,
+    }
+}
+
+/// Runs a program (stdin and stderr closed): its exit code (`None` when killed by a
+/// signal) and stdout; `None` when the program is missing or could not start.
+pub(crate) fn run_program(program: &str, args: &[&str]) -> Option<(Option<i32>, String)> {
     crate::executor::find_program(program)?;
     let out = std::process::Command::new(program)
         .args(args)
@@ -71,7 +80,8 @@ pub(crate) fn command_output(program: &str, args: &[&str]) -> Option<String> {
         .stderr(std::process::Stdio::null())
         .output()
         .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    Some((
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ))
 }

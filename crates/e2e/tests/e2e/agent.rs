@@ -91,7 +91,7 @@ pub(crate) async fn start_server(bin: &Path, data: &Path, port: u16) -> Result<S
     })
 }
 
-fn agent_cmd(bin: &Path, state: &Path) -> Command {
+pub(crate) fn agent_cmd(bin: &Path, state: &Path) -> Command {
     let mut c = Command::new(bin.join("breeze-agent"));
     c.arg("--state-dir").arg(state).kill_on_drop(true);
     c

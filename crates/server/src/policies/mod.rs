@@ -161,7 +161,9 @@ pub async fn evaluate_now(
         })
         .collect();
     let ids: Vec<DeviceId> = visible.iter().map(|d| d.id).collect();
-    let pending = compliance::pending_among(&state.db, p.id, &ids).await?;
+    // A check unanswered past the command lifetime is lost: evaluate replaces it.
+    let since = state.now() - crate::dispatch::default_ttl(state);
+    let pending = compliance::pending_among(&state.db, p.id, &ids, since).await?;
     let due: Vec<(DeviceId, OrgId)> = visible
         .iter()
         .filter(|d| d.status == "online" && !pending.contains(&d.id))
@@ -188,11 +190,11 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<()> {
             break;
         }
         let (rules_version, reconciled_at) = policies::schedule_for_system(&state.db, p.id).await?;
-        if reconciled_at.is_none_or(|t| now - t >= RECONCILE_EVERY) {
-            if let Err(e) = reconcile(state, &p).await {
-                tracing::error!(policy_id = %p.id, error = format!("{e:#}"), "policy targets");
-                continue;
-            }
+        if reconciled_at.is_none_or(|t| now - t >= RECONCILE_EVERY)
+            && let Err(e) = reconcile(state, &p).await
+        {
+            tracing::error!(policy_id = %p.id, error = format!("{e:#}"), "policy targets");
+            continue;
         }
         let cutoff = now - Duration::minutes(p.check_interval_minutes);
         let due = compliance::due_for_system(&state.db, p.id, cutoff, budget).await?;
@@ -323,6 +325,13 @@ async fn react(
     rules_version: i64,
     rec: &compliance::Recorded,
 ) -> anyhow::Result<()> {
+    let remediate = p.enforcement == Enforcement::Enforce
+        && rec.status == ComplianceStatus::NonCompliant
+        && rec.remediation_attempts < p.remediation_max_attempts;
+    if rec.status == rec.previous && !remediate {
+        // The common case at scale: nothing changed, nothing to do.
+        return Ok(());
+    }
     let d = alerts::device_for_system(&state.db, device).await?;
     let at = d.coords();
     let now = state.now();
@@ -364,11 +373,7 @@ async fn react(
             .await?;
         }
     }
-    if p.enforcement != Enforcement::Enforce
-        || rec.status != ComplianceStatus::NonCompliant
-        || rec.remediation_attempts >= p.remediation_max_attempts
-        || d.status != "online"
-    {
+    if !remediate || d.status != "online" {
         return Ok(());
     }
     let Some(script_id) = p.remediation_script_id else {
