@@ -18,7 +18,7 @@ function dialog(page: Page, name?: string | RegExp): Locator {
 }
 
 /** Chooses an option by its visible text (or the start of it). */
-async function choose(select: Locator, label: string) {
+export async function choose(select: Locator, label: string) {
   const labels = await select.locator("option").allTextContents();
   const exact = labels.find((l) => l === label) ?? labels.find((l) => l.startsWith(label));
   if (!exact) throw new Error(`no option “${label}” (have: ${labels.join(", ")})`);
@@ -30,7 +30,7 @@ interface Named {
   name: string;
 }
 
-async function findByName<T extends Named>(token: string, path: string, name: string): Promise<T> {
+export async function findByName<T extends Named>(token: string, path: string, name: string): Promise<T> {
   const sep = path.includes("?") ? "&" : "?";
   const r = await call<{ data: T[] }>(token, "GET", `${path}${sep}limit=200`);
   const found = r.data.find((x) => x.name === name);

@@ -11,7 +11,9 @@
 //   once, "Send test" logged as sent, received and signed), a rule from the builder (a server
 //   422 shown in place) that the agent trips, the alert appearing live in an inbox tab that is
 //   never reloaded, acknowledged there, its signed webhook, the device's Alerts tab and the
-//   dashboard's counts → SMTP and session policy (a loopback mail sink) → invite a customer
+//   dashboard's counts → an automation built in the builder (dynamic group target, a script
+//   step then a condition with then/else), run, its step log read → a policy made in the editor,
+//   evaluated, its compliance view and failing rule → SMTP and session policy (a loopback mail sink) → invite a customer
 //   user → the Users page lists admin and invitation → audit log, narrow screen, dark theme
 // then the invited user opens the e-mailed link, chooses a password and must see only their
 // organization's device. The API is used only to check results and for the second
@@ -38,6 +40,7 @@ import { createGroup, createKey, createOrg, createRole, createScript, createSite
 import { apiLogin, call, secondTenant, type OtherTenant } from "./seed";
 import { decoded, smtpSink, type Sink } from "./smtp";
 import { alertElsewhere, ruleTripsLive, webhookChannel, webhookReceiver, type Receiver } from "./alerts";
+import { automationRun, policyCompliance, webhookAutomation } from "./automations";
 
 const env = process.env;
 const ADMIN_EMAIL = env.BREEZE_ADMIN_EMAIL ?? "admin@e2e.example";
@@ -52,6 +55,10 @@ const OTHER_KEY = "Contoso rollout";
 const QUARANTINE_REASON = "e2e: suspected compromise";
 const SCRIPT = "e2e echo";
 const ALERT_RULE = "Memory in use (e2e)";
+const GROUP = "Front desk PCs";
+const CHECK_SCRIPT = "e2e check (exits 3)";
+const AUTOMATION = "Front desk check (e2e)";
+const POLICY = "Front desk baseline (e2e)";
 const MARK = `breeze-e2e-${Date.now()}`;
 const FIRST = `${MARK}-first`;
 const LAST = `${MARK}-last`;
@@ -206,7 +213,7 @@ async function adminFlow(sink: Sink, rx: Receiver, t0: number, fresh: boolean, s
       await page.getByText("online", { exact: true }).first().waitFor();
     });
     await step("every device tab shows what the API holds", () => everyTab(s, token, device.id, { script: SCRIPT, reasons: [`Reason: ${QUARANTINE_REASON}`] }));
-    await step("a dynamic device group picks the device by its hostname", () => createGroup(s, token, org, "Front desk PCs", DEVICE));
+    await step("a dynamic device group picks the device by its hostname", () => createGroup(s, token, org, GROUP, DEVICE));
     await step("a custom role for customer users", () => createRole(s, token, "Helpdesk viewer", ["devices:read", "scripts:read", "scripts:execute"]));
     const hook = await step("alerting: a webhook channel to this run's receiver; its secret shown once; Send test logged as sent, received and signed", () =>
       webhookChannel(s, token, org, "Ops webhook", rx),
@@ -215,6 +222,16 @@ async function adminFlow(sink: Sink, rx: Receiver, t0: number, fresh: boolean, s
       ruleTripsLive(s, token, { org, rule: ALERT_RULE, channel: hook.channel, device: DEVICE, deviceId: device.id, email: ADMIN_EMAIL, password: ADMIN_PASSWORD, secret: hook.secret, rx }),
     );
     await step("alerting: the device's Alerts tab and the dashboard's open-alert counts", () => alertElsewhere(s, { device: DEVICE, deviceId: device.id, rule: alerting.rule.name }));
+    await step("automations: a script that prints a marker and exits 3", () => createScript(s, token, CHECK_SCRIPT, `echo ${MARK}-automation\nexit 3\n`));
+    await step("automations: built in the builder (manual trigger, the dynamic group as target, run_script then a condition with then/else steps), run with Run now; its step log shows exit code 3, the output and the else branch", () =>
+      automationRun(s, token, { org, name: AUTOMATION, group: GROUP, script: CHECK_SCRIPT, marker: `${MARK}-automation`, device: DEVICE, deviceId: device.id }),
+    );
+    await step("automations: a webhook automation shows its URL and secret once (copied); a signed call starts a run the history shows; a replay is refused (409), a bad signature too (401)", () =>
+      webhookAutomation(s, token, { org, name: "Inbound ticket (e2e)", device: DEVICE }),
+    );
+    await step("policies: made in the editor (a package the device lacks, a file it has), evaluated now; the compliance view shows the device non-compliant and the failing rule", () =>
+      policyCompliance(s, token, { org, name: POLICY, device: DEVICE, deviceId: device.id, absentPackage: "breeze-e2e-absent-package" }),
+    );
     await step("settings: the MSP's SMTP server (sends a test e-mail) and session policy", async () => {
       await saveSettings(s, token, { port: sink.port, from: "E2E MSP <it@e2e.example>" }, { hours: 720, idleMinutes: 240 });
       await sink.waitFor(ADMIN_EMAIL, /./);

@@ -34,6 +34,12 @@ const AlertsInboxPage = lazy(() => import("./pages/alerts/AlertsInbox"));
 const AlertRulesPage = lazy(() => import("./pages/alerts/AlertRules"));
 const NotificationChannelsPage = lazy(() => import("./pages/alerts/NotificationChannels"));
 const EscalationPoliciesPage = lazy(() => import("./pages/alerts/EscalationPolicies"));
+const AutomationsPage = lazy(() => import("./pages/automations/AutomationsList"));
+const AutomationEditorPage = lazy(() => import("./pages/automations/AutomationEditor"));
+const AutomationRunPage = lazy(() => import("./pages/automations/AutomationRun"));
+const PoliciesPage = lazy(() => import("./pages/policies/PoliciesList"));
+const PolicyEditorPage = lazy(() => import("./pages/policies/PolicyEditor"));
+const PolicyCompliancePage = lazy(() => import("./pages/policies/PolicyCompliance"));
 const GettingStartedPage = lazy(() => import("./pages/GettingStarted"));
 const MfaRequiredPage = lazy(() => import("./pages/auth/MfaRequired"));
 
@@ -129,6 +135,14 @@ export function AppRoutes() {
           <Route path="alert-rules" element={<Gate perm="alerts:read"><AlertRulesPage /></Gate>} />
           <Route path="notification-channels" element={<Gate perm="alerts:read"><NotificationChannelsPage /></Gate>} />
           <Route path="escalation-policies" element={<Gate perm="alerts:read"><EscalationPoliciesPage /></Gate>} />
+          <Route path="automations" element={<Gate perm="automations:read"><AutomationsPage /></Gate>} />
+          <Route path="automations/new" element={<Gate perm="automations:write"><AutomationEditorPage /></Gate>} />
+          <Route path="automations/:id" element={<Gate perm="automations:read"><AutomationEditorPage /></Gate>} />
+          <Route path="automation-runs/:id" element={<Gate perm="automations:read"><AutomationRunPage /></Gate>} />
+          <Route path="policies" element={<Gate perm="automations:read"><PoliciesPage /></Gate>} />
+          <Route path="policies/new" element={<Gate perm="automations:write"><PolicyEditorPage /></Gate>} />
+          <Route path="policies/:id" element={<Gate perm="automations:read"><PolicyCompliancePage /></Gate>} />
+          <Route path="policies/:id/edit" element={<Gate perm="automations:write"><PolicyEditorPage /></Gate>} />
           <Route path="enrollment-keys" element={<Gate perm="enrollment_keys:read"><EnrollmentKeysPage /></Gate>} />
           <Route path="device-groups" element={<Gate perm="device_groups:read"><DeviceGroupsPage /></Gate>} />
           <Route path="orgs" element={<Gate perm="orgs:read"><OrgsPage /></Gate>} />

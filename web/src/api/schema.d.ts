@@ -555,6 +555,136 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/automation-runs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One run with its per-device results and step logs. */
+        get: operations["get_run"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/automations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Automations in reach. */
+        get: operations["list_automations"];
+        put?: never;
+        /** Creates an automation. A webhook automation's signing secret is answered this once. */
+        post: operations["create_automations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/automations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One automation (never its webhook secret). */
+        get: operations["get_automations"];
+        put?: never;
+        post?: never;
+        /** Deletes an automation and its run history. */
+        delete: operations["delete_automations"];
+        options?: never;
+        head?: never;
+        /**
+         * Changes an automation; runs under way keep the steps they started with. Switching the
+         *     trigger to `webhook` answers a new secret; switching away from it removes the secret.
+         */
+        patch: operations["update_automations"];
+        trace?: never;
+    };
+    "/api/v1/automations/{id}/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Runs an automation now (any trigger type), on all its targets or the listed ones. */
+        post: operations["run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/automations/{id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Runs of an automation, newest first. */
+        get: operations["runs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/automations/{id}/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Starts a webhook automation. No user: the body must be signed with the automation's
+         *     secret (`X-Breeze-Signature: sha256=<hex HMAC-SHA256 of the raw body>`) and carry
+         *     `X-Breeze-Timestamp` (unix seconds) within 5 minutes of the server clock; a signature
+         *     seen before is refused. The JSON body (if any) becomes the run's trigger context.
+         */
+        post: operations["webhook_call"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/automations/{id}/webhook/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replaces a webhook automation's signing secret; the new one is answered this once. */
+        post: operations["rotate_secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/device-groups": {
         parameters: {
             query?: never;
@@ -1982,6 +2112,142 @@ export interface components {
             /** Format: int64 */
             total: number;
         };
+        /** @description An automation. */
+        Automation: {
+            /** @description The ordered steps (see the module docs for each `type`). */
+            actions: Record<string, unknown>[];
+            /** @description Device filters and a time window, or `null`. */
+            conditions?: Record<string, unknown> | null;
+            /** Format: date-time */
+            created_at: string;
+            created_by?: components["schemas"]["UserId"] | null;
+            description?: string | null;
+            enabled: boolean;
+            /** @description Whether a webhook secret is set (the secret itself is never shown again). */
+            has_webhook_secret: boolean;
+            id: components["schemas"]["AutomationId"];
+            /**
+             * Format: date-time
+             * @description The last schedule slot that fired.
+             */
+            last_slot_at?: string | null;
+            name: string;
+            /**
+             * Format: date-time
+             * @description The next schedule slot (schedule triggers).
+             */
+            next_run_at?: string | null;
+            /** @description Channels told when a step fails and `on_failure` is `notify`. */
+            notify_channel_ids: components["schemas"]["NotificationChannelId"][];
+            /** @description `stop`, `continue` or `notify`. */
+            on_failure: string;
+            org_id: components["schemas"]["OrgId"];
+            /** @description `{"all": true}` or `{"site_ids": [...], "group_ids": [...], "device_ids": [...], "os_types": [...]}`. */
+            targets: Record<string, unknown>;
+            /** @description See the module docs: `{"type": "schedule"|"event"|"webhook"|"manual", …}`. */
+            trigger: Record<string, unknown>;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * @description `POST /api/v1/automations` answer (and the webhook secret rotation): the
+         *     automation, and a webhook automation's signing secret, shown this once.
+         */
+        AutomationCreated: components["schemas"]["Automation"] & {
+            secret?: string | null;
+        };
+        /** Format: uuid */
+        AutomationId: string;
+        /** @description One run of an automation. */
+        AutomationRun: {
+            automation_id: components["schemas"]["AutomationId"];
+            automation_name: string;
+            /**
+             * Format: int64
+             * @description Nesting depth: 0, or 1..3 for runs started by a `run_automation` step.
+             */
+            depth: number;
+            /** Format: int64 */
+            devices_failed: number;
+            /** Format: int64 */
+            devices_skipped: number;
+            /** Format: int64 */
+            devices_succeeded: number;
+            /** Format: int64 */
+            devices_targeted: number;
+            error?: string | null;
+            /** Format: date-time */
+            finished_at?: string | null;
+            id: components["schemas"]["AutomationRunId"];
+            org_id: components["schemas"]["OrgId"];
+            /**
+             * Format: date-time
+             * @description The schedule slot this run is for (schedule triggers).
+             */
+            scheduled_for?: string | null;
+            /** Format: date-time */
+            started_at: string;
+            /** @description `pending`, `running`, `completed`, `failed`, `partial`, `interrupted` or `cancelled`. */
+            status: string;
+            trigger: components["schemas"]["AutomationRunTrigger"];
+            triggered_by?: components["schemas"]["UserId"] | null;
+        };
+        /** @description `GET /api/v1/automation-runs/{id}`: the run and its per-device results. */
+        AutomationRunDetail: components["schemas"]["AutomationRun"] & {
+            devices: components["schemas"]["AutomationRunDevice"][];
+        };
+        /** @description One device's part of a run. */
+        AutomationRunDevice: {
+            device_id: components["schemas"]["DeviceId"];
+            error?: string | null;
+            /** Format: date-time */
+            finished_at?: string | null;
+            hostname: string;
+            /** Format: date-time */
+            started_at?: string | null;
+            /** @description `pending`, `running`, `waiting`, `completed`, `failed`, `skipped`, `interrupted` or `cancelled`. */
+            status: string;
+            /** @description The step log, in the order the steps ran. */
+            steps: components["schemas"]["AutomationStepLog"][];
+        };
+        /** Format: uuid */
+        AutomationRunId: string;
+        /** @description `POST /api/v1/automations/{id}/run` and the webhook's answer. */
+        AutomationRunStarted: {
+            run_id?: components["schemas"]["AutomationRunId"] | null;
+        };
+        /** @description What started a run. */
+        AutomationRunTrigger: {
+            /** @description The event, webhook body, slot or parent run. */
+            context: Record<string, unknown>;
+            /** @description `schedule`, `event`, `webhook`, `manual` or `automation` (a `run_automation` step). */
+            type: string;
+        };
+        /** @description One step as it ran on one device. */
+        AutomationStepLog: {
+            execution_id?: components["schemas"]["ExecutionId"] | null;
+            /** Format: int64 */
+            exit_code?: number | null;
+            /** Format: date-time */
+            finished_at?: string | null;
+            /**
+             * Format: int64
+             * @description Position in the order the steps ran (0, 1, …).
+             */
+            index: number;
+            /** @description What happened (branch taken, wait end, error, nested run). */
+            message?: string | null;
+            /** @description Script output (stdout, then stderr), at most 4 KiB. */
+            output?: string | null;
+            /** @description The step in the action tree: `"0"`, `"2.then.0"`. */
+            path: string;
+            /** Format: date-time */
+            started_at: string;
+            /** @description `running`, `waiting`, `completed`, `failed`, `skipped` or `interrupted`. */
+            status: string;
+            /** @description The action type. */
+            type: string;
+        };
         /** @description `POST /api/v1/alerts/acknowledge` and `/api/v1/alerts/resolve`: many at once. */
         BulkAlerts: {
             ids: components["schemas"]["AlertId"][];
@@ -2123,6 +2389,21 @@ export interface components {
             org_id: components["schemas"]["OrgId"];
             severity: string;
             targets: Record<string, unknown>;
+        };
+        CreateAutomation: {
+            actions: Record<string, unknown>[];
+            conditions?: Record<string, unknown> | null;
+            description?: string | null;
+            /** @description Default `true`. */
+            enabled?: boolean | null;
+            name: string;
+            /** @description Required non-empty when `on_failure` is `notify`. */
+            notify_channel_ids?: components["schemas"]["NotificationChannelId"][];
+            /** @description `stop` (default), `continue` or `notify`. */
+            on_failure?: string | null;
+            org_id: components["schemas"]["OrgId"];
+            targets: Record<string, unknown>;
+            trigger: Record<string, unknown>;
         };
         CreateDeviceGroup: {
             name: string;
@@ -3377,6 +3658,85 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of a list. */
+        Page_Automation: {
+            data: {
+                /** @description The ordered steps (see the module docs for each `type`). */
+                actions: Record<string, unknown>[];
+                /** @description Device filters and a time window, or `null`. */
+                conditions?: Record<string, unknown> | null;
+                /** Format: date-time */
+                created_at: string;
+                created_by?: components["schemas"]["UserId"] | null;
+                description?: string | null;
+                enabled: boolean;
+                /** @description Whether a webhook secret is set (the secret itself is never shown again). */
+                has_webhook_secret: boolean;
+                id: components["schemas"]["AutomationId"];
+                /**
+                 * Format: date-time
+                 * @description The last schedule slot that fired.
+                 */
+                last_slot_at?: string | null;
+                name: string;
+                /**
+                 * Format: date-time
+                 * @description The next schedule slot (schedule triggers).
+                 */
+                next_run_at?: string | null;
+                /** @description Channels told when a step fails and `on_failure` is `notify`. */
+                notify_channel_ids: components["schemas"]["NotificationChannelId"][];
+                /** @description `stop`, `continue` or `notify`. */
+                on_failure: string;
+                org_id: components["schemas"]["OrgId"];
+                /** @description `{"all": true}` or `{"site_ids": [...], "group_ids": [...], "device_ids": [...], "os_types": [...]}`. */
+                targets: Record<string, unknown>;
+                /** @description See the module docs: `{"type": "schedule"|"event"|"webhook"|"manual", …}`. */
+                trigger: Record<string, unknown>;
+                /** Format: date-time */
+                updated_at: string;
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list. */
+        Page_AutomationRun: {
+            data: {
+                automation_id: components["schemas"]["AutomationId"];
+                automation_name: string;
+                /**
+                 * Format: int64
+                 * @description Nesting depth: 0, or 1..3 for runs started by a `run_automation` step.
+                 */
+                depth: number;
+                /** Format: int64 */
+                devices_failed: number;
+                /** Format: int64 */
+                devices_skipped: number;
+                /** Format: int64 */
+                devices_succeeded: number;
+                /** Format: int64 */
+                devices_targeted: number;
+                error?: string | null;
+                /** Format: date-time */
+                finished_at?: string | null;
+                id: components["schemas"]["AutomationRunId"];
+                org_id: components["schemas"]["OrgId"];
+                /**
+                 * Format: date-time
+                 * @description The schedule slot this run is for (schedule triggers).
+                 */
+                scheduled_for?: string | null;
+                /** Format: date-time */
+                started_at: string;
+                /** @description `pending`, `running`, `completed`, `failed`, `partial`, `interrupted` or `cancelled`. */
+                status: string;
+                trigger: components["schemas"]["AutomationRunTrigger"];
+                triggered_by?: components["schemas"]["UserId"] | null;
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list. */
         Page_ComplianceChange: {
             data: {
                 /** Format: date-time */
@@ -4109,6 +4469,11 @@ export interface components {
              */
             user: string;
         };
+        /** @description `POST /api/v1/automations/{id}/run` body (optional). */
+        RunAutomation: {
+            /** @description Only these of the automation's target devices; all of them when absent. */
+            device_ids?: components["schemas"]["DeviceId"][] | null;
+        };
         Script: {
             category?: string | null;
             content: string;
@@ -4363,6 +4728,19 @@ export interface components {
             notification_channels?: components["schemas"]["NotificationChannelId"][] | null;
             severity?: string | null;
             targets?: Record<string, unknown> | null;
+        };
+        UpdateAutomation: {
+            actions?: Record<string, unknown>[] | null;
+            /** @description `null` removes the conditions. */
+            conditions?: Record<string, unknown> | null;
+            description?: string | null;
+            enabled?: boolean | null;
+            name?: string | null;
+            notify_channel_ids?: components["schemas"]["NotificationChannelId"][] | null;
+            on_failure?: string | null;
+            targets?: Record<string, unknown> | null;
+            /** @description Changing the type to `webhook` answers a new secret. */
+            trigger?: Record<string, unknown> | null;
         };
         UpdateDevice: {
             display_name?: string | null;
@@ -6846,6 +7224,705 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AutomationRunId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationRunDetail"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_automations: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                org_id?: components["schemas"]["OrgId"];
+                /** @description `schedule`, `event`, `webhook` or `manual`. */
+                trigger_type?: string;
+                enabled?: boolean;
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Automation"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_automations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateAutomation"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationCreated"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_automations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AutomationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Automation"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_automations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AutomationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OkBody"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_automations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AutomationId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateAutomation"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationCreated"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AutomationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RunAutomation"] | null;
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationRunStarted"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    runs: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                status?: string;
+            };
+            header?: never;
+            path: {
+                id: components["schemas"]["AutomationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_AutomationRun"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field or query parameter is invalid (named in `error.field`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    webhook_call: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AutomationId"];
+            };
+            cookie?: never;
+        };
+        /** @description Any JSON body, signed as sent */
+        requestBody: {
+            content: {
+                "application/json": string;
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationRunStarted"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field or query parameter is invalid (named in `error.field`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rotate_secret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["AutomationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutomationCreated"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -117,6 +117,21 @@ export type EscalationStep = S["EscalationStep"];
 export type CreateAlertRule = S["CreateAlertRule"];
 export type AlertListQuery = ListQuery<"/api/v1/alerts">;
 
+// ---------------------------------------------------------------- automations and policies
+export type Automation = S["Automation"];
+export type AutomationCreated = S["AutomationCreated"];
+export type AutomationRun = S["AutomationRun"];
+export type AutomationRunDetail = S["AutomationRunDetail"];
+export type AutomationRunDevice = S["AutomationRunDevice"];
+export type AutomationStepLog = S["AutomationStepLog"];
+export type Policy = S["Policy"];
+export type PolicyRule = S["PolicyRule"];
+export type PolicyCompliance = S["PolicyCompliance"];
+export type DeviceCompliance = S["DeviceCompliance"];
+export type ComplianceCounts = S["ComplianceCounts"];
+export type ComplianceChange = S["ComplianceChange"];
+export type PolicyEvaluation = S["PolicyEvaluation"];
+
 /** One message of the live event stream. */
 export type LiveEvent = S["LiveEvent"];
 export type AgentDownload = S["AgentDownload"];

@@ -52,6 +52,10 @@ describe("navigation gating", () => {
     const nav = visibleNav(permissionsOf(me(["alerts:read"]))).map((n) => n.to);
     expect(nav).toEqual(["/", "/alerts", "/alert-rules", "/notification-channels", "/escalation-policies", "/settings"]);
   });
+  it("automations and policies need automations:read", () => {
+    const nav = visibleNav(permissionsOf(me(["automations:read"]))).map((n) => n.to);
+    expect(nav).toEqual(["/", "/automations", "/policies", "/settings"]);
+  });
   it("partner and system users may switch organizations", () => {
     expect(isPartnerUser(me([], "partner"))).toBe(true);
     expect(isPartnerUser(me([], "system"))).toBe(true);

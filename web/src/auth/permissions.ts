@@ -67,6 +67,8 @@ export const NAV: NavItem[] = [
   { to: "/devices", label: "Devices", anyOf: ["devices:read"], group: "main" },
   { to: "/alerts", label: "Alerts", anyOf: ["alerts:read"], group: "main", badge: "alerts" },
   { to: "/scripts", label: "Scripts", anyOf: ["scripts:read"], group: "main" },
+  { to: "/automations", label: "Automations", anyOf: ["automations:read"], group: "main" },
+  { to: "/policies", label: "Policies", anyOf: ["automations:read"], group: "main" },
   { to: "/enrollment-keys", label: "Enrollment keys", anyOf: ["enrollment_keys:read"], group: "manage" },
   { to: "/device-groups", label: "Device groups", anyOf: ["device_groups:read"], group: "manage" },
   { to: "/alert-rules", label: "Alert rules", anyOf: ["alerts:read"], group: "manage" },

@@ -89,7 +89,8 @@ export function isCustomMetric(metric: string): boolean {
   return metric === CUSTOM || metric.startsWith("custom.");
 }
 
-const num = (s: string): number | string => {
+/** A typed number as a number; anything else as typed (so the server names the bad field). */
+export const num = (s: string): number | string => {
   const t = s.trim();
   if (t === "") return t;
   const n = Number(t);
@@ -119,7 +120,8 @@ export function conditionsToJson(c: EditConditions): Record<string, unknown> {
 
 /** A JSON object (not an array, not null). */
 export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const text = (v: unknown): string => (typeof v === "number" ? String(v) : typeof v === "string" ? v : "");
+/** A JSON number or string as form text. */
+export const text = (v: unknown): string => (typeof v === "number" ? String(v) : typeof v === "string" ? v : "");
 
 function conditionFromJson(v: unknown): EditCondition | null {
   if (!isObj(v)) return null;

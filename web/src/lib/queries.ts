@@ -53,3 +53,13 @@ export function useRoles() {
     enabled: perms.can("roles:read"),
   });
 }
+
+/** An organization's devices (up to 5000), for target pickers. */
+export function useOrgDevices(orgId: string | null | undefined) {
+  return useQuery({
+    queryKey: ["devices", "rule-targets", orgId],
+    queryFn: ({ signal }) => fetchAll((cursor) => api.GET("/api/v1/devices", { params: { query: { org_id: orgId ?? undefined, limit: ALL, cursor, sort: "hostname" } }, signal }), 5000),
+    enabled: !!orgId,
+    staleTime: 60_000,
+  });
+}

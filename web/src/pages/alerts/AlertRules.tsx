@@ -16,7 +16,7 @@ import { ActionsTh, Table, Td, Th } from "../../components/ui/table";
 import { useToast } from "../../components/ui/toast";
 import { usePerms } from "../../auth/session";
 import { useOrgScope } from "../../lib/scope";
-import { ALL, fetchAll, useGroups, useOrgs, useSites } from "../../lib/queries";
+import { useGroups, useOrgDevices, useOrgs, useSites } from "../../lib/queries";
 import { useAlertRules, useChannels, usePolicies } from "../../lib/alertQueries";
 import {
   ALL_DEVICES,
@@ -168,15 +168,6 @@ const FIELD_OF: Record<string, keyof Top | "targets"> = {
   escalation_policy_id: "policy",
   targets: "targets",
 };
-
-function useOrgDevices(orgId: string) {
-  return useQuery({
-    queryKey: ["devices", "rule-targets", orgId],
-    queryFn: ({ signal }) => fetchAll((cursor) => api.GET("/api/v1/devices", { params: { query: { org_id: orgId, limit: ALL, cursor, sort: "hostname" } }, signal }), 5000),
-    enabled: !!orgId,
-    staleTime: 60_000,
-  });
-}
 
 function RuleDialog({ rule, onClose, onTest }: { rule: AlertRule | null; onClose: () => void; onTest: (r: AlertRule) => void }) {
   const scope = useOrgScope();
