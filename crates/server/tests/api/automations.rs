@@ -67,14 +67,19 @@ impl Env {
             .expect("run")
     }
 
-    /// Polls until the run's only device reaches one of `statuses`.
+    /// Polls until the run's devices reach one of `statuses` (and, for final ones, the
+    /// run itself has finished: it is finished just after its last device).
     async fn until(&self, id: AutomationRunId, statuses: &[&str]) -> AutomationRunDetail {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let open = statuses
+            .iter()
+            .any(|s| ["pending", "running", "waiting"].contains(s));
         loop {
             let r = self.run_detail(id).await;
             if r.devices
                 .iter()
                 .all(|d| statuses.contains(&d.status.as_str()))
+                && (open || r.run.finished_at.is_some())
             {
                 return r;
             }
