@@ -50,6 +50,15 @@ impl From<AutoRow> for TriggerAutomation {
     }
 }
 
+async fn automations(db: &Db, q: Q) -> Result<Vec<TriggerAutomation>, StoreError> {
+    Ok(db
+        .all::<AutoRow>(q)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
 const COLS: &str = "SELECT a.id, a.org_id, a.trigger, a.targets, a.next_run_at FROM automations a WHERE a.enabled = ?";
 
 /// Enabled schedule automations whose next slot is at or before `now`, oldest first, at
@@ -65,12 +74,7 @@ pub async fn due_for_system(
         .push(LIVE_ORG)
         .push(" ORDER BY a.next_run_at, a.id LIMIT ")
         .push_bind(limit);
-    Ok(db
-        .all::<AutoRow>(q)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+    automations(db, q).await
 }
 
 /// Moves a schedule from the slot `expected` to `next` (None: no slot ahead), and
@@ -126,12 +130,7 @@ pub async fn event_automations_for_system(
         q.push(" AND a.org_id = ").push_bind(org);
     }
     q.push(LIVE_ORG).push(" ORDER BY a.id");
-    Ok(db
-        .all::<AutoRow>(q)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+    automations(db, q).await
 }
 
 #[derive(sqlx::FromRow)]
