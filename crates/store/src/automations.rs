@@ -319,9 +319,11 @@ pub async fn remember_signature(
     Ok(n == 1)
 }
 
-/// Forgets signatures seen before `before` (older than the timestamp window allows).
-pub async fn prune_signatures(db: &Db, before: DateTime<Utc>) -> Result<u64, StoreError> {
-    db.exec(Q::new("DELETE FROM automation_webhook_signatures WHERE seen_at < ?").bind(before))
+/// Forgets an automation's seen signatures: when its secret is replaced, since none of
+/// them can verify again. They are kept until then: the timestamp header is not part of
+/// the signed body, so a signature forgotten earlier could be replayed with a fresh one.
+pub async fn forget_signatures(db: &Db, id: AutomationId) -> Result<u64, StoreError> {
+    db.exec(Q::new("DELETE FROM automation_webhook_signatures WHERE automation_id = ?").bind(id))
         .await
 }
 

@@ -234,11 +234,6 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<()> {
         let id = d.id;
         log_err(recover(state, d).await, id);
     }
-    automations::prune_signatures(
-        &state.db,
-        now - Duration::seconds(2 * super::webhook::WINDOW_SECS),
-    )
-    .await?;
     Ok(())
 }
 
@@ -543,6 +538,14 @@ async fn step(
             .await;
             match r {
                 Ok(tags) => {
+                    audit_device_change(
+                        state,
+                        d,
+                        "automation.update_device",
+                        json!({"run_id": d.run_id, "step": path, "tags": tags,
+                            "display_name": display_name}),
+                    )
+                    .await;
                     at.completed(format!("tags now: {}", tags.join(", ")), next())
                         .await
                 }
@@ -692,6 +695,31 @@ async fn step(
     }
 }
 
+/// An audit row for a change a run made on a device (actor: the system; the run and step
+/// are in the details).
+async fn audit_device_change(state: &AppState, d: &RunDevice, action: &str, details: Value) {
+    let dev = match breeze_store::alerts::device_for_system(&state.db, DeviceId(d.device_id)).await
+    {
+        Ok(dev) => dev,
+        Err(e) => {
+            tracing::error!(device = %d.device_id, error = %e, "auditing an automation step");
+            return;
+        }
+    };
+    let ev = crate::audit::AuditEvent::new(action, "device")
+        .partner(Some(breeze_proto::ids::PartnerId(dev.partner_id)))
+        .org(Some(OrgId(dev.org_id)))
+        .device(
+            breeze_proto::ids::SiteId(dev.site_id),
+            DeviceId(d.device_id),
+        )
+        .resource(d.device_id, Some(&d.hostname))
+        .details(details);
+    if let Err(e) = state.record(ev, None).await {
+        tracing::error!(device = %d.device_id, error = %e, "auditing an automation step");
+    }
+}
+
 /// Queues a run_script step's command, with the row's `waiting` state and the execution
 /// on the step's log entry in the same transaction. Errors are the step's failure message.
 async fn queue_script(
@@ -758,6 +786,15 @@ async fn queue_script(
         runs::wait_on_command_tx(&mut tx, d.id, path, command, execution, state.now()).await?;
         tx.commit().await?;
         state.hub.notify(DeviceId(d.device_id));
+        audit_device_change(
+            state,
+            d,
+            "automation.run_script",
+            json!({"run_id": d.run_id, "step": path, "script_id": script_id,
+                "script_version": script.version, "execution_id": execution,
+                "command_id": command, "parameters": params.keys().collect::<Vec<_>>()}),
+        )
+        .await;
         anyhow::Ok(())
     };
     inner.await.map_err(|e| format!("{e:#}"))

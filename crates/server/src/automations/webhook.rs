@@ -3,9 +3,10 @@
 //! A caller signs the raw request body with the automation's secret:
 //! `X-Breeze-Signature: sha256=<hex HMAC-SHA256(secret, body)>`, and sends the unix time in
 //! `X-Breeze-Timestamp`. A timestamp more than [`WINDOW_SECS`] from the server clock is
-//! refused as stale (401); a signature already seen is refused as a repeat (409). Seen
-//! signatures are kept for twice the window (pruned by the sweep), so a replay inside the
-//! window is a repeat and one after it is stale.
+//! refused as stale (401); a signature already seen is refused as a repeat (409). The
+//! timestamp header is not covered by the signature (the contract signs the body alone),
+//! so seen signatures are kept for as long as the secret lives (rotating it forgets them):
+//! a captured request replayed later with a fresh timestamp is still a repeat.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

@@ -424,6 +424,19 @@ async fn react(
     .await?;
     tx.commit().await?;
     state.hub.notify(device);
+    let ev = crate::audit::AuditEvent::new("policy.remediate", "policy")
+        .partner(Some(at.partner_id))
+        .org(Some(at.org_id))
+        .device(at.site_id, device)
+        .resource(p.id, Some(&p.name))
+        .details(
+            serde_json::json!({"device_id": device, "script_id": script.id,
+            "execution_id": execution_id, "command_id": command_id,
+            "attempt": rec.remediation_attempts + 1}),
+        );
+    if let Err(e) = state.record(ev, None).await {
+        tracing::error!(policy_id = %p.id, error = %e, "auditing a policy remediation");
+    }
     tracing::info!(policy_id = %p.id, device_id = %device, %execution_id,
         attempt = rec.remediation_attempts + 1, "policy remediation queued");
     Ok(())

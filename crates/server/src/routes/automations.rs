@@ -569,6 +569,7 @@ async fn rotate_secret(
     }
     let (secret, sealed) = webhook::new_secret(&state, id).map_err(ApiError::internal)?;
     automations::set_webhook_secret(&state.db, id, Some(sealed), state.now()).await?;
+    automations::forget_signatures(&state.db, id).await?;
     audit(
         &state,
         &auth,
@@ -589,7 +590,8 @@ async fn rotate_secret(
 /// Starts a webhook automation. No user: the body must be signed with the automation's
 /// secret (`X-Breeze-Signature: sha256=<hex HMAC-SHA256 of the raw body>`) and carry
 /// `X-Breeze-Timestamp` (unix seconds) within 5 minutes of the server clock; a signature
-/// seen before is refused. The JSON body (if any) becomes the run's trigger context.
+/// seen before (while this secret lives) is refused, so a sender makes each body unique
+/// (an event id or the time in the body). The JSON body (if any) becomes the run's trigger context.
 #[utoipa::path(post, path = "/api/v1/automations/{id}/webhook", tag = "automations", params(("id" = AutomationId, Path)),
     request_body(content = String, content_type = "application/json", description = "Any JSON body, signed as sent"),
     responses((status = 202, body = AutomationRunStarted), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]

@@ -279,6 +279,21 @@ async fn wait_update_device_and_else_branch_run_durably() {
         assert!(dev.tags.contains(&"patched".to_string()));
         assert!(dev.tags.contains(&"else-ran".to_string()));
         assert!(!dev.tags.contains(&"then-ran".to_string()));
+        // Each change the run made to the device is audited, naming the run and the step.
+        let log: Value = e
+            .admin
+            .get("/api/v1/audit/logs?action=automation.update_device")
+            .await
+            .unwrap();
+        let mut audited: Vec<&str> = log["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .inspect(|r| assert_eq!(r["details"]["run_id"], run.to_string()))
+            .filter_map(|r| r["details"]["step"].as_str())
+            .collect();
+        audited.sort();
+        assert_eq!(audited, vec!["0", "2.else.0"], "{engine:?}: {log}");
         let runs: Page<AutomationRun> = e
             .admin
             .get(&format!("/api/v1/automations/{}/runs", a.id))
@@ -344,6 +359,13 @@ async fn webhook_signature_replay_and_window() {
         let other: &[u8] = br#"{"ticket": 43}"#;
         let r = call(other, sign(&secret, other), now - 360).await.unwrap();
         assert_eq!(r.status().as_u16(), 401);
+        // The captured request replayed an hour later with a fresh timestamp (the header is
+        // not signed): still a repeat, after sweeps, for as long as the secret lives.
+        e.clock.advance(Duration::hours(1));
+        e.sweep().await;
+        let later = e.app.state.now().timestamp();
+        let r = call(body, sign(&secret, body), later).await.unwrap();
+        assert_eq!(r.status().as_u16(), 409, "a replay after the window");
         let _ = engine;
     }
 }

@@ -590,6 +590,16 @@ async fn enforce_remediates_up_to_the_limit() {
         }
         // Compliant again: the attempts start over.
         let _ = check;
+        // Each remediation the server started is audited, with the device and attempt.
+        let log: Value = e
+            .admin
+            .get("/api/v1/audit/logs?action=policy.remediate")
+            .await
+            .unwrap();
+        let rows = log["data"].as_array().unwrap();
+        assert_eq!(rows.len(), 2, "{engine:?}: {log}");
+        assert_eq!(rows[0]["resource_id"], p.id.to_string());
+        assert_eq!(rows[0]["details"]["device_id"], dev.to_string());
         assert_eq!(e.evaluate(p.id).await.queued, 1);
         let last = e.beat(0).await[0].0;
         e.answer(0, last, p.id, &["compliant", "compliant"]).await;
