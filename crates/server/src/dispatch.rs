@@ -131,9 +131,30 @@ pub async fn queue(
     Ok(id)
 }
 
+/// What of a script a run needs (from an API `Script`, or a narrower store row).
+pub struct ScriptRef<'a> {
+    pub id: breeze_proto::ids::ScriptId,
+    pub version: i64,
+    pub content: &'a str,
+    pub run_as: &'a breeze_proto::agent::RunAs,
+    pub timeout_seconds: i64,
+}
+
+impl<'a> From<&'a breeze_proto::api::Script> for ScriptRef<'a> {
+    fn from(s: &'a breeze_proto::api::Script) -> Self {
+        Self {
+            id: s.id,
+            version: s.version,
+            content: &s.content,
+            run_as: &s.run_as,
+            timeout_seconds: s.timeout_seconds,
+        }
+    }
+}
+
 /// One script run on one device, for [`queue_script_tx`].
 pub struct ScriptRun<'a> {
-    pub script: &'a breeze_proto::api::Script,
+    pub script: ScriptRef<'a>,
     pub language: breeze_proto::agent::ScriptLanguage,
     /// Checked against the script's schema.
     pub parameters: &'a std::collections::BTreeMap<String, String>,
@@ -161,7 +182,7 @@ pub async fn queue_script_tx(
         script_id: Some(r.script.id),
         script_version: u32::try_from(r.script.version).ok(),
         language: r.language,
-        content: r.script.content.clone(),
+        content: r.script.content.to_string(),
         parameters: r.parameters.clone(),
         timeout_secs: u64::try_from(timeout).unwrap_or(300),
         run_as: r.script.run_as.clone(),

@@ -771,7 +771,7 @@ async fn queue_script(
             state,
             &mut tx,
             &crate::dispatch::ScriptRun {
-                script: &script,
+                script: (&script).into(),
                 language: lang,
                 parameters: &params,
                 device: DeviceId(d.device_id),

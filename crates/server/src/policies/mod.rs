@@ -16,7 +16,6 @@
 //!   its result queues a new check.
 
 use crate::error::ApiResult;
-use crate::routes::scripts::{ExecutionToQueue, queue_execution_tx};
 use crate::state::AppState;
 use anyhow::Context;
 use breeze_core::Scope;
@@ -391,24 +390,25 @@ async fn react(
     }
     let params = BTreeMap::new();
     let mut tx = state.db.begin().await?;
-    let (command_id, execution_id) = queue_execution_tx(
+    let (command_id, execution_id) = crate::dispatch::queue_script_tx(
         state,
         &mut tx,
-        &ExecutionToQueue {
-            device_id: device,
-            org_id: at.org_id,
-            script_id: script.id,
-            script_version: script.version,
+        &crate::dispatch::ScriptRun {
+            script: crate::dispatch::ScriptRef {
+                id: script.id,
+                version: script.version,
+                content: &script.content,
+                run_as: &script.run_as,
+                timeout_seconds: script.timeout_seconds,
+            },
             language: script.language,
-            content: &script.content,
             parameters: &params,
-            timeout_seconds: script.timeout_seconds,
-            run_as: &script.run_as,
+            device,
+            org: at.org_id,
             triggered_by: None,
             trigger_type: "policy",
+            timeout_secs: None,
         },
-        crate::dispatch::default_ttl(state),
-        now,
     )
     .await
     .map_err(|e| anyhow::anyhow!("queueing the remediation: {e:?}"))?;

@@ -15,19 +15,18 @@ use breeze_core::json_limits;
 use breeze_core::permissions::{Action, Resource};
 use breeze_core::script_params;
 use breeze_core::validate;
-use breeze_proto::agent::{Command, RunAs, RunScriptPayload, ScriptLanguage};
+use breeze_proto::agent::{RunAs, ScriptLanguage};
 use breeze_proto::api::vocab;
 use breeze_proto::api::{
     CreateScript, Data, ErrorBody, ExecuteScript, ExecutionListQuery, ExecutionRef, ListParams,
     OkBody, Page, Script, ScriptExecution, ScriptListQuery, UpdateScript,
 };
-use breeze_proto::ids::{CommandId, DeviceId, ExecutionId, OrgId, ScriptId, UserId};
-use breeze_store::commands::{self, NewCommand};
+use breeze_proto::ids::{DeviceId, ExecutionId, ScriptId};
 use breeze_store::listing::check_search;
-use breeze_store::scripts::{self, NewExecution};
+use breeze_store::scripts;
 use breeze_store::{device_groups, devices, orgs, sites};
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -457,7 +456,7 @@ async fn execute(
             &state,
             &mut tx,
             &dispatch::ScriptRun {
-                script: &script,
+                script: (&script).into(),
                 language: lang,
                 parameters: &params,
                 device: d.id,
@@ -498,75 +497,6 @@ async fn execute(
             .await?;
     }
     Ok((StatusCode::CREATED, axum::Json(Data { data: out })))
-}
-
-/// One script run to queue on one device (manual runs, policy remediation).
-pub struct ExecutionToQueue<'a> {
-    pub device_id: DeviceId,
-    pub org_id: OrgId,
-    pub script_id: ScriptId,
-    pub script_version: i64,
-    pub language: ScriptLanguage,
-    pub content: &'a str,
-    pub parameters: &'a BTreeMap<String, String>,
-    pub timeout_seconds: i64,
-    pub run_as: &'a RunAs,
-    pub triggered_by: Option<UserId>,
-    /// `manual`, `policy`, …
-    pub trigger_type: &'a str,
-}
-
-/// Signs and queues a `run_script` command with its execution row, in the caller's
-/// transaction (the caller wakes the agent after committing). Answers the ids.
-pub async fn queue_execution_tx(
-    state: &AppState,
-    tx: &mut breeze_store::Tx,
-    e: &ExecutionToQueue<'_>,
-    ttl: chrono::Duration,
-    now: chrono::DateTime<chrono::Utc>,
-) -> ApiResult<(CommandId, ExecutionId)> {
-    let command_id = CommandId::new();
-    let execution_id = ExecutionId::new();
-    let command = Command::RunScript(RunScriptPayload {
-        execution_id: Some(execution_id),
-        script_id: Some(e.script_id),
-        script_version: u32::try_from(e.script_version).ok(),
-        language: e.language,
-        content: e.content.to_string(),
-        parameters: e.parameters.clone(),
-        timeout_secs: u64::try_from(e.timeout_seconds).unwrap_or(300),
-        run_as: e.run_as.clone(),
-    });
-    let signed = dispatch::sign(state, e.device_id, command_id, &command, ttl)?;
-    commands::enqueue_tx(
-        tx,
-        &NewCommand {
-            device_id: e.device_id,
-            org_id: e.org_id,
-            signed: &signed,
-            created_by: e.triggered_by,
-            created_at: now,
-            timeout_secs: Some(e.timeout_seconds),
-        },
-    )
-    .await?;
-    scripts::insert_execution_tx(
-        tx,
-        &NewExecution {
-            id: execution_id,
-            script_id: e.script_id,
-            script_version: e.script_version,
-            device_id: e.device_id,
-            org_id: e.org_id,
-            command_id,
-            triggered_by: e.triggered_by,
-            trigger_type: e.trigger_type,
-            parameters: json!(e.parameters),
-        },
-        now,
-    )
-    .await?;
-    Ok((command_id, execution_id))
 }
 
 /// Executions on devices in reach, newest first.

@@ -47,14 +47,27 @@ async fn every_documented_route_exists_and_the_issue_routes_are_documented() {
         "/download/agent",
         "/download/agent/{platform}",
         "/install.sh",
+        // Issue 13's contract.
+        "/api/v1/automations",
+        "/api/v1/automations/{id}",
+        "/api/v1/automations/{id}/run",
+        "/api/v1/automations/{id}/runs",
+        "/api/v1/automation-runs/{id}",
+        "/api/v1/automations/{id}/webhook",
+        "/api/v1/policies",
+        "/api/v1/policies/{id}",
+        "/api/v1/policies/{id}/compliance",
+        "/api/v1/policies/{id}/evaluate",
     ] {
         assert!(
             paths.contains_key(required),
             "{required} is missing from the OpenAPI document"
         );
     }
-    // Answer 404 by design for the filler path (no such agent platform, or metrics off).
+    // Answer 404 by design for the filler path (no such agent platform, or metrics off, or
+    // no automation with that id: the webhook is signed, not logged in).
     let public = [
+        "/api/v1/automations/{id}/webhook",
         "/health",
         "/ready",
         "/metrics",
