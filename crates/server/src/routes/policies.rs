@@ -347,18 +347,30 @@ async fn compliance(
     let p = policies::get(&state.db, &auth.scope, id).await?;
     auth.require(Resource::Automations, Action::Read)?;
     let opts = unsorted_list_opts(q.limit, q.cursor, None)?;
-    let (counts, rule_counts) = policy_compliance::counts(&state.db, id).await?;
     let types: Vec<&str> = p.rules.iter().map(PolicyRule::kind).collect();
-    let (data, next_cursor) = policy_compliance::list_devices(
-        &state.db,
-        &auth.scope,
-        id,
-        &types,
-        q.status,
-        q.device_id,
-        &opts,
-    )
-    .await?;
+    // The counts and the device page are separate reads: a result committed between them
+    // would show a device's new status next to counts from before it (every status change
+    // moves the counts in the same transaction). So read the counts again after the page
+    // and retry when they moved; after a few tries, answer the last reading.
+    let mut tries = 0;
+    let (counts, rule_counts, data, next_cursor) = loop {
+        let before = policy_compliance::counts(&state.db, id).await?;
+        let (data, next_cursor) = policy_compliance::list_devices(
+            &state.db,
+            &auth.scope,
+            id,
+            &types,
+            q.status,
+            q.device_id,
+            &opts,
+        )
+        .await?;
+        let after = policy_compliance::counts(&state.db, id).await?;
+        tries += 1;
+        if before == after || tries == 3 {
+            break (after.0, after.1, data, next_cursor);
+        }
+    };
     Ok(axum::Json(PolicyCompliance {
         policy_id: id,
         counts,
