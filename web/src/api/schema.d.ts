@@ -659,7 +659,8 @@ export interface paths {
          * Starts a webhook automation. No user: the body must be signed with the automation's
          *     secret (`X-Breeze-Signature: sha256=<hex HMAC-SHA256 of the raw body>`) and carry
          *     `X-Breeze-Timestamp` (unix seconds) within 5 minutes of the server clock; a signature
-         *     seen before is refused. The JSON body (if any) becomes the run's trigger context.
+         *     seen before (while this secret lives) is refused, so a sender makes each body unique
+         *     (an event id or the time in the body). The JSON body (if any) becomes the run's trigger context.
          */
         post: operations["webhook_call"];
         delete?: never;
