@@ -114,12 +114,9 @@ fn tz(path: &str, s: &str) -> Result<chrono_tz::Tz, ApiError> {
 
 // ---------------------------------------------------------------- trigger
 
-/// What to do with schedule slots missed while the server was down.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Missed {
-    Skip,
-    RunOnce,
-}
+/// What to do with schedule slots missed while the server was down (the schedule code's own
+/// type, so the two cannot drift).
+pub use breeze_core::cron::Missed;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Trigger {
