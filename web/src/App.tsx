@@ -40,6 +40,11 @@ const AutomationRunPage = lazy(() => import("./pages/automations/AutomationRun")
 const PoliciesPage = lazy(() => import("./pages/policies/PoliciesList"));
 const PolicyEditorPage = lazy(() => import("./pages/policies/PolicyEditor"));
 const PolicyCompliancePage = lazy(() => import("./pages/policies/PolicyCompliance"));
+const TerminalPage = lazy(() => import("./pages/remote/Terminal"));
+const FilesPage = lazy(() => import("./pages/remote/Files"));
+const DesktopPage = lazy(() => import("./pages/remote/Desktop"));
+const RemoteSessionsPage = lazy(() => import("./pages/remote/Sessions"));
+const RecordingPage = lazy(() => import("./pages/remote/Recording"));
 const GettingStartedPage = lazy(() => import("./pages/GettingStarted"));
 const MfaRequiredPage = lazy(() => import("./pages/auth/MfaRequired"));
 
@@ -128,6 +133,11 @@ export function AppRoutes() {
           <Route path="get-started" element={<Gate><GettingStartedPage /></Gate>} />
           <Route path="devices" element={<Gate perm="devices:read"><DevicesPage /></Gate>} />
           <Route path="devices/:id" element={<Gate perm="devices:read"><DeviceDetailPage /></Gate>} />
+          <Route path="devices/:id/terminal" element={<Gate perm="remote:execute"><TerminalPage /></Gate>} />
+          <Route path="devices/:id/files" element={<Gate perm="remote:execute"><FilesPage /></Gate>} />
+          <Route path="devices/:id/desktop" element={<Gate perm="remote_desktop:execute"><DesktopPage /></Gate>} />
+          <Route path="remote/sessions" element={<Gate perm="remote:read"><RemoteSessionsPage /></Gate>} />
+          <Route path="remote/sessions/:id/recording" element={<Gate perm="remote:execute"><RecordingPage /></Gate>} />
           <Route path="scripts" element={<Gate perm="scripts:read"><ScriptsPage /></Gate>} />
           <Route path="scripts/new" element={<Gate perm="scripts:write"><ScriptEditorPage /></Gate>} />
           <Route path="scripts/:id" element={<Gate perm="scripts:read"><ScriptEditorPage /></Gate>} />

@@ -36,6 +36,8 @@ pub struct Channel {
     pub server_clock: ServerClock,
     pub max_backoff: Duration,
     pub shutdown: CancellationToken,
+    /// Remote access settings for the streams the server opens.
+    pub remote: Arc<crate::remote::RemoteConfig>,
 }
 
 impl Channel {
@@ -102,13 +104,51 @@ impl Channel {
 
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.tick().await;
+        // Remote-access streams live as long as this connection. A task owns the write
+        // side so that reading never waits for a write.
+        let (mux, mux_out) = breeze_mux::Mux::new(breeze_mux::Side::Agent);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut writer = tokio::spawn(write_frames(sink, rx, mux_out));
+        let result = self
+            .serve_frames(&tx, &mut stream, &mux, backoff, &mut ping, &mut writer)
+            .await;
+        mux.shutdown("the channel closed");
+        if self.shutdown.is_cancelled() {
+            let _ = tx.send(Message::Close(None));
+            drop(tx);
+            let _ = tokio::time::timeout(Duration::from_secs(2), &mut writer).await;
+        }
+        writer.abort();
+        result
+    }
+
+    async fn serve_frames<St>(
+        &mut self,
+        tx: &mpsc::UnboundedSender<Message>,
+        stream: &mut St,
+        mux: &breeze_mux::Mux,
+        backoff: &mut Backoff,
+        ping: &mut tokio::time::Interval,
+        writer: &mut tokio::task::JoinHandle<Result<()>>,
+    ) -> Result<()>
+    where
+        St: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+    {
+        let send = |f: &ChannelFrame| -> Result<()> {
+            tx.send(Message::text(serde_json::to_string(f)?))
+                .map_err(|_| anyhow::anyhow!("the channel writer stopped"))
+        };
         let mut last_rx = Instant::now();
         let mut ping_id = 0u64;
         loop {
             tokio::select! {
-                () = self.shutdown.cancelled() => {
-                    let _ = sink.send(Message::Close(None)).await;
-                    return Ok(());
+                () = self.shutdown.cancelled() => return Ok(()),
+                w = &mut *writer => {
+                    return match w {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(e)) => Err(e),
+                        Err(e) => Err(anyhow::anyhow!("the channel writer failed: {e}")),
+                    };
                 }
                 msg = stream.next() => {
                     let msg = match msg {
@@ -118,35 +158,41 @@ impl Channel {
                     last_rx = Instant::now();
                     match msg {
                         Message::Text(text) => {
-                            if let Some(reply) = self.on_frame(text.as_str(), backoff) {
-                                sink.send(Message::text(serde_json::to_string(&reply)?)).await?;
+                            if let Some(reply) = self.on_frame(text.as_str(), backoff, mux) {
+                                send(&reply)?;
                             }
                         }
+                        Message::Binary(b) => mux.on_binary(&b),
                         Message::Close(_) => return Ok(()),
-                        // tungstenite answers pings itself; binary frames are not used.
+                        // tungstenite answers pings itself.
                         _ => {}
                     }
                 }
                 ack = self.acks.recv() => {
                     let Some(ack) = ack else { bail!("acknowledgement queue closed") };
-                    sink.send(Message::text(serde_json::to_string(&ChannelFrame::CommandAck(ack))?)).await?;
+                    send(&ChannelFrame::CommandAck(ack))?;
                 }
                 Some(out) = self.outputs.recv() => {
-                    sink.send(Message::text(serde_json::to_string(&ChannelFrame::CommandOutput(out))?)).await?;
+                    send(&ChannelFrame::CommandOutput(out))?;
                 }
                 _ = ping.tick() => {
                     if last_rx.elapsed() > IDLE_LIMIT {
                         bail!("no frame from the server for {} s", IDLE_LIMIT.as_secs());
                     }
                     ping_id += 1;
-                    sink.send(Message::text(serde_json::to_string(&ChannelFrame::Ping { id: ping_id })?)).await?;
+                    send(&ChannelFrame::Ping { id: ping_id })?;
                 }
             }
         }
     }
 
     /// Handles one text frame; returns the frame to answer with, if any.
-    fn on_frame(&self, text: &str, backoff: &mut Backoff) -> Option<ChannelFrame> {
+    fn on_frame(
+        &self,
+        text: &str,
+        backoff: &mut Backoff,
+        mux: &breeze_mux::Mux,
+    ) -> Option<ChannelFrame> {
         let frame: ChannelFrame = match serde_json::from_str(text) {
             Ok(f) => f,
             Err(e) => {
@@ -154,6 +200,14 @@ impl Channel {
                 return Some(ChannelFrame::Error {
                     message: format!("unreadable frame: {e}"),
                 });
+            }
+        };
+        let frame = match mux.on_frame(frame) {
+            breeze_mux::Dispatch::NotStream(f) => f,
+            breeze_mux::Dispatch::Handled => return None,
+            breeze_mux::Dispatch::Open(inc) => {
+                crate::remote::serve(inc, self.remote.clone());
+                return None;
             }
         };
         match frame {
@@ -176,16 +230,51 @@ impl Channel {
                 tracing::warn!(%message, "server reported a channel error");
                 None
             }
-            ChannelFrame::StreamOpen { stream, kind, .. } => Some(ChannelFrame::StreamClose {
-                stream,
-                reason: Some(format!("unsupported stream kind: {kind}")),
-            }),
-            ChannelFrame::StreamData { .. } | ChannelFrame::StreamClose { .. } => None,
+            // Stream frames went to the mux above.
+            ChannelFrame::StreamOpen { .. }
+            | ChannelFrame::StreamData { .. }
+            | ChannelFrame::StreamClose { .. }
+            | ChannelFrame::StreamAccept { .. }
+            | ChannelFrame::StreamWindow { .. }
+            | ChannelFrame::StreamControl { .. } => None,
             ChannelFrame::Hello { .. }
             | ChannelFrame::CommandAck(_)
             | ChannelFrame::CommandOutput(_) => Some(ChannelFrame::Error {
                 message: "unexpected frame for an agent".into(),
             }),
+        }
+    }
+}
+
+/// Writes the channel's frames (the loop's first, then the streams') until the socket
+/// fails or every sender is gone.
+async fn write_frames<Si>(
+    mut sink: Si,
+    mut rx: mpsc::UnboundedReceiver<Message>,
+    mut mux_out: breeze_mux::MuxOutput,
+) -> Result<()>
+where
+    Si: futures::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
+{
+    loop {
+        let msg = tokio::select! {
+            biased;
+            m = rx.recv() => match m {
+                Some(m) => m,
+                None => return Ok(()),
+            },
+            o = mux_out.recv() => match o {
+                Some(breeze_mux::Outgoing::Text(f)) => Message::text(serde_json::to_string(&f)?),
+                Some(breeze_mux::Outgoing::Binary(b)) => Message::Binary(b),
+                None => return Ok(()),
+            },
+        };
+        let close = matches!(msg, Message::Close(_));
+        sink.send(msg)
+            .await
+            .context("writing to the agent channel")?;
+        if close {
+            return Ok(());
         }
     }
 }

@@ -6,6 +6,9 @@
 //! ca_cert = "/etc/breeze-agent/ca.pem"     # extra trusted root(s), PEM
 //! state_dir = "/var/lib/breeze-agent"
 //! log = "info"                              # tracing filter
+//!
+//! [remote]                                  # see `crate::remote`
+//! files_root = "/srv/share"
 //! ```
 //!
 //! Precedence: command-line flag, then `BREEZE_AGENT_*` environment variable (handled
@@ -25,6 +28,9 @@ pub struct FileConfig {
     pub ca_cert: Option<PathBuf>,
     pub state_dir: Option<PathBuf>,
     pub log: Option<String>,
+    /// Remote access (terminal user, file root, display).
+    #[serde(default)]
+    pub remote: crate::remote::RemoteConfig,
 }
 
 impl FileConfig {

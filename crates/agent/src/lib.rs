@@ -21,6 +21,7 @@ pub mod outbox;
 pub mod output;
 pub mod policy;
 pub mod process_tree;
+pub mod remote;
 pub mod replay;
 pub mod service;
 pub mod state;

@@ -120,6 +120,7 @@ async fn main() -> Result<()> {
             breeze_agent::service::run(breeze_agent::service::RunOptions {
                 state_dir,
                 ca_cert: file.ca_cert.clone(),
+                remote: file.remote.clone(),
             })
             .await?;
         }

@@ -28,6 +28,8 @@ use tokio_util::sync::CancellationToken;
 pub struct RunOptions {
     pub state_dir: PathBuf,
     pub ca_cert: Option<PathBuf>,
+    /// Remote access settings (`[remote]` in agent.toml).
+    pub remote: crate::remote::RemoteConfig,
 }
 
 fn clamp_config(mut c: AgentConfig) -> AgentConfig {
@@ -140,6 +142,7 @@ pub async fn run(opts: RunOptions) -> Result<()> {
                 server_clock: server_clock.clone(),
                 max_backoff,
                 shutdown: shutdown.clone(),
+                remote: Arc::new(opts.remote.clone()),
             }
             .run(),
         ))

@@ -54,6 +54,7 @@ string_enum!(
         Audit = "audit",
         EnrollmentKeys = "enrollment_keys",
         Remote = "remote",
+        RemoteDesktop = "remote_desktop",
         Settings = "settings",
         ApiKeys = "api_keys",
     }

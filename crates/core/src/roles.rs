@@ -82,6 +82,7 @@ fn technician() -> PermissionSet {
             Permission::new(Automations, Execute),
             Permission::new(EnrollmentKeys, Write),
             Permission::new(Remote, Execute),
+            Permission::new(RemoteDesktop, Execute),
         ])
         .collect()
 }

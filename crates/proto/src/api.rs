@@ -743,3 +743,11 @@ pub use settings::*;
 
 mod alerts;
 pub use alerts::*;
+
+// ---------------------------------------------------------------- remote access (issue 12)
+
+mod remote;
+pub use remote::*;
+mod remote_files;
+pub use remote_files::*;
+mod remote_desktop;

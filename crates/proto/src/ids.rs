@@ -81,4 +81,6 @@ define_id!(
     AutomationId,
     AutomationRunId,
     PolicyId,
+    RemoteSessionId,
+    FileTransferId,
 );

@@ -26,25 +26,37 @@ use tokio::sync::mpsc;
 /// Registry of agent channels connected to this process.
 #[derive(Default)]
 pub struct AgentHub {
-    conns: Mutex<HashMap<DeviceId, (u64, mpsc::Sender<()>)>>,
+    conns: Mutex<HashMap<DeviceId, Conn>>,
     next: AtomicU64,
+}
+
+struct Conn {
+    id: u64,
+    wake: mpsc::Sender<()>,
+    /// The channel's streams (remote access, issue 12).
+    mux: breeze_mux::Mux,
 }
 
 impl AgentHub {
     /// Registers a channel for `device`, replacing (and so closing) an older one.
     /// Answers the connection id and the wake-up receiver (capacity 1: wake-ups
     /// coalesce; the task drains the whole queue on each).
-    pub fn register(&self, device: DeviceId) -> (u64, mpsc::Receiver<()>) {
+    pub fn register(&self, device: DeviceId, mux: breeze_mux::Mux) -> (u64, mpsc::Receiver<()>) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(1);
-        self.lock().insert(device, (id, tx));
+        self.lock().insert(device, Conn { id, wake: tx, mux });
         (id, rx)
+    }
+
+    /// The stream multiplexer of `device`'s channel, when it is connected here.
+    pub fn mux(&self, device: DeviceId) -> Option<breeze_mux::Mux> {
+        self.lock().get(&device).map(|c| c.mux.clone())
     }
 
     /// Removes the channel, if it is still the registered one.
     pub fn unregister(&self, device: DeviceId, conn: u64) {
         let mut m = self.lock();
-        if m.get(&device).is_some_and(|(c, _)| *c == conn) {
+        if m.get(&device).is_some_and(|c| c.id == conn) {
             m.remove(&device);
         }
     }
@@ -64,7 +76,10 @@ impl AgentHub {
     pub fn wake_local(&self, device: DeviceId) -> bool {
         match self.lock().get(&device) {
             // Full means a wake-up is already waiting: nothing is lost.
-            Some((_, tx)) => !matches!(tx.try_send(()), Err(mpsc::error::TrySendError::Closed(_))),
+            Some(c) => !matches!(
+                c.wake.try_send(()),
+                Err(mpsc::error::TrySendError::Closed(_))
+            ),
             None => false,
         }
     }
@@ -73,7 +88,7 @@ impl AgentHub {
         self.lock().len()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<DeviceId, (u64, mpsc::Sender<()>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<DeviceId, Conn>> {
         self.conns.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod notify;
 pub mod openapi;
 pub mod policies;
+pub mod relay;
 pub mod routes;
 pub mod state;
 

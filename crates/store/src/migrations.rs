@@ -195,6 +195,16 @@ const MIGRATIONS: &[Migration] = &[
         name: "policies",
         steps: crate::migrations_v8::v8,
     },
+    Migration {
+        version: 9,
+        name: "remote_sessions",
+        steps: crate::migrations_v9::v9,
+    },
+    Migration {
+        version: 10,
+        name: "file_transfers",
+        steps: crate::migrations_v10::v10,
+    },
 ];
 
 /// The schema version this binary writes.

@@ -16,6 +16,7 @@ export type Resource =
   | "audit"
   | "enrollment_keys"
   | "remote"
+  | "remote_desktop"
   | "settings"
   | "api_keys";
 export type Action = "read" | "write" | "delete" | "execute" | "admin";

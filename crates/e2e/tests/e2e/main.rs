@@ -11,4 +11,7 @@ mod install;
 mod live_output;
 mod policies;
 mod quarantine;
+mod remote_desktop;
+mod remote_files;
+mod remote_terminal;
 mod support;

@@ -20,11 +20,23 @@
 //! 4. On any error the agent closes, falls back to heartbeat polling, and reconnects
 //!    with jittered exponential backoff (1 s doubling up to `max_backoff_secs`).
 //!
-//! Streams (reserved for later issues): the opener sends `stream_open` with a fresh
-//! `stream` id (server-opened streams use even ids, agent-opened odd ids; 0 is never a
-//! stream), then both sides send `stream_data` (base64 payload) and either side ends
-//! it with `stream_close`. An agent that does not know a stream `kind` answers
-//! `stream_close` with `reason: "unsupported stream kind: …"`.
+//! Streams (remote access, issue 12; implemented by the `breeze-mux` crate on both sides):
+//! - The opener sends `stream_open` with a fresh `stream` id (server-opened streams use
+//!   even ids, agent-opened odd ids; 0 is never a stream) and kind-specific `params`.
+//! - The other side answers `stream_accept` (with kind-specific `info`) or `stream_close`
+//!   with a reason. An agent that does not know a stream `kind` answers `stream_close`
+//!   with `reason: "unsupported stream kind: …"`.
+//! - Bytes travel in **binary** WebSocket frames: an 8-byte big-endian stream id, then the
+//!   payload ([`encode_binary`], [`decode_binary`]); at most [`MAX_CHUNK`] payload bytes
+//!   per frame. `stream_data` (base64 in a text frame) is still understood.
+//! - Flow control: each side may have at most [`STREAM_WINDOW`] payload bytes of a stream
+//!   in flight that the other side has not yet granted back with `stream_window`. The
+//!   receiver grants bytes back once it has *consumed* them (handed them on to the browser
+//!   socket, the PTY, the file), so a slow consumer stops the producer instead of growing
+//!   a buffer. A peer that overruns the window gets the stream closed.
+//! - `stream_control` carries a kind-specific JSON message (a terminal resize, a file
+//!   request's answer, desktop input); see [`super::remote`].
+//! - Either side ends a stream with `stream_close` (a `reason` means it failed).
 
 use super::{CommandAck, CommandOutput, SignedCommand};
 use chrono::{DateTime, Utc};
@@ -88,6 +100,46 @@ pub enum ChannelFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// The receiver of `stream_open` accepted the stream.
+    StreamAccept {
+        stream: StreamId,
+        #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+        info: serde_json::Value,
+    },
+    /// Flow control: the sender of this frame consumed `bytes` more of the stream's
+    /// payload; the other side may send that many more.
+    StreamWindow {
+        stream: StreamId,
+        bytes: u64,
+    },
+    /// A kind-specific JSON control message (see `agent::remote`).
+    StreamControl {
+        stream: StreamId,
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+        message: serde_json::Value,
+    },
+}
+
+/// Payload bytes a side may have in flight on one stream before the other grants more.
+pub const STREAM_WINDOW: u64 = 1024 * 1024;
+/// Largest payload of one binary stream frame.
+pub const MAX_CHUNK: usize = 64 * 1024;
+
+/// A binary channel frame: the stream id (8 bytes, big-endian) then the payload.
+pub fn encode_binary(stream: StreamId, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8 + payload.len());
+    v.extend_from_slice(&stream.0.to_be_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+/// Splits a binary channel frame into its stream id and payload; `None` when it is
+/// shorter than the 8-byte header.
+pub fn decode_binary(frame: &[u8]) -> Option<(StreamId, &[u8])> {
+    let (head, payload) = frame.split_at_checked(8)?;
+    let id = u64::from_be_bytes(head.try_into().ok()?);
+    Some((StreamId(id), payload))
 }
 
 impl ChannelFrame {
@@ -96,7 +148,10 @@ impl ChannelFrame {
         match self {
             Self::StreamOpen { stream, .. }
             | Self::StreamData { stream, .. }
-            | Self::StreamClose { stream, .. } => Some(*stream),
+            | Self::StreamClose { stream, .. }
+            | Self::StreamAccept { stream, .. }
+            | Self::StreamWindow { stream, .. }
+            | Self::StreamControl { stream, .. } => Some(*stream),
             _ => None,
         }
     }
@@ -114,6 +169,9 @@ mod tests {
             r#"{"type":"stream_open","stream":2,"kind":"terminal","params":{"cols":80}}"#,
         )?;
         assert_eq!(open.stream(), Some(StreamId(2)));
+        let bin = encode_binary(StreamId(258), b"hi");
+        assert_eq!(decode_binary(&bin), Some((StreamId(258), &b"hi"[..])));
+        assert_eq!(decode_binary(&[0, 1, 2]), None);
         let out: ChannelFrame = serde_json::from_str(
             r#"{"type":"command_output","command_id":"0190f5d2-8a4e-7c3b-9d1e-2f3a4b5c6d7e","stream":"stderr","offset":12,"data":"x"}"#,
         )?;

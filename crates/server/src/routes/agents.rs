@@ -822,18 +822,22 @@ async fn channel(
         .on_upgrade(move |socket| serve_channel(state, a, meta, socket)))
 }
 
-async fn send(socket: &mut WebSocket, f: &ChannelFrame) -> bool {
+/// The channel's write side: a task owns the socket's sink, so reading never waits for
+/// a write (two sides blocked writing to each other would deadlock the channel).
+type Tx = tokio::sync::mpsc::UnboundedSender<Message>;
+
+fn send(tx: &Tx, f: &ChannelFrame) -> bool {
     match serde_json::to_string(f) {
-        Ok(s) => socket.send(Message::Text(s.into())).await.is_ok(),
+        Ok(s) => tx.send(Message::Text(s.into())).is_ok(),
         Err(_) => false,
     }
 }
 
-async fn push_pending(state: &AppState, device: DeviceId, socket: &mut WebSocket) -> bool {
+async fn push_pending(state: &AppState, device: DeviceId, tx: &Tx) -> bool {
     match commands::take_pending_for_agent(&state.db, device, state.now()).await {
         Ok(cmds) => {
             for c in cmds {
-                if !send(socket, &ChannelFrame::Command(c)).await {
+                if !send(tx, &ChannelFrame::Command(c)) {
                     return false;
                 }
             }
@@ -844,6 +848,38 @@ async fn push_pending(state: &AppState, device: DeviceId, socket: &mut WebSocket
             true
         }
     }
+}
+
+/// Writes the loop's frames and the streams' frames (control first) until either side ends.
+fn spawn_writer(
+    mut sink: futures::stream::SplitSink<WebSocket, Message>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Message>,
+    mut mux_out: breeze_mux::MuxOutput,
+) -> tokio::task::JoinHandle<()> {
+    use futures::SinkExt as _;
+    tokio::spawn(async move {
+        loop {
+            let msg = tokio::select! {
+                biased;
+                m = rx.recv() => match m {
+                    Some(m) => m,
+                    None => break,
+                },
+                o = mux_out.recv() => match o {
+                    Some(breeze_mux::Outgoing::Text(f)) => match serde_json::to_string(&f) {
+                        Ok(s) => Message::Text(s.into()),
+                        Err(_) => continue,
+                    },
+                    Some(breeze_mux::Outgoing::Binary(b)) => Message::Binary(b),
+                    None => break,
+                },
+            };
+            if sink.send(msg).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    })
 }
 
 /// A device went online: tell the console, and note the first check-in in its history.
@@ -879,7 +915,8 @@ async fn came_online(
     Ok(())
 }
 
-async fn serve_channel(state: AppState, a: AgentAuth, meta: ClientMeta, mut socket: WebSocket) {
+async fn serve_channel(state: AppState, a: AgentAuth, meta: ClientMeta, socket: WebSocket) {
+    use futures::StreamExt as _;
     let device = a.device.device_id();
     if a.device.status == AWAITING_CHECKIN {
         let now = state.now();
@@ -893,33 +930,52 @@ async fn serve_channel(state: AppState, a: AgentAuth, meta: ClientMeta, mut sock
             Err(e) => tracing::warn!(error = %e, %device, "recording a first check-in"),
         }
     }
-    let (conn, mut wake) = state.hub.register(device);
+    let (mux, mux_out) = breeze_mux::Mux::new(breeze_mux::Side::Server);
+    let (sink, mut socket) = socket.split();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let writer = spawn_writer(sink, rx, mux_out);
+    let (conn, mut wake) = state.hub.register(device, mux.clone());
     tracing::debug!(%device, "agent channel open");
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
     tick.tick().await;
     let mut ping_id = 0u64;
-    let mut ok = push_pending(&state, device, &mut socket).await;
+    let mut ok = push_pending(&state, device, &tx).await;
     while ok {
         tokio::select! {
-            msg = socket.recv() => {
+            msg = socket.next() => {
                 let Some(Ok(msg)) = msg else { break };
-                let Message::Text(text) = msg else {
-                    if matches!(msg, Message::Close(_)) { break }
-                    continue;
+                let text = match msg {
+                    Message::Text(text) => text,
+                    Message::Binary(b) => {
+                        mux.on_binary(&b);
+                        continue;
+                    }
+                    Message::Close(_) => break,
+                    _ => continue,
                 };
                 let frame = match serde_json::from_str::<ChannelFrame>(text.as_str()) {
                     Ok(f) => f,
                     Err(e) => {
-                        ok = send(&mut socket, &ChannelFrame::Error { message: format!("unreadable frame: {e}") }).await;
+                        ok = send(&tx, &ChannelFrame::Error { message: format!("unreadable frame: {e}") });
+                        continue;
+                    }
+                };
+                let frame = match mux.on_frame(frame) {
+                    breeze_mux::Dispatch::NotStream(f) => f,
+                    breeze_mux::Dispatch::Handled => continue,
+                    // Agents never open streams toward the server.
+                    breeze_mux::Dispatch::Open(inc) => {
+                        let kind = inc.kind.clone();
+                        inc.refuse(format!("unsupported stream kind: {kind}"));
                         continue;
                     }
                 };
                 ok = match frame {
                     ChannelFrame::Hello { .. } => {
-                        send(&mut socket, &ChannelFrame::Welcome { server_time: Some(state.now()) }).await
-                            && push_pending(&state, device, &mut socket).await
+                        send(&tx, &ChannelFrame::Welcome { server_time: Some(state.now()) })
+                            && push_pending(&state, device, &tx).await
                     }
-                    ChannelFrame::Ping { id } => send(&mut socket, &ChannelFrame::Pong { id }).await,
+                    ChannelFrame::Ping { id } => send(&tx, &ChannelFrame::Pong { id }),
                     ChannelFrame::CommandAck(ack) => {
                         match commands::ack_for_agent(&state.db, device, ack.command_id, ack.started_at).await {
                             Ok(None) => {
@@ -938,23 +994,22 @@ async fn serve_channel(state: AppState, a: AgentAuth, meta: ClientMeta, mut sock
                         }
                     }
                     ChannelFrame::CommandOutput(out) => record_output(&state, &a.device, &meta, &out).await,
-                    ChannelFrame::StreamOpen { stream, kind, .. } => send(&mut socket, &ChannelFrame::StreamClose {
-                        stream,
-                        reason: Some(format!("unsupported stream kind: {kind}")),
-                    }).await,
                     _ => true,
                 };
             }
             w = wake.recv() => {
                 if w.is_none() { break }
-                ok = push_pending(&state, device, &mut socket).await;
+                ok = push_pending(&state, device, &tx).await;
             }
             _ = tick.tick() => {
                 ping_id += 1;
-                ok = send(&mut socket, &ChannelFrame::Ping { id: ping_id }).await;
+                ok = send(&tx, &ChannelFrame::Ping { id: ping_id });
             }
         }
     }
     state.hub.unregister(device, conn);
+    mux.shutdown("the agent's channel closed");
+    drop(tx);
+    writer.abort();
     tracing::debug!(%device, "agent channel closed");
 }

@@ -22,11 +22,13 @@ pub mod downloads;
 pub mod enrollment_keys;
 pub mod escalation_policies;
 pub mod events;
+pub mod files;
 pub mod notification_channels;
 pub mod ops;
 pub mod orgs;
 pub mod partners;
 pub mod policies;
+pub mod remote;
 pub mod roles;
 pub mod scripts;
 pub mod settings;
@@ -60,6 +62,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(escalation_policies::router())
         .merge(automations::router())
         .merge(policies::router())
+        .merge(remote::router())
+        .merge(files::router())
         .split_for_parts();
     utoipa::Modify::modify(&crate::openapi::ErrorResponses, &mut doc);
     crate::openapi::unique_operation_ids(&mut doc);

@@ -14,6 +14,7 @@ mod harness;
 mod jobs;
 mod partner_settings;
 mod policies;
+mod remote;
 mod schema;
 mod sessions;
 mod tenancy;

@@ -1,0 +1,1 @@
+//! `desktop` streams (issue 12): screen frames agent → server, input server → agent.

@@ -1,0 +1,1 @@
+//! Remote desktop (issue 12): the browser socket's frames for `desktop` sessions.

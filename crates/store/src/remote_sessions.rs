@@ -1,0 +1,1 @@
+//! Remote sessions (issue 12).
