@@ -66,7 +66,11 @@ fn shell_spec(config: &RemoteConfig) -> Result<ShellSpec, String> {
     let user = target.as_ref().unwrap_or(&me);
     let shell = {
         let s = user.shell.to_string_lossy().into_owned();
-        if s.is_empty() { "/bin/sh".to_string() } else { s }
+        if s.is_empty() {
+            "/bin/sh".to_string()
+        } else {
+            s
+        }
     };
     let home = user.dir.clone();
     let mut cmd = match &target {

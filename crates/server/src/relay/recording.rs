@@ -189,7 +189,9 @@ mod tests {
         r.output(&"wörld".as_bytes()[2..]).await.unwrap();
         r.resize(100, 40).await.unwrap();
         for _ in 0..20 {
-            r.output(b"0123456789012345678901234567890123456789").await.unwrap();
+            r.output(b"0123456789012345678901234567890123456789")
+                .await
+                .unwrap();
         }
         let (rel, n) = r.finish().await.unwrap();
         assert_eq!(rel, PathBuf::from("recordings/s1.cast"));
@@ -200,7 +202,10 @@ mod tests {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         assert_eq!(lines[0]["version"], 2);
-        assert_eq!((lines[0]["width"].as_u64(), lines[0]["height"].as_u64()), (Some(80), Some(24)));
+        assert_eq!(
+            (lines[0]["width"].as_u64(), lines[0]["height"].as_u64()),
+            (Some(80), Some(24))
+        );
         assert_eq!(lines[1][1], "o");
         assert_eq!(lines[1][2], "hello ");
         assert_eq!(lines[2][2], "w");

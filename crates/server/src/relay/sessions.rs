@@ -51,7 +51,9 @@ impl Drop for Registration<'_> {
 }
 
 impl Live {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RemoteSessionId, watch::Sender<Option<String>>>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<RemoteSessionId, watch::Sender<Option<String>>>> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -234,7 +236,6 @@ pub async fn serve(state: AppState, s: Spent, mut socket: WebSocket) {
         idle_timeout: Duration::from_secs(state.config.remote.idle_timeout_secs),
     };
     let end = run(ctx, socket, reg.cancel.clone()).await;
-    drop(reg);
     finish(
         &state,
         s.id,
@@ -245,6 +246,8 @@ pub async fn serve(state: AppState, s: Spent, mut socket: WebSocket) {
         },
     )
     .await;
+    // Unregistered only now: a DELETE waiting for this task finds the row final.
+    drop(reg);
 }
 
 fn failed(reason: impl Into<String>) -> BridgeEnd {
@@ -388,9 +391,15 @@ mod tests {
 
     fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(axum::http::header::HOST, host.parse().unwrap_or_else(|_| unreachable!()));
+        h.insert(
+            axum::http::header::HOST,
+            host.parse().unwrap_or_else(|_| unreachable!()),
+        );
         if let Some(o) = origin {
-            h.insert(axum::http::header::ORIGIN, o.parse().unwrap_or_else(|_| unreachable!()));
+            h.insert(
+                axum::http::header::ORIGIN,
+                o.parse().unwrap_or_else(|_| unreachable!()),
+            );
         }
         h
     }
@@ -398,10 +407,22 @@ mod tests {
     #[test]
     fn origin_must_be_the_servers_own() {
         assert!(origin_allowed(&headers(None, "rmm.example:8443"), None));
-        assert!(origin_allowed(&headers(Some("https://rmm.example:8443"), "rmm.example:8443"), None));
-        assert!(origin_allowed(&headers(Some("http://RMM.example"), "rmm.example:80"), None));
-        assert!(!origin_allowed(&headers(Some("https://evil.example"), "rmm.example"), None));
-        assert!(!origin_allowed(&headers(Some("https://rmm.example:9999"), "rmm.example:8443"), None));
+        assert!(origin_allowed(
+            &headers(Some("https://rmm.example:8443"), "rmm.example:8443"),
+            None
+        ));
+        assert!(origin_allowed(
+            &headers(Some("http://RMM.example"), "rmm.example:80"),
+            None
+        ));
+        assert!(!origin_allowed(
+            &headers(Some("https://evil.example"), "rmm.example"),
+            None
+        ));
+        assert!(!origin_allowed(
+            &headers(Some("https://rmm.example:9999"), "rmm.example:8443"),
+            None
+        ));
         assert!(!origin_allowed(&headers(Some("null"), "rmm.example"), None));
         // Behind a proxy: the public URL is the console's origin.
         assert!(origin_allowed(

@@ -230,9 +230,20 @@ mod tests {
 
     #[test]
     fn resize_frames_are_checked() {
-        assert_eq!(parse_resize(r#"{"type":"resize","cols":100,"rows":40}"#), Ok((100, 40)));
-        assert!(parse_resize(r#"{"type":"resize","cols":0,"rows":40}"#).unwrap_err().contains("cols"));
-        assert!(parse_resize(r#"{"type":"resize","cols":10,"rows":1001}"#).unwrap_err().contains("rows"));
+        assert_eq!(
+            parse_resize(r#"{"type":"resize","cols":100,"rows":40}"#),
+            Ok((100, 40))
+        );
+        assert!(
+            parse_resize(r#"{"type":"resize","cols":0,"rows":40}"#)
+                .unwrap_err()
+                .contains("cols")
+        );
+        assert!(
+            parse_resize(r#"{"type":"resize","cols":10,"rows":1001}"#)
+                .unwrap_err()
+                .contains("rows")
+        );
         assert!(parse_resize(r#"{"type":"resize","cols":70000,"rows":1}"#).is_err());
         assert!(parse_resize("hello").is_err());
         assert!(parse_resize(r#"{"type":"exit","code":1}"#).is_err());

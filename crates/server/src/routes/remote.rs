@@ -259,7 +259,13 @@ async fn recording(
 ) -> ApiResult<Response> {
     let s = store::get(&state.db, &auth.scope, id).await?;
     auth.require(permission(s.session_type), Action::Execute)?;
-    let none = || ApiError::refused(StatusCode::NOT_FOUND, "no_recording", "this session has no recording");
+    let none = || {
+        ApiError::refused(
+            StatusCode::NOT_FOUND,
+            "no_recording",
+            "this session has no recording",
+        )
+    };
     let Some(rel) = store::recording_path(&state.db, &auth.scope, id).await? else {
         return Err(none());
     };

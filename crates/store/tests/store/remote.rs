@@ -72,7 +72,12 @@ async fn ticket_is_spent_exactly_once_under_concurrency() {
         let now = Utc::now();
         let id = session(&t.db, org, dev, w.admin, "h1", now).await;
         // Wrong hash and an unknown session are refused and spend nothing.
-        assert!(rs::spend_ticket(&t.db, id, "nope", now).await.unwrap().is_none());
+        assert!(
+            rs::spend_ticket(&t.db, id, "nope", now)
+                .await
+                .unwrap()
+                .is_none()
+        );
         let mut tasks = Vec::new();
         for _ in 0..16 {
             let db = t.db.clone();
@@ -89,12 +94,27 @@ async fn ticket_is_spent_exactly_once_under_concurrency() {
             }
         }
         assert_eq!(won, 1, "{}: the ticket opened {won} sockets", t.name);
-        assert!(rs::spend_ticket(&t.db, id, "h1", now).await.unwrap().is_none());
+        assert!(
+            rs::spend_ticket(&t.db, id, "h1", now)
+                .await
+                .unwrap()
+                .is_none()
+        );
         // An expired ticket is refused even unused.
         let late = session(&t.db, org, dev, w.admin, "h2", now).await;
         let after = now + Duration::seconds(61);
-        assert!(rs::spend_ticket(&t.db, late, "h2", after).await.unwrap().is_none());
-        assert!(rs::spend_ticket(&t.db, late, "h2", now).await.unwrap().is_some());
+        assert!(
+            rs::spend_ticket(&t.db, late, "h2", after)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            rs::spend_ticket(&t.db, late, "h2", now)
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 }
 
@@ -147,7 +167,11 @@ async fn transitions_move_forward_and_final_states_stay() {
         let s = rs::get(&t.db, &all, id).await.unwrap();
         assert_eq!(s.status, RemoteSessionStatus::Disconnected);
         assert_eq!(
-            (s.bytes_transferred, s.duration_seconds, s.end_reason.as_deref()),
+            (
+                s.bytes_transferred,
+                s.duration_seconds,
+                s.end_reason.as_deref()
+            ),
             (1000, Some(90), Some("exit 0"))
         );
         assert_eq!(s.ended_at, Some(end));
@@ -249,17 +273,30 @@ async fn sessions_are_scoped_filtered_and_paged() {
         let d1 = device(&t.db, w.orgs[1], w.sites[1][0]).await;
         let now = Utc::now();
         let a = session(&t.db, w.orgs[0], d0, w.admin, "a", now).await;
-        let b = session(&t.db, w.orgs[0], d0, w.admin, "b", now + Duration::seconds(1)).await;
-        let c = session(&t.db, w.orgs[1], d1, w.admin, "c", now + Duration::seconds(2)).await;
+        let b = session(
+            &t.db,
+            w.orgs[0],
+            d0,
+            w.admin,
+            "b",
+            now + Duration::seconds(1),
+        )
+        .await;
+        let c = session(
+            &t.db,
+            w.orgs[1],
+            d1,
+            w.admin,
+            "c",
+            now + Duration::seconds(2),
+        )
+        .await;
         let all = Scope::partner(w.partner, OrgAccess::All, PermissionSet::everything());
         let opts = ListOpts::parse(None, None, None, None).unwrap();
         let (rows, next) = rs::list(&t.db, &all, &SessionFilter::default(), &opts)
             .await
             .unwrap();
-        assert_eq!(
-            rows.iter().map(|r| r.id).collect::<Vec<_>>(),
-            vec![c, b, a]
-        );
+        assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), vec![c, b, a]);
         assert!(next.is_none());
         assert_eq!(rows[0].hostname, "host-r");
         assert_eq!(rows[0].user_email, "admin@remote.test");
@@ -308,11 +345,7 @@ async fn sessions_are_scoped_filtered_and_paged() {
             .await
             .unwrap();
         assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), vec![c]);
-        let stranger = Scope::partner(
-            other_w.partner,
-            OrgAccess::All,
-            PermissionSet::everything(),
-        );
+        let stranger = Scope::partner(other_w.partner, OrgAccess::All, PermissionSet::everything());
         assert!(rs::get(&t.db, &stranger, c).await.is_err());
         assert!(
             rs::list(&t.db, &stranger, &SessionFilter::default(), &opts)
