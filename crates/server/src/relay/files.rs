@@ -342,7 +342,16 @@ pub fn download_body(
             match st.reader.recv().await {
                 Some(Event::Data(b)) => {
                     st.sent += b.len() as u64;
-                    st.row.advance(b.len() as u64).await;
+                    if st.sent == st.size {
+                        // With the whole `Content-Length` handed over, the body may not be
+                        // polled again: the download is complete now.
+                        st.ended = true;
+                        if let Err(e) = st.row.complete(st.sent, None).await {
+                            tracing::warn!(error = %e, "could not complete a download row");
+                        }
+                    } else {
+                        st.row.advance(b.len() as u64).await;
+                    }
                     return Some((Ok(b), st));
                 }
                 Some(Event::Control(_)) => continue,
