@@ -109,7 +109,12 @@ pub enum DesktopControl {
     PointerMove { x: i32, y: i32 },
     /// server → agent: `button` (0 left, 1 middle, 2 right, 3 back, 4 forward, as the
     /// DOM numbers them) pressed or released at (`x`, `y`).
-    PointerButton { button: u8, down: bool, x: i32, y: i32 },
+    PointerButton {
+        button: u8,
+        down: bool,
+        x: i32,
+        y: i32,
+    },
     /// server → agent: wheel turned (`dy` > 0: down, `dx` > 0: right; one notch per
     /// event) at (`x`, `y`).
     Wheel { dx: i32, dy: i32, x: i32, y: i32 },
@@ -271,10 +276,7 @@ impl MessageSplitter {
         self.buf.extend_from_slice(bytes);
         let mut out = Vec::new();
         let mut at = 0;
-        loop {
-            let Some(head) = self.buf.get(at..at + 4) else {
-                break;
-            };
+        while let Some(head) = self.buf.get(at..at + 4) {
             let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
             let len = usize::try_from(len).map_err(|_| FrameError::TooLarge)?;
             if len > MAX_MESSAGE {
@@ -385,7 +387,9 @@ mod tests {
             assert_eq!(s.pending(), 0);
         }
         let mut s = MessageSplitter::default();
-        let huge = u32::try_from(MAX_MESSAGE + 1).unwrap_or(u32::MAX).to_be_bytes();
+        let huge = u32::try_from(MAX_MESSAGE + 1)
+            .unwrap_or(u32::MAX)
+            .to_be_bytes();
         assert!(s.push(&huge).is_err());
         Ok(())
     }

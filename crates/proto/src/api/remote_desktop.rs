@@ -46,16 +46,33 @@ impl From<DesktopMonitor> for DesktopMonitorInfo {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DesktopClientMessage {
     /// Frame `seq` was drawn.
-    Ack { seq: u32 },
+    Ack {
+        seq: u32,
+    },
     /// Send the whole monitor again.
     Refresh,
     /// Show monitor `index`.
-    Monitor { index: u16 },
-    PointerMove { x: i32, y: i32 },
+    Monitor {
+        index: u16,
+    },
+    PointerMove {
+        x: i32,
+        y: i32,
+    },
     /// `button` as `MouseEvent.button` numbers it (0 left, 1 middle, 2 right).
-    PointerButton { button: u8, down: bool, x: i32, y: i32 },
+    PointerButton {
+        button: u8,
+        down: bool,
+        x: i32,
+        y: i32,
+    },
     /// One wheel notch per event: `dy` > 0 scrolls down, `dx` > 0 right.
-    Wheel { dx: i32, dy: i32, x: i32, y: i32 },
+    Wheel {
+        dx: i32,
+        dy: i32,
+        x: i32,
+        y: i32,
+    },
     /// `key` is `KeyboardEvent.key`, `code` is `KeyboardEvent.code`.
     Key {
         key: String,
@@ -132,7 +149,10 @@ mod tests {
         );
         let a: DesktopClientMessage = serde_json::from_str(r#"{"type":"ack","seq":4}"#)?;
         assert!(!a.is_input());
-        assert!(serde_json::from_str::<DesktopClientMessage>(r#"{"type":"ack","seq":4,"x":1}"#).is_err());
+        assert!(
+            serde_json::from_str::<DesktopClientMessage>(r#"{"type":"ack","seq":4,"x":1}"#)
+                .is_err()
+        );
         assert!(serde_json::from_str::<DesktopClientMessage>(r#"{"type":"shell"}"#).is_err());
         Ok(())
     }
