@@ -132,7 +132,7 @@ async fn scenario(
 fn report(name: &str, f: &Figures) {
     let fps = f.frames as f64 / f.secs.max(1e-9);
     let kbps = f.bytes as f64 / f.secs.max(1e-9) / 1024.0;
-    let avg = if f.frames > 0 { f.bytes / f.frames } else { 0 };
+    let avg = f.bytes.checked_div(f.frames).unwrap_or(0);
     println!(
         "{name:<16} first frame {:>7} B | {:>5} frames in {:>5.1} s = {fps:>5.1} frames/s | {kbps:>8.1} KiB/s | {avg:>7} B/frame",
         f.first_bytes, f.frames, f.secs
