@@ -323,8 +323,7 @@ async fn terminal_session_relays_both_ways_resizes_exits_and_is_recorded() {
         // The ticket opened one socket: a second upgrade is refused, before the upgrade.
         let again = connect(&app, &created, Some(&created.ticket), None)
             .await
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         assert_eq!(again.0, StatusCode::UNAUTHORIZED, "{}", again.1);
 
         b.send(Message::Binary(b"echo h\xc3\xa9llo\r".to_vec().into()))
@@ -587,8 +586,7 @@ async fn sessions_need_the_remote_permissions_and_stay_in_their_tenant() {
             async move {
                 pa.post::<_, Value>("/api/v1/remote/sessions", &body)
                     .await
-                    .err()
-                    .expect("refused")
+                    .expect_err("refused")
             }
         };
         let e = bad(json!({"device_id": dev, "type": "shell"})).await;
