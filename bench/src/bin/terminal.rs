@@ -148,7 +148,8 @@ async fn main() -> Result<()> {
         created.ticket
     );
     // Browsers send each keystroke at once; so does this client (no Nagle delay).
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true).await?;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async_with_config(url.as_str(), None, true).await?;
     ws.send(Message::Binary(
         b"stty -icanon; echo READY-$((40+2)); exec cat > /dev/null\r"
             .to_vec()
