@@ -1,16 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { formatDuration, idProblem, NO_FILTERS, recordingPage, sessionDuration, sessionQuery, sessionTone } from "./remoteSessions";
+import { formatDuration, NO_FILTERS, recordingPage, remoteLinks, sessionDuration, sessionQuery, sessionTone } from "./remoteSessions";
 
 describe("sessions list", () => {
   it("sends only the filters that are set", () => {
     expect(sessionQuery(NO_FILTERS, null)).toEqual({ org_id: undefined, device_id: undefined, user_id: undefined, type: undefined, status: undefined });
     expect(sessionQuery({ device_id: "d", user_id: "", type: "terminal", status: "active" }, "o1")).toEqual({ org_id: "o1", device_id: "d", user_id: undefined, type: "terminal", status: "active" });
-  });
-
-  it("checks typed-in ids", () => {
-    expect(idProblem("")).toBeNull();
-    expect(idProblem("0190a0b2-1c3d-7e4f-8a9b-0c1d2e3f4a5b")).toBeNull();
-    expect(idProblem("0190a0b2")).toMatch(/UUID/);
   });
 
   it("formats durations", () => {
@@ -33,5 +27,21 @@ describe("sessions list", () => {
     expect(recordingPage({ id: "s1", recording_url: null })).toBeNull();
     expect(sessionTone("active")).toBe("ok");
     expect(sessionTone("failed")).toBe("danger");
+  });
+});
+
+describe("remoteLinks", () => {
+  const only = (...perms: string[]) => (p: string) => perms.includes(p);
+  it("offers Terminal and Files with remote:execute, Desktop with remote_desktop:execute, on an online device", () => {
+    expect(remoteLinks("d1", "online", only("remote:execute", "remote_desktop:execute"))).toEqual([
+      { label: "Terminal", to: "/devices/d1/terminal" },
+      { label: "Files", to: "/devices/d1/files" },
+      { label: "Desktop", to: "/devices/d1/desktop" },
+    ]);
+    expect(remoteLinks("d1", "online", only("remote_desktop:execute")).map((l) => l.label)).toEqual(["Desktop"]);
+    expect(remoteLinks("d1", "online", only("remote:read"))).toEqual([]);
+  });
+  it("offers nothing for a device that is not online", () => {
+    for (const s of ["offline", "maintenance", "quarantined", "decommissioned", "awaiting_checkin"]) expect(remoteLinks("d1", s, () => true)).toEqual([]);
   });
 });

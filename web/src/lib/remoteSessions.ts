@@ -1,4 +1,5 @@
 // The remote sessions list: its filters as the API's query, and how a row reads.
+import type { Perm } from "../auth/permissions";
 import type { RemoteSession, RemoteSessionStatus, RemoteSessionType } from "./remoteTypes";
 
 export const SESSION_TYPES: Array<{ value: RemoteSessionType; label: string }> = [
@@ -16,8 +17,6 @@ export interface SessionFilters {
 }
 export const NO_FILTERS: SessionFilters = { device_id: "", user_id: "", type: "", status: "" };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** The list query: empty filters left out; the organization from the console's scope. */
 export function sessionQuery(f: SessionFilters, orgId: string | null) {
   return {
@@ -27,11 +26,6 @@ export function sessionQuery(f: SessionFilters, orgId: string | null) {
     type: f.type || undefined,
     status: f.status || undefined,
   };
-}
-
-/** Why a typed-in id filter cannot be sent (the server wants a UUID), or null. */
-export function idProblem(v: string): string | null {
-  return v === "" || UUID.test(v) ? null : "Enter the full id (a UUID).";
 }
 
 export function typeLabel(t: RemoteSessionType): string {
@@ -74,4 +68,21 @@ export function sessionDuration(s: Pick<RemoteSession, "status" | "started_at" |
 /** The console page of a session's recording, when the server kept one. */
 export function recordingPage(s: Pick<RemoteSession, "id" | "recording_url">): string | null {
   return s.recording_url ? `/remote/sessions/${s.id}/recording` : null;
+}
+
+export interface RemoteLink {
+  label: "Terminal" | "Files" | "Desktop";
+  to: string;
+}
+
+/**
+ * The device page's remote-access buttons: only while the device is online (the agent's
+ * channel carries the session), and only those the user's permissions allow.
+ */
+export function remoteLinks(deviceId: string, status: string, can: (p: Perm) => boolean): RemoteLink[] {
+  if (status !== "online") return [];
+  const links: RemoteLink[] = [];
+  if (can("remote:execute")) links.push({ label: "Terminal", to: `/devices/${deviceId}/terminal` }, { label: "Files", to: `/devices/${deviceId}/files` });
+  if (can("remote_desktop:execute")) links.push({ label: "Desktop", to: `/devices/${deviceId}/desktop` });
+  return links;
 }
