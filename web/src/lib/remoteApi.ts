@@ -49,8 +49,9 @@ export function renameFile(deviceId: string, from: string, to: string): Promise<
   return json(filesUrl(deviceId, "/rename"), { method: "POST", body: JSON.stringify({ from, to }) });
 }
 
-export function deleteFile(deviceId: string, path: string): Promise<void> {
-  return json(filesUrl(deviceId, "", { path }), { method: "DELETE" });
+/** Deletes a file or, with `recursive`, a directory and everything in it. */
+export function deleteFile(deviceId: string, path: string, recursive: boolean): Promise<FileEntry> {
+  return json(filesUrl(deviceId, "", { path, recursive: recursive ? "true" : undefined }), { method: "DELETE" });
 }
 
 /** The whole file as a Blob (the browser holds it until it is saved). */

@@ -53,6 +53,8 @@ export interface FileEntry {
 export interface FileList {
   path: string;
   entries: FileEntry[];
+  /** The directory holds more entries than one listing carries. */
+  truncated?: boolean;
 }
 
 export interface FileTransfer {

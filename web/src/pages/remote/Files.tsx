@@ -141,6 +141,7 @@ export default function FilesPage() {
           </>
         }
       />
+      <GoTo current={dir} onGo={go} />
       <nav aria-label="Folder" className="flex flex-wrap items-center gap-1 font-mono text-sm">
         <Button size="sm" variant="ghost" disabled={crumbs.length < 2} onClick={() => go(parentPath(dir))} aria-label="Up one folder">
           ↑
@@ -162,6 +163,7 @@ export default function FilesPage() {
         ))}
       </nav>
       {actionError && <Notice tone="danger">{actionError}</Notice>}
+      {listing.data?.truncated && <Notice tone="warn">This folder holds more entries than one listing shows; only the first {listing.data.entries.length} are listed.</Notice>}
       {uploads.length > 0 && <Uploads items={uploads} onResume={retry} onCancel={(u) => u.abort.abort()} onClear={() => setUploads((us) => us.filter((u) => u.state === "running"))} />}
       {listing.isPending ? (
         <Loading label="Listing the folder…" />
@@ -243,7 +245,7 @@ export default function FilesPage() {
           done={refresh}
         />
       )}
-      {pending?.kind === "delete" && <DeleteDialog entry={pending.entry} path={joinPath(dir, pending.entry.name)} onClose={() => setPending(null)} act={() => deleteFile(id, joinPath(dir, pending.entry.name))} done={refresh} />}
+      {pending?.kind === "delete" && <DeleteDialog entry={pending.entry} path={joinPath(dir, pending.entry.name)} onClose={() => setPending(null)} act={() => deleteFile(id, joinPath(dir, pending.entry.name), pending.entry.type === "directory")} done={refresh} />}
       {pending?.kind === "exists" && (
         <Dialog
           open
@@ -286,6 +288,27 @@ export default function FilesPage() {
         </Dialog>
       )}
     </div>
+  );
+}
+
+/** A path typed in: the folder to open. */
+function GoTo({ current, onGo }: { current: string; onGo: (path: string) => void }) {
+  const [value, setValue] = useState<string | null>(null);
+  return (
+    <form
+      className="flex max-w-2xl gap-2"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const p = (value ?? current).trim();
+        setValue(null);
+        onGo(p);
+      }}
+    >
+      <Input aria-label="Folder path" className="font-mono" placeholder="/path/to/folder" value={value ?? current} onChange={(e) => setValue(e.target.value)} />
+      <Button type="submit" variant="secondary">
+        Open
+      </Button>
+    </form>
   );
 }
 

@@ -66,6 +66,7 @@ export default function TerminalPage() {
     if (!t) return;
     let cancelled = false;
     let created: string | null = null;
+    let ended = false;
     setStatus("connecting");
     setMessage(null);
     setSessionId(null);
@@ -82,6 +83,7 @@ export default function TerminalPage() {
         link.current = new TerminalLink(ws, { cols: t.term.cols, rows: t.term.rows }, {
           data: (bytes) => t.term.write(bytes),
           status: (st, msg) => {
+            if (st === "ended") ended = true;
             if (cancelled) return;
             setStatus(st);
             setMessage(msg ?? null);
@@ -100,7 +102,8 @@ export default function TerminalPage() {
       cancelled = true;
       link.current?.close();
       link.current = null;
-      if (created) void endSession(created).catch(() => {});
+      // Leaving the page ends a live session (an ended one is left alone).
+      if (created && !ended) void endSession(created).catch(() => {});
     };
   }, [id, attempt]);
 
