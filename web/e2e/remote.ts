@@ -3,8 +3,9 @@
 // it, Ctrl-C stopping `sleep 100`, Disconnect), the session in the Remote sessions list and its
 // recording replayed; then the file manager: a file uploaded through the file input, listed,
 // downloaded and compared byte for byte with what the API serves, renamed, deleted after the
-// confirmation. The API only sets up a scratch folder and checks the results.
-import { randomBytes } from "node:crypto";
+// confirmation; a 9 MiB upload cut after its first chunk, resumed with Resume from the size
+// HEAD reports, and whole on the device. The API only sets up a scratch folder and checks the results.
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Locator, Page } from "playwright-core";
 import { BREEZE_URL, settled, waitFor, type Session } from "./driver";
@@ -171,7 +172,6 @@ export async function filesFlow(s: Session, token: string, v: { device: string; 
   await page.waitForURL(new RegExp(`/devices/${v.deviceId}/files`));
   await page.getByRole("heading", { name: new RegExp(`^Files: `) }).waitFor();
   await settled(page);
-  await s.shot("files-start");
   await page.getByLabel("Folder path").fill(dir);
   await page.getByRole("button", { name: "Open", exact: true }).click();
   await page.getByText("This folder is empty").waitFor();
@@ -220,6 +220,43 @@ export async function filesFlow(s: Session, token: string, v: { device: string; 
   await page.getByText("This folder is empty").waitFor();
   const afterDelete = await call<Listing>(token, "GET", files(`?path=${encodeURIComponent(dir)}`));
   if (afterDelete.entries.length) throw new Error(`after the delete the API lists ${afterDelete.entries.map((e) => e.name).join(", ")}`);
+
+  // An upload cut after its first 4 MiB chunk (the second PUT answered 503 by the browser's
+  // network layer) fails; Resume asks HEAD, sends only the rest, and the whole file verifies.
+  const big = randomBytes(9 * 1024 * 1024 + 5);
+  const bigName = "big.bin";
+  const CHUNK = 4 * 1024 * 1024;
+  const cutAt = (u: URL) => u.pathname.endsWith("/files/content") && u.searchParams.get("offset") === String(CHUNK);
+  await page.route(cutAt, (r) =>
+    r.request().method() === "PUT" ? r.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "unavailable", message: "e2e: the connection was cut" } }) }) : r.continue(),
+  );
+  const item = page.getByRole("listitem", { name: `Upload of ${bigName}` });
+  await s.expecting(
+    [
+      { status: 404, method: "HEAD", path: /\/files\/content\?/, why: "an upload asks how much of a new file is there" },
+      { status: 503, method: "PUT", path: /\/files\/content\?/, why: "the run cuts the upload's second chunk" },
+    ],
+    async () => {
+      await page.getByLabel("Upload files").setInputFiles({ name: bigName, mimeType: "application/octet-stream", buffer: big });
+      await waitFor(page, async () => (await item.getAttribute("data-state")) === "failed", "the cut upload to fail", 30_000);
+    },
+  );
+  await item.getByText("e2e: the connection was cut").waitFor();
+  const half = await fetch(`${BREEZE_URL}${files(`/content?path=${encodeURIComponent(`${dir}/${bigName}`)}`)}`, { method: "HEAD", headers: { authorization: `Bearer ${token}` } });
+  if (half.headers.get("content-length") !== String(CHUNK)) throw new Error(`after the cut the device holds ${half.headers.get("content-length")} bytes, expected ${CHUNK}`);
+  await s.shot("files-upload-cut");
+  await page.unroute(cutAt);
+  await item.getByRole("button", { name: "Resume" }).click();
+  await waitFor(page, async () => (await item.getAttribute("data-state")) === "done", "the resumed upload to finish", 60_000);
+  await item.getByText("Resumed at 4.0 MiB.").waitFor();
+  await s.shot("files-upload-resumed");
+  const whole = await fetch(`${BREEZE_URL}${files(`/content?path=${encodeURIComponent(`${dir}/${bigName}`)}`)}`, { headers: { authorization: `Bearer ${token}` } });
+  const got = Buffer.from(await whole.arrayBuffer());
+  if (!whole.ok || createHash("sha256").update(got).digest("hex") !== createHash("sha256").update(big).digest("hex")) throw new Error(`the resumed upload is ${got.length} bytes on the device with another SHA-256 than the ${big.length} sent`);
+  // Its FileTransfer row is completed with the whole size.
+  const transfers = await call<{ data: Array<{ direction: string; remote_path: string; status: string; size_bytes: number | null }> }>(token, "GET", `/api/v1/file-transfers?device_id=${v.deviceId}&limit=50`);
+  const rows = transfers.data.filter((t) => t.direction === "upload" && t.remote_path.endsWith(bigName));
+  if (!rows.some((t) => t.status === "completed" && t.size_bytes === big.length)) throw new Error(`no completed upload row of ${big.length} bytes for ${bigName}: ${JSON.stringify(rows)}`);
 
   // A folder that does not exist: the API's 404 is shown as such.
   await s.expecting([{ status: 404, method: "GET", path: /\/files\?path=/, why: "a folder that does not exist" }], async () => {
