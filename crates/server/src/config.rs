@@ -31,6 +31,49 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[outbound]`: the outbound-address guard, deadlines and the delivery queue.
     pub outbound: crate::notify::guard::OutboundConfig,
+    /// `[remote]`: remote sessions (idle timeout, terminal recordings).
+    pub remote: RemoteConfig,
+}
+
+/// `[remote]`: remote sessions (issue 12).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemoteConfig {
+    /// Terminal sessions are recorded as asciicast v2 under `<data_dir>/recordings/`.
+    pub record_sessions: bool,
+    /// Recordings older than this are deleted by the sweep.
+    pub recording_retention_days: i64,
+    /// A recording stops growing past this many bytes (the session goes on; the file
+    /// ends with a note).
+    pub recording_max_bytes: u64,
+    /// A session with no byte either way for this long is closed.
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for RemoteConfig {
+    fn default() -> Self {
+        RemoteConfig {
+            record_sessions: true,
+            recording_retention_days: 30,
+            recording_max_bytes: 64 * 1024 * 1024,
+            idle_timeout_secs: 900,
+        }
+    }
+}
+
+impl RemoteConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        if !(1..=3650).contains(&self.recording_retention_days) {
+            bail!("remote.recording_retention_days must be between 1 and 3650");
+        }
+        if !(1..=7 * 24 * 3600).contains(&self.idle_timeout_secs) {
+            bail!("remote.idle_timeout_secs must be between 1 and 604800");
+        }
+        if self.recording_max_bytes < 4096 {
+            bail!("remote.recording_max_bytes must be at least 4096");
+        }
+        Ok(())
+    }
 }
 
 /// `[metrics]`: who may read `/metrics`. By default nobody on the main listener (it
@@ -245,6 +288,7 @@ impl Default for Config {
             agents: AgentsConfig::default(),
             metrics: MetricsConfig::default(),
             outbound: Default::default(),
+            remote: RemoteConfig::default(),
         }
     }
 }
@@ -375,6 +419,7 @@ impl Config {
             }
         }
         self.outbound.validate()?;
+        self.remote.validate()?;
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
         }

@@ -107,6 +107,10 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<()> {
     if let Err(e) = crate::policies::sweep(state).await {
         tracing::error!(error = format!("{e:#}"), "policy sweep failed");
     }
+    // Remote sessions: expired tickets, abandoned sessions, recording retention.
+    if let Err(e) = crate::relay::sessions::sweep(state).await {
+        tracing::error!(error = format!("{e:#}"), "remote session sweep failed");
+    }
     let lost = lost.len() as u64;
     let quarantine_cancelled = cancelled.len() as u64;
     if offline + expired + lost + quarantine_cancelled + r5 + r60 + dropped + escalated > 0 {

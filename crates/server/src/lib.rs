@@ -91,6 +91,7 @@ impl App {
             mailer,
             metrics: metrics::Metrics::new(),
             hub: dispatch::AgentHub::default(),
+            relay: relay::sessions::Live::default(),
             events: events::EventBus::default(),
             metrics_buffer: jobs::MetricsBuffer::default(),
             alerting: alerting::Engine::default(),

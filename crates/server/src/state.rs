@@ -24,6 +24,8 @@ pub struct Inner {
     pub metrics: Metrics,
     /// Agent channels connected to this process.
     pub hub: crate::dispatch::AgentHub,
+    /// Remote sessions whose browser socket this process serves.
+    pub relay: crate::relay::sessions::Live,
     /// Live events for the console's event streams.
     pub events: crate::events::EventBus,
     /// Heartbeat metrics waiting for the batched writer.
