@@ -2,11 +2,10 @@
 // device file routes. Binary bodies, HEAD and downloads go through `api.raw`.
 import { api } from "../api/instance";
 import { ApiError } from "../api/client";
-import { buildQuery } from "../api/client";
 import { filesUrl } from "./remoteFiles";
 import type { UploadIo } from "./remoteUpload";
-import type { CreateRemoteSession, FileEntry, FileList, FileTransfer, RemoteSession, RemoteSessionCreated } from "./remoteTypes";
-import type { Page } from "../api/types";
+import type { FileEntry, FileList, FileTransfer } from "./remoteTypes";
+import type { CreateRemoteSession, Page, RemoteSession, RemoteSessionCreated, RemoteSessionListQuery } from "../api/types";
 
 async function json<T>(path: string, init: RequestInit = {}): Promise<T> {
   const headers = new Headers(init.headers);
@@ -17,19 +16,19 @@ async function json<T>(path: string, init: RequestInit = {}): Promise<T> {
 }
 
 export function createSession(body: CreateRemoteSession, signal?: AbortSignal): Promise<RemoteSessionCreated> {
-  return json("/api/v1/remote/sessions", { method: "POST", body: JSON.stringify(body), signal });
+  return api.POST("/api/v1/remote/sessions", { body, signal });
 }
 
 export function getSession(id: string, signal?: AbortSignal): Promise<RemoteSession> {
-  return json(`/api/v1/remote/sessions/${encodeURIComponent(id)}`, { signal });
+  return api.GET("/api/v1/remote/sessions/{id}", { params: { path: { id } }, signal });
 }
 
-export function endSession(id: string): Promise<void> {
-  return json(`/api/v1/remote/sessions/${encodeURIComponent(id)}`, { method: "DELETE" });
+export async function endSession(id: string): Promise<void> {
+  await api.DELETE("/api/v1/remote/sessions/{id}", { params: { path: { id } } });
 }
 
-export function listSessions(query: Record<string, string | undefined>, cursor: string | undefined, signal?: AbortSignal): Promise<Page<RemoteSession>> {
-  return json(`/api/v1/remote/sessions${buildQuery({ ...query, cursor, limit: 100 })}`, { signal });
+export function listSessions(query: RemoteSessionListQuery, cursor: string | undefined, signal?: AbortSignal): Promise<Page<RemoteSession>> {
+  return api.GET("/api/v1/remote/sessions", { params: { query: { ...query, cursor, limit: 100 } }, signal });
 }
 
 /** The asciicast v2 text of a session's recording. */

@@ -1,6 +1,6 @@
 // The remote sessions list: its filters as the API's query, and how a row reads.
 import type { Perm } from "../auth/permissions";
-import type { RemoteSession, RemoteSessionStatus, RemoteSessionType } from "./remoteTypes";
+import type { RemoteSession, RemoteSessionStatus, RemoteSessionType } from "../api/types";
 
 export const SESSION_TYPES: Array<{ value: RemoteSessionType; label: string }> = [
   { value: "terminal", label: "Terminal" },

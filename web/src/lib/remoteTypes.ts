@@ -1,44 +1,7 @@
-// TEMPORARY: the remote-access wire types, written by hand from crates/proto/src/api/remote.rs
-// and remote_files.rs until the routes are in the OpenAPI document and schema.d.ts has them.
-// Replace every import of this module with `components["schemas"][…]` then and delete it.
-
-export type RemoteSessionType = "terminal" | "file_transfer" | "desktop";
-export type RemoteSessionStatus = "pending" | "connecting" | "active" | "disconnected" | "failed";
-
-export interface CreateRemoteSession {
-  device_id: string;
-  type: RemoteSessionType;
-  cols?: number | null;
-  rows?: number | null;
-  view_only?: boolean | null;
-}
-
-export interface RemoteSessionCreated {
-  id: string;
-  status: RemoteSessionStatus;
-  ws_path: string;
-  ticket: string;
-  expires_at: string;
-}
-
-export interface RemoteSession {
-  id: string;
-  org_id: string;
-  device_id: string;
-  hostname: string;
-  user_id: string;
-  user_email: string;
-  type: RemoteSessionType;
-  status: RemoteSessionStatus;
-  view_only: boolean;
-  created_at: string;
-  started_at?: string | null;
-  ended_at?: string | null;
-  duration_seconds?: number | null;
-  bytes_transferred: number;
-  end_reason?: string | null;
-  recording_url?: string | null;
-}
+// TEMPORARY: the file manager's wire types, written by hand from crates/proto/src/api/remote_files.rs
+// until the file routes are in the OpenAPI document and schema.d.ts has them (the session
+// types already come from there, see api/types.ts). Replace every import of this module with
+// the generated types then and delete it.
 
 export type FileType = "file" | "directory" | "symlink" | "other";
 
