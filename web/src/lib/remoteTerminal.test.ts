@@ -77,6 +77,13 @@ describe("TerminalLink", () => {
     expect(statuses).toEqual([["connecting", undefined], ["active", undefined]]);
   });
 
+  it("sends xterm's binary input byte for byte, not as UTF-8", () => {
+    const { ws, l } = link();
+    ws.open();
+    l.inputBinary("\x1b[M\xff\x80");
+    expect(ws.sent.map((b) => (typeof b === "string" ? b : Array.from(b)))).toEqual([[0x1b, 0x5b, 0x4d, 0xff, 0x80]]);
+  });
+
   it("sends a resize once open, only when the size changed", () => {
     const { ws, l } = link();
     l.resize(100, 40);

@@ -102,6 +102,14 @@ export class TerminalLink {
     if (this.ws.readyState === OPEN && !this.ended) this.ws.send(this.encoder.encode(text));
   }
 
+  /** Sends raw bytes (xterm's onBinary: a string of byte values, e.g. some mouse reports). */
+  inputBinary(data: string) {
+    if (this.ws.readyState !== OPEN || this.ended) return;
+    const bytes = new Uint8Array(data.length);
+    for (let i = 0; i < data.length; i++) bytes[i] = data.charCodeAt(i) & 0xff;
+    this.ws.send(bytes);
+  }
+
   resize(cols: number, rows: number) {
     if (!validSize(cols, rows)) return;
     this.wantSize = [cols, rows];

@@ -49,12 +49,14 @@ export default function TerminalPage() {
     ro.observe(el);
     const onResize = t.term.onResize(({ cols, rows }) => link.current?.resize(cols, rows));
     const onData = t.term.onData((d) => link.current?.input(d));
+    const onBinary = t.term.onBinary((d) => link.current?.inputBinary(d));
     t.term.focus();
     return () => {
       cancelAnimationFrame(frame);
       ro.disconnect();
       onResize.dispose();
       onData.dispose();
+      onBinary.dispose();
       t.term.dispose();
       xterm.current = null;
     };
