@@ -239,7 +239,12 @@ pub fn parse_query<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
                 .nth(1)
                 .and_then(|s| s.split(':').next())
                 .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty() && !s.contains(' '));
+                .filter(|s| !s.is_empty() && !s.contains(' '))
+                // serde names a missing parameter only in its message.
+                .or_else(|| {
+                    let rest = text.split("missing field `").nth(1)?;
+                    rest.split('`').next().map(str::to_string)
+                });
             ApiError::InvalidQuery {
                 field,
                 message: text,
@@ -265,6 +270,19 @@ mod tests {
             Err(ApiError::Validation { field, .. }) => Some(field),
             Err(ApiError::BadRequest { field, .. }) => field,
             _ => None,
+        }
+    }
+
+    #[test]
+    fn a_missing_query_parameter_is_named() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Q {
+            path: String,
+        }
+        match parse_query::<Q>("other=1") {
+            Err(ApiError::InvalidQuery { field, .. }) => assert_eq!(field.as_deref(), Some("path")),
+            other => panic!("expected invalid_query, got {other:?}"),
         }
     }
 

@@ -4,6 +4,8 @@
 //!   (`PUT …?offset=N`) keeps its row: `transferred_bytes` grows, `size_bytes` is the
 //!   announced total when the client gave one. `session_id` links the transfer to the
 //!   file-manager session it was made in, when there is one.
+//! - `devices.file_root`: the directory the device's file manager is confined to (set by
+//!   a technician; the agent enforces it, on top of its own `files_root`).
 
 use sea_query::ForeignKeyAction::{Cascade, SetNull};
 
@@ -58,5 +60,11 @@ pub(crate) fn v10() -> Vec<Step> {
         &["org_id", "created_at"],
         false,
     )));
+    steps.push(Step::Alter(
+        sea_query::Table::alter()
+            .table(crate::migrations::c("devices"))
+            .add_column(text_null("file_root"))
+            .to_owned(),
+    ));
     steps
 }

@@ -55,6 +55,13 @@ pub(crate) struct Server {
     port: u16,
 }
 
+impl Server {
+    /// The server process's id (to read its memory use).
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+}
+
 pub(crate) async fn start_server(bin: &Path, data: &Path, port: u16) -> Result<Server> {
     let config = data.join("breeze.toml");
     std::fs::write(

@@ -10,8 +10,9 @@
 //!   be 0 or the current size) → [`FileTransfer`].
 //! - `POST …/files/complete` [`CompleteUpload`] → [`FileTransfer`] (422 on a mismatch).
 //! - `POST …/files/mkdir` [`MakeDirectory`], `POST …/files/rename` [`RenameFile`],
-//!   `DELETE …/files?path=` → [`FileEntry`] / [`OkBody`].
+//!   `DELETE …/files?path=[&recursive=true]` → [`FileEntry`].
 //! - `GET /api/v1/file-transfers` lists transfers.
+//! - `GET`/`PUT …/files/root` [`FileRoot`] / [`SetFileRoot`]: the device's allowed root.
 
 use super::*;
 
@@ -44,6 +45,9 @@ api_type! {
         /// The directory listed, as the agent resolved it.
         pub path: String,
         pub entries: Vec<FileEntry>,
+        /// The directory holds more entries than one listing carries (10 000).
+        #[serde(default)]
+        pub truncated: bool,
     }
 
     /// One upload or download (seed 004 FileTransfer).
@@ -109,4 +113,50 @@ pub struct UploadQuery {
     /// The whole file's size, for progress.
     pub total: Option<u64>,
     pub session_id: Option<RemoteSessionId>,
+}
+
+/// `DELETE /api/v1/devices/{id}/files` query.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
+pub struct DeleteFileQuery {
+    pub path: String,
+    /// Delete a directory with everything in it (default: only files and empty
+    /// directories).
+    pub recursive: Option<bool>,
+    pub session_id: Option<RemoteSessionId>,
+}
+
+/// `GET /api/v1/file-transfers` filters.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(IntoParams), into_params(parameter_in = Query))]
+pub struct FileTransferListQuery {
+    /// Page size, 1..=500 (default 50).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
+    pub limit: Option<u32>,
+    /// Opaque cursor from the previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    pub device_id: Option<DeviceId>,
+    /// `pending`, `transferring`, `completed` or `failed`.
+    pub status: Option<String>,
+    /// `upload` or `download`.
+    pub direction: Option<String>,
+}
+
+api_type! {
+    /// `GET /api/v1/devices/{id}/files/root`: the directory the device's file manager is
+    /// confined to (`null`: no limit set on the server; the agent's own `files_root`
+    /// applies in any case).
+    pub struct FileRoot {
+        pub device_id: DeviceId,
+        pub root: Option<String>,
+    }
+}
+
+request_type! {
+    /// `PUT /api/v1/devices/{id}/files/root`.
+    pub struct SetFileRoot {
+        /// An absolute directory on the device (`/srv/share`, `C:\Share`), or `null` to
+        /// lift the limit.
+        pub root: Option<String>,
+    }
 }
