@@ -861,6 +861,132 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/devices/{id}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A directory's entries. */
+        get: operations["list_devices_files"];
+        put?: never;
+        post?: never;
+        /**
+         * Deletes a file, an empty directory, or with `recursive=true` a directory and all in it.
+         *     Answers what was deleted.
+         */
+        delete: operations["delete_devices_files"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/devices/{id}/files/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verifies an upload: the file's SHA-256 must be `sha256` (else 422 naming `sha256`; the
+         *     transfer stays open to be resumed or restarted). Completes the upload's FileTransfer.
+         */
+        post: operations["complete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/devices/{id}/files/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Streams a file from the device (`application/octet-stream`, `Content-Length` = its size).
+         *     The body is cut (the connection closes early) when the agent fails half way.
+         */
+        get: operations["download_devices_files_content"];
+        /**
+         * Writes the request body at `offset` (0 starts the file over; otherwise it must be the
+         *     file's current size, see `HEAD`, else 409 `offset_mismatch`). One request carries at
+         *     most 1 GiB. The upload's FileTransfer row is created at offset 0 and continued by the
+         *     requests that resume it.
+         */
+        put: operations["upload"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * The file's current size as `Content-Length` (404 when it does not exist): where an
+         *     interrupted upload resumes.
+         */
+        head: operations["head_content"];
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/devices/{id}/files/mkdir": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Creates a directory (its parent must exist). */
+        post: operations["mkdir"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/devices/{id}/files/rename": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Renames (moves) a file or directory; `to` must not exist (409 `file_exists`). */
+        post: operations["rename"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/devices/{id}/files/root": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The directory the device's file manager is confined to. */
+        get: operations["get_root"];
+        /**
+         * Sets the directory the device's file manager is confined to (`null` lifts it; the
+         *     agent's own `files_root` applies in any case). Needs `devices:admin`.
+         */
+        put: operations["set_root"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/devices/{id}/hardware": {
         parameters: {
             query?: never;
@@ -1114,6 +1240,23 @@ export interface paths {
          *     revoked: reconnect with a fresh one.
          */
         get: operations["events_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/file-transfers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Uploads and downloads in reach, newest first. */
+        get: operations["transfers"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1801,7 +1944,7 @@ export interface paths {
          *     `X-Checksum-Sha256`. A platform this server has no build for answers 404 saying how
          *     to build one.
          */
-        get: operations["download"];
+        get: operations["download_download_agent"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2414,6 +2557,15 @@ export interface components {
          * @enum {string}
          */
         CommandStatus: "completed" | "failed" | "timeout" | "cancelled" | "rejected" | "lost";
+        /**
+         * @description `POST /api/v1/devices/{id}/files/complete`: the upload is whole when the file's
+         *     SHA-256 is `sha256`.
+         */
+        CompleteUpload: {
+            path: string;
+            /** @description Lower-case hex. */
+            sha256: string;
+        };
         /** @description A status change of a device (`rule_index` null) or of one of its rules. */
         ComplianceChange: {
             /** Format: date-time */
@@ -3090,6 +3242,72 @@ export interface components {
             id: components["schemas"]["ExecutionId"];
             status: string;
         };
+        /** @description One directory entry. */
+        FileEntry: {
+            /** @description Unix permission bits as octal text (`"0644"`); `null` where there are none. */
+            mode?: string | null;
+            /** Format: date-time */
+            modified?: string | null;
+            name: string;
+            /**
+             * Format: int64
+             * @description Bytes (0 for directories).
+             */
+            size: number;
+            type: components["schemas"]["FileType"];
+        };
+        /** @description `GET /api/v1/devices/{id}/files?path=`. */
+        FileList: {
+            entries: components["schemas"]["FileEntry"][];
+            /** @description The directory listed, as the agent resolved it. */
+            path: string;
+            /** @description The directory holds more entries than one listing carries (10 000). */
+            truncated?: boolean;
+        };
+        /**
+         * @description `GET /api/v1/devices/{id}/files/root`: the directory the device's file manager is
+         *     confined to (`null`: no limit set on the server; the agent's own `files_root`
+         *     applies in any case).
+         */
+        FileRoot: {
+            device_id: components["schemas"]["DeviceId"];
+            root?: string | null;
+        };
+        /** @description One upload or download (seed 004 FileTransfer). */
+        FileTransfer: {
+            /** Format: date-time */
+            completed_at?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            device_id: components["schemas"]["DeviceId"];
+            /** @description `upload` or `download`. */
+            direction: string;
+            error_message?: string | null;
+            id: components["schemas"]["FileTransferId"];
+            local_filename?: string | null;
+            /** Format: int64 */
+            progress_percent: number;
+            remote_path: string;
+            session_id?: components["schemas"]["RemoteSessionId"] | null;
+            sha256?: string | null;
+            /**
+             * Format: int64
+             * @description The whole file's size, when known.
+             */
+            size_bytes?: number | null;
+            /** @description `pending`, `transferring`, `completed` or `failed`. */
+            status: string;
+            /** Format: int64 */
+            transferred_bytes: number;
+            user_id: components["schemas"]["UserId"];
+        };
+        /** Format: uuid */
+        FileTransferId: string;
+        /**
+         * @description What a directory entry is.
+         * @enum {string}
+         */
+        FileType: "file" | "directory" | "symlink" | "other";
         ForgotPasswordRequest: {
             email: string;
         };
@@ -3398,6 +3616,10 @@ export interface components {
         LogoutRequest: {
             /** @description When given, the refresh token's whole family is revoked too. */
             refresh_token?: string | null;
+        };
+        /** @description `POST /api/v1/devices/{id}/files/mkdir`. */
+        MakeDirectory: {
+            path: string;
         };
         Me: {
             /**
@@ -4052,6 +4274,38 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of a list. */
+        Page_FileTransfer: {
+            data: {
+                /** Format: date-time */
+                completed_at?: string | null;
+                /** Format: date-time */
+                created_at: string;
+                device_id: components["schemas"]["DeviceId"];
+                /** @description `upload` or `download`. */
+                direction: string;
+                error_message?: string | null;
+                id: components["schemas"]["FileTransferId"];
+                local_filename?: string | null;
+                /** Format: int64 */
+                progress_percent: number;
+                remote_path: string;
+                session_id?: components["schemas"]["RemoteSessionId"] | null;
+                sha256?: string | null;
+                /**
+                 * Format: int64
+                 * @description The whole file's size, when known.
+                 */
+                size_bytes?: number | null;
+                /** @description `pending`, `transferring`, `completed` or `failed`. */
+                status: string;
+                /** Format: int64 */
+                transferred_bytes: number;
+                user_id: components["schemas"]["UserId"];
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list. */
         Page_LoggedInUser: {
             data: {
                 host?: string | null;
@@ -4590,6 +4844,11 @@ export interface components {
          * @enum {string}
          */
         RemoteSessionType: "terminal" | "file_transfer" | "desktop";
+        /** @description `POST /api/v1/devices/{id}/files/rename`. */
+        RenameFile: {
+            from: string;
+            to: string;
+        };
         ResetPasswordRequest: {
             /** @description 12 to 512 characters. */
             password: string;
@@ -4773,6 +5032,14 @@ export interface components {
              * @description The longest a sign-in lasts however active, 1..=8760 hours.
              */
             session_lifetime_hours?: number | null;
+        };
+        /** @description `PUT /api/v1/devices/{id}/files/root`. */
+        SetFileRoot: {
+            /**
+             * @description An absolute directory on the device (`/srv/share`, `C:\Share`), or `null` to
+             *     lift the limit.
+             */
+            root?: string | null;
         };
         /** @description The caller's partner's settings. */
         Settings: {
@@ -9431,6 +9698,793 @@ export interface operations {
             };
         };
     };
+    list_devices_files: {
+        parameters: {
+            query: {
+                path: string;
+                /** @description The file-manager session this operation belongs to (links the FileTransfer row). */
+                session_id?: components["schemas"]["RemoteSessionId"];
+            };
+            header?: never;
+            path: {
+                id: components["schemas"]["DeviceId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileList"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_devices_files: {
+        parameters: {
+            query: {
+                path: string;
+                /**
+                 * @description Delete a directory with everything in it (default: only files and empty
+                 *     directories).
+                 */
+                recursive?: boolean;
+                session_id?: components["schemas"]["RemoteSessionId"];
+            };
+            header?: never;
+            path: {
+                id: components["schemas"]["DeviceId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileEntry"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    complete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["DeviceId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CompleteUpload"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileTransfer"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    download_devices_files_content: {
+        parameters: {
+            query: {
+                path: string;
+                /** @description The file-manager session this operation belongs to (links the FileTransfer row). */
+                session_id?: components["schemas"]["RemoteSessionId"];
+            };
+            header?: never;
+            path: {
+                id: components["schemas"]["DeviceId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file's bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": number[];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    upload: {
+        parameters: {
+            query: {
+                path: string;
+                /** @description Where this chunk goes: 0, or the file's current size (see `HEAD`). */
+                offset: number;
+                /** @description The whole file's size, for progress. */
+                total?: number;
+                session_id?: components["schemas"]["RemoteSessionId"];
+            };
+            header?: never;
+            path: {
+                id: components["schemas"]["DeviceId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": number[];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileTransfer"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    head_content: {
+        parameters: {
+            query: {
+                path: string;
+                /** @description The file-manager session this operation belongs to (links the FileTransfer row). */
+                session_id?: components["schemas"]["RemoteSessionId"];
+            };
+            header?: never;
+            path: {
+                id: components["schemas"]["DeviceId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `Content-Length` is the file's size */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    mkdir: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["DeviceId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MakeDirectory"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileEntry"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rename: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["DeviceId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RenameFile"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileEntry"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_root: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["DeviceId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileRoot"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_root: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["DeviceId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetFileRoot"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileRoot"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     hardware: {
         parameters: {
             query?: never;
@@ -10674,6 +11728,60 @@ export interface operations {
             };
             /** @description Not permitted (a permission, MFA enrolment required by the partner, a read-only organization) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    transfers: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                device_id?: components["schemas"]["DeviceId"];
+                /** @description `pending`, `transferring`, `completed` or `failed`. */
+                status?: string;
+                /** @description `upload` or `download`. */
+                direction?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_FileTransfer"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -14732,7 +15840,7 @@ export interface operations {
             };
         };
     };
-    download: {
+    download_download_agent: {
         parameters: {
             query?: never;
             header?: never;

@@ -138,6 +138,10 @@ export type RemoteSessionCreated = S["RemoteSessionCreated"];
 export type RemoteSessionType = S["RemoteSessionType"];
 export type RemoteSessionStatus = S["RemoteSessionStatus"];
 export type CreateRemoteSession = S["CreateRemoteSession"];
+export type FileEntry = S["FileEntry"];
+export type FileType = S["FileType"];
+export type FileList = S["FileList"];
+export type FileTransfer = S["FileTransfer"];
 
 /** One message of the live event stream. */
 export type LiveEvent = S["LiveEvent"];

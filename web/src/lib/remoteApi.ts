@@ -1,19 +1,11 @@
 // The console's calls to the remote-access API (issue 12): sessions, recordings and the
-// device file routes. Binary bodies, HEAD and downloads go through `api.raw`.
+// device file routes, typed from the OpenAPI document. Binary bodies (upload chunks), HEAD
+// and downloads go through `api.raw`.
 import { api } from "../api/instance";
 import { ApiError } from "../api/client";
 import { filesUrl } from "./remoteFiles";
 import type { UploadIo } from "./remoteUpload";
-import type { FileEntry, FileList, FileTransfer } from "./remoteTypes";
-import type { CreateRemoteSession, Page, RemoteSession, RemoteSessionCreated, RemoteSessionListQuery } from "../api/types";
-
-async function json<T>(path: string, init: RequestInit = {}): Promise<T> {
-  const headers = new Headers(init.headers);
-  if (init.body !== undefined && typeof init.body === "string") headers.set("Content-Type", "application/json");
-  const res = await api.raw(path, { ...init, headers });
-  if (res.status === 204) return undefined as T;
-  return (await res.json()) as T;
-}
+import type { CreateRemoteSession, FileEntry, FileList, Page, RemoteSession, RemoteSessionCreated, RemoteSessionListQuery } from "../api/types";
 
 export function createSession(body: CreateRemoteSession, signal?: AbortSignal): Promise<RemoteSessionCreated> {
   return api.POST("/api/v1/remote/sessions", { body, signal });
@@ -36,21 +28,25 @@ export async function getRecording(url: string, signal?: AbortSignal): Promise<s
   return (await api.raw(url, { signal, headers: { Accept: "application/x-asciicast, application/json" } })).text();
 }
 
+/**
+ * A directory's entries. The empty path is the start folder (the allowed root, else the
+ * agent user's home): sent as "." because the client leaves empty parameters out.
+ */
 export function listFiles(deviceId: string, path: string, signal?: AbortSignal): Promise<FileList> {
-  return json(filesUrl(deviceId, "", { path }), { signal });
+  return api.GET("/api/v1/devices/{id}/files", { params: { path: { id: deviceId }, query: { path: path || "." } }, signal });
 }
 
 export function makeDirectory(deviceId: string, path: string): Promise<FileEntry> {
-  return json(filesUrl(deviceId, "/mkdir"), { method: "POST", body: JSON.stringify({ path }) });
+  return api.POST("/api/v1/devices/{id}/files/mkdir", { params: { path: { id: deviceId } }, body: { path } });
 }
 
 export function renameFile(deviceId: string, from: string, to: string): Promise<FileEntry> {
-  return json(filesUrl(deviceId, "/rename"), { method: "POST", body: JSON.stringify({ from, to }) });
+  return api.POST("/api/v1/devices/{id}/files/rename", { params: { path: { id: deviceId } }, body: { from, to } });
 }
 
 /** Deletes a file or, with `recursive`, a directory and everything in it. */
 export function deleteFile(deviceId: string, path: string, recursive: boolean): Promise<FileEntry> {
-  return json(filesUrl(deviceId, "", { path, recursive: recursive ? "true" : undefined }), { method: "DELETE" });
+  return api.DELETE("/api/v1/devices/{id}/files", { params: { path: { id: deviceId }, query: { path, recursive: recursive || undefined } } });
 }
 
 /** The whole file as a Blob (the browser holds it until it is saved). */
@@ -81,7 +77,7 @@ export function uploadIo(deviceId: string): UploadIo {
     },
     async complete(path, sha256) {
       try {
-        await json<FileTransfer>(filesUrl(deviceId, "/complete"), { method: "POST", body: JSON.stringify({ path, sha256 }) });
+        await api.POST("/api/v1/devices/{id}/files/complete", { params: { path: { id: deviceId } }, body: { path, sha256 } });
         return "ok";
       } catch (e) {
         if (e instanceof ApiError && e.status === 422 && e.field === "sha256") return "mismatch";
@@ -89,19 +85,4 @@ export function uploadIo(deviceId: string): UploadIo {
       }
     },
   };
-}
-
-/** An API error as the file manager says it: the server's message, with what the status means. */
-export function fileErrorText(e: unknown): string {
-  if (!(e instanceof ApiError)) return e instanceof Error ? e.message : String(e);
-  switch (e.status) {
-    case 403:
-      return `Refused: ${e.message} (outside the folder this device allows, or not permitted).`;
-    case 404:
-      return `Not found: ${e.message}`;
-    case 409:
-      return e.code === "device_offline" ? `The device is offline: ${e.message}` : `Conflict: ${e.message}`;
-    default:
-      return e.message;
-  }
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { breadcrumbs, chunkPlan, CHUNK_SIZE, filesUrl, formatSize, joinPath, modeString, nameProblem, parentPath, pathStyle, percent, resumeFrom, sortEntries } from "./remoteFiles";
-import type { FileEntry } from "./remoteTypes";
+import { ApiError } from "../api/client";
+import { breadcrumbs, fileErrorText, chunkPlan, CHUNK_SIZE, filesUrl, formatSize, joinPath, modeString, nameProblem, parentPath, pathStyle, percent, resumeFrom, sortEntries } from "./remoteFiles";
+import type { FileEntry } from "../api/types";
 
 describe("paths", () => {
   it("tells POSIX from Windows paths", () => {
@@ -143,5 +144,18 @@ describe("listing", () => {
     expect(filesUrl("d1", "", { path: "/a b&c" })).toBe("/api/v1/devices/d1/files?path=%2Fa+b%26c");
     expect(filesUrl("d1", "/content", { path: "/x", offset: 0, total: 5, session_id: undefined })).toBe("/api/v1/devices/d1/files/content?path=%2Fx&offset=0&total=5");
     expect(filesUrl("d1", "/mkdir")).toBe("/api/v1/devices/d1/files/mkdir");
+  });
+});
+
+describe("fileErrorText", () => {
+  it("says what the API's refusal means", () => {
+    expect(fileErrorText(new ApiError(403, "outside_root", "the path leaves the allowed root of this device"))).toBe("Outside the folder this device allows: the path leaves the allowed root of this device");
+    expect(fileErrorText(new ApiError(403, "permission_denied", "EACCES"))).toBe("The device refused access: EACCES");
+    expect(fileErrorText(new ApiError(403, "forbidden", "needs remote:execute"))).toBe("Not permitted: needs remote:execute");
+    expect(fileErrorText(new ApiError(404, "file_not_found", "no such file"))).toBe("Not found: no such file");
+    expect(fileErrorText(new ApiError(409, "device_offline", "the agent is not connected"))).toBe("The device is offline: the agent is not connected");
+    expect(fileErrorText(new ApiError(409, "offset_mismatch", "size is 4"))).toBe("Conflict: size is 4");
+    expect(fileErrorText(new ApiError(422, "validation", "path is required", "path"))).toBe("path is required");
+    expect(fileErrorText(new Error("network down"))).toBe("network down");
   });
 });

@@ -1,7 +1,8 @@
 // The file manager's pure logic: agent paths (POSIX or Windows, as the agent resolved them),
 // breadcrumbs, names, the chunk plan of an upload and where an interrupted one resumes,
 // sizes and modes as the listing shows them.
-import type { FileEntry } from "./remoteTypes";
+import { ApiError } from "../api/client";
+import type { FileEntry } from "../api/types";
 
 /** Upload chunk size: one PUT each. 4 MiB keeps a request short and a retry cheap. */
 export const CHUNK_SIZE = 4 * 1024 * 1024;
@@ -172,4 +173,24 @@ export function filesUrl(deviceId: string, route: "" | "/content" | "/complete" 
   for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) q.set(k, String(v));
   const s = q.toString();
   return `/api/v1/devices/${encodeURIComponent(deviceId)}/files${route}${s ? `?${s}` : ""}`;
+}
+
+/**
+ * An API error as the file manager says it: what the status means (403 outside the allowed
+ * root or refused by the device, 404, 409 offline), then the server's message.
+ */
+export function fileErrorText(e: unknown): string {
+  if (!(e instanceof ApiError)) return e instanceof Error ? e.message : String(e);
+  switch (e.status) {
+    case 403:
+      if (e.code === "outside_root") return `Outside the folder this device allows: ${e.message}`;
+      if (e.code === "permission_denied") return `The device refused access: ${e.message}`;
+      return `Not permitted: ${e.message}`;
+    case 404:
+      return `Not found: ${e.message}`;
+    case 409:
+      return e.code === "device_offline" ? `The device is offline: ${e.message}` : `Conflict: ${e.message}`;
+    default:
+      return e.message;
+  }
 }

@@ -13,10 +13,10 @@ import { EmptyState, Loading, Notice } from "../../components/ui/feedback";
 import { ActionsTh, Table, Td, Th } from "../../components/ui/table";
 import { deviceName } from "../../lib/devices";
 import { formatDateTime } from "../../lib/format";
-import { deleteFile, downloadFile, fileErrorText, listFiles, makeDirectory, renameFile, uploadIo } from "../../lib/remoteApi";
-import { breadcrumbs, formatSize, joinPath, modeString, nameProblem, parentPath, percent, sortEntries } from "../../lib/remoteFiles";
+import { deleteFile, downloadFile, listFiles, makeDirectory, renameFile, uploadIo } from "../../lib/remoteApi";
+import { breadcrumbs, fileErrorText, formatSize, joinPath, modeString, nameProblem, parentPath, percent, sortEntries } from "../../lib/remoteFiles";
 import { fileSource, upload, type UploadProgress } from "../../lib/remoteUpload";
-import type { FileEntry } from "../../lib/remoteTypes";
+import type { FileEntry } from "../../api/types";
 
 interface UploadItem {
   key: number;
