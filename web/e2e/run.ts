@@ -8,7 +8,8 @@
 //   list's Uses → a script written in the library, run from the device page, its output
 //   watched → live changes, quarantine → every device tab against the API → remote access
 //   (a terminal from the device page: echo, resize, Ctrl-C, disconnect; the session listed and
-//   its recording replayed; the file manager: upload, download, rename, delete) → dynamic device
+//   its recording replayed; the file manager: upload, download, rename, delete, an upload cut
+//   half way and resumed) → dynamic device
 //   group → custom role → alerting: a webhook channel to a receiver on loopback (secret shown
 //   once, "Send test" logged as sent, received and signed), a rule from the builder (a server
 //   422 shown in place) that the agent trips, the alert appearing live in an inbox tab that is
@@ -220,7 +221,7 @@ async function adminFlow(sink: Sink, rx: Receiver, t0: number, fresh: boolean, s
       terminalFlow(s, token, { device: DEVICE, deviceId: device.id }),
     );
     await step("remote: the session in Remote sessions; its recording replays the hello line (skip to end, then 4×)", () => recordingFlow(s, token, { ...term, device: DEVICE }));
-    await step("remote: file manager: upload through the file input (progress to 100 %), listed, downloaded byte for byte as the API serves it, renamed, deleted after the confirmation; a missing folder says Not found", () =>
+    await step("remote: file manager: upload through the file input (progress to 100 %), listed, downloaded byte for byte as the API serves it, renamed, deleted after the confirmation; a 9 MiB upload cut after its first chunk resumes from HEAD's size with Resume and verifies whole; a missing folder says Not found", () =>
       filesFlow(s, token, { device: DEVICE, deviceId: device.id }),
     );
     await step("a dynamic device group picks the device by its hostname", () => createGroup(s, token, org, GROUP, DEVICE));
