@@ -45,6 +45,7 @@ import { decoded, smtpSink, type Sink } from "./smtp";
 import { alertElsewhere, ruleTripsLive, webhookChannel, webhookReceiver, type Receiver } from "./alerts";
 import { automationRun, policyCompliance, webhookAutomation } from "./automations";
 import { filesFlow, recordingFlow, terminalFlow } from "./remote";
+import { desktopShowsFrame, startDisplay } from "./desktop";
 
 const env = process.env;
 const ADMIN_EMAIL = env.BREEZE_ADMIN_EMAIL ?? "admin@e2e.example";
@@ -119,6 +120,8 @@ async function adminFlow(sink: Sink, rx: Receiver, t0: number, fresh: boolean, s
       const site = await step("new site", () => createSite(s, token, org, "Main surgery", "Europe/London"));
       command = (await step("new enrollment key; its command copied from the dialog", () => createKey(s, token, org, site, KEY))).command;
     }
+    const display = await step("a virtual display for the remote desktop (Xvfb; the agent inherits DISPLAY)", () => startDisplay());
+    if (display) stopLater(display);
     const agent = await step("the copied command runs on this machine", async () => installFromDialog(command));
     stopLater(agent);
     console.log(`  agent: ${agent.how}`);
@@ -153,6 +156,7 @@ async function adminFlow(sink: Sink, rx: Receiver, t0: number, fresh: boolean, s
       await waitFor(page, async () => /\bonline\b/.test(await row.innerText()), "the device row to say online");
       if (!(await row.innerText()).includes(ORG)) throw new Error(`the device row does not name its organization ${ORG}`);
     });
+    if (display) await step("remote desktop: the console shows the device's screen (artifacts/desktop.png)", () => desktopShowsFrame(s, device.id));
 
     const otherOrg = await step("a second customer: organization on the Organizations page", () => createOrg(s, token, OTHER_ORG));
     const otherSite = await step("… its site, time zone from the list", () => createSite(s, token, otherOrg, "Head office", "America/New_York"));

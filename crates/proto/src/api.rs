@@ -751,3 +751,4 @@ pub use remote::*;
 mod remote_files;
 pub use remote_files::*;
 mod remote_desktop;
+pub use remote_desktop::*;

@@ -2,6 +2,7 @@
 
 mod collectors;
 mod commands;
+mod desktop;
 mod executor;
 mod outbox;
 mod support;

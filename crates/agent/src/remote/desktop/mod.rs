@@ -1,0 +1,292 @@
+//! `desktop` streams (issue 12): the screen as changed JPEG rectangles, input replayed
+//! with XTEST. Protocol: `breeze_proto::agent::remote_desktop`.
+//!
+//! - `x11`: the display (capture, monitors, input); X11 only. Wayland has no capture
+//!   protocol an unprivileged client may use without a portal prompt, and Windows capture
+//!   is not written yet: both refuse the stream with a reason saying so.
+//! - `encode`: tiles compared with the previous capture, changed runs as JPEG.
+//! - `input`: DOM keys and buttons to X keysyms and buttons.
+//!
+//! Threads: a `desktop` thread per stream owns the X connection (every X call blocks) and
+//! takes jobs in order (capture, input, monitor switch); an async task pumps the stream,
+//! paces captures (at most [`MAX_FPS`] a second, at most [`MAX_UNACKED`] unacknowledged)
+//! and never blocks the channel task.
+
+pub mod encode;
+pub mod input;
+#[cfg(all(unix, not(target_os = "macos")))]
+mod x11;
+
+use super::RemoteConfig;
+use breeze_mux::Incoming;
+#[cfg(all(unix, not(target_os = "macos")))]
+use breeze_mux::Stream;
+#[cfg(all(unix, not(target_os = "macos")))]
+use breeze_proto::agent::remote_desktop::{
+    DEFAULT_QUALITY, DesktopControl, DesktopInfo, DesktopParams, Frame, MAX_FPS, MAX_UNACKED,
+    length_prefixed,
+};
+use std::sync::Arc;
+
+/// Serves a `desktop` stream: refuses it, or accepts it and spawns its session.
+pub fn serve(inc: Incoming, config: Arc<RemoteConfig>) {
+    match display(&config) {
+        Err(reason) => inc.refuse(reason),
+        #[cfg(all(unix, not(target_os = "macos")))]
+        Ok(display) => session::start(inc, display),
+        #[cfg(not(all(unix, not(target_os = "macos"))))]
+        Ok(_) => inc.refuse("remote desktop is not supported on this platform yet"),
+    }
+}
+
+/// The X display to capture: `desktop_display`, else `$DISPLAY`.
+fn display(config: &RemoteConfig) -> Result<String, String> {
+    if cfg!(windows) {
+        return Err("remote desktop is not supported on Windows yet".into());
+    }
+    if cfg!(target_os = "macos") {
+        return Err("remote desktop is not supported on macOS yet".into());
+    }
+    let configured = config
+        .desktop_display
+        .clone()
+        .or_else(|| std::env::var("DISPLAY").ok())
+        .filter(|d| !d.trim().is_empty());
+    match configured {
+        Some(d) => Ok(d),
+        None if std::env::var_os("WAYLAND_DISPLAY").is_some() => Err(
+            "this device runs a Wayland session, which remote desktop does not support yet; set [remote] desktop_display to an X display".into(),
+        ),
+        None => Err(
+            "no display to capture: set [remote] desktop_display in the agent's config, or run the agent with DISPLAY set".into(),
+        ),
+    }
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+mod session {
+    use super::*;
+    use breeze_mux::Event;
+    use breeze_proto::agent::remote_desktop::{DesktopMonitor, FrameRect};
+    use encode::TileEncoder;
+    use std::sync::mpsc as std_mpsc;
+    use std::time::Duration;
+    use tokio::sync::oneshot;
+
+    /// What the `desktop` thread answers a capture with: the monitor shown, its size and
+    /// the rectangles that changed (empty: nothing did).
+    struct Captured {
+        monitor: u16,
+        width: u16,
+        height: u16,
+        rects: Vec<FrameRect>,
+    }
+
+    enum Job {
+        Capture {
+            full: bool,
+            reply: oneshot::Sender<Result<Captured, String>>,
+        },
+        Monitor {
+            index: u16,
+            reply: oneshot::Sender<Result<u16, String>>,
+        },
+        Input(DesktopControl),
+    }
+
+    pub fn start(inc: Incoming, display: String) {
+        let params: DesktopParams = match serde_json::from_value(inc.params.clone()) {
+            Ok(p) => p,
+            Err(e) => {
+                inc.refuse(format!("invalid desktop params: {e}"));
+                return;
+            }
+        };
+        let (jobs_tx, jobs_rx) = std_mpsc::channel::<Job>();
+        let (ready_tx, ready_rx) = oneshot::channel::<Result<DesktopInfo, String>>();
+        let p = params.clone();
+        let spawned = std::thread::Builder::new()
+            .name("desktop".into())
+            .spawn(move || worker(display, p, ready_tx, jobs_rx));
+        if let Err(e) = spawned {
+            inc.refuse(format!("cannot start the desktop thread: {e}"));
+            return;
+        }
+        tokio::spawn(async move {
+            match ready_rx.await {
+                Ok(Ok(info)) => {
+                    let json = serde_json::to_value(&info).unwrap_or_default();
+                    let stream = inc.accept(json);
+                    pump(stream, jobs_tx, params.view_only).await;
+                }
+                Ok(Err(reason)) => inc.refuse(reason),
+                Err(_) => inc.refuse("the desktop thread stopped"),
+            }
+        });
+    }
+
+    /// The `desktop` thread: opens the display, then serves jobs until the stream ends.
+    fn worker(
+        display: String,
+        params: DesktopParams,
+        ready: oneshot::Sender<Result<DesktopInfo, String>>,
+        jobs: std_mpsc::Receiver<Job>,
+    ) {
+        let mut screen = match x11::Screen::open(&display) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        let primary = screen.monitors.iter().position(|m| m.primary).unwrap_or(0);
+        let mut current = params
+            .monitor
+            .map(usize::from)
+            .filter(|i| *i < screen.monitors.len())
+            .unwrap_or(primary);
+        let info = DesktopInfo {
+            display: screen.display.clone(),
+            monitors: screen.monitors.clone(),
+            current: u16::try_from(current).unwrap_or(0),
+            view_only: params.view_only,
+        };
+        if ready.send(Ok(info)).is_err() {
+            return;
+        }
+        let mut enc = TileEncoder::new(params.quality.unwrap_or(DEFAULT_QUALITY));
+        while let Ok(job) = jobs.recv() {
+            let Some(m) = screen.monitors.get(current).cloned() else {
+                break;
+            };
+            match job {
+                Job::Capture { full, reply } => {
+                    let r = capture(&screen, &m, &mut enc, full);
+                    let _ = reply.send(r);
+                }
+                Job::Monitor { index, reply } => {
+                    if usize::from(index) < screen.monitors.len() {
+                        current = usize::from(index);
+                        enc.reset();
+                        let _ = reply.send(Ok(index));
+                    } else {
+                        let _ = reply.send(Err(format!("there is no monitor {index}")));
+                    }
+                }
+                Job::Input(ev) => {
+                    if let Err(e) = screen.input(&m, &ev) {
+                        tracing::warn!(error = %e, "desktop input failed");
+                    }
+                }
+            }
+        }
+        screen.release_all();
+    }
+
+    fn capture(
+        screen: &x11::Screen,
+        m: &DesktopMonitor,
+        enc: &mut TileEncoder,
+        full: bool,
+    ) -> Result<Captured, String> {
+        let img = screen.capture(m)?;
+        let width = u16::try_from(img.width).unwrap_or(u16::MAX);
+        let height = u16::try_from(img.height).unwrap_or(u16::MAX);
+        let rects = enc.encode(img, full)?;
+        Ok(Captured {
+            monitor: m.index,
+            width,
+            height,
+            rects,
+        })
+    }
+
+    /// Pumps the stream: controls in, paced frames out.
+    async fn pump(stream: Stream, jobs: std_mpsc::Sender<Job>, view_only: bool) {
+        let (mut reader, writer) = stream.split();
+        let mut seq: u32 = 0;
+        let mut acked: u32 = 0;
+        let mut full = false;
+        let mut told_view_only = false;
+        let mut tick = tokio::time::interval(Duration::from_millis(1000 / u64::from(MAX_FPS)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                ev = reader.recv() => {
+                    let Some(ev) = ev else { break };
+                    let Event::Control(v) = ev else { continue };
+                    let ctl = match serde_json::from_value::<DesktopControl>(v) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            let _ = writer.control(&DesktopControl::Error { message: format!("invalid control: {e}") }).await;
+                            continue;
+                        }
+                    };
+                    match ctl {
+                        DesktopControl::Ack { seq: s } if s <= seq && s > acked => acked = s,
+                        DesktopControl::Refresh => full = true,
+                        DesktopControl::Monitor { index } => {
+                            let (reply, rx) = oneshot::channel();
+                            if jobs.send(Job::Monitor { index, reply }).is_err() {
+                                break;
+                            }
+                            let msg = match rx.await {
+                                Ok(Ok(current)) => DesktopControl::MonitorChanged { current },
+                                Ok(Err(message)) => DesktopControl::Error { message },
+                                Err(_) => break,
+                            };
+                            if writer.control(&msg).await.is_err() {
+                                break;
+                            }
+                        }
+                        c if c.is_input() => {
+                            if view_only {
+                                if !told_view_only {
+                                    told_view_only = true;
+                                    let message = "input refused: this session is view-only".to_string();
+                                    let _ = writer.control(&DesktopControl::Error { message }).await;
+                                }
+                            } else if jobs.send(Job::Input(c)).is_err() {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                _ = tick.tick(), if seq.wrapping_sub(acked) < MAX_UNACKED => {
+                    let (reply, rx) = oneshot::channel();
+                    if jobs.send(Job::Capture { full: std::mem::take(&mut full), reply }).is_err() {
+                        break;
+                    }
+                    let captured = match rx.await {
+                        Ok(Ok(c)) => c,
+                        Ok(Err(e)) => {
+                            writer.close(Some(e));
+                            return;
+                        }
+                        Err(_) => break,
+                    };
+                    if captured.rects.is_empty() {
+                        continue;
+                    }
+                    seq = seq.wrapping_add(1);
+                    let frame = Frame {
+                        seq,
+                        monitor: captured.monitor,
+                        width: captured.width,
+                        height: captured.height,
+                        rects: captured.rects,
+                    };
+                    let Some(bytes) = frame.encode().ok().and_then(|b| length_prefixed(&b)) else {
+                        writer.close(Some("a frame was too large to send".into()));
+                        return;
+                    };
+                    if writer.send(&bytes).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        writer.close(None);
+    }
+}
