@@ -311,7 +311,7 @@ async fn run(inc: Incoming, config: Arc<RemoteConfig>) {
     let info = spec.info.clone();
     let started =
         tokio::task::spawn_blocking(move || start(spec.cmd, params.cols, params.rows)).await;
-    let mut pty = match started {
+    let pty = match started {
         Ok(Ok(p)) => p,
         Ok(Err(e)) => return inc.refuse(format!("starting the shell failed: {e:#}")),
         Err(e) => return inc.refuse(format!("starting the shell failed: {e}")),
@@ -319,60 +319,87 @@ async fn run(inc: Incoming, config: Arc<RemoteConfig>) {
     tracing::info!(stream = inc.id().0, shell = %info.shell, user = %info.user, "terminal opened");
     let stream = inc.accept(serde_json::to_value(&info).unwrap_or_default());
     let (mut reader, writer) = stream.split();
-    loop {
-        tokio::select! {
-            out = pty.output.recv() => match out {
-                Some(b) => {
-                    if writer.send(&b).await.is_err() {
+    let Pty {
+        master,
+        pid,
+        mut output,
+        input,
+        mut exited,
+    } = pty;
+    let master = Arc::new(std::sync::Mutex::new(master));
+    let fg = |m: &std::sync::Mutex<Box<dyn MasterPty + Send>>| {
+        foreground_group(m.lock().unwrap_or_else(|e| e.into_inner()).as_ref())
+    };
+    // The two directions pump independently: a shell that does not read its input (the
+    // PTY's input buffer full) must not stop its output from reaching the server.
+    // Output: true at EOF, false when the stream is gone.
+    let out_writer = writer.clone();
+    let mut pump_out = tokio::spawn(async move {
+        while let Some(b) = output.recv().await {
+            if out_writer.send(&b).await.is_err() {
+                return false;
+            }
+        }
+        true
+    });
+    let in_master = master.clone();
+    let mut pump_in = tokio::spawn(async move {
+        while let Some(ev) = reader.recv().await {
+            match ev {
+                Event::Data(b) => {
+                    if input.send(b.to_vec()).await.is_err() {
                         break;
                     }
                 }
-                // The PTY has no writer left: the shell and everything it started is gone.
-                None => {
-                    let code = (&mut pty.exited).await.unwrap_or(-1);
-                    return exit(&writer, code).await;
-                }
-            },
-            code = &mut pty.exited => {
-                let code = code.unwrap_or(-1);
-                // Forward what the shell printed last, then end even if a background job
-                // still holds the terminal.
-                while let Ok(Some(b)) = tokio::time::timeout(DRAIN, pty.output.recv()).await {
-                    if writer.send(&b).await.is_err() {
-                        break;
-                    }
-                }
-                let fg = foreground_group(pty.master.as_ref());
-                exit(&writer, code).await;
-                // Background jobs the shell left on the terminal go with it.
-                hang_up(pty.pid, fg, None).await;
-                return;
-            },
-            ev = reader.recv() => match ev {
-                Some(Event::Data(b)) => {
-                    if pty.input.send(b.to_vec()).await.is_err() {
-                        break;
-                    }
-                }
-                Some(Event::Control(v)) => match serde_json::from_value::<TerminalControl>(v) {
+                Event::Control(v) => match serde_json::from_value::<TerminalControl>(v) {
                     Ok(TerminalControl::Resize { cols, rows })
                         if (1..=1000).contains(&cols) && (1..=1000).contains(&rows) =>
                     {
-                        if let Err(e) = pty.master.resize(size(cols, rows)) {
+                        let m = in_master.lock().unwrap_or_else(|e| e.into_inner());
+                        if let Err(e) = m.resize(size(cols, rows)) {
                             tracing::warn!(error = %e, "resizing the terminal failed");
                         }
                     }
                     other => tracing::debug!(?other, "ignored terminal control"),
                 },
-                // The server closed the stream: the browser left or the session was ended.
-                None => break,
-            },
+            }
+        }
+    });
+    tokio::select! {
+        code = &mut exited => {
+            let code = code.unwrap_or(-1);
+            // Forward what the shell printed last, then end even if a background job
+            // still holds the terminal.
+            let _ = tokio::time::timeout(DRAIN, &mut pump_out).await;
+            let fg = fg(&master);
+            exit(&writer, code).await;
+            // Background jobs the shell left on the terminal go with it.
+            hang_up(pid, fg, None).await;
+        }
+        eof = &mut pump_out => {
+            if matches!(eof, Ok(true)) {
+                // Nothing holds the terminal any more: the shell is gone or going.
+                match tokio::time::timeout(KILL_GRACE, &mut exited).await {
+                    Ok(code) => exit(&writer, code.unwrap_or(-1)).await,
+                    Err(_) => {
+                        exit(&writer, -1).await;
+                        hang_up(pid, fg(&master), Some(&mut exited)).await;
+                    }
+                }
+            } else {
+                // The stream is gone first: hang up on the shell and reap it.
+                writer.close(None);
+                hang_up(pid, fg(&master), Some(&mut exited)).await;
+            }
+        }
+        _ = &mut pump_in => {
+            // The server closed the stream (the browser left, the session was ended).
+            writer.close(None);
+            hang_up(pid, fg(&master), Some(&mut exited)).await;
         }
     }
-    // The stream is gone first: hang up on the shell and reap it.
-    let fg = foreground_group(pty.master.as_ref());
-    writer.close(None);
-    hang_up(pty.pid, fg, Some(&mut pty.exited)).await;
+    pump_in.abort();
+    pump_out.abort();
     tracing::info!(stream = writer.id().0, "terminal closed");
 }
 

@@ -1,6 +1,6 @@
 //! The agent's desktop streams under Xvfb, through a real mux pair (no server): frames
 //! show the screen, input reaches X clients, view-only refuses input, unacknowledged
-//! frames stop the capture, monitors switch.
+//! frames stop the capture, a missing monitor is refused with an error.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use breeze_agent::remote::{RemoteConfig, serve};

@@ -65,7 +65,9 @@ impl Term {
     }
 
     async fn keys(&mut self, bytes: &[u8]) -> Result<()> {
-        self.sink.send(Message::Binary(bytes.to_vec().into())).await?;
+        self.sink
+            .send(Message::Binary(bytes.to_vec().into()))
+            .await?;
         Ok(())
     }
 

@@ -153,7 +153,15 @@ pub async fn bridge(
                     if b.is_empty() { continue; }
                     bytes += b.len() as u64;
                     deadline = Instant::now() + ctx.idle_timeout;
-                    if let Err(e) = writer.send(&b).await {
+                    let sent = tokio::select! {
+                        r = writer.send(&b) => r,
+                        r = super::sessions::cancelled(&mut cancel) => {
+                            writer.close(None);
+                            close(&mut socket, 1000, &r).await;
+                            break (r, false);
+                        }
+                    };
+                    if let Err(e) = sent {
                         let why = format!("the agent stream ended: {e}");
                         let _ = send_json(&mut socket, &TerminalServerMessage::Error { message: why.clone() }).await;
                         close(&mut socket, 1011, "agent stream ended").await;
@@ -186,7 +194,20 @@ pub async fn bridge(
                     bytes += b.len() as u64;
                     deadline = Instant::now() + ctx.idle_timeout;
                     record(&mut rec, &ctx, async |r: &mut Recorder| r.output(&b).await).await;
-                    if socket.send(Message::Binary(b)).await.is_err() {
+                    // A browser that stops reading holds this send (and so the agent's
+                    // output) but not the session: DELETE and the idle timeout still end it.
+                    let sent = tokio::select! {
+                        r = socket.send(Message::Binary(b)) => r.is_ok(),
+                        r = super::sessions::cancelled(&mut cancel) => {
+                            writer.close(None);
+                            break (r, false);
+                        }
+                        _ = tokio::time::sleep_until(deadline) => {
+                            writer.close(None);
+                            break ("idle timeout".to_string(), false);
+                        }
+                    };
+                    if !sent {
                         writer.close(None);
                         break ("closed by the browser".to_string(), false);
                     }

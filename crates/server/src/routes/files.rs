@@ -37,13 +37,13 @@ use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list, delete))
-        .routes(routes!(download, head_content, upload))
-        .routes(routes!(complete))
-        .routes(routes!(mkdir))
-        .routes(routes!(rename))
-        .routes(routes!(get_root, set_root))
-        .routes(routes!(transfers))
+        .routes(routes!(list_files, delete_file))
+        .routes(routes!(download_file, file_size, upload_file))
+        .routes(routes!(complete_upload))
+        .routes(routes!(make_directory))
+        .routes(routes!(rename_file))
+        .routes(routes!(get_file_root, set_file_root))
+        .routes(routes!(list_file_transfers))
 }
 
 const MAX_PATH: usize = 4096;
@@ -91,21 +91,25 @@ async fn target(
     Ok((d, agent))
 }
 
+/// Who asks, for the audit rows.
+struct Ctx<'a> {
+    state: &'a AppState,
+    auth: &'a Auth,
+    meta: &'a ClientMeta,
+    slot: &'a AuditSlot,
+}
+
 /// Records `action` on device `d`, as a failure when `err` is set.
-#[allow(clippy::too_many_arguments)]
 async fn audit(
-    state: &AppState,
-    auth: &Auth,
-    meta: &ClientMeta,
-    slot: &AuditSlot,
+    cx: &Ctx<'_>,
     d: &Device,
     action: &str,
     details: Value,
     err: Option<&ApiError>,
 ) -> ApiResult<()> {
     let mut ev = AuditEvent::new(action, "device")
-        .by(auth)
-        .client(meta)
+        .by(cx.auth)
+        .client(cx.meta)
         .org(Some(d.org_id))
         .device(d.site_id, d.id)
         .resource(d.id, Some(&d.hostname))
@@ -117,16 +121,13 @@ async fn audit(
         };
         ev = ev.failed(result, e.to_string());
     }
-    state.record(ev, Some(slot)).await
+    cx.state.record(ev, Some(cx.slot)).await
 }
 
 /// Runs an operation on a device and audits it either way. `op` answers the result and
 /// the audit details.
 async fn audited<T>(
-    state: &AppState,
-    auth: &Auth,
-    meta: &ClientMeta,
-    slot: &AuditSlot,
+    cx: &Ctx<'_>,
     d: &Device,
     action: &str,
     details: Value,
@@ -138,11 +139,11 @@ async fn audited<T>(
             if let (Some(a), Value::Object(m)) = (all.as_object_mut(), more) {
                 a.extend(m);
             }
-            audit(state, auth, meta, slot, d, action, all, None).await?;
+            audit(cx, d, action, all, None).await?;
             Ok(v)
         }
         Err(e) => {
-            audit(state, auth, meta, slot, d, action, details, Some(&e)).await?;
+            audit(cx, d, action, details, Some(&e)).await?;
             Err(e)
         }
     }
@@ -153,7 +154,7 @@ async fn audited<T>(
     params(("id" = DeviceId, Path), FilePathQuery),
     responses((status = 200, body = FileList), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn list(
+async fn list_files(
     State(state): State<AppState>,
     auth: Auth,
     meta: ClientMeta,
@@ -181,10 +182,12 @@ async fn list(
         ))
     };
     let l = audited(
-        &state,
-        &auth,
-        &meta,
-        &slot,
+        &Ctx {
+            state: &state,
+            auth: &auth,
+            meta: &meta,
+            slot: &slot,
+        },
         &d,
         "remote.file.list",
         details,
@@ -200,7 +203,7 @@ async fn list(
     params(("id" = DeviceId, Path), FilePathQuery),
     responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn download(
+async fn download_file(
     State(state): State<AppState>,
     auth: Auth,
     meta: ClientMeta,
@@ -233,10 +236,12 @@ async fn download(
         Ok(((size, stream, row), more))
     };
     let (size, stream, row) = audited(
-        &state,
-        &auth,
-        &meta,
-        &slot,
+        &Ctx {
+            state: &state,
+            auth: &auth,
+            meta: &meta,
+            slot: &slot,
+        },
         &d,
         "remote.file.download",
         details,
@@ -287,7 +292,7 @@ async fn download(
 #[utoipa::path(head, path = "/api/v1/devices/{id}/files/content", tag = "files", security(("bearer" = [])),
     params(("id" = DeviceId, Path), FilePathQuery),
     responses((status = 200, description = "`Content-Length` is the file's size"), (status = 403), (status = 404), (status = 409), (status = 422)))]
-async fn head_content(
+async fn file_size(
     State(state): State<AppState>,
     auth: Auth,
     meta: ClientMeta,
@@ -315,10 +320,12 @@ async fn head_content(
         Ok((size, json!({"size": size})))
     };
     let size = audited(
-        &state,
-        &auth,
-        &meta,
-        &slot,
+        &Ctx {
+            state: &state,
+            auth: &auth,
+            meta: &meta,
+            slot: &slot,
+        },
         &d,
         "remote.file.stat",
         details,
@@ -344,7 +351,7 @@ async fn head_content(
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 200, body = FileTransfer), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn upload(
+async fn upload_file(
     State(state): State<AppState>,
     auth: Auth,
     meta: ClientMeta,
@@ -398,10 +405,12 @@ async fn upload(
         Ok((row, more))
     };
     let row = audited(
-        &state,
-        &auth,
-        &meta,
-        &slot,
+        &Ctx {
+            state: &state,
+            auth: &auth,
+            meta: &meta,
+            slot: &slot,
+        },
         &d,
         "remote.file.upload",
         details,
@@ -428,7 +437,7 @@ fn check_sha256(s: &str) -> ApiResult<String> {
     params(("id" = DeviceId, Path)), request_body = CompleteUpload,
     responses((status = 200, body = FileTransfer), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn complete(
+async fn complete_upload(
     State(state): State<AppState>,
     auth: Auth,
     meta: ClientMeta,
@@ -469,10 +478,12 @@ async fn complete(
         Ok((row.clone(), json!({"size": h.size, "transfer_id": row.id})))
     };
     let row = audited(
-        &state,
-        &auth,
-        &meta,
-        &slot,
+        &Ctx {
+            state: &state,
+            auth: &auth,
+            meta: &meta,
+            slot: &slot,
+        },
         &d,
         "remote.file.complete",
         details,
@@ -487,7 +498,7 @@ async fn complete(
     params(("id" = DeviceId, Path)), request_body = MakeDirectory,
     responses((status = 200, body = FileEntry), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn mkdir(
+async fn make_directory(
     State(state): State<AppState>,
     auth: Auth,
     meta: ClientMeta,
@@ -508,10 +519,12 @@ async fn mkdir(
         Ok((info.entry, more))
     };
     let e = audited(
-        &state,
-        &auth,
-        &meta,
-        &slot,
+        &Ctx {
+            state: &state,
+            auth: &auth,
+            meta: &meta,
+            slot: &slot,
+        },
         &d,
         "remote.file.mkdir",
         details,
@@ -526,7 +539,7 @@ async fn mkdir(
     params(("id" = DeviceId, Path)), request_body = RenameFile,
     responses((status = 200, body = FileEntry), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn rename(
+async fn rename_file(
     State(state): State<AppState>,
     auth: Auth,
     meta: ClientMeta,
@@ -549,10 +562,12 @@ async fn rename(
         Ok((info.entry, more))
     };
     let e = audited(
-        &state,
-        &auth,
-        &meta,
-        &slot,
+        &Ctx {
+            state: &state,
+            auth: &auth,
+            meta: &meta,
+            slot: &slot,
+        },
         &d,
         "remote.file.rename",
         details,
@@ -568,7 +583,7 @@ async fn rename(
     params(("id" = DeviceId, Path), DeleteFileQuery),
     responses((status = 200, body = FileEntry), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn delete(
+async fn delete_file(
     State(state): State<AppState>,
     auth: Auth,
     meta: ClientMeta,
@@ -592,10 +607,12 @@ async fn delete(
         Ok((info.entry, more))
     };
     let e = audited(
-        &state,
-        &auth,
-        &meta,
-        &slot,
+        &Ctx {
+            state: &state,
+            auth: &auth,
+            meta: &meta,
+            slot: &slot,
+        },
         &d,
         "remote.file.delete",
         details,
@@ -609,7 +626,7 @@ async fn delete(
 #[utoipa::path(get, path = "/api/v1/devices/{id}/files/root", tag = "files", security(("bearer" = [])),
     params(("id" = DeviceId, Path)),
     responses((status = 200, body = FileRoot), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_root(
+async fn get_file_root(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<DeviceId>,
@@ -654,7 +671,7 @@ fn check_root(raw: &str) -> ApiResult<String> {
     params(("id" = DeviceId, Path)), request_body = SetFileRoot,
     responses((status = 200, body = FileRoot), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
-async fn set_root(
+async fn set_file_root(
     State(state): State<AppState>,
     auth: Auth,
     meta: ClientMeta,
@@ -669,10 +686,12 @@ async fn set_root(
     let before = file_transfers::file_root(&state.db, &auth.scope, id).await?;
     file_transfers::set_file_root(&state.db, &auth.scope, id, root.as_deref(), state.now()).await?;
     audit(
-        &state,
-        &auth,
-        &meta,
-        &slot,
+        &Ctx {
+            state: &state,
+            auth: &auth,
+            meta: &meta,
+            slot: &slot,
+        },
         &d,
         "device.file_root",
         json!({"before": before, "root": root}),
@@ -689,7 +708,7 @@ async fn set_root(
 #[utoipa::path(get, path = "/api/v1/file-transfers", tag = "files", security(("bearer" = [])),
     params(FileTransferListQuery),
     responses((status = 200, body = Page<FileTransfer>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn transfers(
+async fn list_file_transfers(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(q): ApiQuery<FileTransferListQuery>,

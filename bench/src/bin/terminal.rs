@@ -1,0 +1,185 @@
+//! Terminal keystroke round trip through the relay (issue 12): a socket client (standing
+//! in for the browser) → `breeze serve` → the agent channel → `breeze-agent`'s PTY → back.
+//!
+//! Run by `bench/terminal.sh`, which builds release binaries and starts a fresh server.
+//! This tool finishes first-run setup, enrolls and starts a real `breeze-agent`, opens a
+//! terminal session, starts `stty -icanon; cat > /dev/null` in the shell (every key is
+//! echoed by the PTY's line discipline at once and the program discards it), then sends
+//! one byte at a time and waits for its echo, N times, and prints p50/p90/p99/max.
+
+use anyhow::{Context, Result, bail};
+use breeze_client::BreezeClient;
+use breeze_proto::api::{RemoteSessionCreated, SetupRequest};
+use clap::Parser;
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Parser)]
+struct Args {
+    /// The server, e.g. http://127.0.0.1:3001.
+    #[arg(long)]
+    server: String,
+    /// The fresh server's data directory (for the setup token).
+    #[arg(long)]
+    setup_data_dir: PathBuf,
+    /// The `breeze-agent` binary to enroll and run.
+    #[arg(long)]
+    agent_bin: PathBuf,
+    /// Keystrokes to time.
+    #[arg(long, default_value_t = 1000)]
+    keystrokes: usize,
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Reads binary frames until their text contains `want` (or `secs` pass).
+async fn read_until(ws: &mut Ws, want: &[u8], secs: u64) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let m = tokio::time::timeout(left, ws.next())
+            .await
+            .with_context(|| {
+                format!(
+                    "waiting for {:?}; saw {:?}",
+                    String::from_utf8_lossy(want),
+                    String::from_utf8_lossy(&seen)
+                )
+            })?
+            .context("socket closed")??;
+        if let Message::Binary(b) = m {
+            seen.extend_from_slice(&b);
+            if seen.windows(want.len()).any(|w| w == want) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let api = BreezeClient::new(&args.server)?;
+    let token = std::fs::read_to_string(args.setup_data_dir.join("setup-token"))
+        .context("reading setup-token")?;
+    let t = api
+        .setup(&SetupRequest {
+            setup_token: token.trim().to_string(),
+            partner_name: "Bench".into(),
+            admin_name: "Bench Admin".into(),
+            admin_email: "bench@example.com".into(),
+            admin_password: "Bench-Test-Password-42!".into(),
+        })
+        .await?;
+    let admin = api.with_token(t.access_token);
+    let org: Value = admin
+        .post("/api/v1/orgs", &json!({"name": "Bench Org"}))
+        .await?;
+    let org_id = org["id"].as_str().context("org id")?;
+    let site: Value = admin
+        .post(
+            &format!("/api/v1/orgs/{org_id}/sites"),
+            &json!({"name": "Bench Site"}),
+        )
+        .await?;
+    let key: Value = admin
+        .post(
+            "/api/v1/enrollment-keys",
+            &json!({"org_id": org_id, "site_id": site["id"], "name": "bench", "max_uses": 1}),
+        )
+        .await?;
+    let state = tempfile::tempdir()?;
+    let st = std::process::Command::new(&args.agent_bin)
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(["enroll", "--server", &args.server, "--key"])
+        .arg(key["key"].as_str().context("key")?)
+        .status()?;
+    if !st.success() {
+        bail!("agent enrollment failed");
+    }
+    let creds: Value = serde_json::from_str(&std::fs::read_to_string(
+        state.path().join("credentials.json"),
+    )?)?;
+    let dev = creds["device_id"]
+        .as_str()
+        .context("device id")?
+        .to_string();
+    let mut agent = tokio::process::Command::new(&args.agent_bin)
+        .arg("--state-dir")
+        .arg(state.path())
+        .arg("run")
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()?;
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let created: RemoteSessionCreated = loop {
+        match admin
+            .post(
+                "/api/v1/remote/sessions",
+                &json!({"device_id": dev, "type": "terminal", "cols": 120, "rows": 40}),
+            )
+            .await
+        {
+            Ok(c) => break c,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => bail!("opening a session: {e}"),
+        }
+    };
+    let url = format!(
+        "{}{}?ticket={}",
+        args.server.replacen("http://", "ws://", 1),
+        created.ws_path,
+        created.ticket
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
+    ws.send(Message::Binary(
+        b"stty -icanon; echo READY-$((40+2)); exec cat > /dev/null\r"
+            .to_vec()
+            .into(),
+    ))
+    .await?;
+    read_until(&mut ws, b"READY-42", 30).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Warm up, then time.
+    let keys = b"abcdefghijklmnopqrstuvwxyz";
+    let mut samples = Vec::with_capacity(args.keystrokes);
+    for i in 0..(args.keystrokes + 50) {
+        let k = keys[i % keys.len()];
+        let t0 = Instant::now();
+        ws.send(Message::Binary(vec![k].into())).await?;
+        read_until(&mut ws, &[k], 10).await?;
+        if i >= 50 {
+            samples.push(t0.elapsed());
+        }
+    }
+    samples.sort();
+    let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
+    println!(
+        "keystroke round trip over {} keystrokes: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms, mean {:.3} ms",
+        samples.len(),
+        percentile(&samples, 0.5).as_secs_f64() * 1e3,
+        percentile(&samples, 0.9).as_secs_f64() * 1e3,
+        percentile(&samples, 0.99).as_secs_f64() * 1e3,
+        samples.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        mean.as_secs_f64() * 1e3,
+    );
+    let _ = ws.send(Message::Close(None)).await;
+    let _ = agent.kill().await;
+    Ok(())
+}
