@@ -1596,6 +1596,62 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/remote/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Sessions in reach, newest first. */
+        get: operations["list_remote_sessions"];
+        put?: never;
+        /** Opens a session on a device: answers the socket path and a single-use ticket (60 s). */
+        post: operations["create_remote_sessions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/remote/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One session. */
+        get: operations["get_remote_sessions"];
+        put?: never;
+        post?: never;
+        /**
+         * Ends a session: a live socket closes at once and the session is `disconnected`
+         *     ("closed by <user>"); an ended session is answered as it is.
+         */
+        delete: operations["end"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/remote/sessions/{id}/recording": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The session's terminal recording (asciicast v2), streamed from disk. */
+        get: operations["recording"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/roles": {
         parameters: {
             query?: never;
@@ -1985,6 +2041,29 @@ export interface paths {
          *     commands are pushed as soon as they are queued; results still go over HTTP.
          */
         get: operations["channel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ws/remote/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The session socket. Refused before the upgrade (a JSON error, never 101) when the
+         *     `Origin` header is present and not this server's, when the request is not an upgrade,
+         *     or when the ticket is missing, wrong, expired or already used. Terminal frames: binary
+         *     = terminal bytes both ways; text = `{"type":"resize",…}` from the browser and
+         *     `{"type":"exit",…}` / `{"type":"error",…}` from the server.
+         */
+        get: operations["socket"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2662,6 +2741,20 @@ export interface components {
             /** @description 1..=50 rules. */
             rules: components["schemas"]["PolicyRule"][];
             targets: Record<string, unknown>;
+        };
+        /** @description `POST /api/v1/remote/sessions`. */
+        CreateRemoteSession: {
+            /**
+             * Format: int32
+             * @description Terminal size (default 80 × 24; 1..=1000).
+             */
+            cols?: number | null;
+            device_id: components["schemas"]["DeviceId"];
+            /** Format: int32 */
+            rows?: number | null;
+            type: components["schemas"]["RemoteSessionType"];
+            /** @description Desktop only: watch without sending input. */
+            view_only?: boolean | null;
         };
         CreateRole: {
             description?: string | null;
@@ -4369,6 +4462,46 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of a list. */
+        Page_RemoteSession: {
+            data: {
+                /**
+                 * Format: int64
+                 * @description Payload bytes relayed in both directions.
+                 */
+                bytes_transferred: number;
+                /** Format: date-time */
+                created_at: string;
+                device_id: components["schemas"]["DeviceId"];
+                /**
+                 * Format: int64
+                 * @description `ended_at - started_at` once ended.
+                 */
+                duration_seconds?: number | null;
+                /** @description Why it ended or failed (`closed by the user`, `idle timeout`, `agent offline`, …). */
+                end_reason?: string | null;
+                /** Format: date-time */
+                ended_at?: string | null;
+                hostname: string;
+                id: components["schemas"]["RemoteSessionId"];
+                org_id: components["schemas"]["OrgId"];
+                /** @description `GET` this (relative) path for the asciicast v2 recording, when one is kept. */
+                recording_url?: string | null;
+                /**
+                 * Format: date-time
+                 * @description When the agent accepted the stream.
+                 */
+                started_at?: string | null;
+                status: components["schemas"]["RemoteSessionStatus"];
+                type: components["schemas"]["RemoteSessionType"];
+                /** @description Who opened it (email), for the list. */
+                user_email: string;
+                user_id: components["schemas"]["UserId"];
+                view_only: boolean;
+            }[];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A page of a list. */
         Page_Script: {
             data: {
                 category?: string | null;
@@ -4652,8 +4785,65 @@ export interface components {
         RefreshRequest: {
             refresh_token: string;
         };
+        /** @description A remote session (seed 004 RemoteSession). */
+        RemoteSession: {
+            /**
+             * Format: int64
+             * @description Payload bytes relayed in both directions.
+             */
+            bytes_transferred: number;
+            /** Format: date-time */
+            created_at: string;
+            device_id: components["schemas"]["DeviceId"];
+            /**
+             * Format: int64
+             * @description `ended_at - started_at` once ended.
+             */
+            duration_seconds?: number | null;
+            /** @description Why it ended or failed (`closed by the user`, `idle timeout`, `agent offline`, …). */
+            end_reason?: string | null;
+            /** Format: date-time */
+            ended_at?: string | null;
+            hostname: string;
+            id: components["schemas"]["RemoteSessionId"];
+            org_id: components["schemas"]["OrgId"];
+            /** @description `GET` this (relative) path for the asciicast v2 recording, when one is kept. */
+            recording_url?: string | null;
+            /**
+             * Format: date-time
+             * @description When the agent accepted the stream.
+             */
+            started_at?: string | null;
+            status: components["schemas"]["RemoteSessionStatus"];
+            type: components["schemas"]["RemoteSessionType"];
+            /** @description Who opened it (email), for the list. */
+            user_email: string;
+            user_id: components["schemas"]["UserId"];
+            view_only: boolean;
+        };
+        /** @description 201 answer to `POST /api/v1/remote/sessions`. */
+        RemoteSessionCreated: {
+            /** Format: date-time */
+            expires_at: string;
+            id: components["schemas"]["RemoteSessionId"];
+            status: components["schemas"]["RemoteSessionStatus"];
+            /** @description Single use, valid until `expires_at` (60 s). */
+            ticket: string;
+            /** @description Open `ws_path?ticket=<ticket>` on this server. */
+            ws_path: string;
+        };
         /** Format: uuid */
         RemoteSessionId: string;
+        /**
+         * @description Where a session is in its life.
+         * @enum {string}
+         */
+        RemoteSessionStatus: "pending" | "connecting" | "active" | "disconnected" | "failed";
+        /**
+         * @description What a remote session is for.
+         * @enum {string}
+         */
+        RemoteSessionType: "terminal" | "file_transfer" | "desktop";
         /** @description `POST /api/v1/devices/{id}/files/rename`. */
         RenameFile: {
             from: string;
@@ -13622,6 +13812,320 @@ export interface operations {
             };
         };
     };
+    list_remote_sessions: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1..=500 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page's `next_cursor`. */
+                cursor?: string;
+                org_id?: components["schemas"]["OrgId"];
+                device_id?: components["schemas"]["DeviceId"];
+                user_id?: components["schemas"]["UserId"];
+                /** @description `terminal`, `file_transfer` or `desktop`. */
+                type?: string;
+                /** @description `pending`, `connecting`, `active`, `disconnected` or `failed`. */
+                status?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_RemoteSession"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_remote_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateRemoteSession"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RemoteSessionCreated"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the device's agent is not connected (`device_offline`) or the device takes no sessions */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_remote_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["RemoteSessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RemoteSession"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    end: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["RemoteSessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RemoteSession"];
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    recording: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["schemas"]["RemoteSessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description asciicast v2 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-asciicast": string;
+                };
+            };
+            /** @description Malformed request: a path id that is not a UUID, or a body that is not a JSON object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_roles: {
         parameters: {
             query?: never;
@@ -15537,6 +16041,83 @@ export interface operations {
                 };
             };
             410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the connection cannot be upgraded */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    socket: {
+        parameters: {
+            query?: {
+                /** @description The single-use ticket from `POST /api/v1/remote/sessions`. */
+                ticket?: string;
+            };
+            header?: never;
+            path: {
+                id: components["schemas"]["RemoteSessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description switching to the WebSocket protocol */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not a WebSocket upgrade request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, wrong, expired or used ticket */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description foreign Origin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such object in the caller's reach */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field or query parameter is invalid (named in `error.field`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
