@@ -6,7 +6,10 @@
 //   online (time to first device) → a second customer's organization, site and key on their
 //   own pages (its Windows machine enrolls with that key through the agent API) → the key
 //   list's Uses → a script written in the library, run from the device page, its output
-//   watched → live changes, quarantine → every device tab against the API → dynamic device
+//   watched → live changes, quarantine → every device tab against the API → remote access
+//   (a terminal from the device page: echo, resize, Ctrl-C, disconnect; the session listed and
+//   its recording replayed; the file manager: upload, download, rename, delete, an upload cut
+//   half way and resumed) → dynamic device
 //   group → custom role → alerting: a webhook channel to a receiver on loopback (secret shown
 //   once, "Send test" logged as sent, received and signed), a rule from the builder (a server
 //   422 shown in place) that the agent trips, the alert appearing live in an inbox tab that is
@@ -41,6 +44,7 @@ import { apiLogin, call, secondTenant, type OtherTenant } from "./seed";
 import { decoded, smtpSink, type Sink } from "./smtp";
 import { alertElsewhere, ruleTripsLive, webhookChannel, webhookReceiver, type Receiver } from "./alerts";
 import { automationRun, policyCompliance, webhookAutomation } from "./automations";
+import { filesFlow, recordingFlow, terminalFlow } from "./remote";
 import { desktopShowsFrame, startDisplay } from "./desktop";
 
 const env = process.env;
@@ -217,6 +221,13 @@ async function adminFlow(sink: Sink, rx: Receiver, t0: number, fresh: boolean, s
       await page.getByText("online", { exact: true }).first().waitFor();
     });
     await step("every device tab shows what the API holds", () => everyTab(s, token, device.id, { script: SCRIPT, reasons: [`Reason: ${QUARANTINE_REASON}`] }));
+    const term = await step("remote: a terminal from the device page; echo hello-<random> answers; the window resized and stty size follows; Ctrl-C stops sleep 100; Disconnect ends the session", () =>
+      terminalFlow(s, token, { device: DEVICE, deviceId: device.id }),
+    );
+    await step("remote: the session in Remote sessions; its recording replays the hello line (skip to end, then 4×)", () => recordingFlow(s, token, { ...term, device: DEVICE }));
+    await step("remote: file manager: upload through the file input (progress to 100 %), listed, downloaded byte for byte as the API serves it, renamed, deleted after the confirmation; a 9 MiB upload cut after its first chunk resumes from HEAD's size with Resume and verifies whole; a missing folder says Not found", () =>
+      filesFlow(s, token, { device: DEVICE, deviceId: device.id }),
+    );
     await step("a dynamic device group picks the device by its hostname", () => createGroup(s, token, org, GROUP, DEVICE));
     await step("a custom role for customer users", () => createRole(s, token, "Helpdesk viewer", ["devices:read", "scripts:read", "scripts:execute"]));
     const hook = await step("alerting: a webhook channel to this run's receiver; its secret shown once; Send test logged as sent, received and signed", () =>

@@ -101,6 +101,20 @@ describe("ApiClient", () => {
     expect(server.seen[1].url).toBe("/api/v1/audit/logs/export?format=csv");
   });
 
+  it("raw: sends a binary body with the token, refreshes on 401, and throws the error answer", async () => {
+    const server = mockServer();
+    const { api, tokens } = client(server);
+    tokens.set({ ...pair(1), access_token: "access-stale" });
+    const res = await api.raw("/api/v1/devices/d1/files/content?path=a&offset=0", { method: "PUT", body: new Uint8Array([104, 105]) });
+    expect(res.status).toBe(200);
+    const puts = server.seen.filter((r) => r.method === "PUT");
+    expect(puts.map((r) => [r.url, r.body])).toEqual([
+      ["/api/v1/devices/d1/files/content?path=a&offset=0", "hi"],
+      ["/api/v1/devices/d1/files/content?path=a&offset=0", "hi"],
+    ]);
+    await expect(api.raw("/api/v1/users", { method: "POST", body: "{}" })).rejects.toMatchObject({ status: 422, field: "email", message: "already invited" });
+  });
+
   it("refreshes once on 401 and retries the request", async () => {
     const server = mockServer();
     const { api, tokens } = client(server);

@@ -114,6 +114,7 @@ export class ApiClient {
   private readonly fetchFn: typeof fetch;
   private readonly onSessionExpired?: () => void;
   private refreshing: Promise<boolean> | null = null;
+  private readonly baseUrl: string;
   /** Requests with the access token (and one refresh on 401). */
   private readonly authed: Client<paths>;
   /** Requests without it. */
@@ -123,6 +124,7 @@ export class ApiClient {
     this.tokens = opts.tokens;
     this.fetchFn = opts.fetch ?? ((...args) => globalThis.fetch(...args));
     this.onSessionExpired = opts.onSessionExpired;
+    this.baseUrl = opts.baseUrl ?? "";
     const common = {
       baseUrl: opts.baseUrl ?? "",
       // Same encoding as before: empty values are left out, arrays repeat the key.
@@ -156,6 +158,21 @@ export class ApiClient {
   /** A file download (`GET` answered as a Blob). */
   download<P extends PathsWith<"get">>(path: P, ...init: InitArg<P, "get">): Promise<Blob> {
     return this.call("GET", path, { ...init[0], parseAs: "blob" as const }) as Promise<Blob>;
+  }
+
+  /**
+   * A request the typed methods cannot express (a binary body, `HEAD`, a streamed answer):
+   * sent with the access token and the same refresh on 401. The answer is returned as it is
+   * when it is a success; an error answer throws its `ApiError`.
+   */
+  async raw(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (!headers.has("Accept")) headers.set("Accept", "application/json");
+    const res = await this.sendAuthed(new Request(new URL(path, this.baseUrl || globalThis.location?.href), { ...init, headers }));
+    if (res.ok) return res;
+    let body: unknown = null;
+    if (init.method !== "HEAD") body = await res.json().catch(() => null);
+    throw apiError(res, body);
   }
 
   private async call(method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE", path: string, init: object | undefined): Promise<unknown> {

@@ -132,6 +132,17 @@ export type ComplianceCounts = S["ComplianceCounts"];
 export type ComplianceChange = S["ComplianceChange"];
 export type PolicyEvaluation = S["PolicyEvaluation"];
 
+// ---------------------------------------------------------------- remote access
+export type RemoteSession = S["RemoteSession"];
+export type RemoteSessionCreated = S["RemoteSessionCreated"];
+export type RemoteSessionType = S["RemoteSessionType"];
+export type RemoteSessionStatus = S["RemoteSessionStatus"];
+export type CreateRemoteSession = S["CreateRemoteSession"];
+export type FileEntry = S["FileEntry"];
+export type FileType = S["FileType"];
+export type FileList = S["FileList"];
+export type FileTransfer = S["FileTransfer"];
+
 /** One message of the live event stream. */
 export type LiveEvent = S["LiveEvent"];
 export type AgentDownload = S["AgentDownload"];
@@ -144,3 +155,4 @@ export type DeviceListQuery = ListQuery<"/api/v1/devices">;
 export type DeviceSort = NonNullable<DeviceListQuery["sort"]>;
 export type ScriptSort = NonNullable<ListQuery<"/api/v1/scripts">["sort"]>;
 export type ProcessSort = NonNullable<ListQuery<"/api/v1/devices/{id}/processes">["sort"]>;
+export type RemoteSessionListQuery = ListQuery<"/api/v1/remote/sessions">;

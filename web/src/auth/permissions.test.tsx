@@ -56,6 +56,11 @@ describe("navigation gating", () => {
     const nav = visibleNav(permissionsOf(me(["automations:read"]))).map((n) => n.to);
     expect(nav).toEqual(["/", "/automations", "/policies", "/settings"]);
   });
+  it("remote sessions need remote:read", () => {
+    const nav = visibleNav(permissionsOf(me(["remote:read"]))).map((n) => n.to);
+    expect(nav).toEqual(["/", "/remote/sessions", "/settings"]);
+    expect(visibleNav(permissionsOf(me(["remote:execute"]))).map((n) => n.to)).not.toContain("/remote/sessions");
+  });
   it("partner and system users may switch organizations", () => {
     expect(isPartnerUser(me([], "partner"))).toBe(true);
     expect(isPartnerUser(me([], "system"))).toBe(true);

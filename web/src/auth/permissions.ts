@@ -70,6 +70,7 @@ export const NAV: NavItem[] = [
   { to: "/scripts", label: "Scripts", anyOf: ["scripts:read"], group: "main" },
   { to: "/automations", label: "Automations", anyOf: ["automations:read"], group: "main" },
   { to: "/policies", label: "Policies", anyOf: ["automations:read"], group: "main" },
+  { to: "/remote/sessions", label: "Remote sessions", anyOf: ["remote:read"], group: "main" },
   { to: "/enrollment-keys", label: "Enrollment keys", anyOf: ["enrollment_keys:read"], group: "manage" },
   { to: "/device-groups", label: "Device groups", anyOf: ["device_groups:read"], group: "manage" },
   { to: "/alert-rules", label: "Alert rules", anyOf: ["alerts:read"], group: "manage" },

@@ -293,6 +293,9 @@ async fn recording(
             Err(e) => Some((Err(e), f)),
         }
     })
+    // The compression layer (a browser sends `Accept-Encoding: gzip`) polls the body again
+    // after its end; a bare `unfold` panics then and the answer is cut to nothing.
+    .fuse()
     .boxed();
     let mut resp = Body::from_stream(stream).into_response();
     let h = resp.headers_mut();

@@ -4,7 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../../api/instance";
 import type { Device } from "../../api/types";
 import { Badge, Card, CardTitle, DefinitionList, PageHeader } from "../../components/ui/card";
-import { Button } from "../../components/ui/button";
+import { Button, buttonClass } from "../../components/ui/button";
 import { Dialog } from "../../components/ui/dialog";
 import { Field, Input } from "../../components/ui/form";
 import { EmptyState, ErrorState, Loading, Notice } from "../../components/ui/feedback";
@@ -22,6 +22,7 @@ import { ActivityTab } from "./ActivityTab";
 import { DeviceActions } from "./DeviceActions";
 import { AlertsTab } from "./AlertsTab";
 import { usePerms } from "../../auth/session";
+import { remoteLinks } from "../../lib/remoteSessions";
 
 type Tab = "overview" | "alerts" | "hardware" | "software" | "processes" | "users" | "network" | "disks" | "metrics" | "commands" | "activity";
 const TABS: Array<{ id: Tab; label: string }> = [
@@ -75,7 +76,16 @@ export default function DeviceDetail() {
             <span>last seen {relativeTime(d.last_seen_at)}</span>
           </span>
         }
-        actions={<DeviceActions d={d} onRun={() => setDialog("run")} onEdit={() => setDialog("edit")} />}
+        actions={
+          <>
+            {remoteLinks(d.id, d.status, (p) => perms.can(p)).map((l) => (
+              <Link key={l.label} to={l.to} className={buttonClass("secondary")}>
+                {l.label}
+              </Link>
+            ))}
+            <DeviceActions d={d} onRun={() => setDialog("run")} onEdit={() => setDialog("edit")} />
+          </>
+        }
       />
       {d.status === "quarantined" && (
         <div className="mb-4">

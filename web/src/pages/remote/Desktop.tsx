@@ -66,7 +66,8 @@ export default function DesktopPage() {
     setStatus("opening");
     let created: SessionCreated;
     try {
-      const post = api.POST as unknown as OpenSession;
+      // Bound: an unbound ApiClient method has no `this` ("reading 'call'" of undefined).
+      const post = api.POST.bind(api) as unknown as OpenSession;
       created = await post("/api/v1/remote/sessions", { body: { device_id: id, type: "desktop", view_only: viewOnly } });
     } catch (e) {
       setError(errorMessage(e));
