@@ -26,7 +26,7 @@ export async function startDisplay(): Promise<Display | null> {
     console.log("  skipping the remote desktop: Xvfb is not installed (apt-get install xvfb x11-xserver-utils)");
     return null;
   }
-  const child = spawn("Xvfb", ["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"], { stdio: ["ignore", "pipe", "ignore"] });
+  const child = spawn("Xvfb", ["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"], { stdio: ["ignore", "pipe", "ignore"] });
   const n = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("Xvfb did not report its display in 15 s")), 15_000);
     let out = "";
@@ -41,6 +41,8 @@ export async function startDisplay(): Promise<Display | null> {
   });
   const display = `:${n}`;
   const hex = `#${ROOT_RGB.map((c) => c.toString(16).padStart(2, "0")).join("")}`;
+  // -noreset above: without it the server resets when xsetroot (its only client) leaves,
+  // and the root goes back to black.
   const paint = spawnSync("xsetroot", ["-display", display, "-solid", hex]);
   if (paint.status !== 0) throw new Error(`xsetroot failed: ${paint.stderr?.toString() ?? paint.error}`);
   process.env.DISPLAY = display;
@@ -64,9 +66,10 @@ export async function desktopShowsFrame(s: Session, deviceId: string) {
   const [r, g, b, w, h] = px;
   if (w !== 1280 || h !== 800) throw new Error(`the canvas is ${w}×${h}, not the display's 1280×800`);
   if (![r, g, b].every((c, i) => Math.abs(c - ROOT_RGB[i]) <= 12)) throw new Error(`the canvas centre is rgb(${r}, ${g}, ${b}), not the display's rgb(${ROOT_RGB.join(", ")})`);
-  await page.getByText(/^Live/).waitFor();
+  const status = page.getByTestId("desktop-status");
+  await waitFor(page, async () => /^Live/.test((await status.textContent()) ?? ""), "the live status", 15_000);
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, "desktop.png") });
   await page.getByRole("button", { name: "Disconnect" }).click();
-  await page.getByText("Disconnected").waitFor();
+  await waitFor(page, async () => ((await status.textContent()) ?? "").startsWith("Disconnected"), "the disconnected status", 15_000);
 }
