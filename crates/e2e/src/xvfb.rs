@@ -56,6 +56,9 @@ impl Xvfb {
                 &format!("{width}x{height}x24"),
                 "-nolisten",
                 "tcp",
+                // Without it the server resets when its last client leaves (the readiness
+                // probe below), and a client connecting during the reset is refused.
+                "-noreset",
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
