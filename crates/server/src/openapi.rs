@@ -78,6 +78,7 @@ impl Modify for ErrorResponses {
                 &mut item.post,
                 &mut item.delete,
                 &mut item.patch,
+                &mut item.head,
             ]
             .into_iter()
             .flatten()
