@@ -1,27 +1,31 @@
 //! `desktop` streams (issue 12): the screen as changed JPEG rectangles, input replayed
-//! with XTEST. Protocol: `breeze_proto::agent::remote_desktop`.
+//! on the device. Protocol: `breeze_proto::agent::remote_desktop`.
 //!
-//! - `x11`: the display (capture, monitors, input); X11 only. Wayland has no capture
-//!   protocol an unprivileged client may use without a portal prompt, and Windows capture
-//!   is not written yet: both refuse the stream with a reason saying so.
+//! - `backend`: the [`backend::Screen`] trait (monitors, capture, input) and the choice
+//!   of backend for this device: X11 (`x11`), a Wayland session (`wayland`), Windows
+//!   (`windows`) or macOS (`macos`), each behind its `cfg`.
 //! - `encode`: tiles compared with the previous capture, changed runs as JPEG.
 //! - `input`: DOM keys and buttons to X keysyms and buttons.
 //!
-//! Threads: a `desktop` thread per stream owns the X connection (every X call blocks) and
-//! takes jobs in order (capture, input, monitor switch); an async task pumps the stream,
-//! paces captures (at most [`MAX_FPS`] a second, at most [`MAX_UNACKED`] unacknowledged)
-//! and never blocks the channel task.
+//! Threads: a `desktop` thread per stream owns the screen (capture and input calls block)
+//! and takes jobs in order (capture, input, monitor switch); an async task pumps the
+//! stream, paces captures (at most [`MAX_FPS`] a second, at most [`MAX_UNACKED`]
+//! unacknowledged) and never blocks the channel task.
 
+pub mod backend;
 pub mod encode;
 pub mod input;
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg(target_os = "linux")]
+mod wayland;
+#[cfg(windows)]
+mod windows;
 #[cfg(all(unix, not(target_os = "macos")))]
 mod x11;
 
 use super::RemoteConfig;
-use breeze_mux::Incoming;
-#[cfg(all(unix, not(target_os = "macos")))]
-use breeze_mux::Stream;
-#[cfg(all(unix, not(target_os = "macos")))]
+use breeze_mux::{Incoming, Stream};
 use breeze_proto::agent::remote_desktop::{
     DEFAULT_QUALITY, DesktopControl, DesktopInfo, DesktopParams, Frame, MAX_FPS, MAX_UNACKED,
     length_prefixed,
@@ -30,40 +34,12 @@ use std::sync::Arc;
 
 /// Serves a `desktop` stream: refuses it, or accepts it and spawns its session.
 pub fn serve(inc: Incoming, config: Arc<RemoteConfig>) {
-    match display(&config) {
+    match backend::choose(&config) {
         Err(reason) => inc.refuse(reason),
-        #[cfg(all(unix, not(target_os = "macos")))]
-        Ok(display) => session::start(inc, display),
-        #[cfg(not(all(unix, not(target_os = "macos"))))]
-        Ok(_) => inc.refuse("remote desktop is not supported on this platform yet"),
+        Ok(choice) => session::start(inc, choice),
     }
 }
 
-/// The X display to capture: `desktop_display`, else `$DISPLAY`.
-fn display(config: &RemoteConfig) -> Result<String, String> {
-    if cfg!(windows) {
-        return Err("remote desktop is not supported on Windows yet".into());
-    }
-    if cfg!(target_os = "macos") {
-        return Err("remote desktop is not supported on macOS yet".into());
-    }
-    let configured = config
-        .desktop_display
-        .clone()
-        .or_else(|| std::env::var("DISPLAY").ok())
-        .filter(|d| !d.trim().is_empty());
-    match configured {
-        Some(d) => Ok(d),
-        None if std::env::var_os("WAYLAND_DISPLAY").is_some() => Err(
-            "this device runs a Wayland session, which remote desktop does not support yet; set [remote] desktop_display to an X display".into(),
-        ),
-        None => Err(
-            "no display to capture: set [remote] desktop_display in the agent's config, or run the agent with DISPLAY set".into(),
-        ),
-    }
-}
-
-#[cfg(all(unix, not(target_os = "macos")))]
 mod session {
     use super::*;
     use breeze_mux::Event;
@@ -94,7 +70,7 @@ mod session {
         Input(DesktopControl),
     }
 
-    pub fn start(inc: Incoming, display: String) {
+    pub fn start(inc: Incoming, choice: backend::Choice) {
         let params: DesktopParams = match serde_json::from_value(inc.params.clone()) {
             Ok(p) => p,
             Err(e) => {
@@ -107,7 +83,7 @@ mod session {
         let p = params.clone();
         let spawned = std::thread::Builder::new()
             .name("desktop".into())
-            .spawn(move || worker(display, p, ready_tx, jobs_rx));
+            .spawn(move || worker(choice, p, ready_tx, jobs_rx));
         if let Err(e) = spawned {
             inc.refuse(format!("cannot start the desktop thread: {e}"));
             return;
@@ -127,27 +103,28 @@ mod session {
 
     /// The `desktop` thread: opens the display, then serves jobs until the stream ends.
     fn worker(
-        display: String,
+        choice: backend::Choice,
         params: DesktopParams,
         ready: oneshot::Sender<Result<DesktopInfo, String>>,
         jobs: std_mpsc::Receiver<Job>,
     ) {
-        let mut screen = match x11::Screen::open(&display) {
+        let mut screen = match choice.open() {
             Ok(s) => s,
             Err(e) => {
                 let _ = ready.send(Err(e));
                 return;
             }
         };
-        let primary = screen.monitors.iter().position(|m| m.primary).unwrap_or(0);
+        let monitors = screen.monitors().to_vec();
+        let primary = monitors.iter().position(|m| m.primary).unwrap_or(0);
         let mut current = params
             .monitor
             .map(usize::from)
-            .filter(|i| *i < screen.monitors.len())
+            .filter(|i| *i < monitors.len())
             .unwrap_or(primary);
         let info = DesktopInfo {
-            display: screen.display.clone(),
-            monitors: screen.monitors.clone(),
+            display: screen.display(),
+            monitors,
             current: u16::try_from(current).unwrap_or(0),
             view_only: params.view_only,
         };
@@ -156,16 +133,16 @@ mod session {
         }
         let mut enc = TileEncoder::new(params.quality.unwrap_or(DEFAULT_QUALITY));
         while let Ok(job) = jobs.recv() {
-            let Some(m) = screen.monitors.get(current).cloned() else {
+            let Some(m) = screen.monitors().get(current).cloned() else {
                 break;
             };
             match job {
                 Job::Capture { full, reply } => {
-                    let r = capture(&screen, &m, &mut enc, full);
+                    let r = capture(screen.as_ref(), &m, &mut enc, full);
                     let _ = reply.send(r);
                 }
                 Job::Monitor { index, reply } => {
-                    if usize::from(index) < screen.monitors.len() {
+                    if usize::from(index) < screen.monitors().len() {
                         current = usize::from(index);
                         enc.reset();
                         let _ = reply.send(Ok(index));
@@ -184,7 +161,7 @@ mod session {
     }
 
     fn capture(
-        screen: &x11::Screen,
+        screen: &dyn backend::Screen,
         m: &DesktopMonitor,
         enc: &mut TileEncoder,
         full: bool,

@@ -272,3 +272,25 @@ fn monitors(conn: &RustConnection, root: xproto::Window, size: (u16, u16)) -> Ve
     }
     if out.is_empty() { whole() } else { out }
 }
+
+impl super::backend::Screen for Screen {
+    fn display(&self) -> String {
+        self.display.clone()
+    }
+
+    fn monitors(&self) -> &[DesktopMonitor] {
+        &self.monitors
+    }
+
+    fn capture(&self, m: &DesktopMonitor) -> Result<Image, String> {
+        Screen::capture(self, m)
+    }
+
+    fn input(&mut self, m: &DesktopMonitor, ev: &DesktopControl) -> Result<(), String> {
+        Screen::input(self, m, ev)
+    }
+
+    fn release_all(&mut self) {
+        Screen::release_all(self);
+    }
+}
