@@ -64,7 +64,9 @@ impl Sway {
                     "sway, swaybg or wev is not installed, and CI is set: install the `sway swaybg wev` packages"
                 );
             }
-            eprintln!("skipping: sway, swaybg or wev is not installed (apt-get install sway swaybg wev)");
+            eprintln!(
+                "skipping: sway, swaybg or wev is not installed (apt-get install sway swaybg wev)"
+            );
             return Ok(None);
         }
         Self::start(outputs).map(Some)
@@ -136,7 +138,8 @@ impl Sway {
             if let Some(status) = sway.child.try_wait()? {
                 bail!("sway exited at start ({status})");
             }
-            if let (Some(socket), Some(ipc)) = (find(&dir, "wayland-", ""), find(&dir, "sway-ipc.", ".sock"))
+            if let (Some(socket), Some(ipc)) =
+                (find(&dir, "wayland-", ""), find(&dir, "sway-ipc.", ".sock"))
                 && std::os::unix::net::UnixStream::connect(&socket).is_ok()
                 && std::os::unix::net::UnixStream::connect(&ipc).is_ok()
             {
@@ -196,7 +199,10 @@ impl Sway {
         let wev = Wev { child, lines };
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(10) {
-            if self.msg(&["-t", "get_tree"])?.contains("\"app_id\": \"wev\"") {
+            if self
+                .msg(&["-t", "get_tree"])?
+                .contains("\"app_id\": \"wev\"")
+            {
                 return Ok(wev);
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -6,3 +6,4 @@ mod desktop;
 mod executor;
 mod outbox;
 mod support;
+mod wayland;

@@ -38,13 +38,11 @@ use wayland_client::protocol::{
     wl_output::{self, WlOutput},
     wl_pointer,
     wl_registry::{self, WlRegistry},
-    wl_seat::WlSeat,
+    wl_seat::{self, WlSeat},
     wl_shm::{self, WlShm},
     wl_shm_pool::WlShmPool,
 };
-use wayland_client::{
-    Connection, Dispatch, EventQueue, Proxy, QueueHandle, WEnum, delegate_noop,
-};
+use wayland_client::{Connection, Dispatch, EventQueue, Proxy, QueueHandle, WEnum, delegate_noop};
 use wayland_protocols::xdg::xdg_output::zv1::client::{
     zxdg_output_manager_v1::ZxdgOutputManagerV1,
     zxdg_output_v1::{self, ZxdgOutputV1},
@@ -108,6 +106,8 @@ struct ShmBuffer {
 struct State {
     outputs: Vec<OutputInfo>,
     frame: FrameState,
+    /// Whether the seat has (or had) a keyboard: only then may one ask for its keymap.
+    seat_keyboard: bool,
     /// The seat's keymap (`xkb_v1`): its fd and size.
     keymap: Option<(OwnedFd, u32)>,
 }
@@ -181,11 +181,12 @@ impl Screen {
             .map_err(|_| format!("the Wayland compositor on {socket} does not offer wl_shm"))?;
         let xdg: Option<ZxdgOutputManagerV1> = globals.bind(&qh, 1..=3, ()).ok();
         let mut outputs = Vec::new();
-        for g in list.iter().filter(|g| g.interface == WlOutput::interface().name) {
+        for g in list
+            .iter()
+            .filter(|g| g.interface == WlOutput::interface().name)
+        {
             let i = outputs.len();
-            let output: WlOutput = globals
-                .registry()
-                .bind(g.name, g.version.min(4), &qh, i);
+            let output: WlOutput = globals.registry().bind(g.name, g.version.min(4), &qh, i);
             if let Some(xdg) = &xdg {
                 xdg.get_xdg_output(&output, &qh, i);
             }
@@ -198,7 +199,6 @@ impl Screen {
         }
         let seat: Option<WlSeat> = find(WlSeat::interface().name)
             .map(|g| globals.registry().bind(g.name, g.version.min(5), &qh, ()));
-        let seat_keyboard = seat.as_ref().map(|s| s.get_keyboard(&qh, ()));
         let mut wire = Wire {
             conn,
             queue,
@@ -211,21 +211,32 @@ impl Screen {
             outputs,
             buffer: None,
         };
-        // One round trip answers every bind: output details, the seat's keymap.
-        let _ = wire.conn.flush();
+        // One round trip answers every bind: output details, the seat's capabilities.
         wire.roundtrip()
             .map_err(|e| format!("Wayland display {socket}: {e}"))?;
-        if let Some(k) = seat_keyboard
-            && k.version() >= 3
+        // The seat's keymap, for the virtual keyboard: the device's layout, not ours.
+        if let Some(seat) = &seat
+            && wire.state.seat_keyboard
         {
-            k.release();
+            let keyboard = seat.get_keyboard(&qh, ());
+            wire.roundtrip()
+                .map_err(|e| format!("Wayland display {socket}: {e}"))?;
+            if keyboard.version() >= 3 {
+                keyboard.release();
+            }
         }
         let monitors = monitors(&wire.state.outputs);
         let input = match seat {
             None => Err(format!(
                 "the Wayland compositor on {socket} has no seat, so input cannot be replayed"
             )),
-            Some(seat) => Ok(Input::new(&globals, &mut wire, seat, monitors.len(), socket)),
+            Some(seat) => Ok(Input::new(
+                &globals,
+                &mut wire,
+                seat,
+                monitors.len(),
+                socket,
+            )),
         };
         let _ = wire.conn.flush();
         if let Err(e) = &input {
@@ -323,7 +334,9 @@ impl Wire {
     fn roundtrip(&mut self) -> Result<(), String> {
         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = done.clone();
-        self.conn.display().sync(&self.queue.handle(), SyncDone(flag));
+        self.conn
+            .display()
+            .sync(&self.queue.handle(), SyncDone(flag));
         self.dispatch_until(|_| done.load(std::sync::atomic::Ordering::SeqCst))
     }
 
@@ -349,7 +362,10 @@ impl Wire {
             }
             let ready = {
                 let mut fds = [PollFd::new(guard.connection_fd(), PollFlags::POLLIN)];
-                match poll(&mut fds, PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX)) {
+                match poll(
+                    &mut fds,
+                    PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX),
+                ) {
                     Ok(n) => n > 0,
                     Err(nix::errno::Errno::EINTR) => false,
                     Err(e) => return Err(format!("waiting for the compositor: {e}")),
@@ -408,7 +424,9 @@ impl Wire {
             usize::try_from(spec.stride).unwrap_or(0),
         );
         if width == 0 || height == 0 || stride < width * 4 {
-            return Err(format!("the compositor offered an unusable buffer: {spec:?}"));
+            return Err(format!(
+                "the compositor offered an unusable buffer: {spec:?}"
+            ));
         }
         let qh = self.queue.handle();
         if self.buffer.as_ref().is_none_or(|b| b.spec != spec) {
@@ -433,13 +451,27 @@ impl Wire {
         shm.file
             .read_exact_at(&mut raw, 0)
             .map_err(|e| format!("reading the captured screen: {e}"))?;
-        Ok(to_bgrx(&raw, width, height, stride, swap, self.state.frame.y_invert))
+        Ok(to_bgrx(
+            &raw,
+            width,
+            height,
+            stride,
+            swap,
+            self.state.frame.y_invert,
+        ))
     }
 }
 
 /// Packs rows of 4-byte pixels into BGRX (`swap`: the source is RGBX), flipping the rows
 /// when the compositor copied them bottom-up.
-fn to_bgrx(raw: &[u8], width: usize, height: usize, stride: usize, swap: bool, y_invert: bool) -> Image {
+fn to_bgrx(
+    raw: &[u8],
+    width: usize,
+    height: usize,
+    stride: usize,
+    swap: bool,
+    y_invert: bool,
+) -> Image {
     let mut bgrx = Vec::with_capacity(width * height * 4);
     for row in 0..height {
         let src = if y_invert { height - 1 - row } else { row };
@@ -511,7 +543,9 @@ impl Input {
     ) -> Input {
         let qh = wire.queue.handle();
         let missing = |what: &str, why: &str| {
-            format!("the Wayland compositor on {socket} does not offer {what} ({why}), so input cannot be replayed: {PORTAL_HINT}")
+            format!(
+                "the Wayland compositor on {socket} does not offer {what} ({why}), so input cannot be replayed: {PORTAL_HINT}"
+            )
         };
         // Version 2: a pointer bound to one output, so absolute motion maps onto it.
         let pointer_manager = globals
@@ -552,18 +586,19 @@ impl Input {
         (self.started.elapsed().as_millis() % (1u128 << 32)) as u32
     }
 
-    fn pointer(
-        &mut self,
-        outputs: &[WlOutput],
-        i: usize,
-    ) -> Result<&ZwlrVirtualPointerV1, String> {
+    fn pointer(&mut self, outputs: &[WlOutput], i: usize) -> Result<&ZwlrVirtualPointerV1, String> {
         let manager = self.pointer_manager.as_ref().map_err(|e| e.clone())?;
         let slot = self
             .pointers
             .get_mut(i)
             .ok_or_else(|| format!("there is no monitor {i}"))?;
         Ok(slot.get_or_insert_with(|| {
-            manager.create_virtual_pointer_with_output(Some(&self.seat), outputs.get(i), &self.qh, ())
+            manager.create_virtual_pointer_with_output(
+                Some(&self.seat),
+                outputs.get(i),
+                &self.qh,
+                (),
+            )
         }))
     }
 
@@ -726,7 +761,9 @@ impl Dispatch<WlOutput, usize> for State {
             return;
         };
         match event {
-            wl_output::Event::Geometry { x, y, transform, .. } => {
+            wl_output::Event::Geometry {
+                x, y, transform, ..
+            } => {
                 o.position = (x, y);
                 o.rotated = matches!(
                     transform,
@@ -832,7 +869,24 @@ impl Dispatch<WlKeyboard, ()> for State {
 }
 
 delegate_noop!(State: ignore WlShm);
-delegate_noop!(State: ignore WlSeat);
+impl Dispatch<WlSeat, ()> for State {
+    fn event(
+        state: &mut Self,
+        _: &WlSeat,
+        event: wl_seat::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wl_seat::Event::Capabilities {
+            capabilities: WEnum::Value(c),
+        } = event
+        {
+            state.seat_keyboard |= c.contains(wl_seat::Capability::Keyboard);
+        }
+    }
+}
+
 delegate_noop!(State: ignore WlBuffer);
 delegate_noop!(State: WlShmPool);
 delegate_noop!(State: ZxdgOutputManagerV1);

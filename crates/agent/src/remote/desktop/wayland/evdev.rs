@@ -142,9 +142,7 @@ fn by_key(key: &str) -> Option<u32> {
         " " => "Space",
         "Escape" | "Backspace" | "Tab" | "Enter" | "CapsLock" | "NumLock" | "ScrollLock"
         | "PrintScreen" | "Pause" | "Insert" | "Delete" | "Home" | "End" | "PageUp"
-        | "PageDown" | "ArrowUp" | "ArrowDown" | "ArrowLeft" | "ArrowRight" | "ContextMenu" => {
-            key
-        }
+        | "PageDown" | "ArrowUp" | "ArrowDown" | "ArrowLeft" | "ArrowRight" | "ContextMenu" => key,
         k if k.len() > 1 && k.starts_with('F') => k,
         k => {
             let [c] = k.as_bytes() else { return None };
