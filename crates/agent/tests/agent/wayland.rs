@@ -110,17 +110,18 @@ fn wayland_screen_lists_sway_outputs_and_captures_their_backgrounds() {
 
 #[test]
 fn wayland_input_reaches_a_client_window() {
-    let Some(sway) = Sway::for_test(&[Output {
+    let output = Output {
         width: 320,
         height: 240,
         rgb: 0x101010,
-    }])
-    .unwrap() else {
+    };
+    let Some(sway) = Sway::for_test(&[output, output]).unwrap() else {
         return;
     };
     let wev = sway.wev().unwrap();
     let mut screen = open(&sway);
     let m = screen.monitors()[0].clone();
+    let right = screen.monitors()[1].clone();
     let wait = Duration::from_secs(10);
     let expect = |what: &str, pred: &dyn Fn(&str) -> bool| {
         wev.wait_line(wait, pred)
@@ -190,6 +191,15 @@ fn wayland_input_reaches_a_client_window() {
     screen.release_all();
     expect("Shift_R's release", &|l| {
         l.contains("key: 62") && l.contains("released")
+    });
+
+    // Coordinates are the monitor's: (10, 10) on the right output is off wev's window
+    // (on the left one), so the pointer leaves it.
+    screen
+        .input(&right, &DesktopControl::PointerMove { x: 10, y: 10 })
+        .unwrap();
+    expect("the pointer leaving for the right output", &|l| {
+        l.contains("wl_pointer") && l.contains("leave")
     });
 }
 
