@@ -201,6 +201,21 @@ fn wayland_input_reaches_a_client_window() {
     expect("the pointer leaving for the right output", &|l| {
         l.contains("wl_pointer") && l.contains("leave")
     });
+
+    // A second session finds a keyboard on the seat now (the first one's), so its virtual
+    // keyboard takes the seat's keymap instead of the built-in US one; keys still type.
+    let mut second = open(&sway);
+    for down in [true, false] {
+        let key = DesktopControl::Key {
+            key: "w".into(),
+            code: Some("KeyW".into()),
+            down,
+        };
+        second.input(&m, &key).unwrap();
+    }
+    expect("the w key from the second session", &|l| {
+        l.contains("sym: w")
+    });
 }
 
 #[test]
