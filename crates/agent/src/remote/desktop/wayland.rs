@@ -239,8 +239,16 @@ impl Screen {
             )),
         };
         let _ = wire.conn.flush();
-        if let Err(e) = &input {
-            tracing::info!(error = %e, "Wayland desktop: view only");
+        let lacking = match &input {
+            Err(e) => vec![e.as_str()],
+            Ok(i) => [i.pointer_manager.as_ref().err(), i.keyboard.as_ref().err()]
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
+                .collect(),
+        };
+        for e in lacking {
+            tracing::info!(error = %e, "Wayland desktop: input is limited");
         }
         Ok(Screen {
             socket: socket.to_string(),
