@@ -5,6 +5,10 @@
 //! so xcap's monitor rectangles, its captures and enigo's pointer coordinates are all
 //! physical pixels of the virtual desktop (primary monitor at 0,0). Without that, a
 //! monitor scaled to 150 % would be captured and driven in two different units.
+//! A known limit: enigo 0.6 sends absolute moves normalised to the primary monitor's size
+//! without `MOUSEEVENTF_VIRTUALDESK`, and `SendInput` documents such coordinates as mapping
+//! to the primary monitor; the pointer may therefore not reach monitors other than the
+//! primary (capture of every monitor is unaffected). Not verified on a real machine.
 //!
 //! Session 0: an agent installed as a Windows service runs in session 0, which since
 //! Windows Vista has its own window station and desktop that nobody sees; capture there
