@@ -7,12 +7,11 @@
 //! echoed by the PTY's line discipline at once and the program discards it), then sends
 //! one byte at a time and waits for its echo, N times, and prints p50/p90/p99/max.
 
-use anyhow::{Context, Result, bail};
-use breeze_client::BreezeClient;
-use breeze_proto::api::{RemoteSessionCreated, SetupRequest};
+use anyhow::{Context, Result};
+use breeze_bench::remote_agent::RemoteAgent;
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
@@ -69,84 +68,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let api = BreezeClient::new(&args.server)?;
-    let token = std::fs::read_to_string(args.setup_data_dir.join("setup-token"))
-        .context("reading setup-token")?;
-    let t = api
-        .setup(&SetupRequest {
-            setup_token: token.trim().to_string(),
-            partner_name: "Bench".into(),
-            admin_name: "Bench Admin".into(),
-            admin_email: "bench@example.com".into(),
-            admin_password: "Bench-Test-Password-42!".into(),
-        })
+    let remote =
+        RemoteAgent::start(&args.server, &args.setup_data_dir, &args.agent_bin, &[]).await?;
+    let (_created, url) = remote
+        .open_session("terminal", json!({"cols": 120, "rows": 40}))
         .await?;
-    let admin = api.with_token(t.access_token);
-    let org: Value = admin
-        .post("/api/v1/orgs", &json!({"name": "Bench Org"}))
-        .await?;
-    let org_id = org["id"].as_str().context("org id")?;
-    let site: Value = admin
-        .post(
-            &format!("/api/v1/orgs/{org_id}/sites"),
-            &json!({"name": "Bench Site"}),
-        )
-        .await?;
-    let key: Value = admin
-        .post(
-            "/api/v1/enrollment-keys",
-            &json!({"org_id": org_id, "site_id": site["id"], "name": "bench", "max_uses": 1}),
-        )
-        .await?;
-    let state = tempfile::tempdir()?;
-    let st = std::process::Command::new(&args.agent_bin)
-        .arg("--state-dir")
-        .arg(state.path())
-        .args(["enroll", "--server", &args.server, "--key"])
-        .arg(key["key"].as_str().context("key")?)
-        .status()?;
-    if !st.success() {
-        bail!("agent enrollment failed");
-    }
-    let creds: Value = serde_json::from_str(&std::fs::read_to_string(
-        state.path().join("credentials.json"),
-    )?)?;
-    let dev = creds["device_id"]
-        .as_str()
-        .context("device id")?
-        .to_string();
-    let mut agent = tokio::process::Command::new(&args.agent_bin)
-        .arg("--state-dir")
-        .arg(state.path())
-        .arg("run")
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()?;
-
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let created: RemoteSessionCreated = loop {
-        match admin
-            .post(
-                "/api/v1/remote/sessions",
-                &json!({"device_id": dev, "type": "terminal", "cols": 120, "rows": 40}),
-            )
-            .await
-        {
-            Ok(c) => break c,
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => bail!("opening a session: {e}"),
-        }
-    };
-    let url = format!(
-        "{}{}?ticket={}",
-        args.server.replacen("http://", "ws://", 1),
-        created.ws_path,
-        created.ticket
-    );
     // Browsers send each keystroke at once; so does this client (no Nagle delay).
     let (mut ws, _) =
         tokio_tungstenite::connect_async_with_config(url.as_str(), None, true).await?;
@@ -182,6 +108,7 @@ async fn main() -> Result<()> {
         mean.as_secs_f64() * 1e3,
     );
     let _ = ws.send(Message::Close(None)).await;
+    let mut agent = remote.agent;
     let _ = agent.kill().await;
     Ok(())
 }

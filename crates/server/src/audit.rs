@@ -337,6 +337,39 @@ fn failure_reason(status: u16, error: Option<&ErrorDetail>) -> String {
     }
 }
 
+/// Who asks, for a handler that writes its own audit rows: the caller, the client's
+/// address and user agent, and the request's audit slot, extracted together.
+pub struct Actor {
+    pub auth: Auth,
+    pub meta: ClientMeta,
+    pub slot: AuditSlot,
+}
+
+impl axum::extract::FromRequestParts<AppState> for Actor {
+    type Rejection = crate::error::ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &crate::state::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let auth = Auth::from_request_parts(parts, state).await?;
+        let meta = parts
+            .extensions
+            .get::<ClientMeta>()
+            .cloned()
+            .unwrap_or_default();
+        // The audit layer puts a slot on every API request; a route outside it is a bug.
+        let slot = parts
+            .extensions
+            .get::<AuditSlot>()
+            .cloned()
+            .ok_or_else(|| {
+                crate::error::ApiError::Internal(anyhow::anyhow!("no audit slot on this route"))
+            })?;
+        Ok(Actor { auth, meta, slot })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -148,6 +148,7 @@ pub fn parse_lspci_display(line: &str) -> Option<String> {
     Some(format!("{vendor} {device}"))
 }
 
+#[cfg(target_os = "linux")]
 fn pci_vendor_name(id: &str) -> String {
     match id.to_ascii_lowercase().as_str() {
         "0x10de" => "NVIDIA".into(),

@@ -1,6 +1,8 @@
 //! Who this machine is at enrollment: hostname, OS and the stable fingerprint.
 
-use super::{arch_name, os_type, read_trimmed};
+#[cfg(target_os = "linux")]
+use super::read_trimmed;
+use super::{arch_name, os_type};
 use breeze_proto::agent::HardwareSummary;
 use sha2::{Digest as _, Sha256};
 
@@ -30,7 +32,6 @@ pub fn fingerprint_sources() -> Vec<(String, String)> {
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = read_trimmed::<&str>;
         if let Ok(uuid) = sysinfo::Product::uuid() {
             out.push(("product_uuid".into(), uuid.to_ascii_lowercase()));
         }

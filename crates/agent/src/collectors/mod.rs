@@ -55,6 +55,7 @@ pub fn arch_name() -> String {
 }
 
 /// Reads a small text file, trimmed; `None` when unreadable or empty.
+#[cfg(target_os = "linux")]
 pub(crate) fn read_trimmed(path: impl AsRef<std::path::Path>) -> Option<String> {
     let s = std::fs::read_to_string(path).ok()?;
     let s = s.trim();

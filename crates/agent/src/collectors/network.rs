@@ -78,6 +78,7 @@ pub fn parse_proc_net_route(text: &str) -> Option<String> {
 }
 
 /// `/proc/net/ipv6_route`: dest, dest_prefix, src, src_prefix, next_hop, metric, …, iface.
+#[cfg(target_os = "linux")]
 fn parse_ipv6_route(text: &str) -> Option<String> {
     text.lines()
         .filter_map(|l| {

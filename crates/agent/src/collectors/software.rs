@@ -57,7 +57,6 @@ pub fn collect() -> Result<Vec<SoftwarePackage>, Unsupported> {
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = Path::new;
         Err(Unsupported::new("installed-software inventory"))
     }
 }
@@ -176,6 +175,7 @@ pub fn parse_pacman_desc(text: &str) -> Option<SoftwarePackage> {
     })
 }
 
+#[cfg(target_os = "linux")]
 fn collect_pacman(local: &Path) -> Vec<SoftwarePackage> {
     let Ok(dirs) = std::fs::read_dir(local) else {
         return Vec::new();

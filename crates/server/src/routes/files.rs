@@ -9,14 +9,13 @@
 //! Every operation is audited (`remote.file.list|stat|download|upload|complete|mkdir|
 //! rename|delete`) with the device, the path and the size.
 
-use crate::audit::{AuditEvent, AuditSlot, ClientMeta};
+use crate::audit::{Actor, AuditEvent, AuditSlot, ClientMeta};
 use crate::auth::principal::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::relay::files::{Agent, TransferRow, download_body, upload_body};
 use crate::routes::common::{one_of, page, unsorted_list_opts};
 use crate::state::AppState;
-use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -75,6 +74,7 @@ async fn target(
 ) -> ApiResult<(Device, Agent)> {
     auth.require(Resource::Remote, Action::Execute)?;
     let d = devices::get(&state.db, &auth.scope, id).await?;
+    super::remote::takes_remote_access(&d)?;
     if write {
         auth.writable(d.org_id)?;
     }
@@ -97,6 +97,17 @@ struct Ctx<'a> {
     auth: &'a Auth,
     meta: &'a ClientMeta,
     slot: &'a AuditSlot,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(state: &'a AppState, actor: &'a Actor) -> Self {
+        Ctx {
+            state,
+            auth: &actor.auth,
+            meta: &actor.meta,
+            slot: &actor.slot,
+        }
+    }
 }
 
 /// Records `action` on device `d`, as a failure when `err` is set.
@@ -156,14 +167,13 @@ async fn audited<T>(
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn list_files(
     State(state): State<AppState>,
-    auth: Auth,
-    meta: ClientMeta,
-    Extension(slot): Extension<AuditSlot>,
+    actor: Actor,
     ApiPath(id): ApiPath<DeviceId>,
     ApiQuery(q): ApiQuery<FilePathQuery>,
 ) -> ApiResult<axum::Json<FileList>> {
+    let auth = &actor.auth;
     check_path("path", &q.path, true)?;
-    let (d, agent) = target(&state, &auth, id, false, q.session_id).await?;
+    let (d, agent) = target(&state, auth, id, false, q.session_id).await?;
     let details = json!({"path": q.path});
     let op = async {
         let l: FileListing = agent
@@ -182,12 +192,7 @@ async fn list_files(
         ))
     };
     let l = audited(
-        &Ctx {
-            state: &state,
-            auth: &auth,
-            meta: &meta,
-            slot: &slot,
-        },
+        &Ctx::new(&state, &actor),
         &d,
         "remote.file.list",
         details,
@@ -205,14 +210,13 @@ async fn list_files(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn download_file(
     State(state): State<AppState>,
-    auth: Auth,
-    meta: ClientMeta,
-    Extension(slot): Extension<AuditSlot>,
+    actor: Actor,
     ApiPath(id): ApiPath<DeviceId>,
     ApiQuery(q): ApiQuery<FilePathQuery>,
 ) -> ApiResult<Response> {
+    let auth = &actor.auth;
     check_path("path", &q.path, false)?;
-    let (d, agent) = target(&state, &auth, id, false, q.session_id).await?;
+    let (d, agent) = target(&state, auth, id, false, q.session_id).await?;
     let details = json!({"path": q.path});
     let op = async {
         let (size, stream) = agent.read(&q.path).await?;
@@ -236,12 +240,7 @@ async fn download_file(
         Ok(((size, stream, row), more))
     };
     let (size, stream, row) = audited(
-        &Ctx {
-            state: &state,
-            auth: &auth,
-            meta: &meta,
-            slot: &slot,
-        },
+        &Ctx::new(&state, &actor),
         &d,
         "remote.file.download",
         details,
@@ -294,14 +293,13 @@ async fn download_file(
     responses((status = 200, description = "`Content-Length` is the file's size"), (status = 403), (status = 404), (status = 409), (status = 422)))]
 async fn file_size(
     State(state): State<AppState>,
-    auth: Auth,
-    meta: ClientMeta,
-    Extension(slot): Extension<AuditSlot>,
+    actor: Actor,
     ApiPath(id): ApiPath<DeviceId>,
     ApiQuery(q): ApiQuery<FilePathQuery>,
 ) -> ApiResult<Response> {
+    let auth = &actor.auth;
     check_path("path", &q.path, false)?;
-    let (d, agent) = target(&state, &auth, id, false, q.session_id).await?;
+    let (d, agent) = target(&state, auth, id, false, q.session_id).await?;
     let details = json!({"path": q.path});
     let op = async {
         let info: FileInfo = agent
@@ -320,12 +318,7 @@ async fn file_size(
         Ok((size, json!({"size": size})))
     };
     let size = audited(
-        &Ctx {
-            state: &state,
-            auth: &auth,
-            meta: &meta,
-            slot: &slot,
-        },
+        &Ctx::new(&state, &actor),
         &d,
         "remote.file.stat",
         details,
@@ -353,20 +346,19 @@ async fn file_size(
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn upload_file(
     State(state): State<AppState>,
-    auth: Auth,
-    meta: ClientMeta,
-    Extension(slot): Extension<AuditSlot>,
+    actor: Actor,
     ApiPath(id): ApiPath<DeviceId>,
     ApiQuery(q): ApiQuery<UploadQuery>,
     body: Body,
 ) -> ApiResult<axum::Json<FileTransfer>> {
+    let auth = &actor.auth;
     check_path("path", &q.path, false)?;
     if let Some(t) = q.total
         && t < q.offset
     {
         return Err(ApiError::validation("total", "is smaller than offset"));
     }
-    let (d, agent) = target(&state, &auth, id, true, q.session_id).await?;
+    let (d, agent) = target(&state, auth, id, true, q.session_id).await?;
     let details = json!({"path": q.path, "offset": q.offset, "total": q.total});
     let op = async {
         let stream = agent.write(&q.path, q.offset).await?;
@@ -405,12 +397,7 @@ async fn upload_file(
         Ok((row, more))
     };
     let row = audited(
-        &Ctx {
-            state: &state,
-            auth: &auth,
-            meta: &meta,
-            slot: &slot,
-        },
+        &Ctx::new(&state, &actor),
         &d,
         "remote.file.upload",
         details,
@@ -439,15 +426,14 @@ fn check_sha256(s: &str) -> ApiResult<String> {
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn complete_upload(
     State(state): State<AppState>,
-    auth: Auth,
-    meta: ClientMeta,
-    Extension(slot): Extension<AuditSlot>,
+    actor: Actor,
     ApiPath(id): ApiPath<DeviceId>,
     ApiJson(req): ApiJson<CompleteUpload>,
 ) -> ApiResult<axum::Json<FileTransfer>> {
+    let auth = &actor.auth;
     check_path("path", &req.path, false)?;
     let want = check_sha256(&req.sha256)?;
-    let (d, agent) = target(&state, &auth, id, true, None).await?;
+    let (d, agent) = target(&state, auth, id, true, None).await?;
     let details = json!({"path": req.path, "sha256": want});
     let op = async {
         let row =
@@ -478,12 +464,7 @@ async fn complete_upload(
         Ok((row.clone(), json!({"size": h.size, "transfer_id": row.id})))
     };
     let row = audited(
-        &Ctx {
-            state: &state,
-            auth: &auth,
-            meta: &meta,
-            slot: &slot,
-        },
+        &Ctx::new(&state, &actor),
         &d,
         "remote.file.complete",
         details,
@@ -500,14 +481,13 @@ async fn complete_upload(
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn make_directory(
     State(state): State<AppState>,
-    auth: Auth,
-    meta: ClientMeta,
-    Extension(slot): Extension<AuditSlot>,
+    actor: Actor,
     ApiPath(id): ApiPath<DeviceId>,
     ApiJson(req): ApiJson<MakeDirectory>,
 ) -> ApiResult<axum::Json<FileEntry>> {
+    let auth = &actor.auth;
     check_path("path", &req.path, false)?;
-    let (d, agent) = target(&state, &auth, id, true, None).await?;
+    let (d, agent) = target(&state, auth, id, true, None).await?;
     let details = json!({"path": req.path});
     let op = async {
         let info: FileInfo = agent
@@ -519,12 +499,7 @@ async fn make_directory(
         Ok((info.entry, more))
     };
     let e = audited(
-        &Ctx {
-            state: &state,
-            auth: &auth,
-            meta: &meta,
-            slot: &slot,
-        },
+        &Ctx::new(&state, &actor),
         &d,
         "remote.file.mkdir",
         details,
@@ -541,15 +516,14 @@ async fn make_directory(
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn rename_file(
     State(state): State<AppState>,
-    auth: Auth,
-    meta: ClientMeta,
-    Extension(slot): Extension<AuditSlot>,
+    actor: Actor,
     ApiPath(id): ApiPath<DeviceId>,
     ApiJson(req): ApiJson<RenameFile>,
 ) -> ApiResult<axum::Json<FileEntry>> {
+    let auth = &actor.auth;
     check_path("from", &req.from, false)?;
     check_path("to", &req.to, false)?;
-    let (d, agent) = target(&state, &auth, id, true, None).await?;
+    let (d, agent) = target(&state, auth, id, true, None).await?;
     let details = json!({"path": req.from, "to": req.to});
     let op = async {
         let info: FileInfo = agent
@@ -562,12 +536,7 @@ async fn rename_file(
         Ok((info.entry, more))
     };
     let e = audited(
-        &Ctx {
-            state: &state,
-            auth: &auth,
-            meta: &meta,
-            slot: &slot,
-        },
+        &Ctx::new(&state, &actor),
         &d,
         "remote.file.rename",
         details,
@@ -585,15 +554,14 @@ async fn rename_file(
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn delete_file(
     State(state): State<AppState>,
-    auth: Auth,
-    meta: ClientMeta,
-    Extension(slot): Extension<AuditSlot>,
+    actor: Actor,
     ApiPath(id): ApiPath<DeviceId>,
     ApiQuery(q): ApiQuery<DeleteFileQuery>,
 ) -> ApiResult<axum::Json<FileEntry>> {
+    let auth = &actor.auth;
     check_path("path", &q.path, false)?;
     let recursive = q.recursive.unwrap_or(false);
-    let (d, agent) = target(&state, &auth, id, true, q.session_id).await?;
+    let (d, agent) = target(&state, auth, id, true, q.session_id).await?;
     let details = json!({"path": q.path, "recursive": recursive});
     let op = async {
         let info: FileInfo = agent
@@ -607,12 +575,7 @@ async fn delete_file(
         Ok((info.entry, more))
     };
     let e = audited(
-        &Ctx {
-            state: &state,
-            auth: &auth,
-            meta: &meta,
-            slot: &slot,
-        },
+        &Ctx::new(&state, &actor),
         &d,
         "remote.file.delete",
         details,
@@ -673,12 +636,11 @@ fn check_root(raw: &str) -> ApiResult<String> {
         (status = 422, body = ErrorBody)))]
 async fn set_file_root(
     State(state): State<AppState>,
-    auth: Auth,
-    meta: ClientMeta,
-    Extension(slot): Extension<AuditSlot>,
+    actor: Actor,
     ApiPath(id): ApiPath<DeviceId>,
     ApiJson(req): ApiJson<SetFileRoot>,
 ) -> ApiResult<axum::Json<FileRoot>> {
+    let auth = &actor.auth;
     auth.require(Resource::Devices, Action::Admin)?;
     let d = devices::get(&state.db, &auth.scope, id).await?;
     auth.writable(d.org_id)?;
@@ -686,12 +648,7 @@ async fn set_file_root(
     let before = file_transfers::file_root(&state.db, &auth.scope, id).await?;
     file_transfers::set_file_root(&state.db, &auth.scope, id, root.as_deref(), state.now()).await?;
     audit(
-        &Ctx {
-            state: &state,
-            auth: &auth,
-            meta: &meta,
-            slot: &slot,
-        },
+        &Ctx::new(&state, &actor),
         &d,
         "device.file_root",
         json!({"before": before, "root": root}),

@@ -90,15 +90,7 @@ async fn create(
     }
     let d = breeze_store::devices::get(&state.db, &auth.scope, req.device_id).await?;
     auth.writable(d.org_id)?;
-    if matches!(
-        d.status.as_str(),
-        "decommissioned" | "pending" | "quarantined"
-    ) {
-        return Err(ApiError::Conflict(format!(
-            "the device is {}; it takes no remote sessions",
-            d.status
-        )));
-    }
+    takes_remote_access(&d)?;
     if state.hub.mux(d.id).is_none() {
         return Err(ApiError::refused(
             StatusCode::CONFLICT,
@@ -349,4 +341,19 @@ async fn socket(
     Ok(ws
         .max_message_size(1024 * 1024)
         .on_upgrade(move |socket| crate::relay::sessions::serve(state, spent, socket)))
+}
+
+/// Refuses remote access (sessions and file operations) to a device that is
+/// decommissioned, not enrolled yet, or quarantined: 409 naming its status.
+pub(crate) fn takes_remote_access(d: &breeze_proto::api::Device) -> Result<(), ApiError> {
+    if d.status == "quarantined" {
+        return Err(super::devices::quarantined(d));
+    }
+    if matches!(d.status.as_str(), "decommissioned" | "pending") {
+        return Err(ApiError::Conflict(format!(
+            "the device is {}; it takes no remote access",
+            d.status
+        )));
+    }
+    Ok(())
 }

@@ -107,6 +107,34 @@ async fn file_routes_need_remote_execute_and_a_device_in_scope() {
             (s, v["data"].as_array().map(Vec::len)),
             (StatusCode::OK, Some(0))
         );
+        // A quarantined device takes no file operation and no session, connected or not.
+        let (s, v) = call(
+            &pa,
+            Method::POST,
+            &format!("/api/v1/devices/{dev}/quarantine"),
+            Some(json!({"reason": "suspected compromise"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "quarantine: {v}");
+        for (m, path, body) in routes(dev) {
+            let (s, v) = call(&pa, m.clone(), &path, body.clone()).await;
+            assert_eq!(s, StatusCode::CONFLICT, "quarantined {m} {path}: {v}");
+            if m != Method::HEAD {
+                assert_eq!(v["error"]["code"], "device_quarantined", "{m} {path}");
+            }
+        }
+        let (s, v) = call(
+            &pa,
+            Method::POST,
+            "/api/v1/remote/sessions",
+            Some(json!({"device_id": dev, "type": "terminal"})),
+        )
+        .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("device_quarantined")),
+            "{v}"
+        );
     }
 }
 

@@ -17,6 +17,8 @@ pub mod encode;
 pub mod input;
 #[cfg(target_os = "macos")]
 mod macos;
+#[cfg(any(windows, target_os = "macos", test))]
+mod portable;
 #[cfg(target_os = "linux")]
 mod wayland;
 #[cfg(windows)]

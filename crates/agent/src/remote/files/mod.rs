@@ -17,10 +17,10 @@ use breeze_proto::agent::remote_files::{
     FileRequest, MAX_LIST_ENTRIES, TransferInfo,
 };
 use breeze_proto::api::{FileEntry, FileType};
-use paths::Confinement;
+use paths::{Access, Confinement};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::fs::{File, Metadata, OpenOptions};
+use std::fs::{File, Metadata};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -112,31 +112,10 @@ fn io_error(e: &std::io::Error, field: &str, path: &Path) -> FileError {
         K::DirectoryNotEmpty => FileErrorCode::NotEmpty,
         K::NotADirectory => FileErrorCode::NotADirectory,
         K::IsADirectory => FileErrorCode::IsADirectory,
-        _ if is_symlink_loop(e) => FileErrorCode::OutsideRoot,
+        _ if paths::left_root(e) => FileErrorCode::OutsideRoot,
         _ => FileErrorCode::Io,
     };
     FileError::new(code, format!("{}: {e}", path.display())).field(field)
-}
-
-#[cfg(unix)]
-fn is_symlink_loop(e: &std::io::Error) -> bool {
-    e.raw_os_error() == Some(nix::errno::Errno::ELOOP as i32)
-}
-
-#[cfg(not(unix))]
-fn is_symlink_loop(_: &std::io::Error) -> bool {
-    false
-}
-
-/// Opens without following a symlink in the last component (it was resolved already; a
-/// symlink there now was put in place after the check).
-fn no_follow(o: &mut OpenOptions) -> &mut OpenOptions {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits());
-    }
-    o
 }
 
 fn entry(name: String, md: &Metadata) -> FileEntry {
@@ -257,8 +236,8 @@ fn delete(conf: &Confinement, raw: &str, recursive: bool) -> Result<FileInfo, Fi
 /// Opens a regular file for reading; answers it, its path and size.
 fn open_read(conf: &Confinement, raw: &str) -> Result<(File, PathBuf, u64), FileError> {
     let p = conf.resolve(raw, "path", true)?;
-    let f = no_follow(OpenOptions::new().read(true))
-        .open(&p)
+    let f = conf
+        .open(&p, Access::Read)
         .map_err(|e| io_error(&e, "path", &p))?;
     let md = f.metadata().map_err(|e| io_error(&e, "path", &p))?;
     if !md.is_file() {
@@ -347,13 +326,13 @@ fn fail(writer: &StreamWriter, e: FileError) -> FileError {
 /// Opens for a write at `offset`: 0 creates or truncates, else it must be the size.
 fn open_write(conf: &Confinement, raw: &str, offset: u64) -> Result<(File, PathBuf), FileError> {
     let p = conf.resolve(raw, "path", true)?;
-    let mut o = OpenOptions::new();
-    o.write(true);
-    if offset == 0 {
-        o.create(true).truncate(true);
-    }
-    let f = no_follow(&mut o)
-        .open(&p)
+    let f = conf
+        .open(
+            &p,
+            Access::Write {
+                create: offset == 0,
+            },
+        )
         .map_err(|e| io_error(&e, "path", &p))?;
     let md = f.metadata().map_err(|e| io_error(&e, "path", &p))?;
     if !md.is_file() {

@@ -15,11 +15,25 @@
 //!    cannot leave the root. With `follow_last = false` (stat, rename, delete) the last
 //!    component itself is not followed: a symlink is then the object itself.
 //!
-//! The caller opens files with `O_NOFOLLOW` on the resolved (canonical) path, so a
-//! symlink put in place of the last component after the check is refused.
+//! Files are opened with [`Confinement::open`]: `O_NOFOLLOW` on the resolved (canonical)
+//! path, so a symlink put in place of the last component after the check is refused; and
+//! on Linux, with a root set, the kernel resolves the path again beneath the deepest root
+//! (`openat2` with `RESOLVE_BENEATH`), so a directory on the way swapped for a symlink
+//! after the check cannot lead out either.
 
 use breeze_proto::agent::remote_files::{FileError, FileErrorCode};
+use std::fs::{File, OpenOptions};
 use std::path::{Component, Path, PathBuf};
+
+/// How [`Confinement::open`] opens a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    /// Write; `create` creates the file or truncates it.
+    Write {
+        create: bool,
+    },
+}
 
 /// The roots a `files` stream is confined to.
 #[derive(Clone, Debug)]
@@ -198,6 +212,81 @@ impl Confinement {
             Err(outside(field))
         }
     }
+}
+
+impl Confinement {
+    /// Opens `p`, a path [`Confinement::resolve`] answered with `follow_last = true`,
+    /// without following a symlink in its last component. With a root set on Linux the
+    /// kernel resolves `p` again beneath the deepest root, refusing (`EXDEV`, `ELOOP`) any
+    /// way out that appeared since the check; on a kernel without `openat2` (before 5.6)
+    /// only the last component is protected. Blocking.
+    pub fn open(&self, p: &Path, access: Access) -> std::io::Result<File> {
+        #[cfg(target_os = "linux")]
+        if let Some(root) = self.roots.iter().max_by_key(|r| r.components().count()) {
+            match open_beneath(root, p, access) {
+                Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ENOSYS as i32) => {}
+                r => return r,
+            }
+        }
+        let mut o = OpenOptions::new();
+        match access {
+            Access::Read => o.read(true),
+            Access::Write { create } => o.write(true).create(create).truncate(create),
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits());
+        }
+        o.open(p)
+    }
+}
+
+/// Whether an open failed because the path left the root (`openat2`'s `EXDEV`) or met a
+/// symlink it may not follow (`ELOOP`).
+pub fn left_root(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        use nix::errno::Errno;
+        matches!(e.raw_os_error(), Some(c) if c == Errno::EXDEV as i32 || c == Errno::ELOOP as i32)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
+
+/// `openat2(root, p relative to root, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)`.
+#[cfg(target_os = "linux")]
+fn open_beneath(root: &Path, p: &Path, access: Access) -> std::io::Result<File> {
+    use nix::fcntl::{OFlag, OpenHow, ResolveFlag, open, openat2};
+    use nix::sys::stat::Mode;
+    let rel = p
+        .strip_prefix(root)
+        .map_err(|_| std::io::Error::from_raw_os_error(nix::errno::Errno::EXDEV as i32))?;
+    let rel = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    let dir = open(
+        root,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut how =
+        OpenHow::new().resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let base = OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+    how = match access {
+        Access::Read => how.flags(base | OFlag::O_RDONLY),
+        Access::Write { create: false } => how.flags(base | OFlag::O_WRONLY),
+        // The mode may only be given with O_CREAT; the umask applies as for open(2).
+        Access::Write { create: true } => how
+            .flags(base | OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC)
+            .mode(Mode::from_bits_truncate(0o666)),
+    };
+    Ok(File::from(openat2(&dir, rel, how)?))
 }
 
 /// `p` with its deepest existing ancestor canonicalized (symlinks followed) and the rest
@@ -430,5 +519,35 @@ mod tests {
             code(c.resolve("/../x", "path", true)),
             FileErrorCode::InvalidPath
         );
+    }
+
+    /// The race `resolve` alone cannot win: a directory inside the root is checked, then
+    /// swapped for a symlink pointing out before the file is opened. The kernel's second
+    /// resolution beneath the root refuses both the read and the write, and the file
+    /// outside is neither read nor created nor changed.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_directory_swapped_for_a_symlink_after_the_check_does_not_lead_out() {
+        let t = tree();
+        let conf = Confinement::new(Some(&t.root), None).unwrap();
+        std::fs::write(t.root.join("a/secret"), b"inside").unwrap();
+        let read = conf.resolve("a/secret", "path", true).unwrap();
+        let write = conf.resolve("a/new-file", "path", true).unwrap();
+        // The swap: `a` now points at the outside directory, which has a `secret` too.
+        std::fs::rename(t.root.join("a"), t.root.join("a-moved")).unwrap();
+        std::os::unix::fs::symlink(&t.outside, t.root.join("a")).unwrap();
+        let e = conf.open(&read, Access::Read).unwrap_err();
+        assert!(left_root(&e), "read: {e}");
+        let e = conf
+            .open(&write, Access::Write { create: true })
+            .unwrap_err();
+        assert!(left_root(&e), "write: {e}");
+        assert!(!t.outside.join("new-file").exists());
+        assert_eq!(std::fs::read(t.outside.join("secret")).unwrap(), b"s");
+        // Without the swap the same paths open.
+        std::fs::remove_file(t.root.join("a")).unwrap();
+        std::fs::rename(t.root.join("a-moved"), t.root.join("a")).unwrap();
+        assert!(conf.open(&read, Access::Read).is_ok());
+        assert!(conf.open(&write, Access::Write { create: true }).is_ok());
     }
 }
