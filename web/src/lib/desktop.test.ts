@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fitScale, parseFrame, parseServerMessage, socketUrl, toDevice, wheelNotches } from "./desktop";
+import { FrameSplitter, MAX_MESSAGE, fitScale, parseFrame, parseServerMessage, socketUrl, toDevice, wheelNotches } from "./desktop";
 
 function frameBytes(rects: { x: number; y: number; w: number; h: number; data: number[] }[], width = 200, height = 100): ArrayBuffer {
   const size = 13 + rects.reduce((s, r) => s + 13 + r.data.length, 0);
@@ -75,5 +75,39 @@ describe("desktop geometry and input", () => {
     expect(parseServerMessage('{"type":"exit"}')).toBeNull();
     expect(parseServerMessage("nope")).toBeNull();
     expect(socketUrl({ protocol: "https:", host: "rmm.example" }, "/ws/remote/abc", "t k")).toBe("wss://rmm.example/ws/remote/abc?ticket=t%20k");
+  });
+});
+
+describe("FrameSplitter", () => {
+  const prefixed = (body: Uint8Array) => {
+    const out = new Uint8Array(4 + body.length);
+    new DataView(out.buffer).setUint32(0, body.length);
+    out.set(body, 4);
+    return out;
+  };
+
+  it("joins data channel messages cut anywhere into whole frame messages", () => {
+    const a = new Uint8Array([1, 2, 3]);
+    const b = new Uint8Array(70_000).fill(7);
+    const all = new Uint8Array([...prefixed(a), ...prefixed(b)]);
+    for (const cut of [0, 1, 4, 6, 7, 8, 65_536, all.length - 1, all.length]) {
+      const s = new FrameSplitter();
+      const got = [...s.push(all.slice(0, cut)), ...s.push(all.slice(cut))].map((m) => new Uint8Array(m));
+      expect(got).toEqual([a, b]);
+      expect(s.pending).toBe(0);
+    }
+  });
+
+  it("refuses a length over the limit", () => {
+    const s = new FrameSplitter();
+    const head = new Uint8Array(4);
+    new DataView(head.buffer).setUint32(0, MAX_MESSAGE + 1);
+    expect(() => s.push(head)).toThrow();
+  });
+
+  it("knows the WebRTC server messages", () => {
+    expect(parseServerMessage('{"type":"transport","path":"webrtc"}')).toEqual({ type: "transport", path: "webrtc" });
+    expect(parseServerMessage('{"type":"rtc","ice_servers":[]}')).toEqual({ type: "rtc", ice_servers: [] });
+    expect(parseServerMessage('{"type":"shell"}')).toBeNull();
   });
 });
