@@ -119,7 +119,7 @@ export default function DesktopPage() {
     // late relay frame after the switch; the first frame on a new path is a whole one).
     let drawing: Promise<void> = Promise.resolve();
     let lastSeq = 0;
-    const draw = (buf: ArrayBuffer) => {
+    const draw = (buf: ArrayBuffer, path: TransportPath) => {
       drawing = drawing
         .then(async () => {
           const canvas = canvasRef.current;
@@ -141,6 +141,7 @@ export default function DesktopPage() {
             bmp.close();
           }
           canvas.dataset.seq = String(f.seq);
+          canvas.dataset.path = path;
           send({ type: "ack", seq: f.seq });
         })
         .catch((e: unknown) => setError(`A frame could not be drawn: ${errorMessage(e)}`));
@@ -157,7 +158,7 @@ export default function DesktopPage() {
       dc.onmessage = (ev) => {
         if (pcRef.current !== pc || !(ev.data instanceof ArrayBuffer)) return;
         try {
-          for (const m of split.push(new Uint8Array(ev.data))) draw(m);
+          for (const m of split.push(new Uint8Array(ev.data))) draw(m, "webrtc");
         } catch (e) {
           setError(`The direct connection sent an invalid frame: ${errorMessage(e)}`);
           pc.close();
@@ -199,7 +200,7 @@ export default function DesktopPage() {
         }
         return;
       }
-      draw(ev.data as ArrayBuffer);
+      draw(ev.data as ArrayBuffer, "relay");
     };
     ws.onclose = () => {
       if (wsRef.current === ws) {
@@ -226,6 +227,11 @@ export default function DesktopPage() {
         description={<Link to={`/devices/${id}`} className="underline">Back to the device</Link>}
         actions={
           <div className="flex flex-wrap items-center gap-2">
+            {live && (
+              <span className="rounded border px-1.5 py-0.5 text-xs" data-testid="desktop-transport" title={transport === "webrtc" ? "Frames come straight from the device over WebRTC" : "Frames come through the server"}>
+                {transport === "webrtc" ? "Direct (WebRTC)" : "Relayed"}
+              </span>
+            )}
             <label className="flex items-center gap-1 text-sm">
               <input type="checkbox" checked={viewOnly} disabled={status === "live" || status === "connecting"} onChange={(e) => setViewOnly(e.target.checked)} />
               View only
@@ -254,11 +260,6 @@ export default function DesktopPage() {
       <p className="mb-2 text-sm text-muted-fg" role="status" data-testid="desktop-status">
         {{ idle: "Not connected", opening: "Opening a session…", connecting: "Connecting to the device…", live: viewOnly ? "Live (view only)" : "Live", ended: "Disconnected" }[status]}
         {sessionId ? ` · session ${sessionId}` : ""}
-        {live && (
-          <span className="ml-2 rounded border px-1.5 py-0.5 text-xs" data-testid="desktop-transport" title={transport === "webrtc" ? "Frames come straight from the device over WebRTC" : "Frames come through the server"}>
-            {transport === "webrtc" ? "Direct (WebRTC)" : "Relayed"}
-          </span>
-        )}
       </p>
       {error && <Notice tone="danger">{error}</Notice>}
       {notice && <Notice tone="warn">{notice}</Notice>}
