@@ -84,6 +84,12 @@ pub fn negotiate(
             let _ = events.send((id, ev));
         };
         let (itx, irx) = mpsc::unbounded_channel();
+        // An agent that may use loopback only (the tests) must not try the browser's
+        // other addresses either: it keeps the offer's loopback candidates alone.
+        let offer = match &interfaces {
+            Some(names) if loopback_only(names) => keep_loopback_candidates(&offer),
+            _ => offer,
+        };
         let pc = match peer(&ice_servers, interfaces, itx).await {
             Ok(pc) => pc,
             Err(e) => {
@@ -101,6 +107,43 @@ pub fn negotiate(
         let _ = pc.close().await;
     });
     Negotiation { id, _stop: stop_tx }
+}
+
+/// Whether every address of the interfaces `names` is a loopback address (and there is
+/// at least one).
+fn loopback_only(names: &[String]) -> bool {
+    let Ok(networks) = sysinfo::Networks::new_with_refreshed_list() else {
+        return false;
+    };
+    let addrs: Vec<std::net::IpAddr> = (&networks)
+        .into_iter()
+        .filter(|(name, _)| names.iter().any(|n| n.as_str() == name.to_string_lossy()))
+        .flat_map(|(_, data)| data.ip_networks().iter().map(|n| n.addr))
+        .collect();
+    !addrs.is_empty() && addrs.iter().all(|a| a.is_loopback())
+}
+
+/// `sdp` without the `a=candidate` lines whose address is not a loopback address (a
+/// hostname, e.g. an mDNS `.local` name, is dropped too).
+fn keep_loopback_candidates(sdp: &str) -> String {
+    let keep = |line: &str| -> bool {
+        let Some(c) = line.strip_prefix("a=candidate:") else {
+            return true;
+        };
+        // foundation component transport priority address port typ ...
+        c.split_whitespace()
+            .nth(4)
+            .and_then(|a| a.parse::<std::net::IpAddr>().ok())
+            .is_some_and(|a| a.is_loopback())
+    };
+    let mut out: String = sdp
+        .split_inclusive('\n')
+        .filter(|l| keep(l.trim_end()))
+        .collect();
+    if !sdp.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
 }
 
 /// What the peer connection's callbacks tell the negotiation task.
@@ -217,4 +260,35 @@ async fn answer(pc: &RTCPeerConnection, offer: String) -> Result<String, String>
         .await
         .map(|d| d.sdp)
         .ok_or_else(|| "no local description after gathering".to_string())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_candidates_are_kept() {
+        let sdp = "v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n\
+            a=candidate:1 1 udp 2122260223 10.1.2.3 50000 typ host\r\n\
+            a=candidate:2 1 udp 2122260223 127.0.0.1 50001 typ host\r\n\
+            a=candidate:3 1 udp 2122260223 ::1 50002 typ host\r\n\
+            a=candidate:4 1 udp 2122260223 abcd.local 50003 typ host\r\n\
+            a=candidate:5 1 udp 1686052607 203.0.113.9 50004 typ srflx raddr 0.0.0.0 rport 0\r\n\
+            a=end-of-candidates\r\n";
+        let kept = keep_loopback_candidates(sdp);
+        assert!(kept.contains("127.0.0.1 50001"));
+        assert!(kept.contains("::1 50002"));
+        for gone in ["10.1.2.3", "abcd.local", "203.0.113.9"] {
+            assert!(!kept.contains(gone), "{gone} kept: {kept}");
+        }
+        assert!(kept.starts_with("v=0\r\nm=application"));
+        assert!(kept.ends_with("a=end-of-candidates\r\n"));
+    }
+
+    #[test]
+    fn loopback_interface_is_loopback_only_and_unknown_is_not() {
+        assert!(loopback_only(&["lo".to_string()]));
+        assert!(!loopback_only(&["no-such-interface".to_string()]));
+    }
 }
