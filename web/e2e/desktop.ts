@@ -1,7 +1,10 @@
 // Remote desktop in the browser run (issue 12): a virtual X display (Xvfb, its root painted
 // a known colour with xsetroot) that the agent inherits as $DISPLAY, then the console's
 // desktop page connected to it: the canvas shows that colour, and the screenshot is kept as
-// web/e2e/artifacts/desktop.png (a CI artifact; the directory is git-ignored).
+// web/e2e/artifacts/desktop.png (a CI artifact; the directory is git-ignored). The frames
+// then come over WebRTC: the agent may use loopback only (BREEZE_AGENT_WEBRTC_INTERFACES=lo,
+// inherited like DISPLAY; Chromium gathers loopback candidates, see driver.ts), the toolbar
+// says "Direct (WebRTC)" and a frame drawn from the data channel shows the same colour.
 // Needs the packages xvfb and x11-xserver-utils; without Xvfb the step is skipped with the
 // reason printed, unless CI is set.
 import { spawn, spawnSync } from "node:child_process";
@@ -46,6 +49,8 @@ export async function startDisplay(): Promise<Display | null> {
   const paint = spawnSync("xsetroot", ["-display", display, "-solid", hex]);
   if (paint.status !== 0) throw new Error(`xsetroot failed: ${paint.stderr?.toString() ?? paint.error}`);
   process.env.DISPLAY = display;
+  // The agent's WebRTC candidates: loopback only (a test never uses another interface).
+  process.env.BREEZE_AGENT_WEBRTC_INTERFACES = "lo";
   return { how: `Xvfb on ${display}`, stop: () => child.kill("SIGTERM") };
 }
 
@@ -68,6 +73,17 @@ export async function desktopShowsFrame(s: Session, deviceId: string) {
   if (![r, g, b].every((c, i) => Math.abs(c - ROOT_RGB[i]) <= 12)) throw new Error(`the canvas centre is rgb(${r}, ${g}, ${b}), not the display's rgb(${ROOT_RGB.join(", ")})`);
   const status = page.getByTestId("desktop-status");
   await waitFor(page, async () => /^Live/.test((await status.textContent()) ?? ""), "the live status", 15_000);
+  // The direct path: the toolbar says so, and a frame drawn from the data channel (the
+  // whole monitor the agent sends after the switch) shows the display's colour.
+  const transport = page.getByTestId("desktop-transport");
+  await waitFor(page, async () => (await transport.textContent()) === "Direct (WebRTC)", "the Direct (WebRTC) transport", 30_000);
+  await waitFor(page, async () => (await canvas.getAttribute("data-path")) === "webrtc", "a frame drawn from the data channel", 15_000);
+  const direct = await canvas.evaluate((el) => {
+    const c = el as HTMLCanvasElement;
+    const d = c.getContext("2d")?.getImageData(Math.floor(c.width / 2), Math.floor(c.height / 2), 1, 1).data;
+    return d ? [d[0], d[1], d[2]] : null;
+  });
+  if (!direct || !direct.every((c, i) => Math.abs(c - ROOT_RGB[i]) <= 12)) throw new Error(`after the switch to WebRTC the canvas centre is ${JSON.stringify(direct)}, not rgb(${ROOT_RGB.join(", ")})`);
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, "desktop.png") });
   await page.getByRole("button", { name: "Disconnect" }).click();

@@ -85,6 +85,10 @@ export async function open(label: string, viewport = { width: 1280, height: 800 
       "--disable-sync",
       "--disable-quic",
       "--no-first-run",
+      // WebRTC on loopback only (the remote desktop's direct path): gather 127.0.0.1 and
+      // put plain addresses, not mDNS names, in the candidates.
+      "--allow-loopback-in-peer-connection",
+      "--disable-features=WebRtcHideLocalIpsWithMdns",
     ],
   });
   // The console's Copy buttons write to the clipboard; the run reads it back like a paste.

@@ -9,10 +9,12 @@
 //!
 //! [remote]                                  # see `crate::remote`
 //! files_root = "/srv/share"
+//! webrtc_interfaces = ["eth0"]              # or BREEZE_AGENT_WEBRTC_INTERFACES=eth0,wlan0
 //! ```
 //!
 //! Precedence: command-line flag, then `BREEZE_AGENT_*` environment variable (handled
-//! by clap), then this file, then the defaults below.
+//! by clap, or by `FileConfig::load` for `[remote]` ones), then this file, then the
+//! defaults below.
 
 use anyhow::{Context as _, Result};
 use serde::Deserialize;
@@ -35,7 +37,23 @@ pub struct FileConfig {
 
 impl FileConfig {
     /// Loads `explicit` (which must exist) or the default path (if it exists).
+    /// `BREEZE_AGENT_WEBRTC_INTERFACES` (comma-separated interface names) overrides
+    /// `[remote] webrtc_interfaces`.
     pub fn load(explicit: Option<&Path>) -> Result<Self> {
+        let mut c = Self::load_file(explicit)?;
+        if let Ok(v) = std::env::var("BREEZE_AGENT_WEBRTC_INTERFACES") {
+            c.remote.webrtc_interfaces = Some(
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            );
+        }
+        Ok(c)
+    }
+
+    fn load_file(explicit: Option<&Path>) -> Result<Self> {
         let path = match explicit {
             Some(p) => p.to_path_buf(),
             None => {

@@ -48,6 +48,57 @@ pub struct RemoteConfig {
     pub recording_max_bytes: u64,
     /// A session with no byte either way for this long is closed.
     pub idle_timeout_secs: u64,
+    /// Desktop frames may go device → browser over WebRTC (the relay stays the fallback).
+    /// Env: `BREEZE_REMOTE_WEBRTC=true|false`.
+    pub webrtc: bool,
+    /// STUN/TURN servers the browser and the agent use for WebRTC. Env:
+    /// `BREEZE_REMOTE_ICE_SERVERS` as a JSON list of `{urls, username?, credential?}`.
+    pub ice_servers: Vec<IceServerConfig>,
+}
+
+/// One `[[remote.ice_servers]]` entry: `stun:`/`stuns:` URLs, or `turn:`/`turns:` URLs with
+/// the TURN account.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IceServerConfig {
+    pub urls: Vec<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub credential: Option<SecretString>,
+}
+
+impl IceServerConfig {
+    fn validate(&self, i: usize) -> anyhow::Result<()> {
+        if self.urls.is_empty() {
+            bail!("remote.ice_servers[{i}].urls must name at least one stun:/turn: URL");
+        }
+        for u in &self.urls {
+            let scheme = u.split_once(':').map(|(s, _)| s).unwrap_or_default();
+            let rest = u.split_once(':').map(|(_, r)| r).unwrap_or_default();
+            match scheme {
+                "stun" | "stuns" | "turn" | "turns" if !rest.trim().is_empty() => {}
+                _ => bail!(
+                    "remote.ice_servers[{i}]: `{u}` is not a stun:, stuns:, turn: or turns: URL"
+                ),
+            }
+            if scheme.starts_with("turn") {
+                use secrecy::ExposeSecret as _;
+                let user = self.username.as_deref().unwrap_or_default();
+                let pass = self
+                    .credential
+                    .as_ref()
+                    .map(|c| c.expose_secret().to_string())
+                    .unwrap_or_default();
+                if user.is_empty() || pass.is_empty() {
+                    bail!(
+                        "remote.ice_servers[{i}]: TURN server `{u}` needs username and credential"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for RemoteConfig {
@@ -57,6 +108,8 @@ impl Default for RemoteConfig {
             recording_retention_days: 30,
             recording_max_bytes: 64 * 1024 * 1024,
             idle_timeout_secs: 900,
+            webrtc: true,
+            ice_servers: Vec::new(),
         }
     }
 }
@@ -72,7 +125,25 @@ impl RemoteConfig {
         if self.recording_max_bytes < 4096 {
             bail!("remote.recording_max_bytes must be at least 4096");
         }
+        for (i, s) in self.ice_servers.iter().enumerate() {
+            s.validate(i)?;
+        }
         Ok(())
+    }
+
+    /// The ICE servers browsers and agents get, or `None` when WebRTC is off.
+    pub fn rtc_ice_servers(&self) -> Option<Vec<breeze_proto::agent::remote_desktop::IceServer>> {
+        use secrecy::ExposeSecret as _;
+        self.webrtc.then(|| {
+            self.ice_servers
+                .iter()
+                .map(|s| breeze_proto::agent::remote_desktop::IceServer {
+                    urls: s.urls.clone(),
+                    username: s.username.clone(),
+                    credential: s.credential.as_ref().map(|c| c.expose_secret().to_string()),
+                })
+                .collect()
+        })
     }
 }
 
@@ -372,6 +443,18 @@ impl Config {
             c.outbound.allow = breeze_core::outbound::AllowList::parse(&entries)
                 .map_err(|e| anyhow::anyhow!("BREEZE_OUTBOUND_ALLOW: {e}"))?;
         }
+        if let Ok(v) = std::env::var("BREEZE_REMOTE_WEBRTC") {
+            c.remote.webrtc = match v.trim() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                other => bail!("BREEZE_REMOTE_WEBRTC must be true or false, got `{other}`"),
+            };
+        }
+        if let Ok(v) = std::env::var("BREEZE_REMOTE_ICE_SERVERS") {
+            c.remote.ice_servers = serde_json::from_str(&v).context(
+                "BREEZE_REMOTE_ICE_SERVERS must be a JSON list of {urls, username?, credential?}",
+            )?;
+        }
         c.validate()?;
         Ok(c)
     }
@@ -446,5 +529,69 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.listen))
             .trim_end_matches('/')
             .to_string()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn remote(toml_text: &str) -> anyhow::Result<RemoteConfig> {
+        let c: Config = toml::from_str(toml_text)?;
+        c.remote.validate()?;
+        Ok(c.remote)
+    }
+
+    #[test]
+    fn ice_servers_are_validated_at_load() {
+        let ok = remote(
+            r#"
+            [remote]
+            [[remote.ice_servers]]
+            urls = ["stun:stun.example.net:3478", "stuns:stun.example.net"]
+            [[remote.ice_servers]]
+            urls = ["turn:turn.example.net:3478?transport=udp", "turns:turn.example.net:5349"]
+            username = "breeze"
+            credential = "s3cret"
+            "#,
+        )
+        .unwrap();
+        assert!(ok.webrtc, "WebRTC is on by default");
+        let given = ok.rtc_ice_servers().unwrap();
+        assert_eq!(given.len(), 2);
+        assert_eq!(given[1].username.as_deref(), Some("breeze"));
+        assert_eq!(given[1].credential.as_deref(), Some("s3cret"));
+        assert!(given[0].credential.is_none());
+        // The TURN password stays out of Debug output.
+        assert!(!format!("{ok:?}").contains("s3cret"));
+
+        for (bad, says) in [
+            (r#"urls = ["http://stun.example.net"]"#, "not a stun:"),
+            (r#"urls = ["stun:"]"#, "not a stun:"),
+            (r#"urls = []"#, "at least one"),
+            (
+                r#"urls = ["turn:turn.example.net"]"#,
+                "needs username and credential",
+            ),
+            (
+                r#"urls = ["turns:turn.example.net"]
+                   username = "u""#,
+                "needs username and credential",
+            ),
+        ] {
+            let e = remote(&format!("[remote]\n[[remote.ice_servers]]\n{bad}\n"))
+                .expect_err(bad)
+                .to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn webrtc_off_gives_no_ice_servers() {
+        let off = remote("[remote]\nwebrtc = false\n").unwrap();
+        assert!(off.rtc_ice_servers().is_none());
+        let on = remote("[remote]\n").unwrap();
+        assert_eq!(on.rtc_ice_servers(), Some(Vec::new()));
     }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fitScale, parseFrame, parseServerMessage, socketUrl, toDevice, wheelNotches } from "./desktop";
+import { FrameSplitter, MAX_MESSAGE, fitScale, parseFrame, parseServerMessage, socketUrl, toDevice, wheelNotches } from "./desktop";
 
 function frameBytes(rects: { x: number; y: number; w: number; h: number; data: number[] }[], width = 200, height = 100): ArrayBuffer {
   const size = 13 + rects.reduce((s, r) => s + 13 + r.data.length, 0);
@@ -75,5 +75,45 @@ describe("desktop geometry and input", () => {
     expect(parseServerMessage('{"type":"exit"}')).toBeNull();
     expect(parseServerMessage("nope")).toBeNull();
     expect(socketUrl({ protocol: "https:", host: "rmm.example" }, "/ws/remote/abc", "t k")).toBe("wss://rmm.example/ws/remote/abc?ticket=t%20k");
+  });
+});
+
+describe("FrameSplitter", () => {
+  const prefixed = (body: Uint8Array) => {
+    const out = new Uint8Array(4 + body.length);
+    new DataView(out.buffer).setUint32(0, body.length);
+    out.set(body, 4);
+    return out;
+  };
+
+  it("joins data channel messages cut anywhere into whole frame messages", () => {
+    const a = new Uint8Array([1, 2, 3]);
+    const b = new Uint8Array(1000).fill(7);
+    const pa = prefixed(a);
+    const all = new Uint8Array(pa.length + 4 + b.length);
+    all.set(pa, 0);
+    all.set(prefixed(b), pa.length);
+    for (let cut = 0; cut <= all.length; cut++) {
+      const s = new FrameSplitter();
+      const got = [...s.push(all.slice(0, cut)), ...s.push(all.slice(cut))].map((m) => new Uint8Array(m));
+      expect(got.length).toBe(2);
+      expect(got[0]).toEqual(a);
+      expect(got[1].length).toBe(1000);
+      expect(got[1].every((v) => v === 7)).toBe(true);
+      expect(s.pending).toBe(0);
+    }
+  });
+
+  it("refuses a length over the limit", () => {
+    const s = new FrameSplitter();
+    const head = new Uint8Array(4);
+    new DataView(head.buffer).setUint32(0, MAX_MESSAGE + 1);
+    expect(() => s.push(head)).toThrow();
+  });
+
+  it("knows the WebRTC server messages", () => {
+    expect(parseServerMessage('{"type":"transport","path":"webrtc"}')).toEqual({ type: "transport", path: "webrtc" });
+    expect(parseServerMessage('{"type":"rtc","ice_servers":[]}')).toEqual({ type: "rtc", ice_servers: [] });
+    expect(parseServerMessage('{"type":"shell"}')).toBeNull();
   });
 });

@@ -2,7 +2,10 @@
 // crates/proto/src/api/remote_desktop.rs and crates/proto/src/agent/remote_desktop.rs.
 //   binary, server → browser: one screen frame (type 1, seq, monitor, size, JPEG rectangles)
 //   text, browser → server:   DesktopClientMessage (ack, refresh, monitor, input)
-//   text, server → browser:   DesktopServerMessage (hello, monitor, error)
+//   text, server → browser:   DesktopServerMessage (hello, monitor, error, rtc, rtc_answer, transport)
+// WebRTC: after `rtc` (the ICE servers) the browser may offer a peer connection with one
+// data channel ("frames"); once open, frames come there as the length-prefixed stream cut
+// into messages of at most 64 KiB (FrameSplitter joins them); acks and input stay on the socket.
 
 export const MSG_FRAME = 1;
 export const ENC_JPEG = 1;
@@ -34,10 +37,24 @@ export interface DesktopMonitor {
   primary: boolean;
 }
 
+export interface IceServer {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
+
+export type TransportPath = "relay" | "webrtc";
+
+/** Label of the frames' data channel. */
+export const RTC_CHANNEL_LABEL = "frames";
+
 export type DesktopServerMessage =
   | { type: "hello"; display: string; monitors: DesktopMonitor[]; current: number; view_only: boolean }
   | { type: "monitor"; current: number }
-  | { type: "error"; message: string };
+  | { type: "error"; message: string }
+  | { type: "rtc"; ice_servers: IceServer[] }
+  | { type: "rtc_answer"; sdp: string }
+  | { type: "transport"; path: TransportPath; reason?: string };
 
 export type DesktopClientMessage =
   | { type: "ack"; seq: number }
@@ -46,7 +63,41 @@ export type DesktopClientMessage =
   | { type: "pointer_move"; x: number; y: number }
   | { type: "pointer_button"; button: number; down: boolean; x: number; y: number }
   | { type: "wheel"; dx: number; dy: number; x: number; y: number }
-  | { type: "key"; key: string; code?: string; down: boolean };
+  | { type: "key"; key: string; code?: string; down: boolean }
+  | { type: "rtc_offer"; sdp: string };
+
+/** Largest message the splitter accepts (as the agent's MAX_MESSAGE). */
+export const MAX_MESSAGE = 32 * 1024 * 1024;
+
+/** Joins data channel messages into the stream and splits it into frame messages (each a
+ * big-endian u32 length, then that many bytes). */
+export class FrameSplitter {
+  private buf = new Uint8Array(0);
+
+  /** Adds bytes; returns the messages now complete. Throws on a length over MAX_MESSAGE. */
+  push(bytes: Uint8Array): ArrayBuffer[] {
+    const joined = new Uint8Array(this.buf.length + bytes.length);
+    joined.set(this.buf, 0);
+    joined.set(bytes, this.buf.length);
+    const out: ArrayBuffer[] = [];
+    let at = 0;
+    const view = new DataView(joined.buffer);
+    while (at + 4 <= joined.length) {
+      const len = view.getUint32(at);
+      if (len > MAX_MESSAGE) throw new Error("desktop message larger than the limit");
+      if (at + 4 + len > joined.length) break;
+      out.push(joined.slice(at + 4, at + 4 + len).buffer);
+      at += 4 + len;
+    }
+    this.buf = joined.slice(at);
+    return out;
+  }
+
+  /** Bytes of a partial message held. */
+  get pending(): number {
+    return this.buf.length;
+  }
+}
 
 /** Parses a binary frame; throws on a truncated or foreign message. */
 export function parseFrame(buf: ArrayBuffer): Frame {
@@ -121,7 +172,8 @@ export function keyMessage(e: { key: string; code: string }, down: boolean): Des
 export function parseServerMessage(text: string): DesktopServerMessage | null {
   try {
     const m = JSON.parse(text) as { type?: unknown };
-    if (m && (m.type === "hello" || m.type === "monitor" || m.type === "error")) return m as DesktopServerMessage;
+    const known = ["hello", "monitor", "error", "rtc", "rtc_answer", "transport"];
+    if (m && typeof m.type === "string" && known.includes(m.type)) return m as DesktopServerMessage;
   } catch {
     // fall through
   }

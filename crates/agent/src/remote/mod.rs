@@ -8,6 +8,7 @@
 //! terminal_user = "alice"          # login shell account (default: the agent's own)
 //! files_root = "/srv/share"        # file manager confined here (default: no limit)
 //! desktop_display = ":0"           # X display to capture (default: $DISPLAY)
+//! webrtc_interfaces = ["eth0"]     # interfaces WebRTC may use (default: all but loopback)
 //! ```
 
 pub mod desktop;
@@ -31,6 +32,9 @@ pub struct RemoteConfig {
     pub files_root: Option<PathBuf>,
     /// The X display a desktop session captures (default: `$DISPLAY`).
     pub desktop_display: Option<String>,
+    /// The network interfaces whose addresses a desktop session's WebRTC connection may
+    /// use (loopback too, when named); default: every interface but loopback.
+    pub webrtc_interfaces: Option<Vec<String>>,
 }
 
 /// Serves a stream the server opened.

@@ -3,6 +3,7 @@
 mod collectors;
 mod commands;
 mod desktop;
+mod desktop_rtc;
 mod executor;
 mod outbox;
 mod support;

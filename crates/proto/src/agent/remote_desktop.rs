@@ -32,6 +32,22 @@
 //! `monitor` and the input events (monitor coordinates). Agent → server: `monitor_changed`
 //! after a switch, `error` (e.g. input refused in a view-only stream).
 //!
+//! # WebRTC (optional direct path for the frames)
+//! The browser may offer a WebRTC peer connection (`rtc_offer` on its socket); the server
+//! forwards it as [`DesktopControl::RtcOffer`] with the ICE servers (STUN/TURN) of its
+//! configuration, the agent answers with [`DesktopControl::RtcAnswer`] once its ICE
+//! candidates are gathered (no trickle: both SDPs carry every candidate). The browser's
+//! offer holds one ordered, reliable data channel. Once that channel is open the agent
+//! sends the frames there instead of on the stream: the same length-prefixed messages,
+//! the byte stream cut into data channel messages of at most [`RTC_CHUNK`] bytes (a frame
+//! may be larger than a data channel message may be), which the browser joins and splits
+//! again. The first frame on a new path covers the whole monitor. Acks, input and every
+//! control stay on the stream, so pacing is the same on both paths, and `seq` keeps
+//! counting across them (the browser drops a frame older than one it drew). When ICE does
+//! not connect within [`RTC_CONNECT_TIMEOUT_SECS`], or the connection fails or the channel
+//! closes, the frames go (back) to the stream. [`DesktopControl::Transport`] tells which
+//! path the frames take.
+//!
 //! # Flow
 //! The agent captures at most [`MAX_FPS`] frames a second, and captures the next frame
 //! only while at most [`MAX_UNACKED`] − 1 sent frames are unacknowledged, so a slow browser
@@ -54,6 +70,38 @@ pub const MAX_UNACKED: u32 = 2;
 pub const FRAME_HEADER: usize = 13;
 /// Rectangle header size.
 pub const RECT_HEADER: usize = 13;
+
+/// Largest data channel message of the WebRTC path (Chromium takes up to 256 KiB).
+pub const RTC_CHUNK: usize = 64 * 1024;
+/// Seconds the agent waits for the data channel to open before it gives up on WebRTC.
+pub const RTC_CONNECT_TIMEOUT_SECS: u64 = 10;
+/// Label of the frames' data channel.
+pub const RTC_CHANNEL_LABEL: &str = "frames";
+
+/// A STUN or TURN server, as `RTCIceServer` in the browser takes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IceServer {
+    /// `stun:`, `stuns:`, `turn:` or `turns:` URLs.
+    pub urls: Vec<String>,
+    /// TURN user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// The path screen frames take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TransportPath {
+    /// Over the agent's channel and the server (the stream).
+    Relay,
+    /// Over the WebRTC data channel, device to browser.
+    Webrtc,
+}
 
 /// `stream_open` params of a desktop stream.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,6 +173,22 @@ pub enum DesktopControl {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         code: Option<String>,
         down: bool,
+    },
+    /// server → agent: the browser's WebRTC offer (every candidate in the SDP) and the
+    /// ICE servers the agent may use.
+    RtcOffer {
+        sdp: String,
+        #[serde(default)]
+        ice_servers: Vec<IceServer>,
+    },
+    /// agent → server: the answer to `rtc_offer` (every candidate in the SDP).
+    RtcAnswer { sdp: String },
+    /// agent → server: frames now take `path`; `reason` says why WebRTC is not (or no
+    /// longer) used.
+    Transport {
+        path: TransportPath,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// agent → server: the monitor shown is now `current`.
     MonitorChanged { current: u16 },

@@ -8,10 +8,15 @@
 //!   drops input and answers one `error`.
 //! - **Text frames, server → browser:** JSON [`DesktopServerMessage`]: `hello` first (the
 //!   monitors), `monitor` after a switch, `error` when something failed (a final one
-//!   precedes the socket's close).
+//!   precedes the socket's close), `rtc` when WebRTC may be tried (the ICE servers),
+//!   `rtc_answer` to the browser's `rtc_offer`, `transport` when frames change path.
+//! - **WebRTC:** see `crate::agent::remote_desktop` ("WebRTC"): frames may come over a
+//!   data channel instead of binary socket frames; everything else stays on the socket.
 
 use super::*;
-use crate::agent::remote_desktop::{DesktopControl, DesktopInfo, DesktopMonitor};
+use crate::agent::remote_desktop::{
+    DesktopControl, DesktopInfo, DesktopMonitor, IceServer, TransportPath,
+};
 
 /// A monitor the browser can show.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -80,6 +85,10 @@ pub enum DesktopClientMessage {
         code: Option<String>,
         down: bool,
     },
+    /// A WebRTC offer with one data channel, its candidates gathered (no trickle).
+    RtcOffer {
+        sdp: String,
+    },
 }
 
 impl DesktopClientMessage {
@@ -88,9 +97,15 @@ impl DesktopClientMessage {
     }
 }
 
+/// The control the server forwards for a browser message (`rtc_offer` gets no ICE servers
+/// here: the server adds those of its configuration).
 impl From<DesktopClientMessage> for DesktopControl {
     fn from(m: DesktopClientMessage) -> Self {
         match m {
+            DesktopClientMessage::RtcOffer { sdp } => Self::RtcOffer {
+                sdp,
+                ice_servers: Vec::new(),
+            },
             DesktopClientMessage::Ack { seq } => Self::Ack { seq },
             DesktopClientMessage::Refresh => Self::Refresh,
             DesktopClientMessage::Monitor { index } => Self::Monitor { index },
@@ -120,6 +135,18 @@ pub enum DesktopServerMessage {
     Monitor { current: u16 },
     /// Something failed; when the session ended the socket closes after this.
     Error { message: String },
+    /// WebRTC may be tried for the frames, with these STUN/TURN servers (sent after
+    /// `hello` when the server allows WebRTC).
+    Rtc { ice_servers: Vec<IceServer> },
+    /// The device's answer to `rtc_offer`.
+    RtcAnswer { sdp: String },
+    /// Frames now come over `path` (`relay`: binary socket frames; `webrtc`: the data
+    /// channel); `reason` says why WebRTC is not used, when it is not.
+    Transport {
+        path: TransportPath,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
 }
 
 impl From<DesktopInfo> for DesktopServerMessage {
@@ -154,6 +181,34 @@ mod tests {
                 .is_err()
         );
         assert!(serde_json::from_str::<DesktopClientMessage>(r#"{"type":"shell"}"#).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn webrtc_messages_have_their_documented_shape() -> Result<(), serde_json::Error> {
+        let o: DesktopClientMessage = serde_json::from_str(r#"{"type":"rtc_offer","sdp":"v=0"}"#)?;
+        assert!(!o.is_input());
+        assert_eq!(
+            serde_json::to_value(DesktopControl::from(o))?,
+            serde_json::json!({"type":"rtc_offer","sdp":"v=0","ice_servers":[]})
+        );
+        assert_eq!(
+            serde_json::to_value(DesktopServerMessage::Transport {
+                path: TransportPath::Webrtc,
+                reason: None
+            })?,
+            serde_json::json!({"type":"transport","path":"webrtc"})
+        );
+        assert_eq!(
+            serde_json::to_value(DesktopServerMessage::Rtc {
+                ice_servers: vec![IceServer {
+                    urls: vec!["turn:turn.example.net:3478".into()],
+                    username: Some("u".into()),
+                    credential: Some("p".into()),
+                }]
+            })?,
+            serde_json::json!({"type":"rtc","ice_servers":[{"urls":["turn:turn.example.net:3478"],"username":"u","credential":"p"}]})
+        );
         Ok(())
     }
 }

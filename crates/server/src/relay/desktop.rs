@@ -10,12 +10,18 @@
 //!
 //! In a view-only session input never reaches the agent: the bridge drops it and tells the
 //! browser once (the agent refuses it as well, having been opened view-only).
+//!
+//! WebRTC (`[remote] webrtc`, `ice_servers`): after `hello` the bridge sends `rtc` with the
+//! configured STUN/TURN servers; the browser's `rtc_offer` reaches the agent with those
+//! servers added (the agent has no ICE configuration of its own), and the agent's
+//! `rtc_answer` and `transport` go back to the browser. Frames on the data channel bypass
+//! the server; acks and input still pass here, so view-only and pacing hold on both paths.
 
 use super::{BridgeEnd, SessionCtx};
 use axum::extract::ws::{Message, WebSocket};
 use breeze_mux::{Event, StreamReader, StreamWriter};
 use breeze_proto::agent::remote_desktop::{
-    DesktopControl, DesktopInfo, DesktopParams, MessageSplitter,
+    DesktopControl, DesktopInfo, DesktopParams, IceServer, MessageSplitter,
 };
 use breeze_proto::api::{DesktopClientMessage, DesktopServerMessage};
 use futures::{Sink, SinkExt as _, Stream as FStream, StreamExt as _};
@@ -48,11 +54,14 @@ pub async fn bridge(
         info,
         ctx.view_only,
         ctx.idle_timeout,
+        ctx.state.config.remote.rtc_ice_servers(),
     )
     .await
 }
 
-/// The bridge over any socket halves (the tests drive it without HTTP).
+/// The bridge over any socket halves (the tests drive it without HTTP). `rtc`: the ICE
+/// servers, or `None` when WebRTC is off.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn pump<Si, So, E>(
     mut sink: Si,
     mut source: So,
@@ -61,6 +70,7 @@ pub(crate) async fn pump<Si, So, E>(
     info: serde_json::Value,
     view_only: bool,
     idle_timeout: Duration,
+    rtc: Option<Vec<IceServer>>,
 ) -> BridgeEnd
 where
     Si: Sink<Message> + Unpin,
@@ -91,6 +101,15 @@ where
     if send_json(&mut sink, &hello).await.is_err() {
         writer.close(None);
         return end(0, "closed by the browser", false);
+    }
+    if let Some(ice_servers) = &rtc {
+        let m = DesktopServerMessage::Rtc {
+            ice_servers: ice_servers.clone(),
+        };
+        if send_json(&mut sink, &m).await.is_err() {
+            writer.close(None);
+            return end(0, "closed by the browser", false);
+        }
     }
     let mut split = MessageSplitter::default();
     let mut told_view_only = false;
@@ -129,8 +148,17 @@ where
                         (!std::mem::replace(&mut told_view_only, true))
                             .then(|| "input ignored: this session is view-only".to_string())
                     }
+                    Ok(DesktopClientMessage::RtcOffer { .. }) if rtc.is_none() => {
+                        Some("WebRTC is turned off on this server; frames come over the relay".to_string())
+                    }
                     Ok(m) => {
-                        if writer.control(&DesktopControl::from(m)).await.is_err() {
+                        let control = match (DesktopControl::from(m), &rtc) {
+                            (DesktopControl::RtcOffer { sdp, .. }, Some(ice)) => {
+                                DesktopControl::RtcOffer { sdp, ice_servers: ice.clone() }
+                            }
+                            (c, _) => c,
+                        };
+                        if writer.control(&control).await.is_err() {
                             return agent_end(&mut sink, &mut reader, bytes).await;
                         }
                         None
@@ -166,6 +194,12 @@ where
                         }
                         Ok(DesktopControl::Error { message }) => {
                             vec![json_message(&DesktopServerMessage::Error { message })]
+                        }
+                        Ok(DesktopControl::RtcAnswer { sdp }) => {
+                            vec![json_message(&DesktopServerMessage::RtcAnswer { sdp })]
+                        }
+                        Ok(DesktopControl::Transport { path, reason }) => {
+                            vec![json_message(&DesktopServerMessage::Transport { path, reason })]
                         }
                         _ => Vec::new(),
                     },

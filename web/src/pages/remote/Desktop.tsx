@@ -2,7 +2,9 @@
 // (`POST /api/v1/remote/sessions {type: "desktop"}`), connects its socket with the ticket,
 // draws each frame's JPEG rectangles on a canvas at the monitor's size (scaled to fit by
 // CSS), acknowledges every drawn frame, and sends pointer and keyboard input in monitor
-// pixels unless the session is view-only. Protocol: lib/desktop.ts.
+// pixels unless the session is view-only. When the server allows WebRTC (`rtc`), it offers
+// a peer connection whose data channel then carries the frames straight from the device;
+// the socket stays for acks, input and as the fallback. Protocol: lib/desktop.ts.
 import { useCallback, useEffect, useRef, useState } from "react";
 import { Link, useParams } from "react-router";
 import { api } from "../../api/instance";
@@ -12,6 +14,8 @@ import { Button } from "../../components/ui/button";
 import { Notice } from "../../components/ui/feedback";
 import {
   ENC_JPEG,
+  FrameSplitter,
+  RTC_CHANNEL_LABEL,
   keyMessage,
   parseFrame,
   parseServerMessage,
@@ -20,7 +24,23 @@ import {
   wheelNotches,
   type DesktopClientMessage,
   type DesktopMonitor,
+  type IceServer,
+  type TransportPath,
 } from "../../lib/desktop";
+
+/** Waits until the peer connection gathered its candidates (at most `ms`). */
+function gathered(pc: RTCPeerConnection, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (pc.iceGatheringState === "complete") return resolve();
+    const timer = window.setTimeout(resolve, ms);
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") {
+        window.clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
 
 type Status = "idle" | "opening" | "connecting" | "live" | "ended";
 
@@ -38,6 +58,7 @@ export default function DesktopPage() {
   const { id = "" } = useParams();
   const canvasRef = useRef<HTMLCanvasElement | null>(null);
   const wsRef = useRef<WebSocket | null>(null);
+  const pcRef = useRef<RTCPeerConnection | null>(null);
   const sizeRef = useRef({ width: 0, height: 0 });
   const [status, setStatus] = useState<Status>("idle");
   const [error, setError] = useState<string | null>(null);
@@ -46,19 +67,33 @@ export default function DesktopPage() {
   const [monitors, setMonitors] = useState<DesktopMonitor[]>([]);
   const [current, setCurrent] = useState(0);
   const [sessionId, setSessionId] = useState<string | null>(null);
+  const [transport, setTransport] = useState<TransportPath>("relay");
 
   const send = useCallback((m: DesktopClientMessage) => {
     const ws = wsRef.current;
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(m));
   }, []);
 
+  const closePeer = useCallback(() => {
+    pcRef.current?.close();
+    pcRef.current = null;
+    setTransport("relay");
+  }, []);
+
   const disconnect = useCallback(() => {
     wsRef.current?.close();
     wsRef.current = null;
+    closePeer();
     setStatus("ended");
-  }, []);
+  }, [closePeer]);
 
-  useEffect(() => () => wsRef.current?.close(), []);
+  useEffect(
+    () => () => {
+      wsRef.current?.close();
+      pcRef.current?.close();
+    },
+    [],
+  );
 
   const connect = useCallback(async () => {
     setError(null);
@@ -79,8 +114,66 @@ export default function DesktopPage() {
     const ws = new WebSocket(socketUrl(window.location, created.ws_path, created.ticket));
     ws.binaryType = "arraybuffer";
     wsRef.current = ws;
-    // Frames are drawn in order: each waits for the previous one's bitmaps.
+    // Frames are drawn in order: each waits for the previous one's bitmaps. `seq` goes on
+    // across the relay and the data channel: a frame older than one drawn is dropped (a
+    // late relay frame after the switch; the first frame on a new path is a whole one).
     let drawing: Promise<void> = Promise.resolve();
+    let lastSeq = 0;
+    const draw = (buf: ArrayBuffer, path: TransportPath) => {
+      drawing = drawing
+        .then(async () => {
+          const canvas = canvasRef.current;
+          const ctx = canvas?.getContext("2d");
+          if (!canvas || !ctx) return;
+          const f = parseFrame(buf);
+          if (f.seq <= lastSeq) return;
+          lastSeq = f.seq;
+          if (canvas.width !== f.width || canvas.height !== f.height) {
+            canvas.width = f.width;
+            canvas.height = f.height;
+          }
+          sizeRef.current = { width: f.width, height: f.height };
+          const bitmaps = await Promise.all(
+            f.rects.filter((r) => r.encoding === ENC_JPEG).map(async (r) => ({ r, bmp: await createImageBitmap(new Blob([r.data as BlobPart], { type: "image/jpeg" })) })),
+          );
+          for (const { r, bmp } of bitmaps) {
+            ctx.drawImage(bmp, r.x, r.y, r.w, r.h);
+            bmp.close();
+          }
+          canvas.dataset.seq = String(f.seq);
+          canvas.dataset.path = path;
+          send({ type: "ack", seq: f.seq });
+        })
+        .catch((e: unknown) => setError(`A frame could not be drawn: ${errorMessage(e)}`));
+    };
+    // WebRTC: offer a peer connection with the frames' channel; the device answers and
+    // says (`transport`) when frames take it. Failing here only leaves the relay.
+    const startRtc = async (iceServers: IceServer[]) => {
+      closePeer();
+      const pc = new RTCPeerConnection({ iceServers });
+      pcRef.current = pc;
+      const dc = pc.createDataChannel(RTC_CHANNEL_LABEL, { ordered: true });
+      dc.binaryType = "arraybuffer";
+      const split = new FrameSplitter();
+      dc.onmessage = (ev) => {
+        if (pcRef.current !== pc || !(ev.data instanceof ArrayBuffer)) return;
+        try {
+          for (const m of split.push(new Uint8Array(ev.data))) draw(m, "webrtc");
+        } catch (e) {
+          setError(`The direct connection sent an invalid frame: ${errorMessage(e)}`);
+          pc.close();
+        }
+      };
+      try {
+        await pc.setLocalDescription(await pc.createOffer());
+        await gathered(pc, 5000);
+        const sdp = pc.localDescription?.sdp;
+        if (pcRef.current === pc && sdp) send({ type: "rtc_offer", sdp });
+      } catch (e) {
+        if (pcRef.current === pc) setNotice(`A direct connection could not be set up (frames stay relayed): ${errorMessage(e)}`);
+        pc.close();
+      }
+    };
     ws.onmessage = (ev) => {
       if (typeof ev.data === "string") {
         const m = parseServerMessage(ev.data);
@@ -91,39 +184,33 @@ export default function DesktopPage() {
           setStatus("live");
         } else if (m.type === "monitor") {
           setCurrent(m.current);
+        } else if (m.type === "rtc") {
+          if (typeof RTCPeerConnection !== "undefined") void startRtc(m.ice_servers);
+        } else if (m.type === "rtc_answer") {
+          const pc = pcRef.current;
+          pc?.setRemoteDescription({ type: "answer", sdp: m.sdp }).catch((e: unknown) => setNotice(`The device's WebRTC answer was refused: ${errorMessage(e)}`));
+        } else if (m.type === "transport") {
+          setTransport(m.path);
+          if (m.path === "relay") {
+            pcRef.current?.close();
+            pcRef.current = null;
+          }
         } else {
           setNotice(m.message);
         }
         return;
       }
-      const buf = ev.data as ArrayBuffer;
-      drawing = drawing.then(async () => {
-        const canvas = canvasRef.current;
-        const ctx = canvas?.getContext("2d");
-        if (!canvas || !ctx) return;
-        const f = parseFrame(buf);
-        if (canvas.width !== f.width || canvas.height !== f.height) {
-          canvas.width = f.width;
-          canvas.height = f.height;
-        }
-        sizeRef.current = { width: f.width, height: f.height };
-        const bitmaps = await Promise.all(
-          f.rects.filter((r) => r.encoding === ENC_JPEG).map(async (r) => ({ r, bmp: await createImageBitmap(new Blob([r.data as BlobPart], { type: "image/jpeg" })) })),
-        );
-        for (const { r, bmp } of bitmaps) {
-          ctx.drawImage(bmp, r.x, r.y, r.w, r.h);
-          bmp.close();
-        }
-        canvas.dataset.seq = String(f.seq);
-        send({ type: "ack", seq: f.seq });
-      }).catch((e: unknown) => setError(`A frame could not be drawn: ${errorMessage(e)}`));
+      draw(ev.data as ArrayBuffer, "relay");
     };
     ws.onclose = () => {
-      if (wsRef.current === ws) wsRef.current = null;
+      if (wsRef.current === ws) {
+        wsRef.current = null;
+        closePeer();
+      }
       setStatus("ended");
     };
     ws.onerror = () => setError("The connection to the device failed.");
-  }, [id, viewOnly, send]);
+  }, [id, viewOnly, send, closePeer]);
 
   const at = (e: { clientX: number; clientY: number }) => {
     const canvas = canvasRef.current;
@@ -140,6 +227,11 @@ export default function DesktopPage() {
         description={<Link to={`/devices/${id}`} className="underline">Back to the device</Link>}
         actions={
           <div className="flex flex-wrap items-center gap-2">
+            {live && (
+              <span className="rounded border px-1.5 py-0.5 text-xs" data-testid="desktop-transport" title={transport === "webrtc" ? "Frames come straight from the device over WebRTC" : "Frames come through the server"}>
+                {transport === "webrtc" ? "Direct (WebRTC)" : "Relayed"}
+              </span>
+            )}
             <label className="flex items-center gap-1 text-sm">
               <input type="checkbox" checked={viewOnly} disabled={status === "live" || status === "connecting"} onChange={(e) => setViewOnly(e.target.checked)} />
               View only

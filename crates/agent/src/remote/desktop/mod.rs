@@ -6,11 +6,13 @@
 //!   (`windows`) or macOS (`macos`), each behind its `cfg`.
 //! - `encode`: tiles compared with the previous capture, changed runs as JPEG.
 //! - `input`: DOM keys and buttons to X keysyms and buttons.
+//! - `rtc`: the WebRTC path of the frames (answer, data channel, fallback events).
 //!
 //! Threads: a `desktop` thread per stream owns the screen (capture and input calls block)
 //! and takes jobs in order (capture, input, monitor switch); an async task pumps the
 //! stream, paces captures (at most [`MAX_FPS`] a second, at most [`MAX_UNACKED`]
-//! unacknowledged) and never blocks the channel task.
+//! unacknowledged) and never blocks the channel task. It sends each frame over the WebRTC
+//! data channel while one is open, else over the stream.
 
 pub mod backend;
 pub mod encode;
@@ -19,6 +21,7 @@ pub mod input;
 mod macos;
 #[cfg(any(windows, target_os = "macos", test))]
 mod portable;
+pub mod rtc;
 #[cfg(target_os = "linux")]
 mod wayland;
 #[cfg(windows)]
@@ -38,15 +41,17 @@ use std::sync::Arc;
 pub fn serve(inc: Incoming, config: Arc<RemoteConfig>) {
     match backend::choose(&config) {
         Err(reason) => inc.refuse(reason),
-        Ok(choice) => session::start(inc, choice),
+        Ok(choice) => session::start(inc, choice, config.webrtc_interfaces.clone()),
     }
 }
 
 mod session {
     use super::*;
     use breeze_mux::Event;
+    use breeze_proto::agent::remote_desktop::TransportPath;
     use breeze_proto::agent::remote_desktop::{DesktopMonitor, FrameRect};
     use encode::TileEncoder;
+    use rtc::{FrameChannel, Negotiation, RtcEvent};
     use std::sync::mpsc as std_mpsc;
     use std::time::Duration;
     use tokio::sync::oneshot;
@@ -72,7 +77,7 @@ mod session {
         Input(DesktopControl),
     }
 
-    pub fn start(inc: Incoming, choice: backend::Choice) {
+    pub fn start(inc: Incoming, choice: backend::Choice, interfaces: Option<Vec<String>>) {
         let params: DesktopParams = match serde_json::from_value(inc.params.clone()) {
             Ok(p) => p,
             Err(e) => {
@@ -95,7 +100,7 @@ mod session {
                 Ok(Ok(info)) => {
                     let json = serde_json::to_value(&info).unwrap_or_default();
                     let stream = inc.accept(json);
-                    pump(stream, jobs_tx, params.view_only).await;
+                    pump(stream, jobs_tx, params.view_only, interfaces).await;
                 }
                 Ok(Err(reason)) => inc.refuse(reason),
                 Err(_) => inc.refuse("the desktop thread stopped"),
@@ -180,8 +185,14 @@ mod session {
         })
     }
 
-    /// Pumps the stream: controls in, paced frames out.
-    async fn pump(stream: Stream, jobs: std_mpsc::Sender<Job>, view_only: bool) {
+    /// Pumps the stream: controls in, paced frames out (over the data channel while one is
+    /// open, else over the stream).
+    async fn pump(
+        stream: Stream,
+        jobs: std_mpsc::Sender<Job>,
+        view_only: bool,
+        interfaces: Option<Vec<String>>,
+    ) {
         let (mut reader, writer) = stream.split();
         let mut seq: u32 = 0;
         let mut acked: u32 = 0;
@@ -189,6 +200,28 @@ mod session {
         let mut told_view_only = false;
         let mut tick = tokio::time::interval(Duration::from_millis(1000 / u64::from(MAX_FPS)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let (rtc_tx, mut rtc_rx) = tokio::sync::mpsc::unbounded_channel::<(u64, RtcEvent)>();
+        let mut negotiation: Option<Negotiation> = None;
+        let mut channel: Option<FrameChannel> = None;
+        let mut negotiations: u64 = 0;
+        // Frames sent on a path that went away are never acknowledged: forgive them and
+        // start the other path with a whole monitor.
+        macro_rules! fall_back {
+            ($reason:expr) => {{
+                negotiation = None;
+                if channel.take().is_some() {
+                    acked = seq;
+                    full = true;
+                }
+                let msg = DesktopControl::Transport {
+                    path: TransportPath::Relay,
+                    reason: Some($reason),
+                };
+                if writer.control(&msg).await.is_err() {
+                    break;
+                }
+            }};
+        }
         loop {
             tokio::select! {
                 ev = reader.recv() => {
@@ -204,6 +237,27 @@ mod session {
                     match ctl {
                         DesktopControl::Ack { seq: s } if s <= seq && s > acked => acked = s,
                         DesktopControl::Refresh => full = true,
+                        DesktopControl::RtcOffer { sdp, ice_servers } => {
+                            // The old negotiation (and its connection) ends here.
+                            drop(negotiation.take());
+                            if channel.take().is_some() {
+                                acked = seq;
+                                full = true;
+                                let reason = Some("a new WebRTC offer replaced the connection".to_string());
+                                let msg = DesktopControl::Transport { path: TransportPath::Relay, reason };
+                                if writer.control(&msg).await.is_err() {
+                                    break;
+                                }
+                            }
+                            negotiations += 1;
+                            negotiation = Some(rtc::negotiate(
+                                negotiations,
+                                sdp,
+                                ice_servers,
+                                interfaces.clone(),
+                                rtc_tx.clone(),
+                            ));
+                        }
                         DesktopControl::Monitor { index } => {
                             let (reply, rx) = oneshot::channel();
                             if jobs.send(Job::Monitor { index, reply }).is_err() {
@@ -230,6 +284,27 @@ mod session {
                             }
                         }
                         _ => {}
+                    }
+                }
+                Some((id, ev)) = rtc_rx.recv() => {
+                    if negotiation.as_ref().map(|n| n.id) != Some(id) {
+                        continue;
+                    }
+                    match ev {
+                        RtcEvent::Answer(sdp) => {
+                            if writer.control(&DesktopControl::RtcAnswer { sdp }).await.is_err() {
+                                break;
+                            }
+                        }
+                        RtcEvent::Open(ch) => {
+                            channel = Some(ch);
+                            full = true;
+                            let msg = DesktopControl::Transport { path: TransportPath::Webrtc, reason: None };
+                            if writer.control(&msg).await.is_err() {
+                                break;
+                            }
+                        }
+                        RtcEvent::Down(reason) => fall_back!(reason),
                     }
                 }
                 _ = tick.tick(), if seq.wrapping_sub(acked) < MAX_UNACKED => {
@@ -260,7 +335,11 @@ mod session {
                         writer.close(Some("a frame was too large to send".into()));
                         return;
                     };
-                    if writer.send(&bytes).await.is_err() {
+                    if let Some(ch) = &channel {
+                        if let Err(reason) = ch.send(&bytes).await {
+                            fall_back!(reason);
+                        }
+                    } else if writer.send(&bytes).await.is_err() {
                         break;
                     }
                 }

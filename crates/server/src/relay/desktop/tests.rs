@@ -59,6 +59,10 @@ struct Rig {
 }
 
 async fn rig(view_only: bool, idle: Duration) -> Rig {
+    rig_with(view_only, idle, None).await
+}
+
+async fn rig_with(view_only: bool, idle: Duration, rtc: Option<Vec<IceServer>>) -> Rig {
     let (server, server_out) = Mux::new(Side::Server);
     let (agent, agent_out) = Mux::new(Side::Agent);
     let (acc_tx, mut acc_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -76,7 +80,9 @@ async fn rig(view_only: bool, idle: Duration) -> Rig {
     // socket whose peer stopped reading.
     let (sink, from_bridge) = mpsc::channel(0);
     let (reader, writer) = stream.split();
-    let bridge = tokio::spawn(pump(sink, source, reader, writer, info, view_only, idle));
+    let bridge = tokio::spawn(pump(
+        sink, source, reader, writer, info, view_only, idle, rtc,
+    ));
     Rig {
         agent: agent_stream,
         to_bridge,
@@ -292,4 +298,97 @@ async fn a_browser_that_does_not_read_holds_the_agent_back() {
         assert!(matches!(r.next().await, Message::Binary(b) if b.len() == 100_000));
     }
     producer.await.unwrap();
+}
+
+fn ice() -> Vec<IceServer> {
+    vec![
+        IceServer {
+            urls: vec!["stun:stun.example.net:3478".into()],
+            username: None,
+            credential: None,
+        },
+        IceServer {
+            urls: vec!["turn:turn.example.net:3478?transport=udp".into()],
+            username: Some("breeze".into()),
+            credential: Some("s3cret".into()),
+        },
+    ]
+}
+
+#[tokio::test]
+async fn webrtc_signalling_carries_the_configured_ice_servers_to_the_agent_and_back() {
+    use breeze_proto::agent::remote_desktop::TransportPath;
+    let mut r = rig_with(false, Duration::from_secs(30), Some(ice())).await;
+    assert!(matches!(
+        r.next_json().await,
+        DesktopServerMessage::Hello { .. }
+    ));
+    // The browser learns the ICE servers right after the hello.
+    assert_eq!(
+        r.next_json().await,
+        DesktopServerMessage::Rtc { ice_servers: ice() }
+    );
+    // Its offer reaches the agent with the server's ICE servers added.
+    r.browser_sends(serde_json::json!({"type":"rtc_offer","sdp":"v=0 offer"}))
+        .await;
+    assert_eq!(
+        r.agent_control().await,
+        DesktopControl::RtcOffer {
+            sdp: "v=0 offer".into(),
+            ice_servers: ice()
+        }
+    );
+    // The agent's answer and its path changes reach the browser.
+    r.agent
+        .writer
+        .control(&DesktopControl::RtcAnswer {
+            sdp: "v=0 answer".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        r.next_json().await,
+        DesktopServerMessage::RtcAnswer {
+            sdp: "v=0 answer".into()
+        }
+    );
+    for (path, reason) in [
+        (TransportPath::Webrtc, None),
+        (
+            TransportPath::Relay,
+            Some("the data channel closed".to_string()),
+        ),
+    ] {
+        r.agent
+            .writer
+            .control(&DesktopControl::Transport {
+                path,
+                reason: reason.clone(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            r.next_json().await,
+            DesktopServerMessage::Transport { path, reason }
+        );
+    }
+}
+
+#[tokio::test]
+async fn with_webrtc_off_offers_are_answered_with_an_error_and_not_forwarded() {
+    let mut r = rig(false, Duration::from_secs(30)).await;
+    assert!(matches!(
+        r.next_json().await,
+        DesktopServerMessage::Hello { .. }
+    ));
+    r.browser_sends(serde_json::json!({"type":"rtc_offer","sdp":"v=0"}))
+        .await;
+    match r.next_json().await {
+        DesktopServerMessage::Error { message } => {
+            assert!(message.contains("WebRTC is turned off"), "{message}")
+        }
+        other => panic!("no rtc message without WebRTC, got {other:?}"),
+    }
+    r.browser_sends(serde_json::json!({"type":"refresh"})).await;
+    assert_eq!(r.agent_control().await, DesktopControl::Refresh);
 }
