@@ -1,7 +1,9 @@
 //! The desktop stream's WebRTC path under Xvfb: a webrtc-rs peer in the test stands in for
 //! the browser (loopback only), offers through the stream's controls, gets whole frames
 //! through the data channel, and the frames go back to the stream when the channel
-//! closes; an agent whose ICE cannot connect keeps sending frames over the stream.
+//! closes; an agent whose ICE cannot connect keeps sending frames over the stream; and
+//! with a TURN server (webrtc-rs's, on 127.0.0.1) given in the offer and a browser that may
+//! only use relayed candidates, the data channel opens through that TURN server.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 use breeze_agent::remote::{RemoteConfig, serve};
@@ -10,18 +12,22 @@ use breeze_mux::{Dispatch, Event, Mux, MuxOutput, Outgoing, Side, Stream};
 use breeze_proto::agent::ChannelFrame;
 use breeze_proto::agent::remote::KIND_DESKTOP;
 use breeze_proto::agent::remote_desktop::{
-    DesktopControl, ENC_JPEG, Frame, MessageSplitter, RTC_CHANNEL_LABEL, RTC_CHUNK,
+    DesktopControl, ENC_JPEG, Frame, IceServer, MessageSplitter, RTC_CHANNEL_LABEL, RTC_CHUNK,
     RTC_CONNECT_TIMEOUT_SECS, TransportPath,
 };
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use webrtc::api::APIBuilder;
 use webrtc::api::setting_engine::SettingEngine;
 use webrtc::data_channel::data_channel_message::DataChannelMessage;
 use webrtc::ice::mdns::MulticastDnsMode;
+use webrtc::ice_transport::ice_server::RTCIceServer;
 use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::peer_connection::configuration::RTCConfiguration;
+use webrtc::peer_connection::policy::ice_transport_policy::RTCIceTransportPolicy;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 
 fn carry(mut out: MuxOutput, to: Mux, config: Option<Arc<RemoteConfig>>) {
@@ -62,16 +68,18 @@ async fn open(display: &str, interfaces: &[&str]) -> Stream {
 /// The "browser": a peer connection on loopback with the frames' data channel, whose
 /// messages come out of `chunks`.
 async fn browser() -> (Arc<RTCPeerConnection>, mpsc::UnboundedReceiver<Vec<u8>>) {
+    browser_with(RTCConfiguration::default()).await
+}
+
+async fn browser_with(
+    config: RTCConfiguration,
+) -> (Arc<RTCPeerConnection>, mpsc::UnboundedReceiver<Vec<u8>>) {
     let mut se = SettingEngine::default();
     se.set_ice_multicast_dns_mode(MulticastDnsMode::Disabled);
     se.set_include_loopback_candidate(true);
     se.set_interface_filter(Box::new(|name: &str| name == "lo"));
     let api = APIBuilder::new().with_setting_engine(se).build();
-    let pc = Arc::new(
-        api.new_peer_connection(RTCConfiguration::default())
-            .await
-            .unwrap(),
-    );
+    let pc = Arc::new(api.new_peer_connection(config).await.unwrap());
     let dc = pc
         .create_data_channel(RTC_CHANNEL_LABEL, None)
         .await
@@ -335,4 +343,125 @@ async fn when_ice_cannot_connect_frames_keep_coming_over_the_stream() {
     }
     assert!(whole, "a whole frame over the stream after the refresh");
     let _ = pc.close().await;
+}
+
+/// TURN credentials of the test server, counting the requests it authenticated.
+struct TurnUsers {
+    key: Vec<u8>,
+    asked: Arc<AtomicUsize>,
+}
+
+impl webrtc::turn::auth::AuthHandler for TurnUsers {
+    fn auth_handle(
+        &self,
+        username: &str,
+        _realm: &str,
+        _src: SocketAddr,
+    ) -> Result<Vec<u8>, webrtc::turn::Error> {
+        if username != "breeze" {
+            return Err(webrtc::turn::Error::ErrNoSuchUser);
+        }
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        Ok(self.key.clone())
+    }
+}
+
+/// A TURN server on 127.0.0.1 (relaying on 127.0.0.1 too); answers its port.
+async fn turn_server(asked: Arc<AtomicUsize>) -> (webrtc::turn::server::Server, u16) {
+    use webrtc::turn::relay::relay_static::RelayAddressGeneratorStatic;
+    use webrtc::turn::server::config::{ConnConfig, ServerConfig};
+    let conn = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let port = conn.local_addr().unwrap().port();
+    let server = webrtc::turn::server::Server::new(ServerConfig {
+        conn_configs: vec![ConnConfig {
+            conn,
+            relay_addr_generator: Box::new(RelayAddressGeneratorStatic {
+                relay_address: "127.0.0.1".parse().unwrap(),
+                address: "127.0.0.1".to_owned(),
+                net: Arc::new(webrtc::util::vnet::net::Net::new(None)),
+            }),
+        }],
+        realm: "breeze.test".to_owned(),
+        auth_handler: Arc::new(TurnUsers {
+            key: webrtc::turn::auth::generate_auth_key("breeze", "breeze.test", "s3cret"),
+            asked,
+        }),
+        channel_bind_timeout: Duration::from_secs(0),
+        alloc_close_notify: None,
+    })
+    .await
+    .unwrap();
+    (server, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_turn_server_in_the_offer_frames_flow_through_the_relayed_candidates() {
+    let Some(x) = Xvfb::for_test(640, 480).unwrap() else {
+        return;
+    };
+    let _win = TestWindow::open(&x.display, 100, 100, 200, 150, 0x33cc66).unwrap();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let (turn, port) = turn_server(Arc::clone(&asked)).await;
+    let url = format!("turn:127.0.0.1:{port}?transport=udp");
+    // The browser may use relayed candidates only: a connection proves the TURN path.
+    let (pc, mut chunks) = browser_with(RTCConfiguration {
+        ice_servers: vec![RTCIceServer {
+            urls: vec![url.clone()],
+            username: "breeze".into(),
+            credential: "s3cret".into(),
+        }],
+        ice_transport_policy: RTCIceTransportPolicy::Relay,
+        ..RTCConfiguration::default()
+    })
+    .await;
+    let sdp = offer(&pc).await;
+    for line in sdp.lines().filter(|l| l.starts_with("a=candidate")) {
+        assert!(
+            line.contains(" typ relay"),
+            "relayed candidates only: {line}"
+        );
+    }
+    let mut stream = open(&x.display, &["lo"]).await;
+    let mut split = MessageSplitter::default();
+    // The agent gets the TURN server from the offer, as the server forwards it.
+    control(
+        &stream,
+        DesktopControl::RtcOffer {
+            sdp,
+            ice_servers: vec![IceServer {
+                urls: vec![url],
+                username: Some("breeze".into()),
+                credential: Some("s3cret".into()),
+            }],
+        },
+    )
+    .await;
+    loop {
+        match relay_next(&mut stream, &mut split, Duration::from_secs(20)).await {
+            Relay::Frame(f) => control(&stream, DesktopControl::Ack { seq: f.seq }).await,
+            Relay::Control(DesktopControl::RtcAnswer { sdp }) => {
+                // The agent used the TURN server it was given: it offers a relayed
+                // candidate of its own.
+                assert!(sdp.contains(" typ relay"), "a relayed candidate: {sdp}");
+                pc.set_remote_description(RTCSessionDescription::answer(sdp).unwrap())
+                    .await
+                    .unwrap();
+            }
+            Relay::Control(DesktopControl::Transport { path, reason }) => {
+                assert_eq!(path, TransportPath::Webrtc, "{reason:?}");
+                break;
+            }
+            Relay::Control(other) => panic!("unexpected control {other:?}"),
+        }
+    }
+    let mut dc_split = MessageSplitter::default();
+    let (f, _) = channel_frame(&mut chunks, &mut dc_split).await;
+    assert_eq!(area(&f), 640 * 480, "a whole frame after the switch");
+    assert!(close_to(pixel(&f, 200, 175), [0x33, 0xcc, 0x66]));
+    assert!(
+        asked.load(Ordering::SeqCst) > 0,
+        "the TURN server authenticated the allocations"
+    );
+    let _ = pc.close().await;
+    turn.close().await.unwrap();
 }
