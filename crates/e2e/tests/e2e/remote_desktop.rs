@@ -167,7 +167,14 @@ async fn next_frame(ws: &mut Socket) -> Result<Frame> {
     loop {
         match next(ws).await? {
             Message::Binary(b) => return Ok(Frame::decode(&b)?),
-            Message::Text(t) => bail!("expected a frame, got {t}"),
+            Message::Text(t) => {
+                // The ICE servers for WebRTC come after `hello`: this client stays on the
+                // relay, as a browser does when it cannot connect directly.
+                let v: Value = serde_json::from_str(t.as_str())?;
+                if v["type"] != "rtc" {
+                    bail!("expected a frame, got {t}");
+                }
+            }
             _ => continue,
         }
     }
