@@ -5,5 +5,6 @@ mod commands;
 mod desktop;
 mod executor;
 mod outbox;
+mod overload;
 mod support;
 mod wayland;
