@@ -108,7 +108,10 @@ mod tests {
             let d = b.next_delay_with(asked, &mut rng);
             let ceiling = Duration::from_secs(1u64 << n.min(3)).min(Duration::from_secs(8));
             assert!(d >= asked, "attempt {n}: {d:?} is before Retry-After");
-            assert!(d <= asked + ceiling, "attempt {n}: {d:?} over {ceiling:?} of jitter");
+            assert!(
+                d <= asked + ceiling,
+                "attempt {n}: {d:?} over {ceiling:?} of jitter"
+            );
             if n >= 3 && d > asked + Duration::from_secs(4) {
                 seen_above_half = true;
             }
@@ -130,7 +133,9 @@ mod tests {
         for _ in 0..400 {
             let mut b = RetryAfter::new(Duration::from_secs(4), Duration::from_secs(300));
             let extra = b.next_delay_with(asked, &mut rng) - asked;
-            let q = usize::try_from(extra.as_millis() / 1000).unwrap_or(3).min(3);
+            let q = usize::try_from(extra.as_millis() / 1000)
+                .unwrap_or(3)
+                .min(3);
             quarters[q] += 1;
         }
         assert!(quarters.iter().all(|&n| n > 60), "{quarters:?}");
@@ -141,7 +146,10 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(3);
         let mut b = RetryAfter::new(Duration::from_secs(1), Duration::from_secs(300));
         let d = b.next_delay_with(Duration::from_secs(10_000_000), &mut rng);
-        assert!(d >= Duration::from_secs(300) && d <= Duration::from_secs(301), "{d:?}");
+        assert!(
+            d >= Duration::from_secs(300) && d <= Duration::from_secs(301),
+            "{d:?}"
+        );
     }
 
     #[test]

@@ -95,8 +95,8 @@ pub async fn run(opts: RunOptions) -> Result<()> {
             let mut backoff = Backoff::new(Duration::from_secs(1), max);
             let mut busy = RetryAfter::new(Duration::from_secs(1), max);
             loop {
-                // `Some` when the server asked to be left alone: a new result does not
-                // cut that wait short (it waits in the outbox like the others).
+                // `honour`: the server asked to be left alone this long, and a new result
+                // does not cut the wait short (it waits in the outbox like the others).
                 let (wait, honour) = match outbox.deliver_pending(&api).await {
                     Ok(report) if report.retry_reason.is_none() => {
                         backoff.reset();
@@ -116,13 +116,10 @@ pub async fn run(opts: RunOptions) -> Result<()> {
                         (backoff.next_delay(), false)
                     }
                 };
-                let until = tokio::time::Instant::now() + wait;
-                loop {
-                    tokio::select! {
-                        () = shutdown.cancelled() => return,
-                        () = outbox.woken(), if !honour => break,
-                        () = tokio::time::sleep_until(until) => break,
-                    }
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = outbox.woken(), if !honour => {}
+                    () = tokio::time::sleep(wait) => {}
                 }
             }
         })

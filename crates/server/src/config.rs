@@ -464,8 +464,14 @@ impl Config {
             c.metrics.token = Some(t.into());
         }
         for (var, slot) in [
-            ("BREEZE_MAX_IN_FLIGHT_AGENT", &mut c.server.max_in_flight_agent),
-            ("BREEZE_MAX_IN_FLIGHT_LOGIN", &mut c.server.max_in_flight_login),
+            (
+                "BREEZE_MAX_IN_FLIGHT_AGENT",
+                &mut c.server.max_in_flight_agent,
+            ),
+            (
+                "BREEZE_MAX_IN_FLIGHT_LOGIN",
+                &mut c.server.max_in_flight_login,
+            ),
             ("BREEZE_MAX_IN_FLIGHT_API", &mut c.server.max_in_flight_api),
         ] {
             if let Some(v) = env_number(var)? {
@@ -636,10 +642,9 @@ mod tests {
             f(&mut c);
             assert!(c.validate().is_err(), "case {i} passed validation");
         }
-        let c: Config = toml::from_str(
-            "[server]\nmax_in_flight_agent = 5\noverload_wait_millis = 0\n",
-        )
-        .unwrap();
+        let c: Config =
+            toml::from_str("[server]\nmax_in_flight_agent = 5\noverload_wait_millis = 0\n")
+                .unwrap();
         assert_eq!(c.server.max_in_flight_agent, Some(5));
         assert_eq!(c.server.overload_wait_millis, 0);
         assert!(toml::from_str::<Config>("[server]\nmax_in_flight = 5\n").is_err());

@@ -65,7 +65,7 @@ async fn serve(stream: TcpStream, log: Log) -> std::io::Result<()> {
         conn.read_exact(&mut body).await?;
         let kind = kind_of(&method, &path);
         let (status, answer) = {
-            let mut log = log.lock().unwrap();
+            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
             let first = !log.iter().any(|s| s.kind == kind);
             let (status, answer): (u16, &str) = match kind {
                 "heartbeat" | "inventory" | "result" if first => (
@@ -75,7 +75,10 @@ async fn serve(stream: TcpStream, log: Log) -> std::io::Result<()> {
                 "heartbeat" => (200, "{}"),
                 "inventory" | "ack" => (204, ""),
                 "result" => (201, "{}"),
-                _ => (404, r#"{"error":{"code":"not_found","message":"not found"}}"#),
+                _ => (
+                    404,
+                    r#"{"error":{"code":"not_found","message":"not found"}}"#,
+                ),
             };
             log.push(Seen {
                 at: Instant::now(),
@@ -167,9 +170,7 @@ async fn agent_waits_out_retry_after_then_gets_through() {
 
     let dir = tempfile::tempdir().unwrap();
     let state = StateDir::open(dir.path()).unwrap();
-    credentials(&format!("http://{addr}"))
-        .save(&state)
-        .unwrap();
+    credentials(&format!("http://{addr}")).save(&state).unwrap();
     // A result from before a restart, waiting in the outbox.
     Outbox::open(state.outbox())
         .unwrap()
@@ -220,13 +221,22 @@ async fn agent_waits_out_retry_after_then_gets_through() {
         let seen = &by_kind[kind];
         assert!(seen.len() >= 2, "{kind}: {seen:?}");
         assert_eq!(seen[0].status, 503, "{kind}: the first was refused");
-        assert!(seen[1].status < 300, "{kind}: the retry got through: {seen:?}");
+        assert!(
+            seen[1].status < 300,
+            "{kind}: the retry got through: {seen:?}"
+        );
         let gap = seen[1].at - seen[0].at;
         // Not before Retry-After…
-        assert!(gap >= Duration::from_secs(1), "{kind}: retried after {gap:?}");
+        assert!(
+            gap >= Duration::from_secs(1),
+            "{kind}: retried after {gap:?}"
+        );
         // … and soon after: Retry-After plus at most a second of jitter (first attempt),
         // with room for a slow machine; not an interval or a 30 s pass later.
-        assert!(gap < Duration::from_secs(6), "{kind}: retried after {gap:?}");
+        assert!(
+            gap < Duration::from_secs(6),
+            "{kind}: retried after {gap:?}"
+        );
     }
     // The result was delivered once, and the outbox is empty.
     assert_eq!(by_kind["result"].len(), 2, "{:?}", by_kind["result"]);

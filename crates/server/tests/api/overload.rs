@@ -74,7 +74,10 @@ fn heartbeat_path(device: DeviceId) -> String {
     format!("/api/v1/agents/{device}/heartbeat")
 }
 
-async fn send_heartbeat(agent: &BreezeClient, device: DeviceId) -> (StatusCode, Option<u64>, Value) {
+async fn send_heartbeat(
+    agent: &BreezeClient,
+    device: DeviceId,
+) -> (StatusCode, Option<u64>, Value) {
     send(
         agent,
         reqwest::Method::POST,
@@ -116,7 +119,9 @@ fn assert_overloaded(who: &str, retry_after: Option<u64>, body: &Value) {
     assert!((1..=2).contains(&secs), "{who}: Retry-After {secs}");
     assert_eq!(body["error"]["code"], "overloaded", "{who}: {body}");
     assert!(
-        body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
         "{who}: {body}"
     );
 }
@@ -135,7 +140,11 @@ async fn a_full_agent_class_sheds_heartbeats_while_health_logins_and_the_api_ans
         let (org, site) = org_and_site(&admin, "Shed Co").await;
         let (device, agent) = enroll(&app, &admin, org, site, "shed-01").await;
         let (status, _, body) = send_heartbeat(&agent, device).await;
-        assert_eq!(status, StatusCode::OK, "{who}: nothing in flight yet: {body}");
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{who}: nothing in flight yet: {body}"
+        );
 
         let held = hold(&app, "POST", &heartbeat_path(device), agent.token()).await;
         let (retry_after, body) = until_shed(&agent, device).await;
@@ -157,7 +166,11 @@ async fn a_full_agent_class_sheds_heartbeats_while_health_logins_and_the_api_ans
             started.elapsed()
         );
         shed += 20;
-        assert_eq!(shed_count(&app, "agent"), shed, "{who}: every refusal counted");
+        assert_eq!(
+            shed_count(&app, "agent"),
+            shed,
+            "{who}: every refusal counted"
+        );
 
         // Meanwhile the other classes and the probes answer.
         let (status, _, _) = send(&app.client, reqwest::Method::GET, "/health", None).await;
@@ -184,7 +197,10 @@ async fn a_full_agent_class_sheds_heartbeats_while_health_logins_and_the_api_ans
                 break;
             }
             assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{who}: {body}");
-            assert!(Instant::now() < deadline, "{who}: the place was never released");
+            assert!(
+                Instant::now() < deadline,
+                "{who}: the place was never released"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -238,7 +254,11 @@ async fn a_full_login_class_sheds_logins_while_agents_and_the_api_answer() {
         let (status, _, body) = send_heartbeat(&agent, device).await;
         assert_eq!(status, StatusCode::OK, "{who}: heartbeats go on: {body}");
         let (status, _, body) = send(&admin, reqwest::Method::GET, "/api/v1/auth/me", None).await;
-        assert_eq!(status, StatusCode::OK, "{who}: the user API goes on: {body}");
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{who}: the user API goes on: {body}"
+        );
         assert_eq!(shed_count(&app, "agent"), 0, "{who}");
     }
 }
@@ -288,8 +308,15 @@ async fn a_request_over_the_bound_waits_its_turn_then_is_shed_after_the_wait() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         drop(held);
         let (status, body, took) = waiting.await.expect("task");
-        assert_eq!(status, StatusCode::OK, "{who}: the waiter got the place: {body}");
-        assert!(took >= Duration::from_millis(250), "{who}: it did wait ({took:?})");
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{who}: the waiter got the place: {body}"
+        );
+        assert!(
+            took >= Duration::from_millis(250),
+            "{who}: it did wait ({took:?})"
+        );
     }
 }
 
@@ -316,7 +343,10 @@ async fn the_openapi_document_gives_503_overloaded_for_classed_routes_only() {
             answer["headers"]["Retry-After"].is_object(),
             "{method} {path}: {answer}"
         );
-        assert!(answer["content"]["application/json"].is_object(), "{method} {path}");
+        assert!(
+            answer["content"]["application/json"].is_object(),
+            "{method} {path}"
+        );
     }
     for (path, method) in [("/health", "get"), ("/api/v1/events", "get")] {
         assert!(
