@@ -12,12 +12,19 @@ use breeze_proto::ids::DeviceId;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret as _, SecretString};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// A failed request.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("server answered {status}: {body}")]
-    Status { status: StatusCode, body: String },
+    Status {
+        status: StatusCode,
+        body: String,
+        /// The `Retry-After` of a 503 or 429: the server is overloaded (or throttling)
+        /// and says when to come back.
+        retry_after: Option<Duration>,
+    },
     #[error("the device was decommissioned on the server (410 Gone)")]
     Decommissioned,
     #[error("could not reach the server: {0}")]
@@ -36,13 +43,40 @@ impl ApiError {
             _ => None,
         }
     }
+
+    /// How long the server asked to be left alone (503 or 429 with `Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// The `Retry-After` of a 503 (overloaded) or 429 (throttled) answer.
+pub fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    if !matches!(
+        resp.status(),
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+    ) {
+        return None;
+    }
+    resp.headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::backoff::parse_retry_after)
 }
 
 async fn error_from(resp: reqwest::Response) -> ApiError {
     let status = resp.status();
+    let retry_after = retry_after(&resp);
     let mut body = resp.text().await.unwrap_or_default();
     body.truncate(500);
-    ApiError::Status { status, body }
+    ApiError::Status {
+        status,
+        body,
+        retry_after,
+    }
 }
 
 /// Enrolls (no token yet). `server` is the base URL.
@@ -273,7 +307,13 @@ impl AgentApi {
             .await;
         match sent {
             Err(e) => Delivery::Retry(format!("network: {e}")),
-            Ok(resp) => classify_result_status(resp.status()),
+            Ok(resp) => match retry_after(&resp) {
+                Some(after) => Delivery::Busy {
+                    retry_after: after,
+                    reason: format!("server answered {}", resp.status()),
+                },
+                None => classify_result_status(resp.status()),
+            },
         }
     }
 

@@ -9,6 +9,7 @@ use breeze_proto::agent::CommandResult;
 use breeze_proto::ids::CommandId;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Notify;
 
 /// What the server said about one delivery.
@@ -22,6 +23,11 @@ pub enum Delivery {
     Undeliverable(String),
     /// Anything else (network, 5xx, 401, 429): try again later.
     Retry(String),
+    /// 503 or 429 with `Retry-After`: try again, not before that long.
+    Busy {
+        retry_after: Duration,
+        reason: String,
+    },
 }
 
 /// Sends one result to the server.
@@ -44,6 +50,8 @@ pub struct PassReport {
     pub undeliverable: usize,
     /// Set when the pass stopped early because the server could not be reached.
     pub retry_reason: Option<String>,
+    /// Set when the pass stopped because the server asked to be left alone this long.
+    pub retry_after: Option<Duration>,
 }
 
 impl Outbox {
@@ -158,6 +166,14 @@ impl Outbox {
                 }
                 Delivery::Retry(why) => {
                     report.retry_reason = Some(why);
+                    break;
+                }
+                Delivery::Busy {
+                    retry_after,
+                    reason,
+                } => {
+                    report.retry_reason = Some(reason);
+                    report.retry_after = Some(retry_after);
                     break;
                 }
             }

@@ -3,7 +3,7 @@
 //! delivery tasks, and a clean shutdown that cancels running scripts.
 
 use crate::api::{AgentApi, ApiError};
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, RetryAfter};
 use crate::channel::Channel;
 use crate::clock::{ServerClock, SystemClock};
 use crate::collectors::metrics::MetricsSampler;
@@ -93,25 +93,32 @@ pub async fn run(opts: RunOptions) -> Result<()> {
         tokio::spawn(async move {
             let max = Duration::from_secs(config.read().map(|c| c.max_backoff_secs).unwrap_or(300));
             let mut backoff = Backoff::new(Duration::from_secs(1), max);
+            let mut busy = RetryAfter::new(Duration::from_secs(1), max);
             loop {
-                let wait = match outbox.deliver_pending(&api).await {
+                // `honour`: the server asked to be left alone this long, and a new result
+                // does not cut the wait short (it waits in the outbox like the others).
+                let (wait, honour) = match outbox.deliver_pending(&api).await {
                     Ok(report) if report.retry_reason.is_none() => {
                         backoff.reset();
-                        Duration::from_secs(30)
+                        busy.reset();
+                        (Duration::from_secs(30), false)
                     }
                     Ok(report) => {
-                        let d = backoff.next_delay();
+                        let (d, honour) = match report.retry_after {
+                            Some(asked) => (busy.next_delay(asked), true),
+                            None => (backoff.next_delay(), false),
+                        };
                         tracing::warn!(reason = report.retry_reason.as_deref().unwrap_or(""), retry_in = ?d, pending = outbox.len(), "results not delivered yet");
-                        d
+                        (d, honour)
                     }
                     Err(e) => {
                         tracing::error!(error = %format!("{e:#}"), "reading the outbox failed");
-                        backoff.next_delay()
+                        (backoff.next_delay(), false)
                     }
                 };
                 tokio::select! {
                     () = shutdown.cancelled() => return,
-                    () = outbox.woken() => {}
+                    () = outbox.woken(), if !honour => {}
                     () = tokio::time::sleep(wait) => {}
                 }
             }
@@ -221,6 +228,12 @@ impl Loop {
         let mut next_heartbeat = tokio::time::Instant::now();
         let mut next_inventory = tokio::time::Instant::now();
         let mut forced: Vec<InventorySection> = Vec::new();
+        // An overloaded server answers 503 with `Retry-After`: the heartbeat or upload is
+        // sent again after that long plus jitter (not a whole interval later, so the
+        // device does not look offline; not sooner, so the server gets its breather).
+        let max_backoff = Duration::from_secs(self.config().max_backoff_secs);
+        let mut heartbeat_busy = RetryAfter::new(Duration::from_secs(1), max_backoff);
+        let mut inventory_busy = RetryAfter::new(Duration::from_secs(1), max_backoff);
         loop {
             tokio::select! {
                 () = &mut stop => return Ok(()),
@@ -229,6 +242,7 @@ impl Loop {
                     next_heartbeat = tokio::time::Instant::now() + interval;
                     match self.heartbeat().await {
                         Ok(requested) => {
+                            heartbeat_busy.reset();
                             if !requested.is_empty() {
                                 forced.extend(requested);
                                 next_inventory = tokio::time::Instant::now();
@@ -238,16 +252,33 @@ impl Loop {
                             tracing::error!("the server says this device was decommissioned; stopping");
                             return Err(ApiError::Decommissioned.into());
                         }
-                        Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+                        Err(e) => match e.retry_after() {
+                            Some(asked) => {
+                                let wait = heartbeat_busy.next_delay(asked);
+                                next_heartbeat = tokio::time::Instant::now() + wait;
+                                tracing::warn!(error = %e, retry_in = ?wait, "the server is busy; heartbeat postponed");
+                            }
+                            None => tracing::warn!(error = %e, "heartbeat failed"),
+                        },
                     }
                 }
                 () = tokio::time::sleep_until(next_inventory) => {
                     let interval = Duration::from_secs(self.config().inventory_interval_secs);
                     next_inventory = tokio::time::Instant::now() + interval;
                     let sections = std::mem::take(&mut forced);
-                    if let Err(e) = self.inventory(&sections).await {
-                        tracing::warn!(error = %format!("{e:#}"), "inventory upload failed");
-                        forced = sections;
+                    match self.inventory(&sections).await {
+                        Ok(_) => inventory_busy.reset(),
+                        Err(e) => {
+                            forced = sections;
+                            match e.downcast_ref::<ApiError>().and_then(ApiError::retry_after) {
+                                Some(asked) => {
+                                    let wait = inventory_busy.next_delay(asked);
+                                    next_inventory = tokio::time::Instant::now() + wait;
+                                    tracing::warn!(error = %format!("{e:#}"), retry_in = ?wait, "the server is busy; inventory upload postponed");
+                                }
+                                None => tracing::warn!(error = %format!("{e:#}"), "inventory upload failed"),
+                            }
+                        }
                     }
                 }
                 req = requests.recv() => match req {

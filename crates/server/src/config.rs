@@ -33,6 +33,85 @@ pub struct Config {
     pub outbound: crate::notify::guard::OutboundConfig,
     /// `[remote]`: remote sessions (idle timeout, terminal recordings).
     pub remote: RemoteConfig,
+    /// `[server]`: how much work the server takes at once (overload protection).
+    pub server: ServerConfig,
+}
+
+/// `[server]`: the bound on requests in flight per route class (see `crate::overload`).
+/// A request over its class's bound waits at most `overload_wait_millis` for a place
+/// (at most as many wait as the bound allows in flight), then is answered 503
+/// `overloaded` with `Retry-After`. An unset bound is derived from the machine (see
+/// [`Config::in_flight_limits`]).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Agent telemetry: heartbeats, inventory, command acknowledgements and results
+    /// (`BREEZE_MAX_IN_FLIGHT_AGENT`).
+    pub max_in_flight_agent: Option<u32>,
+    /// Sign-in and credential routes: login, refresh, MFA verification, agent enrollment,
+    /// password reset, invitation acceptance, first-run setup (`BREEZE_MAX_IN_FLIGHT_LOGIN`).
+    pub max_in_flight_login: Option<u32>,
+    /// Every other route under `/api` (`BREEZE_MAX_IN_FLIGHT_API`).
+    pub max_in_flight_api: Option<u32>,
+    /// How long a request over the bound may wait for a place; 0 sheds at once
+    /// (`BREEZE_OVERLOAD_WAIT_MILLIS`).
+    pub overload_wait_millis: u64,
+    /// A shed request's `Retry-After` is drawn from `[n, 2n]` seconds, so the clients
+    /// told to come back do not all come back in the same second
+    /// (`BREEZE_OVERLOAD_RETRY_AFTER_SECS`).
+    pub overload_retry_after_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_in_flight_agent: None,
+            max_in_flight_login: None,
+            max_in_flight_api: None,
+            overload_wait_millis: 100,
+            overload_retry_after_secs: 5,
+        }
+    }
+}
+
+/// The resolved bounds of [`ServerConfig`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InFlightLimits {
+    pub agent: u32,
+    pub login: u32,
+    pub api: u32,
+}
+
+/// The largest bound a class may be given.
+const MAX_IN_FLIGHT: u32 = 100_000;
+
+impl ServerConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        for (name, v) in [
+            ("max_in_flight_agent", self.max_in_flight_agent),
+            ("max_in_flight_login", self.max_in_flight_login),
+            ("max_in_flight_api", self.max_in_flight_api),
+        ] {
+            if let Some(v) = v
+                && !(1..=MAX_IN_FLIGHT).contains(&v)
+            {
+                bail!("server.{name} must be between 1 and {MAX_IN_FLIGHT}, got {v}");
+            }
+        }
+        if self.overload_wait_millis > 10_000 {
+            bail!(
+                "server.overload_wait_millis must be at most 10000 (a request over the bound should be answered soon), got {}",
+                self.overload_wait_millis
+            );
+        }
+        if !(1..=3600).contains(&self.overload_retry_after_secs) {
+            bail!(
+                "server.overload_retry_after_secs must be between 1 and 3600, got {}",
+                self.overload_retry_after_secs
+            );
+        }
+        Ok(())
+    }
 }
 
 /// `[remote]`: remote sessions (issue 12).
@@ -360,6 +439,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             outbound: Default::default(),
             remote: RemoteConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 }
@@ -374,6 +454,22 @@ pub struct Overrides {
     pub log_format: Option<String>,
     /// `--agent-dir` / `BREEZE_AGENT_DIR`: `[agents] dist_dir`.
     pub agent_dir: Option<PathBuf>,
+}
+
+/// A number from the environment variable `var`, when it is set; an unparsable value is
+/// an error naming the variable.
+fn env_number<T: std::str::FromStr>(var: &str) -> anyhow::Result<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(var) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("{var} must be a number, got `{v}`: {e}")),
+        Err(_) => Ok(None),
+    }
 }
 
 impl Config {
@@ -437,6 +533,27 @@ impl Config {
         }
         if let Ok(t) = std::env::var("BREEZE_METRICS_TOKEN") {
             c.metrics.token = Some(t.into());
+        }
+        for (var, slot) in [
+            (
+                "BREEZE_MAX_IN_FLIGHT_AGENT",
+                &mut c.server.max_in_flight_agent,
+            ),
+            (
+                "BREEZE_MAX_IN_FLIGHT_LOGIN",
+                &mut c.server.max_in_flight_login,
+            ),
+            ("BREEZE_MAX_IN_FLIGHT_API", &mut c.server.max_in_flight_api),
+        ] {
+            if let Some(v) = env_number(var)? {
+                *slot = Some(v);
+            }
+        }
+        if let Some(v) = env_number("BREEZE_OVERLOAD_WAIT_MILLIS")? {
+            c.server.overload_wait_millis = v;
+        }
+        if let Some(v) = env_number("BREEZE_OVERLOAD_RETRY_AFTER_SECS")? {
+            c.server.overload_retry_after_secs = v;
         }
         if let Ok(v) = std::env::var("BREEZE_OUTBOUND_ALLOW") {
             let entries: Vec<&str> = v.split(',').filter(|e| !e.trim().is_empty()).collect();
@@ -503,6 +620,10 @@ impl Config {
         }
         self.outbound.validate()?;
         self.remote.validate()?;
+        self.server.validate()?;
+        if self.db_max_connections == 0 {
+            bail!("db_max_connections must be at least 1");
+        }
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
         }
@@ -515,6 +636,36 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The in-flight bounds, each the configured one or, when unset, derived:
+    ///
+    /// * agent telemetry: 4 × `db_max_connections` (64 with the default pool of 16). A
+    ///   heartbeat spends most of its time holding a pool connection; a few more in flight
+    ///   than connections keep the pool busy while others parse and authenticate, and the
+    ///   queue in front of the pool stays a few requests deep, so an accepted heartbeat
+    ///   waits milliseconds, not seconds;
+    /// * user API: 2 × `db_max_connections` (32): pages do several queries each;
+    /// * logins: 4 × the CPU cores (8 on 2 cores): their cost is the argon2 hash (~50 ms
+    ///   of one core with the default parameters in a release build), not the database, so
+    ///   more in flight than a few per core only makes every login slower.
+    pub fn in_flight_limits(&self) -> InFlightLimits {
+        let pool = self.db_max_connections.max(1);
+        let cores = std::thread::available_parallelism()
+            .map(|n| u32::try_from(n.get()).unwrap_or(u32::MAX))
+            .unwrap_or(2);
+        let s = &self.server;
+        InFlightLimits {
+            agent: s
+                .max_in_flight_agent
+                .unwrap_or_else(|| pool.saturating_mul(4).min(MAX_IN_FLIGHT)),
+            login: s
+                .max_in_flight_login
+                .unwrap_or_else(|| cores.saturating_mul(4).clamp(4, MAX_IN_FLIGHT)),
+            api: s
+                .max_in_flight_api
+                .unwrap_or_else(|| pool.saturating_mul(2).min(MAX_IN_FLIGHT)),
+        }
     }
 
     pub fn database_url(&self) -> String {
@@ -593,5 +744,51 @@ mod tests {
         assert!(off.rtc_ice_servers().is_none());
         let on = remote("[remote]\n").unwrap();
         assert_eq!(on.rtc_ice_servers(), Some(Vec::new()));
+    }
+
+    #[test]
+    fn in_flight_bounds_follow_the_pool_unless_set() {
+        let mut c = Config {
+            db_max_connections: 10,
+            ..Config::default()
+        };
+        let l = c.in_flight_limits();
+        assert_eq!((l.agent, l.api), (40, 20));
+        assert!(l.login >= 4);
+        c.server.max_in_flight_agent = Some(3);
+        c.server.max_in_flight_login = Some(1);
+        c.server.max_in_flight_api = Some(7);
+        assert_eq!(
+            c.in_flight_limits(),
+            InFlightLimits {
+                agent: 3,
+                login: 1,
+                api: 7
+            }
+        );
+    }
+
+    #[test]
+    fn overload_settings_are_validated() {
+        let ok = Config::default();
+        assert!(ok.validate().is_ok());
+        let bad = [
+            |c: &mut Config| c.server.max_in_flight_agent = Some(0),
+            |c: &mut Config| c.server.max_in_flight_api = Some(MAX_IN_FLIGHT + 1),
+            |c: &mut Config| c.server.overload_wait_millis = 60_000,
+            |c: &mut Config| c.server.overload_retry_after_secs = 0,
+            |c: &mut Config| c.db_max_connections = 0,
+        ];
+        for (i, f) in bad.into_iter().enumerate() {
+            let mut c = Config::default();
+            f(&mut c);
+            assert!(c.validate().is_err(), "case {i} passed validation");
+        }
+        let c: Config =
+            toml::from_str("[server]\nmax_in_flight_agent = 5\noverload_wait_millis = 0\n")
+                .unwrap();
+        assert_eq!(c.server.max_in_flight_agent, Some(5));
+        assert_eq!(c.server.overload_wait_millis, 0);
+        assert!(toml::from_str::<Config>("[server]\nmax_in_flight = 5\n").is_err());
     }
 }

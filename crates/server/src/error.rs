@@ -59,6 +59,13 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Too many requests of this route class are in flight: 503 `overloaded` with
+    /// `Retry-After` (see `crate::overload`).
+    #[error("overloaded: {class} requests")]
+    Overloaded {
+        class: &'static str,
+        retry_after_secs: u64,
+    },
     /// A server this one talks to on the caller's behalf (e.g. their SMTP server) failed;
     /// the message says how, for the caller to fix their settings.
     #[error("upstream: {message}")]
@@ -116,7 +123,9 @@ impl ApiError {
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Overloaded { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -151,6 +160,16 @@ impl ApiError {
             ApiError::PayloadTooLarge(m) => ("payload_too_large", m.clone(), None),
             ApiError::UnsupportedMediaType(m) => ("unsupported_media_type", m.clone(), None),
             ApiError::Unavailable(m) => ("unavailable", m.clone(), None),
+            ApiError::Overloaded {
+                class,
+                retry_after_secs,
+            } => (
+                "overloaded",
+                format!(
+                    "the server is busy with {class} requests: try again in {retry_after_secs} s"
+                ),
+                None,
+            ),
             ApiError::BadGateway { code, message } => (*code, message.clone(), None),
             ApiError::Internal(_) => ("internal", "internal server error".to_string(), None),
         };
@@ -170,6 +189,9 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let retry = match &self {
             ApiError::RateLimited {
+                retry_after_secs, ..
+            }
+            | ApiError::Overloaded {
                 retry_after_secs, ..
             } => Some(*retry_after_secs),
             _ => None,
@@ -266,5 +288,21 @@ mod tests {
         assert_eq!(g.status(), StatusCode::BAD_GATEWAY);
         assert_eq!(g.detail().code, "smtp_failed");
         assert_eq!(g.detail().message, "connection refused");
+    }
+
+    #[test]
+    fn overload_answers_503_overloaded_with_retry_after() {
+        let e = ApiError::Overloaded {
+            class: "agent",
+            retry_after_secs: 7,
+        };
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.detail().code, "overloaded");
+        let resp = e.into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            resp.headers().get("retry-after").map(|v| v.as_bytes()),
+            Some(&b"7"[..])
+        );
     }
 }

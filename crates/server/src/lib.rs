@@ -16,6 +16,7 @@ pub mod keys;
 pub mod metrics;
 pub mod notify;
 pub mod openapi;
+pub mod overload;
 pub mod policies;
 pub mod relay;
 pub mod routes;

@@ -32,11 +32,19 @@ pub struct ResultLabels {
     pub result: String,
 }
 
+/// The route class of a shed request: `agent`, `login` or `api` (`crate::overload`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClassLabels {
+    pub class: &'static str,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub http_requests: Family<HttpLabels, Counter>,
     pub http_duration: Family<HttpLabels, Histogram>,
     pub logins: Family<ResultLabels, Counter>,
+    /// Requests answered 503 `overloaded`, by route class.
+    pub shed_requests: Family<ClassLabels, Counter>,
 }
 
 impl Metrics {
@@ -58,11 +66,18 @@ impl Metrics {
             http_duration.clone(),
         );
         r.register("logins", "Login attempts by result", logins.clone());
+        let shed_requests = Family::<ClassLabels, Counter>::default();
+        r.register(
+            "shed_requests",
+            "Requests refused with 503 because their route class had too many in flight",
+            shed_requests.clone(),
+        );
         Metrics {
             registry: Mutex::new(r),
             http_requests,
             http_duration,
             logins,
+            shed_requests,
         }
     }
 

@@ -1,7 +1,9 @@
 //! The OpenAPI 3.1 document (`/api/openapi.json`) and its interactive viewer (`/api/docs`).
 
+use crate::overload::RouteClass;
 use crate::state::AppState;
 use axum::Router;
+use axum::http::{HeaderMap, Method};
 use std::sync::Arc;
 use utoipa::Modify;
 use utoipa::OpenApi;
@@ -65,31 +67,32 @@ pub fn base() -> utoipa::openapi::OpenApi {
 /// * query parameters: 422 (`invalid_query` for a value that does not parse, `validation`
 ///   for one out of range; the parameter is named).
 ///
-/// Every 4xx answer carries the `ErrorBody` schema; 429 and 503 say `Retry-After`.
+/// * a route with an in-flight bound (`crate::overload`): 503 `overloaded`.
+///
+/// Every 4xx and 503 answer carries the `ErrorBody` schema; 429 and 503 say `Retry-After`.
 pub struct ErrorResponses;
 
 impl Modify for ErrorResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
             let has_path_params = path.contains('{');
-            for op in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-                &mut item.head,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                document_errors(op, has_path_params);
+            for (method, op) in [
+                (Method::GET, &mut item.get),
+                (Method::PUT, &mut item.put),
+                (Method::POST, &mut item.post),
+                (Method::DELETE, &mut item.delete),
+                (Method::PATCH, &mut item.patch),
+                (Method::HEAD, &mut item.head),
+            ] {
+                let Some(op) = op else { continue };
+                let class = RouteClass::of(&method, path, &HeaderMap::new());
+                document_errors(op, has_path_params, class);
             }
         }
     }
 }
 
-fn document_errors(op: &mut Operation, has_path_params: bool) {
+fn document_errors(op: &mut Operation, has_path_params: bool, class: Option<RouteClass>) {
     let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
     let json_body = op.request_body.as_ref().is_some_and(|b| match b {
         RefOr::T(b) => b.content.contains_key("application/json"),
@@ -138,9 +141,24 @@ fn document_errors(op: &mut Operation, has_path_params: bool) {
         "A field or query parameter is invalid (named in `error.field`)",
         json_body || has_query,
     );
+    add(
+        "503",
+        match class {
+            Some(RouteClass::Agent) => {
+                "Overloaded (`overloaded`): too many agent requests in flight; retry after `Retry-After` seconds, with jitter"
+            }
+            Some(RouteClass::Login) => {
+                "Overloaded (`overloaded`): too many sign-in requests in flight; retry after `Retry-After` seconds"
+            }
+            _ => {
+                "Overloaded (`overloaded`): too many API requests in flight; retry after `Retry-After` seconds"
+            }
+        },
+        class.is_some(),
+    );
     for (status, response) in op.responses.responses.iter_mut() {
         let RefOr::T(r) = response else { continue };
-        if status.starts_with('4') && r.content.is_empty() {
+        if (status.starts_with('4') || status == "503") && r.content.is_empty() {
             *r = error_response(&r.description);
         }
         if (status == "429" || status == "503") && !r.headers.contains_key("Retry-After") {

@@ -6,5 +6,6 @@ mod desktop;
 mod desktop_rtc;
 mod executor;
 mod outbox;
+mod overload;
 mod support;
 mod wayland;

@@ -9,6 +9,7 @@ mod automation_schedule;
 mod automations;
 mod install;
 mod live_output;
+mod overload;
 mod policies;
 mod quarantine;
 mod remote_desktop;

@@ -79,6 +79,12 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::audit::audit_mutations,
         ))
+        // Outside the audit middleware (a shed request writes no audit row) and inside
+        // the request metrics (a shed request is counted with its 503).
+        .route_layer(from_fn_with_state(
+            crate::overload::Shedder::new(&state.config, state.metrics.shed_requests.clone()),
+            crate::overload::limit,
+        ))
         .route_layer(from_fn_with_state(state.clone(), crate::metrics::track))
         .layer(SetResponseHeaderLayer::if_not_present(
             axum::http::header::X_CONTENT_TYPE_OPTIONS,

@@ -33,6 +33,7 @@ mod metrics;
 mod onboarding;
 mod openapi;
 mod outbound;
+mod overload;
 mod policies;
 mod remote;
 mod settings;
