@@ -303,8 +303,10 @@ async fn main() -> Result<()> {
     let mbs = |secs: f64| args.mb as f64 / secs;
     let mib = |k: u64| k as f64 / 1024.0;
     println!(
-        "file transfer, {} MB in {} MB chunks, loopback, release build",
-        args.mb, args.chunk_mb
+        "file transfer, {} MB in {} MB chunks, loopback, binaries from {}",
+        args.mb,
+        args.chunk_mb,
+        args.bin_dir.display()
     );
     println!("upload:   {up_secs:.2} s, {:.0} MB/s", mbs(up_secs));
     println!("download: {down_secs:.2} s, {:.0} MB/s", mbs(down_secs));
