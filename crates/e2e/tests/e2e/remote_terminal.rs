@@ -286,3 +286,169 @@ async fn scenario(base: &str, admin: &Api, dev: &str) -> Result<()> {
     ensure!(output.contains("40 100") && resized);
     Ok(())
 }
+
+/// Issue 12, relay: the agent serves several busy sessions at once without delaying its
+/// heartbeats or a script run. Three terminals flood output (`base64 /dev/urandom`): one
+/// socket is read as fast as it comes, two are never read (browsers that stalled, so their
+/// streams sit at the flow-control window). Meanwhile the device's heartbeats keep coming
+/// (`last_seen_at` moves on at the 5 s interval) and a script queued through the API runs
+/// and reports in seconds, and the agent's memory stays bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_sessions_do_not_delay_heartbeats_or_script_runs() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let bin = binaries()?;
+    let server = support::start(false, |c| {
+        c.auth.access_ttl_secs = 3600;
+    })
+    .await?;
+    let admin = support::setup(&server.url, server._dir.path(), "admin@example.com").await?;
+    let (org, site) = support::org_and_site(&admin, "Busy Sessions").await?;
+    let (_, key) = support::enrollment_key(&admin, &org, &site).await?;
+    let state = dir.path().join("agent");
+    enroll_agent(&bin, &state, &server.url, &key).await?;
+    let dev = credentials(&state)?["device_id"]
+        .as_str()
+        .context("device id")?
+        .to_string();
+    let mut agent = agent_cmd(&bin, &state)
+        .arg("run")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let agent_pid = agent.id().context("agent pid")?;
+    let outcome = busy(&server.url, &admin, &org, &dev, agent_pid).await;
+    stop(&mut agent).await?;
+    outcome
+}
+
+async fn busy(base: &str, admin: &Api, org: &str, dev: &str, agent_pid: u32) -> Result<()> {
+    let open = || async {
+        eventually(60, "a terminal session", || {
+            let admin = admin.clone();
+            async move {
+                let (st, v) = admin
+                    .post(
+                        "/api/v1/remote/sessions",
+                        json!({"device_id": dev, "type": "terminal"}),
+                    )
+                    .await?;
+                Ok((st.as_u16() == 201).then_some(v))
+            }
+        })
+        .await
+    };
+    let flood = b"exec base64 /dev/urandom\r";
+    let dial = |s: Value| {
+        let url = format!(
+            "{}{}?ticket={}",
+            base.replacen("http://", "ws://", 1),
+            s["ws_path"].as_str().unwrap_or_default(),
+            s["ticket"].as_str().unwrap_or_default()
+        );
+        async move {
+            let (ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
+            Ok::<_, anyhow::Error>(ws)
+        }
+    };
+    // The one that is read as fast as it comes (bytes counted, not kept).
+    let mut ws = dial(open().await?).await?;
+    ws.send(Message::Binary(flood.to_vec().into())).await?;
+    let received = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = received.clone();
+    let (_read_sink, mut read_stream) = ws.split();
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(m)) = read_stream.next().await {
+            if let Message::Binary(b) = m {
+                counter.fetch_add(b.len(), std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    });
+    // Two that are never read after the command is sent.
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut ws = dial(open().await?).await?;
+        ws.send(Message::Binary(flood.to_vec().into())).await?;
+        stalled.push(ws);
+    }
+    // The floods are on: the read socket keeps growing.
+    let grown = |n: usize| {
+        let received = received.clone();
+        move || {
+            let len = received.load(std::sync::atomic::Ordering::Relaxed);
+            async move { Ok((len > n).then_some(len)) }
+        }
+    };
+    let before = eventually(30, "the flood on the read socket", grown(1 << 20)).await?;
+
+    // Heartbeats go on: last_seen_at moves on (interval 5 s) while the sessions flood.
+    let seen = |admin: Api| async move {
+        let (_, d) = admin.get(&format!("/api/v1/devices/{dev}")).await?;
+        Ok::<_, anyhow::Error>(d["last_seen_at"].as_str().unwrap_or("").to_string())
+    };
+    let first = seen(admin.clone()).await?;
+    let t0 = Instant::now();
+    eventually(20, "a heartbeat during the floods", || {
+        let admin = admin.clone();
+        let first = first.clone();
+        async move {
+            let now = seen(admin).await?;
+            Ok((!now.is_empty() && now != first).then_some(()))
+        }
+    })
+    .await?;
+    let heartbeat_wait = t0.elapsed();
+    ensure!(
+        heartbeat_wait < Duration::from_secs(12),
+        "the next heartbeat took {heartbeat_wait:?} (interval 5 s)"
+    );
+
+    // A script run is not held up either.
+    let script = crate::agent::script(admin, org, "echo busy-$((6*7))", 60, json!([])).await?;
+    let t1 = Instant::now();
+    let run = crate::agent::execute(admin, &script, dev, json!({})).await?;
+    let done = eventually(30, "the script run to finish", || {
+        let admin = admin.clone();
+        let run = run.clone();
+        async move {
+            let (_, v) = admin
+                .get(&format!("/api/v1/script-executions/{run}"))
+                .await?;
+            Ok(matches!(
+                v["status"].as_str(),
+                Some("completed" | "failed" | "timeout")
+            )
+            .then_some(v))
+        }
+    })
+    .await?;
+    let script_time = t1.elapsed();
+    ensure!(done["status"] == "completed", "{done}");
+    ensure!(
+        done["stdout"].as_str().unwrap_or("").contains("busy-42"),
+        "{done}"
+    );
+    ensure!(
+        script_time < Duration::from_secs(10),
+        "the script took {script_time:?} to run and report"
+    );
+
+    // Still flooding (the read socket keeps growing), and the agent's memory is bounded
+    // although two sessions have not been read for seconds.
+    let after = eventually(30, "the flood going on", grown(before + (1 << 20))).await?;
+    let rss_mib = std::fs::read_to_string(format!("/proc/{agent_pid}/status"))?
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<u64>().ok())
+        .context("agent VmRSS")?
+        / 1024;
+    eprintln!(
+        "busy sessions: next heartbeat after {heartbeat_wait:?}, script run in {script_time:?}, \
+         read socket {before}→{after} bytes, agent RSS {rss_mib} MiB"
+    );
+    ensure!(rss_mib < 200, "agent RSS {rss_mib} MiB");
+    drop(stalled);
+    reader.abort();
+    Ok(())
+}
