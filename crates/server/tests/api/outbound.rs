@@ -410,14 +410,22 @@ async fn mail_that_cannot_be_delivered_fails_after_its_attempts_and_is_audited()
         actor_type: String,
         result: String,
     }
-    let rows: Vec<Row> = app
-        .state
-        .db
-        .all(breeze_store::Q::new(
-            "SELECT actor_type, result FROM audit_logs WHERE action = 'job.failed'",
-        ))
-        .await
-        .expect("audit");
+    // The worker marks the job failed, then records the audit row: wait for the row.
+    let until = Instant::now() + Duration::from_secs(10);
+    let rows: Vec<Row> = loop {
+        let rows: Vec<Row> = app
+            .state
+            .db
+            .all(breeze_store::Q::new(
+                "SELECT actor_type, result FROM audit_logs WHERE action = 'job.failed'",
+            ))
+            .await
+            .expect("audit");
+        if !rows.is_empty() || Instant::now() > until {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(rows.len(), 1, "one audit row for the failed job");
     assert_eq!(
         (rows[0].actor_type.as_str(), rows[0].result.as_str()),
