@@ -14,7 +14,9 @@ use breeze_proto::agent::remote_desktop::{
 use std::sync::Arc;
 use std::time::Duration;
 
-fn carry(mut out: MuxOutput, to: Mux, config: Option<Arc<RemoteConfig>>) {
+/// Carries one mux's output into the other (through JSON, as on the socket); streams the
+/// agent side opens are served with `config`.
+pub(crate) fn carry(mut out: MuxOutput, to: Mux, config: Option<Arc<RemoteConfig>>) {
     tokio::spawn(async move {
         while let Some(o) = out.recv().await {
             match o {

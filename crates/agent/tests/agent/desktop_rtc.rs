@@ -6,10 +6,10 @@
 //! only use relayed candidates, the data channel opens through that TURN server.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-use breeze_agent::remote::{RemoteConfig, serve};
+use crate::desktop::carry;
+use breeze_agent::remote::RemoteConfig;
 use breeze_e2e::xvfb::{TestWindow, Xvfb};
-use breeze_mux::{Dispatch, Event, Mux, MuxOutput, Outgoing, Side, Stream};
-use breeze_proto::agent::ChannelFrame;
+use breeze_mux::{Event, Mux, Side, Stream};
 use breeze_proto::agent::remote::KIND_DESKTOP;
 use breeze_proto::agent::remote_desktop::{
     DesktopControl, ENC_JPEG, Frame, IceServer, MessageSplitter, RTC_CHANNEL_LABEL, RTC_CHUNK,
@@ -29,23 +29,6 @@ use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::peer_connection::configuration::RTCConfiguration;
 use webrtc::peer_connection::policy::ice_transport_policy::RTCIceTransportPolicy;
 use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
-
-fn carry(mut out: MuxOutput, to: Mux, config: Option<Arc<RemoteConfig>>) {
-    tokio::spawn(async move {
-        while let Some(o) = out.recv().await {
-            match o {
-                Outgoing::Text(f) => {
-                    let text = serde_json::to_string(&f).unwrap();
-                    let frame: ChannelFrame = serde_json::from_str(&text).unwrap();
-                    if let Dispatch::Open(inc) = to.on_frame(frame) {
-                        serve(inc, config.clone().unwrap());
-                    }
-                }
-                Outgoing::Binary(b) => to.on_binary(&b),
-            }
-        }
-    });
-}
 
 /// A desktop stream to an agent on `display` whose WebRTC may use `interfaces`.
 async fn open(display: &str, interfaces: &[&str]) -> Stream {
