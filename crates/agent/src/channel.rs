@@ -38,7 +38,12 @@ pub struct Channel {
     pub shutdown: CancellationToken,
     /// Remote access settings for the streams the server opens.
     pub remote: Arc<crate::remote::RemoteConfig>,
+    /// Set by a `reconnect` frame (the server is draining): reconnect within this.
+    pub reconnect_within: Option<Duration>,
 }
+
+/// The longest `reconnect` delay the agent accepts from a server.
+const MAX_RECONNECT_WITHIN: Duration = Duration::from_secs(600);
 
 impl Channel {
     /// Connects, serves, and reconnects until `shutdown`.
@@ -54,7 +59,18 @@ impl Channel {
             if started.elapsed() > Duration::from_secs(60) {
                 backoff.reset();
             }
-            let delay = backoff.next_delay();
+            let delay = match self.reconnect_within.take() {
+                // The server went away on purpose: come back soon, at a random point
+                // of the window it gave, whatever the backoff had grown to.
+                Some(within) => {
+                    backoff.reset();
+                    use rand::Rng as _;
+                    Duration::from_millis(
+                        rand::rng().random_range(0..=within.as_millis().max(1) as u64),
+                    )
+                }
+                None => backoff.next_delay(),
+            };
             match outcome {
                 Ok(()) => tracing::info!(retry_in = ?delay, "agent channel closed by the server"),
                 Err(e) => {
@@ -161,6 +177,11 @@ impl Channel {
                             if let Some(reply) = self.on_frame(text.as_str(), backoff, mux) {
                                 send(&reply)?;
                             }
+                            if self.reconnect_within.is_some() {
+                                tracing::info!("the server is shutting down; reconnecting");
+                                let _ = tx.send(Message::Close(None));
+                                return Ok(());
+                            }
                         }
                         Message::Binary(b) => mux.on_binary(&b),
                         Message::Close(_) => return Ok(()),
@@ -188,7 +209,7 @@ impl Channel {
 
     /// Handles one text frame; returns the frame to answer with, if any.
     fn on_frame(
-        &self,
+        &mut self,
         text: &str,
         backoff: &mut Backoff,
         mux: &breeze_mux::Mux,
@@ -226,6 +247,11 @@ impl Channel {
             }
             ChannelFrame::Ping { id } => Some(ChannelFrame::Pong { id }),
             ChannelFrame::Pong { .. } => None,
+            ChannelFrame::Reconnect { within_ms } => {
+                self.reconnect_within =
+                    Some(Duration::from_millis(within_ms).min(MAX_RECONNECT_WITHIN));
+                None
+            }
             ChannelFrame::Error { message } => {
                 tracing::warn!(%message, "server reported a channel error");
                 None

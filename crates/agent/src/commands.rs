@@ -39,6 +39,10 @@ pub enum ServiceRequest {
 pub enum Handled {
     Started(CommandId),
     Rejected(CommandId, CommandRejection),
+    /// Delivered again while it runs or its result waits to be sent (a server replica
+    /// died before it recorded the acknowledgement, and another one sent the command
+    /// again): acknowledged again, not run again and not refused.
+    Duplicate(CommandId),
 }
 
 /// Everything needed to handle commands; shared by the heartbeat and the channel.
@@ -123,6 +127,16 @@ impl CommandHandler {
             .map_err(|_| anyhow::anyhow!("replay guard lock poisoned"))?
             .insert(id, envelope.expires_at, self.clock.now())?;
         if !fresh {
+            let running = self.running.lock().is_ok_and(|r| r.contains_key(&id));
+            if running {
+                tracing::info!(command_id = %id, "command delivered again while it runs; acknowledged again");
+                self.acknowledge(id, origin);
+                return Ok(Handled::Duplicate(id));
+            }
+            if self.outbox.contains(id) {
+                tracing::info!(command_id = %id, "command delivered again after it ran; its result is on its way");
+                return Ok(Handled::Duplicate(id));
+            }
             return self.reject(id, &ty, CommandRejection::Replayed, None);
         }
         let command = match Command::parse(&envelope) {
@@ -135,18 +149,7 @@ impl CommandHandler {
                 return self.reject(id, &ty, reason, Some(e.to_string()));
             }
         };
-        let ack = CommandAck {
-            command_id: id,
-            status: AckStatus::Running,
-            started_at: self.clock.now(),
-        };
-        let sent = match origin {
-            Origin::Channel => self.channel_acks.send(ack.clone()).is_ok(),
-            Origin::Heartbeat => false,
-        };
-        if !sent {
-            let _ = self.http_acks.send(ack);
-        }
+        self.acknowledge(id, origin);
         let cancel = CancellationToken::new();
         if let Ok(mut r) = self.running.lock() {
             r.insert(id, cancel.clone());
@@ -161,6 +164,23 @@ impl CommandHandler {
             me.store(&result);
         });
         Ok(Handled::Started(id))
+    }
+
+    /// Tells the server the command runs: over the channel when it came that way, else
+    /// by HTTP.
+    fn acknowledge(&self, id: CommandId, origin: Origin) {
+        let ack = CommandAck {
+            command_id: id,
+            status: AckStatus::Running,
+            started_at: self.clock.now(),
+        };
+        let sent = match origin {
+            Origin::Channel => self.channel_acks.send(ack.clone()).is_ok(),
+            Origin::Heartbeat => false,
+        };
+        if !sent {
+            let _ = self.http_acks.send(ack);
+        }
     }
 
     fn store(&self, result: &CommandResult) {

@@ -150,6 +150,7 @@ pub async fn run(opts: RunOptions) -> Result<()> {
                 max_backoff,
                 shutdown: shutdown.clone(),
                 remote: Arc::new(opts.remote.clone()),
+                reconnect_within: None,
             }
             .run(),
         ))

@@ -52,6 +52,10 @@ enum Cmd {
         /// (default: next to this executable; see `[agents] dist_dir`).
         #[arg(long, env = "BREEZE_AGENT_DIR")]
         agent_dir: Option<PathBuf>,
+        /// NATS server (nats://HOST:4222) shared by the replicas of one cluster; with a
+        /// PostgreSQL database URL it is all a replica needs (default: one process).
+        #[arg(long, env = "BREEZE_NATS_URL")]
+        nats_url: Option<String>,
     },
     /// Applies database migrations and exits.
     Migrate,
@@ -124,21 +128,16 @@ fn init_logs(format: &str) {
     }
 }
 
-fn load(
-    common: &Common,
-    listen: Option<SocketAddr>,
-    public_url: Option<String>,
-    agent_dir: Option<PathBuf>,
-) -> anyhow::Result<Config> {
+/// The configuration, with the common options over `serve`'s own (`Overrides::default()`
+/// for every other command).
+fn load(common: &Common, serve: Overrides) -> anyhow::Result<Config> {
     Config::load(
         common.config.as_deref(),
         Overrides {
             data_dir: common.data_dir.clone(),
-            listen,
             database_url: common.database_url.clone(),
-            public_url,
             log_format: common.log_format.clone(),
-            agent_dir,
+            ..serve
         },
     )
 }
@@ -190,8 +189,18 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             listen,
             public_url,
             agent_dir,
+            nats_url,
         } => {
-            let config = load(&cli.common, listen, public_url, agent_dir)?;
+            let config = load(
+                &cli.common,
+                Overrides {
+                    listen,
+                    public_url,
+                    agent_dir,
+                    nats_url,
+                    ..Overrides::default()
+                },
+            )?;
             init_logs(&config.log_format);
             let app = breeze_server::App::build(config).await?;
             app.run_until(async {
@@ -219,7 +228,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             Ok(ok)
         }
         Cmd::Migrate => {
-            let config = load(&cli.common, None, None, None)?;
+            let config = load(&cli.common, Overrides::default())?;
             init_logs(&config.log_format);
             let db = breeze_server::open_db(&config).await?;
             let applied = migrations::migrate(&db).await?;
@@ -233,7 +242,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Cmd::Config {
             cmd: ConfigCmd::Check,
         } => {
-            let config = load(&cli.common, None, None, None)?;
+            let config = load(&cli.common, Overrides::default())?;
             let db = breeze_server::open_db(&config).await?;
             db.ping().await?;
             println!("configuration OK");
@@ -260,7 +269,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Cmd::Audit {
             cmd: AuditCmd::Verify,
         } => {
-            let config = load(&cli.common, None, None, None)?;
+            let config = load(&cli.common, Overrides::default())?;
             let db = breeze_server::open_db(&config).await?;
             let (checked, problems) = audit::verify(&db).await?;
             if problems.is_empty() {
@@ -278,7 +287,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             }
         }
         Cmd::Admin { cmd } => {
-            let config = load(&cli.common, None, None, None)?;
+            let config = load(&cli.common, Overrides::default())?;
             let db = breeze_server::open_db(&config).await?;
             migrations::migrate(&db).await?;
             let now = chrono::Utc::now();

@@ -35,6 +35,13 @@ pub struct Config {
     pub remote: RemoteConfig,
     /// `[server]`: how much work the server takes at once (overload protection).
     pub server: ServerConfig,
+    /// NATS server URL (`nats://host:4222`): set it to run several replicas on one
+    /// PostgreSQL database; they tell each other of wake-ups, live events and cache
+    /// changes over it. Unset: one process (`--nats-url` / `BREEZE_NATS_URL`).
+    pub nats_url: Option<String>,
+    /// Subject prefix on NATS: replicas with the same prefix form one cluster
+    /// (`BREEZE_NATS_PREFIX`).
+    pub nats_prefix: String,
 }
 
 /// `[server]`: the bound on requests in flight per route class (see `crate::overload`).
@@ -60,6 +67,10 @@ pub struct ServerConfig {
     /// told to come back do not all come back in the same second
     /// (`BREEZE_OVERLOAD_RETRY_AFTER_SECS`).
     pub overload_retry_after_secs: u64,
+    /// On SIGTERM, how long connected agents get to move to another replica (they are
+    /// told to reconnect within a random part of it) before the listener closes
+    /// (`BREEZE_DRAIN_SECS`).
+    pub drain_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +81,7 @@ impl Default for ServerConfig {
             max_in_flight_api: None,
             overload_wait_millis: 100,
             overload_retry_after_secs: 5,
+            drain_secs: 10,
         }
     }
 }
@@ -102,6 +114,12 @@ impl ServerConfig {
             bail!(
                 "server.overload_wait_millis must be at most 10000 (a request over the bound should be answered soon), got {}",
                 self.overload_wait_millis
+            );
+        }
+        if self.drain_secs > 600 {
+            bail!(
+                "server.drain_secs must be at most 600, got {}",
+                self.drain_secs
             );
         }
         if !(1..=3600).contains(&self.overload_retry_after_secs) {
@@ -440,6 +458,8 @@ impl Default for Config {
             outbound: Default::default(),
             remote: RemoteConfig::default(),
             server: ServerConfig::default(),
+            nats_url: None,
+            nats_prefix: "breeze".into(),
         }
     }
 }
@@ -454,6 +474,8 @@ pub struct Overrides {
     pub log_format: Option<String>,
     /// `--agent-dir` / `BREEZE_AGENT_DIR`: `[agents] dist_dir`.
     pub agent_dir: Option<PathBuf>,
+    /// `--nats-url` / `BREEZE_NATS_URL`.
+    pub nats_url: Option<String>,
 }
 
 /// A number from the environment variable `var`, when it is set; an unparsable value is
@@ -501,6 +523,12 @@ impl Config {
         }
         if let Some(v) = o.agent_dir {
             c.agents.dist_dir = Some(v);
+        }
+        if let Some(v) = o.nats_url.filter(|v| !v.trim().is_empty()) {
+            c.nats_url = Some(v);
+        }
+        if let Ok(v) = std::env::var("BREEZE_NATS_PREFIX") {
+            c.nats_prefix = v;
         }
         if let Ok(v) = std::env::var("BREEZE_SMTP_HOST") {
             let smtp = c.smtp.get_or_insert(SmtpConfig {
@@ -555,6 +583,9 @@ impl Config {
         if let Some(v) = env_number("BREEZE_OVERLOAD_RETRY_AFTER_SECS")? {
             c.server.overload_retry_after_secs = v;
         }
+        if let Some(v) = env_number("BREEZE_DRAIN_SECS")? {
+            c.server.drain_secs = v;
+        }
         if let Ok(v) = std::env::var("BREEZE_OUTBOUND_ALLOW") {
             let entries: Vec<&str> = v.split(',').filter(|e| !e.trim().is_empty()).collect();
             c.outbound.allow = breeze_core::outbound::AllowList::parse(&entries)
@@ -589,6 +620,25 @@ impl Config {
                 || url.starts_with("postgresql:"))
         {
             bail!("database_url must start with sqlite:, postgres: or postgresql:");
+        }
+        if let Some(u) = &self.nats_url {
+            let parsed =
+                url::Url::parse(u).with_context(|| format!("nats_url `{u}` is not a URL"))?;
+            if !matches!(parsed.scheme(), "nats" | "tls") || parsed.host_str().is_none() {
+                bail!("nats_url must look like nats://HOST:PORT (or tls://HOST:PORT), got `{u}`");
+            }
+        }
+        if self.nats_prefix.is_empty()
+            || self.nats_prefix.len() > 64
+            || !self
+                .nats_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            bail!(
+                "nats_prefix must be 1 to 64 letters, digits, `_` or `-`, got `{}`",
+                self.nats_prefix
+            );
         }
         if let Some(u) = &self.public_url {
             url::Url::parse(u).with_context(|| format!("public_url `{u}` is not a URL"))?;

@@ -1,12 +1,11 @@
 //! Getting commands to agents: signing and queueing them, and waking the WebSocket
 //! task that serves a connected agent.
 //!
-//! The hub is in-process: it reaches agents connected to *this* replica. It carries
-//! only a wake-up ("device X has pending commands"), never the command itself — the
-//! queue in the database is the truth and the channel task takes from it — so with
-//! several replicas `AgentHub::notify` can be replaced by a publish on PostgreSQL
-//! `NOTIFY` (or Redis/NATS pub/sub) whose subscriber on each replica calls
-//! `AgentHub::wake_local`. Nothing else needs to change.
+//! The hub holds the agent channels connected to *this* replica. It carries only a
+//! wake-up ("device X has pending commands"), never the command itself: the queue in the
+//! database is the truth and the channel task takes from it. When the device's channel
+//! is on another replica, [`AgentHub::notify`] publishes the wake-up on the cluster bus
+//! ([`crate::cluster`]) and that replica's subscriber calls [`AgentHub::wake_local`].
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -24,10 +23,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 
 /// Registry of agent channels connected to this process.
-#[derive(Default)]
 pub struct AgentHub {
     conns: Mutex<HashMap<DeviceId, Conn>>,
     next: AtomicU64,
+    cluster: std::sync::Arc<crate::cluster::Cluster>,
+    /// Set when the server drains: the window (ms) agents get to reconnect elsewhere.
+    drain: tokio::sync::watch::Sender<Option<u64>>,
 }
 
 struct Conn {
@@ -38,6 +39,27 @@ struct Conn {
 }
 
 impl AgentHub {
+    pub fn new(cluster: std::sync::Arc<crate::cluster::Cluster>) -> AgentHub {
+        AgentHub {
+            conns: Mutex::default(),
+            next: AtomicU64::new(0),
+            cluster,
+            drain: tokio::sync::watch::Sender::new(None),
+        }
+    }
+
+    /// Tells every channel here to send its agent away (a `reconnect` frame asking it to
+    /// come back within half of `budget`, through the same address) and close.
+    pub fn drain(&self, budget: std::time::Duration) {
+        let within = (budget.as_millis() / 2).clamp(100, 60_000) as u64;
+        self.drain.send_replace(Some(within));
+    }
+
+    /// Changes to [`AgentHub::drain`], for a channel task.
+    pub fn drain_signal(&self) -> tokio::sync::watch::Receiver<Option<u64>> {
+        self.drain.subscribe()
+    }
+
     /// Registers a channel for `device`, replacing (and so closing) an older one.
     /// Answers the connection id and the wake-up receiver (capacity 1: wake-ups
     /// coalesce; the task drains the whole queue on each).
@@ -61,15 +83,26 @@ impl AgentHub {
         }
     }
 
-    /// Closes the device's channel (decommissioned, token suspended).
+    /// Closes the device's channel (decommissioned, token suspended), on whichever
+    /// replica holds it.
     pub fn disconnect(&self, device: DeviceId) {
+        self.disconnect_local(device);
+        self.cluster.disconnect(device);
+    }
+
+    /// Closes the device's channel if it is connected here.
+    pub fn disconnect_local(&self, device: DeviceId) {
         self.lock().remove(&device);
     }
 
-    /// "Device has new commands": wakes its channel task if it is connected here.
-    /// (The replacement point for a cross-replica fan-out, see the module docs.)
+    /// "Device has new commands": wakes its channel task here, or asks the other
+    /// replicas to when it is not connected here. True when it was woken here.
     pub fn notify(&self, device: DeviceId) -> bool {
-        self.wake_local(device)
+        let here = self.wake_local(device);
+        if !here {
+            self.cluster.wake(device);
+        }
+        here
     }
 
     /// Wakes the local channel task of `device`; false when none is connected.

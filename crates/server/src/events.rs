@@ -6,11 +6,10 @@
 //! that falls more than [`CAPACITY`] events behind loses the oldest ones and is told to
 //! refetch everything (`resync`). With nobody subscribed, publishing is one atomic load.
 //!
-//! Like [`crate::dispatch::AgentHub`] the bus is in-process: it reaches the streams open
-//! on *this* replica. With several replicas, [`EventBus::publish`] is the point where a
-//! publish on PostgreSQL `NOTIFY` (or Redis/NATS) goes, whose subscriber on each replica
-//! calls [`EventBus::publish_local`]. Events carry ids and a status (`execution.output`
-//! also at most one 16 KiB chunk of a script's output), so they fit.
+//! The broadcast reaches the streams open on *this* replica; [`EventBus::publish`] also
+//! hands the event to the other replicas over the cluster bus ([`crate::cluster`]), whose
+//! subscriber calls [`EventBus::publish_local_json`]. Events carry ids and a status
+//! (`execution.output` also at most one 16 KiB chunk of a script's output), so they fit.
 
 use breeze_core::DeviceCoords;
 use breeze_proto::api::LiveEvent;
@@ -32,6 +31,8 @@ pub struct Published {
 pub struct EventBus {
     tx: broadcast::Sender<Arc<Published>>,
     closed: watch::Sender<bool>,
+    /// The other replicas, when the bus belongs to a server.
+    cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// What a subscriber receives next.
@@ -71,26 +72,50 @@ impl EventBus {
     pub fn new(capacity: usize) -> Self {
         let (tx, _) = broadcast::channel(capacity.max(1));
         let (closed, _) = watch::channel(false);
-        EventBus { tx, closed }
+        EventBus {
+            tx,
+            closed,
+            cluster: None,
+        }
     }
 
-    /// Publishes an event about the device at `at`. Call it once the change it reports
-    /// is committed. (The replacement point for a cross-replica fan-out, see the module
-    /// docs.)
+    /// A server's bus: events also go to the other replicas.
+    pub fn clustered(cluster: Arc<crate::cluster::Cluster>) -> Self {
+        EventBus {
+            cluster: Some(cluster),
+            ..Self::new(CAPACITY)
+        }
+    }
+
+    /// Publishes an event about the device at `at`, here and on the other replicas.
+    /// Call it once the change it reports is committed.
     pub fn publish(&self, at: DeviceCoords, event: &LiveEvent) {
-        self.publish_local(at, event);
+        let local = self.tx.receiver_count() > 0;
+        if !local && self.cluster.is_none() {
+            return;
+        }
+        let json = match serde_json::to_string(event) {
+            Ok(json) => json,
+            Err(e) => {
+                tracing::error!(error = %e, "serializing a live event");
+                return;
+            }
+        };
+        if let Some(c) = &self.cluster {
+            c.event(&at, &json);
+        }
+        if local {
+            self.publish_local_json(at, json);
+        }
     }
 
-    /// Hands the event to the streams open in this process; nothing to do without any.
-    pub fn publish_local(&self, at: DeviceCoords, event: &LiveEvent) {
+    /// Hands an event (as JSON) to the streams open in this process.
+    pub fn publish_local_json(&self, at: DeviceCoords, json: String) {
         if self.tx.receiver_count() == 0 {
             return;
         }
-        match serde_json::to_string(event) {
-            // Fails only when every subscriber left meanwhile.
-            Ok(json) => drop(self.tx.send(Arc::new(Published { at, json }))),
-            Err(e) => tracing::error!(error = %e, "serializing a live event"),
-        }
+        // Fails only when every subscriber left meanwhile.
+        drop(self.tx.send(Arc::new(Published { at, json })));
     }
 
     pub fn subscribe(&self) -> Subscriber {

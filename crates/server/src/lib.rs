@@ -6,6 +6,7 @@ pub mod alerting;
 pub mod audit;
 pub mod auth;
 pub mod automations;
+pub mod cluster;
 pub mod config;
 pub mod dispatch;
 pub mod error;
@@ -41,6 +42,8 @@ pub struct App {
     /// The separate `[metrics] listen` address, when configured.
     metrics_listener: Option<TcpListener>,
     jobs: jobs::Jobs,
+    /// Acts on what the other replicas publish.
+    cluster_task: tokio::task::JoinHandle<()>,
 }
 
 impl App {
@@ -51,6 +54,16 @@ impl App {
     }
 
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        Self::build_with(config, clock, None).await
+    }
+
+    /// As [`App::build_with_clock`], on the given cluster bus instead of the configured one
+    /// (tests run two replicas in one process on one [`cluster::LocalBus`]).
+    pub async fn build_with(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        bus: Option<Arc<dyn cluster::PubSub>>,
+    ) -> anyhow::Result<App> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         let db = open_db(&config).await?;
@@ -83,6 +96,21 @@ impl App {
             ),
             None => None,
         };
+        let replica = cluster::new_replica_id();
+        let bus: Arc<dyn cluster::PubSub> = match (bus, &config.nats_url) {
+            (Some(b), _) => b,
+            (None, Some(url)) => cluster::NatsBus::connect(url, &replica).await?,
+            (None, None) => Arc::new(cluster::LocalBus::default()),
+        };
+        let cluster = Arc::new(cluster::Cluster::new(bus, replica, &config.nats_prefix));
+        let incoming = cluster.incoming().await?;
+        tracing::info!(
+            replica = cluster.replica(),
+            bus = cluster.kind(),
+            "cluster bus ready"
+        );
+        let alerting = alerting::Engine::default();
+        alerting.set_cluster(cluster.clone());
         let state = AppState(Arc::new(state::Inner {
             db,
             clock,
@@ -91,11 +119,13 @@ impl App {
             throttle,
             mailer,
             metrics: metrics::Metrics::new(),
-            hub: dispatch::AgentHub::default(),
+            hub: dispatch::AgentHub::new(cluster.clone()),
             relay: relay::sessions::Live::default(),
-            events: events::EventBus::default(),
+            events: events::EventBus::clustered(cluster.clone()),
             metrics_buffer: jobs::MetricsBuffer::default(),
-            alerting: alerting::Engine::default(),
+            alerting,
+            cluster,
+            draining: std::sync::atomic::AtomicBool::new(false),
             delivery: notify::queue::Wakeup::default(),
             setup_token_hash: Mutex::new(None),
             agent_dist: agent_dist::AgentDist::new(config.agents.dist_dir.as_deref()),
@@ -106,12 +136,14 @@ impl App {
         let router =
             routes::router(state.clone()).layer(DefaultBodyLimit::max(state.config.max_body_bytes));
         let jobs = jobs::spawn(&state);
+        let cluster_task = tokio::spawn(cluster::serve(state.clone(), incoming));
         Ok(App {
             state,
             router,
             listener,
             metrics_listener,
             jobs,
+            cluster_task,
         })
     }
 
@@ -127,7 +159,11 @@ impl App {
         })
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    /// Serves until `shutdown` resolves, then drains: `/ready` answers 503, new agent
+    /// channels are refused, connected agents are told to reconnect (through the same
+    /// address, so a proxy sends them to another replica) and given up to
+    /// `[server] drain_secs` to go; then the listener closes and in-flight requests
+    /// finish.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -160,6 +196,7 @@ impl App {
         )
         .with_graceful_shutdown(async move {
             shutdown.await;
+            drain(&state).await;
             let _ = stop_tx.send(true);
             // Event streams never end on their own; graceful shutdown waits for them.
             state.events.close();
@@ -169,9 +206,30 @@ impl App {
             let _ = m.await;
         }
         self.jobs.stop().await;
+        self.cluster_task.abort();
         self.state.db.close().await;
         Ok(())
     }
+}
+
+/// The start of a shutdown: stop looking ready, send the agents elsewhere, and wait (up
+/// to `[server] drain_secs`) until their channels are gone.
+async fn drain(state: &AppState) {
+    use std::sync::atomic::Ordering;
+    state.draining.store(true, Ordering::SeqCst);
+    let channels = state.hub.connected();
+    let budget = std::time::Duration::from_secs(state.config.server.drain_secs);
+    tracing::info!(channels, "draining: agents are told to reconnect elsewhere");
+    state.hub.drain(budget);
+    let started = std::time::Instant::now();
+    while state.hub.connected() > 0 && started.elapsed() < budget {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tracing::info!(
+        left = state.hub.connected(),
+        took_ms = started.elapsed().as_millis() as u64,
+        "drained"
+    );
 }
 
 pub async fn open_db(config: &Config) -> anyhow::Result<Db> {

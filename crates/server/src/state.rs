@@ -36,6 +36,10 @@ pub struct Inner {
     pub delivery: crate::notify::queue::Wakeup,
     /// Agent binaries served at `/download/agent/{os}-{arch}`, with cached checksums.
     pub agent_dist: crate::agent_dist::AgentDist,
+    /// The other replicas (wake-ups, live events, cache invalidation).
+    pub cluster: Arc<crate::cluster::Cluster>,
+    /// Shutting down: `/ready` answers 503 and new agent channels are refused.
+    pub draining: std::sync::atomic::AtomicBool,
     /// SHA-256 of the one-time setup token while setup is open.
     pub setup_token_hash: Mutex<Option<String>>,
 }

@@ -74,18 +74,40 @@ pub async fn take_pending_for_agent(
     device: DeviceId,
     now: DateTime<Utc>,
 ) -> Result<Vec<SignedCommand>, StoreError> {
-    let mut rows: Vec<Taken> = db
-        .all(
-            Q::new(
-                "UPDATE device_commands SET status = 'sent', sent_at = ? WHERE device_id = ? AND status = 'pending' \
-                 AND expires_at > ? AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.id = device_commands.device_id \
-                 AND (d.status = 'quarantined' OR d.quarantined_at IS NOT NULL)) RETURNING id, envelope, signature",
-            )
+    take(db, device, now, "status = 'pending'").await
+}
+
+/// For a channel that just opened: the pending commands as [`take_pending_for_agent`],
+/// and again those already `sent` but never acknowledged. The channel they went out on
+/// may have died with its server replica before the agent got them, or before the
+/// acknowledgement was recorded; the agent runs a command once whatever it is sent
+/// (it answers a duplicate with a new acknowledgement).
+pub async fn take_for_new_channel(
+    db: &Db,
+    device: DeviceId,
+    now: DateTime<Utc>,
+) -> Result<Vec<SignedCommand>, StoreError> {
+    take(db, device, now, "status IN ('pending', 'sent')").await
+}
+
+async fn take(
+    db: &Db,
+    device: DeviceId,
+    now: DateTime<Utc>,
+    which: &'static str,
+) -> Result<Vec<SignedCommand>, StoreError> {
+    let mut q =
+        Q::new("UPDATE device_commands SET status = 'sent', sent_at = ? WHERE device_id = ? AND ")
             .bind(now)
-            .bind(device)
-            .bind(now),
-        )
-        .await?;
+            .bind(device);
+    q.push(which)
+        .push(" AND expires_at > ")
+        .push_bind(now)
+        .push(
+            " AND NOT EXISTS (SELECT 1 FROM devices d WHERE d.id = device_commands.device_id \
+             AND (d.status = 'quarantined' OR d.quarantined_at IS NOT NULL)) RETURNING id, envelope, signature",
+        );
+    let mut rows: Vec<Taken> = db.all(q).await?;
     if rows.is_empty() {
         return Ok(Vec::new());
     }

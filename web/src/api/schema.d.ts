@@ -2019,7 +2019,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database answers. */
+        /**
+         * Readiness: the database answers, the cluster bus (NATS, when configured) is connected,
+         *     and the server is not shutting down. A proxy sends traffic only to ready replicas.
+         */
         get: operations["ready"];
         put?: never;
         post?: never;
@@ -4781,6 +4784,17 @@ export interface components {
             expires_in_secs?: number | null;
             payload?: Record<string, unknown> | null;
             type: string;
+        };
+        /** @description What `/ready` checked. */
+        Ready: {
+            /** @description Agent channels connected to this replica. */
+            agent_channels: number;
+            /** @description `local` (one process) or `nats`. */
+            bus: string;
+            /** @description This process's id in the cluster (distinct per replica and per start). */
+            replica: string;
+            status: string;
+            version: string;
         };
         RefreshRequest: {
             refresh_token: string;
@@ -17660,7 +17674,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Health"];
+                    "application/json": components["schemas"]["Ready"];
                 };
             };
             503: {

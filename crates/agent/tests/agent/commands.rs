@@ -192,6 +192,66 @@ async fn a_replayed_command_is_refused_even_after_an_agent_restart() -> anyhow::
     Ok(())
 }
 
+/// A server replica died after sending a command but before recording its
+/// acknowledgement; another replica sends it again. It must not run twice, nor be refused
+/// (a refusal would overwrite the real result).
+#[tokio::test]
+async fn a_command_delivered_again_while_it_runs_or_its_result_waits_is_a_duplicate()
+-> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut r = rig(dir.path())?;
+    let counter = dir.path().join("count");
+    let gate = dir.path().join("gate");
+    let cmd = sign_command(
+        &r.key,
+        script(
+            r.device,
+            &format!(
+                "echo x >> {}; while [ ! -e {} ]; do sleep 0.05; done",
+                counter.display(),
+                gate.display()
+            ),
+        ),
+    );
+    let id = cmd.envelope.id;
+    assert_eq!(
+        r.handler.handle(cmd.clone(), Origin::Channel)?,
+        Handled::Started(id)
+    );
+    let first = r
+        .channel_acks
+        .recv()
+        .await
+        .ok_or_else(|| anyhow::anyhow!("no ack"))?;
+    assert_eq!(first.command_id, id);
+    // Again while it runs: acknowledged again (the new replica needs it), not run again.
+    assert_eq!(
+        r.handler.handle(cmd.clone(), Origin::Channel)?,
+        Handled::Duplicate(id)
+    );
+    let again = r
+        .channel_acks
+        .recv()
+        .await
+        .ok_or_else(|| anyhow::anyhow!("no second ack"))?;
+    assert_eq!(again.command_id, id);
+    std::fs::write(&gate, "")?;
+    r.handler.idle().await;
+    // Again while its result waits in the outbox: nothing happens, the result stays.
+    assert_eq!(
+        r.handler.handle(cmd.clone(), Origin::Channel)?,
+        Handled::Duplicate(id)
+    );
+    let result = stored(&r.outbox, id)?;
+    assert_eq!(result.status, CommandStatus::Completed);
+    assert_eq!(
+        std::fs::read_to_string(&counter)?.lines().count(),
+        1,
+        "ran exactly once"
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn unknown_types_and_bad_payloads_are_rejected_with_the_reason() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;

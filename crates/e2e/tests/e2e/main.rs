@@ -15,4 +15,5 @@ mod quarantine;
 mod remote_desktop;
 mod remote_files;
 mod remote_terminal;
+mod replicas;
 mod support;

@@ -81,6 +81,13 @@ pub enum ChannelFrame {
     Error {
         message: String,
     },
+    /// server → agent: this server is shutting down. The agent closes the channel and
+    /// connects again (to the same address: a proxy sends it to another replica) after a
+    /// random delay of at most `within_ms`, so a fleet leaving one replica does not
+    /// arrive at the others in one burst.
+    Reconnect {
+        within_ms: u64,
+    },
     /// Opens a stream of `kind` (`terminal`, `file_transfer`, `desktop` … in later
     /// issues) with kind-specific `params`.
     StreamOpen {

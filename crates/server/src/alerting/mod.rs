@@ -81,6 +81,8 @@ pub struct Engine {
     facts: Mutex<HashMap<DeviceId, Facts>>,
     /// The latest heartbeat metrics of devices the engine looked at (for rule tests).
     last_metrics: Mutex<HashMap<DeviceId, (DateTime<Utc>, Metrics)>>,
+    /// The other replicas, told to drop the same caches (set once by `App::build`).
+    cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -128,9 +130,25 @@ impl Engine {
         Ok(idx)
     }
 
+    /// Tells the engine which cluster to notify of cache changes (once, at start-up).
+    pub fn set_cluster(&self, cluster: Arc<crate::cluster::Cluster>) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    fn fan_out(&self, what: crate::cluster::Invalidate) {
+        if let Some(c) = self.cluster.get() {
+            c.invalidate(what);
+        }
+    }
+
     /// A rule was created, changed or deleted: reload the index, and forget the rule's
-    /// windows (its conditions may have changed).
+    /// windows (its conditions may have changed), here and on the other replicas.
     pub fn rule_changed(&self, rule: AlertRuleId) {
+        self.rule_changed_local(rule);
+        self.fan_out(crate::cluster::Invalidate::AlertRule { rule });
+    }
+
+    fn rule_changed_local(&self, rule: AlertRuleId) {
         self.rules_generation.fetch_add(1, Ordering::SeqCst);
         *self.index.write().unwrap_or_else(|e| e.into_inner()) = None;
         lock(&self.pairs).retain(|(r, _), _| *r != rule);
@@ -139,12 +157,28 @@ impl Engine {
     /// Group memberships changed: re-read every device's facts when next needed.
     pub fn targets_changed(&self) {
         self.targets_generation.fetch_add(1, Ordering::SeqCst);
+        self.fan_out(crate::cluster::Invalidate::AlertTargets);
     }
 
     /// One device's tags or site changed: re-read its facts (and no other device's) when
     /// next needed.
     pub fn device_changed(&self, device: DeviceId) {
         lock(&self.facts).remove(&device);
+        self.fan_out(crate::cluster::Invalidate::AlertDevice { device });
+    }
+
+    /// Another replica changed what a cache here holds.
+    pub fn invalidate_local(&self, what: &crate::cluster::Invalidate) {
+        use crate::cluster::Invalidate;
+        match *what {
+            Invalidate::AlertRule { rule } => self.rule_changed_local(rule),
+            Invalidate::AlertTargets => {
+                self.targets_generation.fetch_add(1, Ordering::SeqCst);
+            }
+            Invalidate::AlertDevice { device } => {
+                lock(&self.facts).remove(&device);
+            }
+        }
     }
 
     /// An alert was resolved by a person: forget that it is open and start its rule's

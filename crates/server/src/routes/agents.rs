@@ -814,6 +814,11 @@ async fn channel(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     let a = auth(&state, &headers, id, &meta, &slot, Use::Other).await?;
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(ApiError::Unavailable(
+            "this server is shutting down; connect again (to another replica)".into(),
+        ));
+    }
     // A plain GET (no upgrade headers) gets the JSON error every route gives.
     let ws =
         ws.map_err(|e| ApiError::refused(e.status(), "websocket_upgrade_required", e.body_text()))?;
@@ -833,8 +838,16 @@ fn send(tx: &Tx, f: &ChannelFrame) -> bool {
     }
 }
 
-async fn push_pending(state: &AppState, device: DeviceId, tx: &Tx) -> bool {
-    match commands::take_pending_for_agent(&state.db, device, state.now()).await {
+/// Sends the device's queued commands; on a channel that just opened (`fresh`) also those
+/// sent before but never acknowledged (see [`commands::take_for_new_channel`]).
+async fn push_pending(state: &AppState, device: DeviceId, tx: &Tx, fresh: bool) -> bool {
+    let now = state.now();
+    let taken = if fresh {
+        commands::take_for_new_channel(&state.db, device, now).await
+    } else {
+        commands::take_pending_for_agent(&state.db, device, now).await
+    };
+    match taken {
         Ok(cmds) => {
             for c in cmds {
                 if !send(tx, &ChannelFrame::Command(c)) {
@@ -935,11 +948,12 @@ async fn serve_channel(state: AppState, a: AgentAuth, meta: ClientMeta, socket: 
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let writer = spawn_writer(sink, rx, mux_out);
     let (conn, mut wake) = state.hub.register(device, mux.clone());
+    let mut drain = state.hub.drain_signal();
     tracing::debug!(%device, "agent channel open");
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
     tick.tick().await;
     let mut ping_id = 0u64;
-    let mut ok = push_pending(&state, device, &tx).await;
+    let mut ok = push_pending(&state, device, &tx, true).await;
     while ok {
         tokio::select! {
             msg = socket.next() => {
@@ -973,7 +987,7 @@ async fn serve_channel(state: AppState, a: AgentAuth, meta: ClientMeta, socket: 
                 ok = match frame {
                     ChannelFrame::Hello { .. } => {
                         send(&tx, &ChannelFrame::Welcome { server_time: Some(state.now()) })
-                            && push_pending(&state, device, &tx).await
+                            && push_pending(&state, device, &tx, false).await
                     }
                     ChannelFrame::Ping { id } => send(&tx, &ChannelFrame::Pong { id }),
                     ChannelFrame::CommandAck(ack) => {
@@ -999,7 +1013,16 @@ async fn serve_channel(state: AppState, a: AgentAuth, meta: ClientMeta, socket: 
             }
             w = wake.recv() => {
                 if w.is_none() { break }
-                ok = push_pending(&state, device, &tx).await;
+                ok = push_pending(&state, device, &tx, false).await;
+            }
+            d = async { drain.wait_for(Option::is_some).await.map(|w| (*w).unwrap_or_default()) } => {
+                if let Ok(within_ms) = d {
+                    send(&tx, &ChannelFrame::Reconnect { within_ms });
+                    let _ = tx.send(Message::Close(None));
+                    // Let the writer flush both frames before the loop below aborts it.
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                break;
             }
             _ = tick.tick() => {
                 ping_id += 1;

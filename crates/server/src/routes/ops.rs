@@ -32,17 +32,44 @@ async fn health() -> axum::Json<Health> {
     })
 }
 
-/// Readiness: the database answers.
-#[utoipa::path(get, path = "/ready", tag = "ops", responses((status = 200, body = Health), (status = 503, body = breeze_proto::api::ErrorBody)))]
-async fn ready(State(state): State<AppState>) -> ApiResult<axum::Json<Health>> {
+/// What `/ready` checked.
+#[derive(Serialize, ToSchema)]
+pub struct Ready {
+    pub status: String,
+    pub version: String,
+    /// This process's id in the cluster (distinct per replica and per start).
+    pub replica: String,
+    /// `local` (one process) or `nats`.
+    pub bus: String,
+    /// Agent channels connected to this replica.
+    pub agent_channels: usize,
+}
+
+/// Readiness: the database answers, the cluster bus (NATS, when configured) is connected,
+/// and the server is not shutting down. A proxy sends traffic only to ready replicas.
+#[utoipa::path(get, path = "/ready", tag = "ops", responses((status = 200, body = Ready), (status = 503, body = breeze_proto::api::ErrorBody)))]
+async fn ready(State(state): State<AppState>) -> ApiResult<axum::Json<Ready>> {
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(ApiError::Unavailable("shutting down".into()));
+    }
     state
         .db
         .ping()
         .await
         .map_err(|e| ApiError::Unavailable(format!("database unreachable: {e}")))?;
-    Ok(axum::Json(Health {
+    let bus = state.cluster.status();
+    if !bus.ok {
+        return Err(ApiError::Unavailable(format!(
+            "the cluster bus is unavailable: {}",
+            bus.detail
+        )));
+    }
+    Ok(axum::Json(Ready {
         status: "ready".into(),
         version: env!("CARGO_PKG_VERSION").into(),
+        replica: state.cluster.replica().to_string(),
+        bus: state.cluster.kind().to_string(),
+        agent_channels: state.hub.connected(),
     }))
 }
 
