@@ -256,6 +256,98 @@ impl AppState {
     }
 }
 
+/// The client's address: the peer's, or behind a trusted proxy the last address in
+/// `X-Forwarded-For` that is not a trusted proxy itself (the ones before it are what the
+/// client claimed, and a client can claim anything).
+pub fn client_ip(
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+    server: &crate::config::ServerConfig,
+) -> std::net::IpAddr {
+    if server.trusted_proxies.is_empty() {
+        return peer;
+    }
+    let Ok(trusted) = server.trusted_proxy_ranges() else {
+        return peer;
+    };
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let mut hops = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(v) = value.to_str() else { return peer };
+        for hop in v.split(',').map(str::trim) {
+            match hop.parse::<std::net::IpAddr>() {
+                Ok(ip) => hops.push(ip),
+                // An unreadable hop: believe nothing the proxy passed on.
+                Err(_) => return peer,
+            }
+        }
+    }
+    // Walk back from the proxy: the first hop not trusted is the client; when every hop
+    // is a trusted proxy, the first one is.
+    hops.iter()
+        .rev()
+        .find(|ip| !is_trusted(**ip))
+        .or(hops.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod client_ip_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::client_ip;
+    use crate::config::ServerConfig;
+    use axum::http::HeaderMap;
+
+    fn ip(s: &str) -> std::net::IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn headers(xff: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in xff {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
+        let none = ServerConfig::default();
+        let proxy = ServerConfig {
+            trusted_proxies: vec!["10.0.0.0/8".into(), "192.0.2.7".into()],
+            ..ServerConfig::default()
+        };
+        let h = headers(&["203.0.113.9"]);
+        // No proxies configured: the peer, whatever the header says.
+        assert_eq!(client_ip(ip("10.1.1.1"), &h, &none), ip("10.1.1.1"));
+        // From a trusted proxy: the forwarded client.
+        assert_eq!(client_ip(ip("10.1.1.1"), &h, &proxy), ip("203.0.113.9"));
+        assert_eq!(client_ip(ip("192.0.2.7"), &h, &proxy), ip("203.0.113.9"));
+        // From anyone else: the peer (a client cannot pick its own address).
+        assert_eq!(
+            client_ip(ip("198.51.100.1"), &h, &proxy),
+            ip("198.51.100.1")
+        );
+        // A spoofed first hop is skipped: the last untrusted hop is the client.
+        let chain = headers(&["1.2.3.4, 203.0.113.9", "10.2.2.2"]);
+        assert_eq!(client_ip(ip("10.1.1.1"), &chain, &proxy), ip("203.0.113.9"));
+        // Garbage in the header: the peer.
+        assert_eq!(
+            client_ip(ip("10.1.1.1"), &headers(&["nonsense"]), &proxy),
+            ip("10.1.1.1")
+        );
+        // No header from a trusted proxy: the proxy itself.
+        assert_eq!(
+            client_ip(ip("10.1.1.1"), &HeaderMap::new(), &proxy),
+            ip("10.1.1.1")
+        );
+    }
+}
+
 /// Middleware: records client metadata for handlers, and audits every mutating request
 /// that its handler did not record (with the outcome as result).
 pub async fn audit_mutations(
@@ -263,10 +355,11 @@ pub async fn audit_mutations(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let ip = req
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(a)| a.ip().to_string());
+        .map(|ConnectInfo(a)| a.ip());
+    let ip = peer.map(|p| client_ip(p, req.headers(), &state.config.server).to_string());
     let ua = req
         .headers()
         .get(axum::http::header::USER_AGENT)

@@ -71,6 +71,11 @@ pub struct ServerConfig {
     /// told to reconnect within a random part of it) before the listener closes
     /// (`BREEZE_DRAIN_SECS`).
     pub drain_secs: u64,
+    /// Reverse proxies (addresses or CIDRs) whose `X-Forwarded-For` is believed: behind
+    /// one, the client's address (audit rows, sign-in throttling, agent addresses) is the
+    /// last address in that header not itself a trusted proxy. Empty: the peer address
+    /// (`BREEZE_TRUSTED_PROXIES`, comma-separated).
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -82,7 +87,29 @@ impl Default for ServerConfig {
             overload_wait_millis: 100,
             overload_retry_after_secs: 5,
             drain_secs: 10,
+            trusted_proxies: Vec::new(),
         }
+    }
+}
+
+impl ServerConfig {
+    /// `trusted_proxies` parsed (a bare address is a range of one).
+    pub fn trusted_proxy_ranges(&self) -> anyhow::Result<Vec<breeze_core::outbound::Cidr>> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| {
+                let p = p.trim();
+                let cidr = if p.contains('/') {
+                    p.to_string()
+                } else if p.contains(':') {
+                    format!("{p}/128")
+                } else {
+                    format!("{p}/32")
+                };
+                breeze_core::outbound::Cidr::parse(&cidr)
+                    .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))
+            })
+            .collect()
     }
 }
 
@@ -116,6 +143,7 @@ impl ServerConfig {
                 self.overload_wait_millis
             );
         }
+        self.trusted_proxy_ranges()?;
         if self.drain_secs > 600 {
             bail!(
                 "server.drain_secs must be at most 600, got {}",
@@ -585,6 +613,14 @@ impl Config {
         }
         if let Some(v) = env_number("BREEZE_DRAIN_SECS")? {
             c.server.drain_secs = v;
+        }
+        if let Ok(v) = std::env::var("BREEZE_TRUSTED_PROXIES") {
+            c.server.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(String::from)
+                .collect();
         }
         if let Ok(v) = std::env::var("BREEZE_OUTBOUND_ALLOW") {
             let entries: Vec<&str> = v.split(',').filter(|e| !e.trim().is_empty()).collect();
