@@ -239,3 +239,45 @@ pub async fn queue_steadily(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use breeze_proto::agent::{CommandEnvelope, SignedCommand};
+
+    fn command(payload: Value) -> SignedCommand {
+        SignedCommand {
+            envelope: CommandEnvelope {
+                id: breeze_proto::ids::CommandId::new(),
+                device_id: DeviceId::new(),
+                command_type: "run_script".into(),
+                payload,
+                issued_at: chrono::Utc::now(),
+                expires_at: chrono::Utc::now(),
+                nonce: None,
+            },
+            signature: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_script_run_is_paired_with_its_command_by_execution_id() {
+        let ledger = Ledger::default();
+        let t0 = Instant::now();
+        ledger.queued("exec-1".into(), t0, t0);
+        // Its command arrives before the API answers (the server wakes the channel first).
+        ledger.queued("exec-2".into(), t0, t0 + Duration::from_secs(10));
+        ledger.queued("exec-3".into(), t0, t0);
+        let c = command(json!({"execution_id": "exec-1"}));
+        ledger.arrived(&c, Via::Channel);
+        // A second delivery of the same command keeps the first arrival.
+        ledger.arrived(&c, Via::Heartbeat);
+        ledger.arrived(&command(json!({"execution_id": "exec-2"})), Via::Heartbeat);
+        ledger.arrived(&command(json!({})), Via::Channel);
+        let r = ledger.report();
+        assert!(
+            r.contains("commands queued 3, arrived 2 (1 by heartbeat, 1 before the API answered), not arrived 1"),
+            "{r}"
+        );
+    }
+}

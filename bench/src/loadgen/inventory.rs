@@ -65,3 +65,20 @@ pub fn heartbeat(big: bool, confirm_rotation: bool) -> Value {
         "inventory_hashes": hashes(big),
         "confirm_token_rotation": confirm_rotation})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn big_inventories_are_the_given_share_spread_over_the_fleet() {
+        let big: Vec<usize> = (0..10_000).filter(|i| is_big(*i, 5.0)).collect();
+        assert_eq!(big.len(), 500);
+        assert!(big.windows(2).all(|w| w[1] - w[0] == 20));
+        assert_eq!((0..1000).filter(|i| is_big(*i, 0.0)).count(), 0);
+        assert_eq!((0..1000).filter(|i| is_big(*i, 100.0)).count(), 1000);
+        let packages = |big| inventory(0, big)["software"].as_array().map(Vec::len);
+        assert_eq!(packages(true), Some(BIG_SOFTWARE));
+        assert_eq!(packages(false), Some(SMALL_SOFTWARE));
+    }
+}

@@ -54,18 +54,25 @@ pub fn postgres_ticks(db: &str) -> (u64, u64) {
         if comm != "postgres" {
             continue;
         }
-        // A backend's title: "postgres: 15/main: USER DB HOST(PORT) STATE".
         let title = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let title = String::from_utf8_lossy(&title);
-        let words: Vec<&str> = title.split(['\0', ' ']).filter(|w| !w.is_empty()).collect();
-        let is_backend = words.iter().any(|w| w.contains('(') && w.ends_with(')'));
-        if !is_backend {
-            shared += ticks;
-        } else if words.get(3) == Some(&db) {
-            backends += ticks;
+        match backend_database(&String::from_utf8_lossy(&title)) {
+            None => shared += ticks,
+            Some(d) if d == db => backends += ticks,
+            Some(_) => {}
         }
     }
     (backends, shared)
+}
+
+/// The database a PostgreSQL backend serves, from its process title
+/// ("postgres: 15/main: USER DB HOST(PORT) STATE", NULs or spaces between words); `None`
+/// for the server's own processes (checkpointer, WAL writer…).
+fn backend_database(title: &str) -> Option<&str> {
+    let words: Vec<&str> = title.split(['\0', ' ']).filter(|w| !w.is_empty()).collect();
+    let host = words
+        .iter()
+        .position(|w| *w == "[local]" || (w.contains('(') && w.ends_with(')')))?;
+    host.checked_sub(1).and_then(|i| words.get(i).copied())
 }
 
 /// The soft limit on open files of `pid` (`self` or a number).
@@ -135,5 +142,29 @@ impl Snapshot {
     pub fn server_cpu_since(&self, earlier: &Snapshot) -> Option<f64> {
         let secs = self.at.duration_since(earlier.at).as_secs_f64().max(1e-3);
         Some(self.server?.ticks.saturating_sub(earlier.server?.ticks) as f64 / secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backend_database;
+
+    #[test]
+    fn backends_are_told_from_shared_processes_by_their_title() {
+        assert_eq!(
+            backend_database("postgres: 15/main: postgres breeze_bench 127.0.0.1(54450) idle   "),
+            Some("breeze_bench")
+        );
+        assert_eq!(
+            backend_database("postgres: 15/main: postgres test [local] SELECT waiting"),
+            Some("test")
+        );
+        assert_eq!(backend_database("postgres: 15/main: walwriter   "), None);
+        assert_eq!(
+            backend_database(
+                "/usr/lib/postgresql/15/bin/postgres\0-D\0/var/lib/postgresql/15/main\0"
+            ),
+            None
+        );
     }
 }
