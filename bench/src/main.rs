@@ -377,7 +377,7 @@ async fn await_channels(fleet: &Fleet, n: usize, concurrency: usize) {
         fleet.stats.connect_errors.get()
     );
     println!(
-        "  open (connect to welcome) {}",
+        "  open (TCP connect to welcome, once among the concurrent handshakes) {}",
         summary(&fleet.stats.channel_open_latency.sorted())
     );
 }

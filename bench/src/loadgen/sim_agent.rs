@@ -105,8 +105,16 @@ fn ws_config() -> WebSocketConfig {
         .max_message_size(Some(1 << 20))
 }
 
-async fn open_channel(fleet: Arc<Fleet>, id: DeviceId, token: String, src: usize) -> Result<Ws> {
+/// Connects, upgrades and says `hello`; answers the socket and when the attempt got its
+/// turn among the handshakes in progress.
+async fn open_channel(
+    fleet: Arc<Fleet>,
+    id: DeviceId,
+    token: String,
+    src: usize,
+) -> Result<(Ws, Instant)> {
     let _permit = fleet.connecting.acquire().await?;
+    let began = Instant::now();
     let tcp = fleet
         .sources
         .connect(src)
@@ -133,7 +141,7 @@ async fn open_channel(fleet: Arc<Fleet>, id: DeviceId, token: String, src: usize
     };
     ws.send(Message::text(serde_json::to_string(&hello)?))
         .await?;
-    Ok(ws)
+    Ok((ws, began))
 }
 
 enum Beat {
@@ -267,7 +275,7 @@ pub async fn run(
     let offset = fleet.interval.mul_f64(slot as f64 / of.max(1) as f64);
     let stats = &fleet.stats;
     let mut ws: Option<Ws> = None;
-    let mut opening: Option<BoxFuture<'static, Result<Ws>>> = None;
+    let mut opening: Option<BoxFuture<'static, Result<(Ws, Instant)>>> = None;
     let mut attempt_started = Instant::now();
     let mut retry_at = fleet.hold_channels.then(tokio::time::Instant::now);
     let mut failures = 0u32;
@@ -294,14 +302,14 @@ pub async fn run(
             }
             () = tokio::time::sleep_until(retry_at.unwrap_or_else(far)), if retry_at.is_some() => {
                 retry_at = None;
-                attempt_started = Instant::now();
                 opening = Some(open_channel(fleet.clone(), me.id, me.token.clone(), me.src).boxed());
             }
             opened = maybe(opening.as_mut()) => {
                 opening = None;
                 match opened {
-                    Ok(w) => {
+                    Ok((w, began)) => {
                         ws = Some(w);
+                        attempt_started = began;
                         awaiting_welcome = true;
                     }
                     Err(e) => {
