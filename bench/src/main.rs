@@ -1,27 +1,51 @@
-//! `breeze-loadgen`: simulates N agents against a running `breeze serve` over loopback.
-//! Each agent enrolls with a site key, uploads a small inventory once, then heartbeats
-//! every `--interval` seconds (spread evenly), posting a result for every command the
-//! heartbeat hands out. Prints heartbeats/s, p50/p99 latency, errors and the server's
-//! RSS and CPU (from /proc/<pid>).
+//! `breeze-loadgen`: simulates a fleet of N agents against a running `breeze serve`.
+//!
+//! Each simulated agent enrolls with a site key, uploads its inventory (2,000 packages on
+//! `--big-inventory-percent` of them, 20 on the rest), opens and holds its channel
+//! `GET /ws/agents/{id}` (answering pings, acknowledging commands and posting their
+//! results over HTTP, as `breeze-agent` does), and heartbeats every `--interval` seconds
+//! (spread evenly). During the run the admin queues a script on a random device
+//! `--commands-per-sec` times a second, and `--churn-percent-per-min` of the fleet drops
+//! its channel and reconnects each minute. Printed, phase by phase:
+//!
+//! * enrollment: enrollments/s, and where the CPU went (server, PostgreSQL, this process);
+//! * channels: how fast they opened, and the server's RSS per idle channel (RSS after the
+//!   channels are open and idle, minus RSS before, divided by their number);
+//! * the measured window (after one interval of warm-up): heartbeats/s, p50/p99, command
+//!   delivery p50/p99 (API answer to `command` frame), reconnects, server CPU and RSS;
+//! * then, with the fleet still running, closed-loop bursts of `GET /health`,
+//!   `GET /api/v1/auth/me` and heartbeats, and their ratios.
 //!
 //! ```text
-//! breeze-loadgen --server http://127.0.0.1:3001 --key bzk_… --agents 10000 \
+//! breeze-loadgen --server http://127.0.0.1:3001 --setup-data-dir DIR --agents 10000 \
 //!     --interval 60 --duration 180 --server-pid $(pgrep -nx breeze)
 //! ```
-//! or with `--setup-data-dir DIR` it finishes first-run setup on a fresh server and
-//! creates the organization, site and key itself.
+//! `--setup-data-dir DIR` finishes first-run setup on a fresh server and creates the
+//! organization, site and key; or give `--key` (and `--admin-email`/`--admin-password`
+//! for the commands and the `/auth/me` probe) for a server set up already.
+//!
+//! Every channel is a socket on both sides: the fleet needs as many open files here and
+//! on the server (`ulimit -n`), and past ~25,000 agents several source addresses
+//! (`--source-addrs`, 127.0.0.1..N).
 
-use anyhow::{Context, Result, bail};
-use breeze_proto::agent::{
-    CommandResult, CommandStatus, EnrollResponse, HeartbeatResponse, PROTOCOL_VERSION, paths,
-};
+mod loadgen;
+
+use anyhow::{Context as _, Result, bail};
+use breeze_bench::first_run::first_run;
+use breeze_client::BreezeClient;
+use breeze_proto::agent::{EnrollResponse, paths};
 use clap::Parser;
-use rand::Rng as _;
+use futures::StreamExt as _;
+use loadgen::commands::{Admin, Ledger, Queueing, queue_steadily};
+use loadgen::probes::{Outcome, burst};
+use loadgen::procfs::{Snapshot, open_files_limit};
+use loadgen::sim_agent::{Fleet, Identity, Phase};
+use loadgen::sources::Sources;
+use loadgen::{Counter, Latencies, inventory, summary};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Semaphore, watch};
 
 #[derive(Parser, Clone)]
 #[command(name = "breeze-loadgen")]
@@ -32,6 +56,11 @@ struct Args {
     /// Site enrollment key (with enough max_uses).
     #[arg(long)]
     key: Option<String>,
+    /// With `--key`: an admin to queue commands and probe `/auth/me` as.
+    #[arg(long, requires = "admin_password")]
+    admin_email: Option<String>,
+    #[arg(long)]
+    admin_password: Option<String>,
     /// Data directory of a fresh server: run setup and create org, site and key.
     #[arg(long)]
     setup_data_dir: Option<std::path::PathBuf>,
@@ -40,112 +69,120 @@ struct Args {
     /// Seconds between heartbeats of one agent.
     #[arg(long, default_value_t = 60)]
     interval: u64,
-    /// Seconds of heartbeating to measure (after enrollment).
+    /// Seconds of heartbeating to measure (after one interval of warm-up).
     #[arg(long, default_value_t = 120)]
     duration: u64,
-    /// Concurrent enrollments.
-    #[arg(long, default_value_t = 32)]
+    /// Concurrent enrollments (and inventory uploads). The server lets 4 per core sign in
+    /// at once and sheds beyond twice that; a shed enrollment waits its `Retry-After`.
+    #[arg(long, default_value_t = 8)]
     enroll_concurrency: usize,
+    /// Concurrent channel handshakes.
+    #[arg(long, default_value_t = 64)]
+    connect_concurrency: usize,
     /// PID of the server, for RSS and CPU.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// The server's PostgreSQL database, for the CPU of its backends (a local server).
+    #[arg(long)]
+    postgres_db: Option<String>,
     /// Alert rules to create in the load organization before enrolling (with
     /// `--setup-data-dir`): see [`alert_rules`] for the mix.
     #[arg(long, default_value_t = 0)]
     alert_rules: usize,
+    /// Percent of the devices whose inventory lists 2,000 packages.
+    #[arg(long, default_value_t = 5.0)]
+    big_inventory_percent: f64,
+    /// Script runs queued through the API per second during the run (0: none).
+    #[arg(long, default_value_t = 5.0)]
+    commands_per_sec: f64,
+    /// Percent of the fleet that drops its channel (and reconnects 1–3 s later) per minute.
+    #[arg(long, default_value_t = 1.0)]
+    churn_percent_per_min: f64,
+    /// Hold no channel: heartbeats only (the load of the figures before issue 14).
+    #[arg(long)]
+    no_channels: bool,
+    /// Source addresses 127.0.0.1..N for the fleet's sockets (default: one per 25,000
+    /// agents).
+    #[arg(long)]
+    source_addrs: Option<usize>,
+    /// Length of each closed-loop probe after the measured window (0: no probes).
+    #[arg(long, default_value_t = 5)]
+    probe_secs: u64,
+    /// Workers of each closed-loop probe.
+    #[arg(long, default_value_t = 32)]
+    probe_concurrency: usize,
 }
 
-#[derive(Default)]
-struct Stats {
-    heartbeats: AtomicU64,
-    errors: AtomicU64,
-    commands: AtomicU64,
-    latencies_us: Mutex<Vec<u64>>,
-}
-
-fn proc_stat(pid: u32) -> Option<(u64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = stat.rsplit_once(')')?.1;
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss_kb = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some((ticks, rss_kb))
-}
-
-async fn post(
-    c: &reqwest::Client,
-    url: String,
-    token: Option<&str>,
-    body: &Value,
-) -> Result<Value> {
-    let mut r = c.post(url).json(body);
-    if let Some(t) = token {
-        r = r.bearer_auth(t);
+/// Sends the request `make` builds, waiting out each 503's `Retry-After` (at most 30
+/// times).
+async fn send_retrying(
+    make: impl Fn() -> reqwest::RequestBuilder,
+    shed: &Counter,
+) -> Result<reqwest::Response> {
+    for _ in 0..30 {
+        let r = make().send().await?;
+        if r.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE {
+            return Ok(r);
+        }
+        shed.add();
+        let wait = r
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(1);
+        tokio::time::sleep(Duration::from_secs(wait)).await;
     }
-    let resp = r.send().await?;
-    let s = resp.status();
-    let text = resp.text().await?;
-    if !s.is_success() {
-        bail!("{s}: {text}");
-    }
-    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    bail!("still shed after 30 attempts")
 }
 
-async fn bootstrap(c: &reqwest::Client, args: &Args, dir: &std::path::Path) -> Result<String> {
-    let token = std::fs::read_to_string(dir.join("setup-token")).context("reading setup-token")?;
+async fn checked(r: reqwest::Response) -> Result<reqwest::Response> {
+    let s = r.status();
+    if s.is_success() {
+        return Ok(r);
+    }
+    let body = r.text().await.unwrap_or_default();
+    bail!("{s}: {body}")
+}
+
+/// The enrollment key, and the admin when there is one.
+async fn bootstrap(args: &Args) -> Result<(String, Option<Admin>, Option<String>)> {
     let s = &args.server;
-    let t = post(
-        c,
-        format!("{s}/api/v1/setup"),
-        None,
-        &json!({"setup_token": token.trim(),
-        "partner_name": "Load", "admin_name": "Load Admin", "admin_email": "load@example.com",
-        "admin_password": "Load-Test-Password-42!"}),
-    )
-    .await?;
-    let at = t["access_token"]
-        .as_str()
-        .context("access token")?
-        .to_string();
-    let org = post(
-        c,
-        format!("{s}/api/v1/orgs"),
-        Some(&at),
-        &json!({"name": "Load Org"}),
-    )
-    .await?;
-    let org_id = org["id"].as_str().context("org")?;
-    let site = post(
-        c,
-        format!("{s}/api/v1/orgs/{org_id}/sites"),
-        Some(&at),
-        &json!({"name": "Load Site"}),
-    )
-    .await?;
-    let k = post(
-        c,
-        format!("{s}/api/v1/enrollment-keys"),
-        Some(&at),
-        &json!({"org_id": org_id,
-        "site_id": site["id"], "name": "load", "max_uses": 1_000_000, "expires_in_hours": 48}),
-    )
-    .await?;
-    for (i, rule) in alert_rules(args.alert_rules).into_iter().enumerate() {
-        let mut rule = rule;
-        rule["org_id"] = json!(org_id);
-        rule["name"] = json!(format!("bench rule {i}"));
-        post(c, format!("{s}/api/v1/alert-rules"), Some(&at), &rule)
-            .await
-            .with_context(|| format!("creating alert rule {i}"))?;
+    match (&args.key, &args.setup_data_dir) {
+        (Some(k), _) => {
+            let admin = match (&args.admin_email, &args.admin_password) {
+                (Some(e), Some(p)) => {
+                    let c = BreezeClient::new(s)?.login_as(e, p).await?;
+                    Some(Admin::new(c, e.clone(), p.clone()))
+                }
+                _ => None,
+            };
+            Ok((k.clone(), admin, None))
+        }
+        (None, Some(dir)) => {
+            let run = first_run(s, dir, "Load").await?;
+            let admin = Admin::new(run.admin, run.email, run.password);
+            let k = admin
+                .post(
+                    "/api/v1/enrollment-keys",
+                    &json!({"org_id": run.org_id, "site_id": run.site_id, "name": "load",
+                        "max_uses": 1_000_000, "expires_in_hours": 48}),
+                )
+                .await?;
+            for (i, rule) in alert_rules(args.alert_rules).into_iter().enumerate() {
+                let mut rule = rule;
+                rule["org_id"] = json!(run.org_id);
+                rule["name"] = json!(format!("bench rule {i}"));
+                admin
+                    .post("/api/v1/alert-rules", &rule)
+                    .await
+                    .with_context(|| format!("creating alert rule {i}"))?;
+            }
+            let key = k["key"].as_str().context("key")?.to_string();
+            Ok((key, Some(admin), Some(run.org_id)))
+        }
+        (None, None) => bail!("give --key or --setup-data-dir"),
     }
-    Ok(k["key"].as_str().context("key")?.to_string())
 }
 
 /// `n` alert rules targeting every device, as an MSP's org might have them: mostly metric
@@ -179,205 +216,433 @@ fn alert_rules(n: usize) -> Vec<Value> {
         .collect()
 }
 
-fn inventory(host: &str) -> Value {
-    let software: Vec<Value> = (0..20)
-        .map(|i| json!({"name": format!("pkg-{i}"), "version": "1.0", "source": "dpkg"}))
-        .collect();
-    json!({
-        "hardware": {"cpu_model": "Sim CPU", "cpu_cores": 4, "cpu_threads": 8, "ram_total_mb": 16000, "disk_total_gb": 512.0},
-        "os": {"os_type": "linux", "name": "Debian", "version": "12", "build": "", "architecture": "amd64",
-               "kernel_version": "6.1.0", "hostname": host},
-        "disks": [{"mount_point": "/", "filesystem": "ext4", "device": "/dev/sda1", "total_bytes": 512_000_000_000u64, "used_bytes": 100_000_000_000u64, "removable": false}],
-        "network": [{"name": "eth0", "mac_address": "02:00:00:00:00:01", "addresses": [{"address": "10.0.0.2", "kind": "ipv4", "prefix_len": 24}], "is_primary": true, "interface_type": "ethernet"}],
-        "software": software,
-        "hashes": {"hardware": "h1", "os": "h2", "disks": "h3", "network": "h4", "software": "h5"}
-    })
+/// Refuses a fleet this process cannot hold, and warns when the server cannot.
+fn check_open_files(args: &Args, sources: usize) -> Result<()> {
+    if args.no_channels {
+        return Ok(());
+    }
+    let need = args.agents as u64 + sources as u64 * 300 + 200;
+    if let Some(limit) = open_files_limit("self")
+        && limit < need
+    {
+        bail!(
+            "{} agents holding channels need about {need} open files here, and `ulimit -n` is {limit}: \
+             raise it (the hard limit too), or run fewer agents per load generator",
+            args.agents
+        );
+    }
+    if let Some(pid) = args.server_pid
+        && let Some(limit) = open_files_limit(&pid.to_string())
+        && limit < args.agents as u64 + 200
+    {
+        eprintln!(
+            "WARNING: the server (pid {pid}) may open {limit} files, fewer than the {} channels plus its database and listener",
+            args.agents
+        );
+    }
+    Ok(())
 }
 
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
+/// Enrolls `n` agents, `concurrency` at a time, each from its source address.
+async fn enroll_all(args: &Args, key: &str, sources: &Sources) -> Vec<Identity> {
+    let shed = Counter::default();
+    let failed = Counter::default();
+    let latency = Latencies::default();
+    let before = Snapshot::take(args.server_pid, args.postgres_db.as_deref());
+    let t0 = Instant::now();
+    let url = format!("{}{}", args.server, paths::ENROLL);
+    let mut agents: Vec<(usize, Identity)> = futures::stream::iter(0..args.agents)
+        .map(|i| {
+            let (url, shed, failed, latency) = (&url, &shed, &failed, &latency);
+            async move {
+                let src = sources.of_agent(i);
+                let body = inventory::enrollment(key, i);
+                let t = Instant::now();
+                let r = async {
+                    let resp =
+                        send_retrying(|| sources.client(src).post(url).json(&body), shed).await?;
+                    let e: EnrollResponse = checked(resp).await?.json().await?;
+                    anyhow::Ok(e)
+                }
+                .await;
+                match r {
+                    Ok(e) => {
+                        latency.push(t.elapsed());
+                        Some((
+                            i,
+                            Identity {
+                                id: e.agent_id,
+                                token: e.auth_token.expose().to_string(),
+                                src,
+                                big: inventory::is_big(i, args.big_inventory_percent),
+                            },
+                        ))
+                    }
+                    Err(e) => {
+                        failed.add_noting(|| format!("enrolling agent {i}: {e:#}"));
+                        None
+                    }
+                }
+            }
+        })
+        .buffer_unordered(args.enroll_concurrency.max(1))
+        .filter_map(|a| async move { a })
+        .collect()
+        .await;
+    let secs = t0.elapsed().as_secs_f64();
+    let after = Snapshot::take(args.server_pid, args.postgres_db.as_deref());
+    println!(
+        "enrolled {} of {} agents in {secs:.1} s: {:.0} enrollments/s at concurrency {} ({} shed and retried, {} failed)",
+        agents.len(),
+        args.agents,
+        agents.len() as f64 / secs.max(1e-3),
+        args.enroll_concurrency,
+        shed.get(),
+        failed.get()
+    );
+    println!("  enrollment {}", summary(&latency.sorted()));
+    println!("  {}", after.cpu_since(&before));
+    agents.sort_by_key(|(i, _)| *i);
+    agents.into_iter().map(|(_, a)| a).collect()
+}
+
+/// Uploads every agent's first inventory.
+async fn upload_inventories(args: &Args, agents: &[Identity], sources: &Sources) {
+    let shed = Counter::default();
+    let failed = Counter::default();
+    let before = Snapshot::take(args.server_pid, args.postgres_db.as_deref());
+    let t0 = Instant::now();
+    let big = agents.iter().filter(|a| a.big).count();
+    futures::stream::iter(agents.iter().enumerate())
+        .for_each_concurrent(args.enroll_concurrency.max(1), |(i, a)| {
+            let (shed, failed) = (&shed, &failed);
+            async move {
+                let url = format!("{}{}", args.server, paths::inventory(a.id));
+                let body = inventory::inventory(i, a.big);
+                let r = async {
+                    let resp = send_retrying(
+                        || {
+                            sources
+                                .client(a.src)
+                                .put(&url)
+                                .bearer_auth(&a.token)
+                                .json(&body)
+                        },
+                        shed,
+                    )
+                    .await?;
+                    checked(resp).await
+                }
+                .await;
+                if let Err(e) = r {
+                    failed.add_noting(|| format!("inventory of agent {i}: {e:#}"));
+                }
+            }
+        })
+        .await;
+    let after = Snapshot::take(args.server_pid, args.postgres_db.as_deref());
+    println!(
+        "inventories: {} uploaded ({big} with {} packages) in {:.1} s ({} shed and retried, {} failed)",
+        agents.len() as u64 - failed.get(),
+        inventory::BIG_SOFTWARE,
+        t0.elapsed().as_secs_f64(),
+        shed.get(),
+        failed.get()
+    );
+    println!("  {}", after.cpu_since(&before));
+}
+
+/// Waits until every agent's channel got its `welcome` (or 60 s pass with no progress).
+async fn await_channels(fleet: &Fleet, n: usize, concurrency: usize) {
+    let t0 = Instant::now();
+    let (mut last, mut last_change) = (0, Instant::now());
+    loop {
+        let up = fleet.stats.channels_opened.get() as usize;
+        if up >= n {
+            break;
+        }
+        if up != last {
+            (last, last_change) = (up, Instant::now());
+        } else if last_change.elapsed() > Duration::from_secs(60) {
+            println!("  channels: stuck at {up} of {n} for 60 s; going on");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)] as f64 / 1000.0
+    let up = fleet.stats.channels_opened.get();
+    let secs = t0.elapsed().as_secs_f64();
+    println!(
+        "channels: {up} of {n} open in {secs:.1} s ({:.0}/s at {concurrency} concurrent handshakes, {} connect errors)",
+        up as f64 / secs.max(1e-3),
+        fleet.stats.connect_errors.get()
+    );
+    println!(
+        "  open (TCP connect to welcome, once among the concurrent handshakes) {}",
+        summary(&fleet.stats.channel_open_latency.sorted())
+    );
+}
+
+fn kib_per(before: Option<u64>, after: Option<u64>, n: u64) -> String {
+    match (before, after) {
+        (Some(b), Some(a)) if n > 0 => format!(
+            "{:.1} KiB ({} -> {} MiB)",
+            (a as f64 - b as f64) / n as f64,
+            b / 1024,
+            a / 1024
+        ),
+        _ => "n/a".into(),
+    }
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(512)
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let key = match (&args.key, &args.setup_data_dir) {
-        (Some(k), _) => k.clone(),
-        (None, Some(d)) => bootstrap(&client, &args, d).await?,
-        (None, None) => bail!("give --key or --setup-data-dir"),
+    let n_src = args
+        .source_addrs
+        .unwrap_or_else(|| Sources::needed_for(args.agents));
+    check_open_files(&args, n_src)?;
+    let sources = Sources::new(&args.server, n_src).await?;
+    let (key, admin, org_id) = bootstrap(&args).await?;
+    let admin = admin.map(Arc::new);
+    let script = match (&admin, args.commands_per_sec > 0.0) {
+        (Some(a), true) => Some(a.create_script(org_id.as_deref()).await?),
+        _ => None,
     };
-
-    // Enrollment.
-    let t0 = Instant::now();
-    let sem = Arc::new(Semaphore::new(args.enroll_concurrency.max(1)));
-    let mut handles = Vec::with_capacity(args.agents);
-    for i in 0..args.agents {
-        let (c, s, key, sem) = (
-            client.clone(),
-            args.server.clone(),
-            key.clone(),
-            sem.clone(),
-        );
-        handles.push(tokio::spawn(async move {
-            let _p = sem.acquire().await.ok()?;
-            let host = format!("sim-{i:06}");
-            let fp: String = (0..64).map(|_| char::from(b"0123456789abcdef"[rand::rng().random_range(0..16)])).collect();
-            let body = json!({"protocol_version": PROTOCOL_VERSION, "enrollment_key": key, "hostname": host,
-                "os_type": "linux", "os_version": "12", "architecture": "amd64", "agent_version": "sim",
-                "fingerprint": fp, "hardware": {"cpu_model": "Sim CPU", "cpu_cores": 4, "ram_total_mb": 16000}});
-            let v = post(&c, format!("{s}{}", paths::ENROLL), None, &body).await.ok()?;
-            let e: EnrollResponse = serde_json::from_value(v).ok()?;
-            let token = e.auth_token.expose().to_string();
-            let inv = format!("{s}{}", paths::inventory(e.agent_id));
-            let _ = c.put(inv).bearer_auth(&token).json(&inventory(&host)).send().await;
-            Some((e.agent_id, token))
-        }));
-    }
-    let mut agents = Vec::new();
-    for h in handles {
-        if let Ok(Some(a)) = h.await {
-            agents.push(a);
-        }
-    }
-    let enroll_secs = t0.elapsed().as_secs_f64();
     println!(
-        "enrolled {} of {} agents (+ inventory) in {:.1} s ({:.0}/s)",
-        agents.len(),
+        "fleet of {} agents from {} source address(es); open files here {}, server {}",
         args.agents,
-        enroll_secs,
-        agents.len() as f64 / enroll_secs
+        sources.len(),
+        open_files_limit("self").map_or("?".into(), |l| l.to_string()),
+        args.server_pid
+            .and_then(|p| open_files_limit(&p.to_string()))
+            .map_or("?".into(), |l| l.to_string())
     );
+
+    let agents = enroll_all(&args, &key, &sources).await;
     if agents.is_empty() {
         bail!("no agent enrolled");
     }
+    upload_inventories(&args, &agents, &sources).await;
 
-    // Heartbeats, spread evenly over the interval.
-    let stats = Arc::new(Stats::default());
-    let interval = Duration::from_secs(args.interval.max(1));
-    let start = tokio::time::Instant::now() + Duration::from_millis(500);
-    let end = start + interval + Duration::from_secs(args.duration);
+    // Channels, and the server's memory per idle channel.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle0 = Snapshot::take(args.server_pid, args.postgres_db.as_deref());
     let n = agents.len();
-    for (i, (id, token)) in agents.into_iter().enumerate() {
-        let (c, s, stats) = (client.clone(), args.server.clone(), stats.clone());
-        let offset = interval.mul_f64(i as f64 / n as f64);
-        tokio::spawn(async move {
-            let mut next = start + offset;
-            let hb = format!("{s}{}", paths::heartbeat(id));
-            while next < end {
-                tokio::time::sleep_until(next).await;
-                next += interval;
-                let body = json!({"protocol_version": PROTOCOL_VERSION, "agent_version": "sim",
-                    "sent_at": chrono::Utc::now(), "status": "ok",
-                    "metrics": {"cpu_percent": rand::rng().random_range(0.0..100.0), "ram_percent": 50.0,
-                        "ram_used_mb": 8000, "ram_total_mb": 16000, "process_count": 200,
-                        "disk_percent": 40.0, "custom": {"load_1": rand::rng().random_range(0.0..4.0)}},
-                    "inventory_hashes": {"hardware": "h1", "os": "h2", "disks": "h3", "network": "h4", "software": "h5"}});
-                let t = Instant::now();
-                match post(&c, hb.clone(), Some(&token), &body).await {
-                    Ok(v) => {
-                        let us = t.elapsed().as_micros() as u64;
-                        stats.heartbeats.fetch_add(1, Ordering::Relaxed);
-                        stats.latencies_us.lock().await.push(us);
-                        let resp: HeartbeatResponse = serde_json::from_value(v).unwrap_or_default();
-                        for cmd in resp.commands {
-                            let now = chrono::Utc::now();
-                            let r = CommandResult {
-                                command_id: cmd.envelope.id,
-                                command_type: cmd.envelope.command_type.clone(),
-                                status: CommandStatus::Completed,
-                                rejection: None,
-                                exit_code: Some(0),
-                                stdout: "ok".into(),
-                                stderr: String::new(),
-                                stdout_truncated: false,
-                                stderr_truncated: false,
-                                duration_ms: 1,
-                                error_message: None,
-                                started_at: Some(now),
-                                completed_at: now,
-                            };
-                            let url = format!("{s}{}", paths::command_result(id, cmd.envelope.id));
-                            if c.post(url)
-                                .bearer_auth(&token)
-                                .json(&r)
-                                .send()
-                                .await
-                                .is_ok()
-                            {
-                                stats.commands.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        if stats.errors.fetch_add(1, Ordering::Relaxed) < 5 {
-                            eprintln!("heartbeat error: {e:#}");
-                        }
-                    }
-                }
-            }
-        });
+    let fleet = Arc::new(Fleet {
+        server: args.server.clone(),
+        sources,
+        stats: Default::default(),
+        ledger: Arc::new(Ledger::default()),
+        interval: Duration::from_secs(args.interval.max(1)),
+        churn_every: (args.churn_percent_per_min > 0.0 && !args.no_channels)
+            .then(|| Duration::from_secs_f64(60.0 * 100.0 / args.churn_percent_per_min)),
+        connecting: Semaphore::new(args.connect_concurrency.max(1)),
+        hold_channels: !args.no_channels,
+    });
+    let (phase, watching) = watch::channel(Phase::Idle);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (slot, a) in agents.iter().enumerate() {
+        tasks.spawn(loadgen::sim_agent::run(
+            fleet.clone(),
+            a.clone(),
+            slot,
+            n,
+            watching.clone(),
+        ));
+    }
+    if !args.no_channels {
+        await_channels(&fleet, n, args.connect_concurrency).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let idle1 = Snapshot::take(args.server_pid, args.postgres_db.as_deref());
+        let open = fleet.stats.channels_opened.get();
+        println!(
+            "memory per idle channel: server {}, load generator {}",
+            kib_per(idle0.server_rss_kb(), idle1.server_rss_kb(), open),
+            kib_per(idle0.my_rss_kb(), idle1.my_rss_kb(), open)
+        );
+        println!("  {}", idle1.cpu_since(&idle0));
     }
 
-    // Warm-up: one full interval, then measure `duration` seconds.
-    tokio::time::sleep_until(start + interval).await;
-    let hb0 = stats.heartbeats.load(Ordering::Relaxed);
-    let err0 = stats.errors.load(Ordering::Relaxed);
-    stats.latencies_us.lock().await.clear();
-    let cpu0 = args.server_pid.and_then(proc_stat);
-    let m0 = Instant::now();
+    // Heartbeats spread over the interval, commands queued, channels churning.
+    let start = tokio::time::Instant::now() + Duration::from_millis(500);
+    let end = start + fleet.interval + Duration::from_secs(args.duration);
+    phase.send_replace(Phase::Run { start });
+    let queueing = Arc::new(Queueing::default());
+    if let (Some(admin), Some(script)) = (&admin, &script) {
+        let targets = Arc::new(agents.iter().map(|a| a.id).collect::<Vec<_>>());
+        tokio::spawn(queue_steadily(
+            admin.clone(),
+            script.clone(),
+            targets,
+            args.commands_per_sec,
+            end - Duration::from_secs(5),
+            fleet.ledger.clone(),
+            queueing.clone(),
+        ));
+    }
+    let st = &fleet.stats;
+    let progress = |label: &str, since: Instant| {
+        println!(
+            "  {label} t+{:>4.0}s heartbeats {} errors {} shed {}; channel drops {} reconnects {} lost {}; command results {}",
+            since.elapsed().as_secs_f64(),
+            st.heartbeats.get(),
+            st.heartbeat_errors.get(),
+            st.heartbeats_shed.get(),
+            st.churn_drops.get(),
+            st.reconnects.get(),
+            st.channels_lost.get(),
+            st.results.get()
+        );
+    };
+    let w0 = Instant::now();
+    while tokio::time::Instant::now() + Duration::from_secs(10) < start + fleet.interval {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        progress("warm-up", w0);
+    }
+    tokio::time::sleep_until(start + fleet.interval).await;
+    let (hb0, err0, shed0) = (
+        st.heartbeats.get(),
+        st.heartbeat_errors.get(),
+        st.heartbeats_shed.get(),
+    );
+    let (drops0, rec0, lost0) = (
+        st.churn_drops.get(),
+        st.reconnects.get(),
+        st.channels_lost.get(),
+    );
+    st.heartbeat_latency.clear();
+    st.reconnect_latency.clear();
+    let m0 = Snapshot::take(args.server_pid, args.postgres_db.as_deref());
+    let t0 = Instant::now();
     let mut peak_rss = 0u64;
     while tokio::time::Instant::now() < end {
-        tokio::time::sleep(Duration::from_secs(10)).await;
-        if let Some((_, rss)) = args.server_pid.and_then(proc_stat) {
-            peak_rss = peak_rss.max(rss);
+        tokio::time::sleep_until(end.min(tokio::time::Instant::now() + Duration::from_secs(10)))
+            .await;
+        if let Some(r) =
+            Snapshot::take(args.server_pid, args.postgres_db.as_deref()).server_rss_kb()
+        {
+            peak_rss = peak_rss.max(r);
         }
-        println!(
-            "  t+{:>4.0}s heartbeats {} errors {}",
-            m0.elapsed().as_secs_f64(),
-            stats.heartbeats.load(Ordering::Relaxed) - hb0,
-            stats.errors.load(Ordering::Relaxed) - err0
-        );
+        progress("measured", t0);
     }
-    let secs = m0.elapsed().as_secs_f64();
-    let hb = stats.heartbeats.load(Ordering::Relaxed) - hb0;
-    let errors = stats.errors.load(Ordering::Relaxed) - err0;
-    let mut lat = stats.latencies_us.lock().await.clone();
-    lat.sort_unstable();
+    let m1 = Snapshot::take(args.server_pid, args.postgres_db.as_deref());
+    let secs = t0.elapsed().as_secs_f64();
+    let hb = st.heartbeats.get() - hb0;
+    let lat = st.heartbeat_latency.sorted();
     println!(
-        "agents {n}, interval {} s, measured {:.0} s",
-        args.interval, secs
+        "agents {n}, interval {} s, measured {secs:.0} s, channels {}",
+        args.interval,
+        if args.no_channels { "none" } else { "held" }
     );
     println!(
-        "heartbeats {hb} ({:.1}/s, expected {:.1}/s), errors {errors}, command results {}",
+        "heartbeats {hb} ({:.1}/s, expected {:.1}/s), errors {}, shed {}",
         hb as f64 / secs,
         n as f64 / args.interval as f64,
-        stats.commands.load(Ordering::Relaxed)
+        st.heartbeat_errors.get() - err0,
+        st.heartbeats_shed.get() - shed0
     );
-    println!(
-        "latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        percentile(&lat, 0.50),
-        percentile(&lat, 0.99),
-        percentile(&lat, 1.0)
-    );
-    if let (Some(pid), Some((t0, _))) = (args.server_pid, cpu0)
-        && let Some((t1, rss)) = proc_stat(pid)
-    {
-        // USER_HZ is 100 on Linux.
-        let cpu = (t1.saturating_sub(t0)) as f64 / 100.0 / secs * 100.0;
+    println!("heartbeat latency {}", summary(&lat));
+    if !args.no_channels {
         println!(
-            "server pid {pid}: CPU {cpu:.1}% of one core, RSS {:.0} MiB (peak {:.0} MiB)",
+            "churn: {} channels dropped, {} reconnected, {} lost otherwise; reconnect (connect to welcome) {}",
+            st.churn_drops.get() - drops0,
+            st.reconnects.get() - rec0,
+            st.channels_lost.get() - lost0,
+            summary(&st.reconnect_latency.sorted())
+        );
+    }
+    if script.is_some() {
+        println!("{}", queueing.report());
+        println!("{}", fleet.ledger.report());
+        println!(
+            "command results posted {}, failed {}; error frames {}",
+            st.results.get(),
+            st.result_errors.get(),
+            st.error_frames.get()
+        );
+    }
+    if let (Some(cpu), Some(rss)) = (m1.server_cpu_since(&m0), m1.server_rss_kb()) {
+        println!(
+            "server pid {}: CPU {cpu:.1}% of one core, RSS {:.0} MiB (peak {:.0} MiB)",
+            args.server_pid.unwrap_or_default(),
             rss as f64 / 1024.0,
             peak_rss.max(rss) as f64 / 1024.0
         );
     }
+    println!("  {}", m1.cpu_since(&m0));
+
+    if args.probe_secs > 0 {
+        probe(&args, &fleet, &agents, admin.as_deref(), hb as f64 / secs).await;
+    }
+    phase.send_replace(Phase::Stop);
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
     Ok(())
+}
+
+/// Closed-loop bursts of `/health`, `/auth/me` and heartbeats while the fleet runs on.
+async fn probe(
+    args: &Args,
+    fleet: &Arc<Fleet>,
+    agents: &[Identity],
+    admin: Option<&Admin>,
+    steady: f64,
+) {
+    let len = Duration::from_secs(args.probe_secs);
+    let c = args.probe_concurrency;
+    println!(
+        "closed-loop probes, {c} workers, {} s each, the fleet running on:",
+        args.probe_secs
+    );
+    let client = fleet.sources.client(0).clone();
+    let health_url = format!("{}/health", args.server);
+    let health = burst(c, len, move |_, _| {
+        let r = client.get(&health_url).send();
+        async move { Outcome::of(r.await).await }
+    })
+    .await;
+    println!("  GET /health {}", health.line());
+    let me = match admin {
+        Some(a) => {
+            let token = a.token().await.unwrap_or_default();
+            let client = fleet.sources.client(0).clone();
+            let url = format!("{}/api/v1/auth/me", args.server);
+            let b = burst(c, len, move |_, _| {
+                let r = client.get(&url).bearer_auth(&token).send();
+                async move { Outcome::of(r.await).await }
+            })
+            .await;
+            println!("  GET /api/v1/auth/me {}", b.line());
+            Some(b)
+        }
+        None => None,
+    };
+    let agents: Arc<Vec<Identity>> = Arc::new(agents.to_vec());
+    let f = fleet.clone();
+    let hb = burst(c, len, move |w, k| {
+        let a = &agents[(w + k as usize * c) % agents.len()];
+        let r = f
+            .sources
+            .client(a.src)
+            .post(format!("{}{}", f.server, paths::heartbeat(a.id)))
+            .bearer_auth(&a.token)
+            .json(&inventory::heartbeat(a.big, false))
+            .send();
+        async move { Outcome::of(r.await).await }
+    })
+    .await;
+    println!("  POST heartbeat {}", hb.line());
+    let h = health.per_sec().max(1e-9);
+    println!(
+        "ratios to GET /health: heartbeat (closed loop) {:.3}{}; the fleet's steady heartbeats ({steady:.1}/s) {:.4}",
+        hb.per_sec() / h,
+        me.map_or(String::new(), |m| format!(
+            ", /auth/me {:.3}",
+            m.per_sec() / h
+        )),
+        steady / h
+    );
 }

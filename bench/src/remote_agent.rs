@@ -1,9 +1,10 @@
 //! One real agent on a fresh `breeze serve`, for the benchmarks that go through the relay
 //! (`breeze-bench-terminal`, `breeze-bench-desktop --server`).
 
+use crate::first_run::{FirstRun, first_run};
 use anyhow::{Context as _, Result, bail};
 use breeze_client::BreezeClient;
-use breeze_proto::api::{RemoteSessionCreated, SetupRequest};
+use breeze_proto::api::RemoteSessionCreated;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -26,34 +27,16 @@ impl RemoteAgent {
         agent_bin: &Path,
         env: &[(&str, &str)],
     ) -> Result<RemoteAgent> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let api = BreezeClient::new(server)?;
-        let token = std::fs::read_to_string(setup_data_dir.join("setup-token"))
-            .context("reading setup-token")?;
-        let t = api
-            .setup(&SetupRequest {
-                setup_token: token.trim().to_string(),
-                partner_name: "Bench".into(),
-                admin_name: "Bench Admin".into(),
-                admin_email: "bench@example.com".into(),
-                admin_password: "Bench-Test-Password-42!".into(),
-            })
-            .await?;
-        let admin = api.with_token(t.access_token);
-        let org: Value = admin
-            .post("/api/v1/orgs", &json!({"name": "Bench Org"}))
-            .await?;
-        let org_id = org["id"].as_str().context("org id")?;
-        let site: Value = admin
-            .post(
-                &format!("/api/v1/orgs/{org_id}/sites"),
-                &json!({"name": "Bench Site"}),
-            )
-            .await?;
+        let FirstRun {
+            admin,
+            org_id,
+            site_id,
+            ..
+        } = first_run(server, setup_data_dir, "Bench").await?;
         let key: Value = admin
             .post(
                 "/api/v1/enrollment-keys",
-                &json!({"org_id": org_id, "site_id": site["id"], "name": "bench", "max_uses": 1}),
+                &json!({"org_id": org_id, "site_id": site_id, "name": "bench", "max_uses": 1}),
             )
             .await?;
         let state = tempfile::tempdir()?;
