@@ -95,6 +95,8 @@ impl App {
             relay: relay::sessions::Live::default(),
             events: events::EventBus::default(),
             metrics_buffer: jobs::MetricsBuffer::default(),
+            heartbeats: jobs::heartbeats::HeartbeatBuffer::default(),
+            lease_holder: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             alerting: alerting::Engine::default(),
             delivery: notify::queue::Wakeup::default(),
             setup_token_hash: Mutex::new(None),

@@ -26,6 +26,8 @@ mod events;
 mod files;
 mod groups;
 mod harness;
+mod heartbeat_batches;
+mod job_leases;
 mod json_limits;
 mod live_output;
 mod mail_aiosmtpd;
