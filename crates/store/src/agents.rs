@@ -270,11 +270,14 @@ pub async fn enroll_for_agent(
     now: DateTime<Utc>,
 ) -> Result<Result<Enrolled, EnrollRefusal>, StoreError> {
     let mut tx = db.begin().await?;
+    // The key whose use this enrollment takes, last (see `take_use_for_agent`).
+    let mut key_used = None;
     let (device_id, org_id, site_id, method, existing) = match cred {
         Credential::KeyHash(h) => {
-            let Some(key) = enrollment_keys::use_key_for_agent(&mut tx, h, now).await? else {
+            let Some(key) = enrollment_keys::usable_for_agent(&mut tx, h, now).await? else {
                 return Ok(Err(EnrollRefusal::InvalidCredential));
             };
+            key_used = Some(key.id);
             let site = match req.site_id {
                 None => key.site_id,
                 Some(s) if s == key.site_id => s,
@@ -446,6 +449,13 @@ pub async fn enroll_for_agent(
         now,
     )
     .await?;
+    if let Some(key) = key_used
+        && !enrollment_keys::take_use_for_agent(&mut tx, key, now).await?
+    {
+        // Used up (or revoked) since it was read: nothing of this enrollment stays.
+        tx.rollback().await?;
+        return Ok(Err(EnrollRefusal::InvalidCredential));
+    }
     tx.commit().await?;
     Ok(Ok(Enrolled {
         device_id,

@@ -21,6 +21,7 @@ mod contract;
 mod device_console;
 mod device_snapshots;
 mod device_state;
+mod enrollment_keys;
 mod escalation;
 mod events;
 mod files;
