@@ -307,7 +307,10 @@ pub struct AgentsConfig {
     pub device_token_ttl_hours: i64,
     /// How often the offline, expiry and metrics jobs run.
     pub sweep_interval_secs: u64,
-    /// Metrics samples are buffered and written together at least this often.
+    /// Metrics samples and steady-state heartbeats (last seen time and address, agent
+    /// fields) are buffered and written together at least this often. At most a
+    /// quarter of the offline window, so the offline sweep on another replica never
+    /// sees a heartbeat that still waits here as missing.
     pub metrics_flush_millis: u64,
     pub metrics_raw_retention_hours: i64,
     pub metrics_5m_retention_days: i64,
@@ -388,6 +391,18 @@ impl AgentsConfig {
         }
         if self.sweep_interval_secs == 0 || self.metrics_flush_millis == 0 {
             bail!("agents.sweep_interval_secs and agents.metrics_flush_millis must be positive");
+        }
+        let offline_window_millis = self
+            .heartbeat_interval_secs
+            .saturating_mul(u64::from(self.offline_after_missed) + 1)
+            .saturating_mul(1000);
+        if self.metrics_flush_millis.saturating_mul(4) > offline_window_millis {
+            bail!(
+                "agents.metrics_flush_millis must be at most {} (a quarter of the offline window, \
+                 heartbeat_interval_secs × (offline_after_missed + 1)): heartbeats wait that long \
+                 before they are written",
+                offline_window_millis / 4
+            );
         }
         if self.metrics_raw_retention_hours < 1
             || self.metrics_5m_retention_days < 1

@@ -1,12 +1,18 @@
 //! Background jobs, spawned by `App::build` and stopped with the app: the metrics
-//! writer (batches heartbeat samples into multi-row inserts), and the sweep (offline
-//! devices, expired commands, metrics rollups and retention, alert status conditions and
-//! escalation). Time comes from
-//! `state.clock`, so tests drive [`sweep_once`] with a fixed clock.
+//! writer (batches heartbeat samples into multi-row inserts), the heartbeat writer
+//! ([`heartbeats`]: coalesced device updates), the delivery worker, and the periodic
+//! jobs ([`Job`]: offline devices, expired commands, metrics rollups and retention,
+//! alerts and escalation, automations, policies, remote sessions), each under a job
+//! lease so that with several replicas one runs each period of each job. Time comes from
+//! `state.clock`, so tests drive [`sweep_once`] and [`tick`] with a fixed clock.
 
+pub mod heartbeats;
+
+use crate::metrics::JobLabels;
 use crate::state::AppState;
+use anyhow::Context as _;
 use breeze_store::metrics::{self, Resolution, Retention, Sample};
-use breeze_store::{agents, command_sweeps, commands};
+use breeze_store::{agents, command_sweeps, commands, leases};
 use chrono::Duration;
 use std::sync::Mutex;
 use tokio::sync::{Notify, watch};
@@ -50,11 +56,180 @@ impl MetricsBuffer {
     }
 }
 
-/// Runs the sweeps once: offline devices, expired commands, rollups, retention.
+/// The periodic jobs. Each runs under a job lease of its own (`job.<name>` in
+/// `job_leases`), so with several replicas on one database one replica at a time runs it,
+/// and each period of it once (see [`tick`]). The order is the order a tick runs them in:
+/// the offline sweep before the alert conditions that read device status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Job {
+    /// Devices whose heartbeats stopped become offline.
+    Offline,
+    /// Expired commands, lost commands, commands of quarantined devices.
+    Commands,
+    /// Metrics rollups (5 min, 1 h) and retention.
+    Metrics,
+    /// Alert suppressions, status and no-data conditions, then escalation.
+    Alerts,
+    /// Due schedules, offline-for-N-minutes triggers, waits and resumed runs.
+    Automations,
+    /// Policies due for evaluation.
+    Policies,
+    /// Expired tickets, abandoned sessions, recording retention.
+    RemoteSessions,
+}
+
+impl Job {
+    pub const ALL: [Job; 7] = [
+        Job::Offline,
+        Job::Commands,
+        Job::Metrics,
+        Job::Alerts,
+        Job::Automations,
+        Job::Policies,
+        Job::RemoteSessions,
+    ];
+
+    /// The `job` label of `breeze_job_runs_total`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Job::Offline => "offline",
+            Job::Commands => "commands",
+            Job::Metrics => "metrics",
+            Job::Alerts => "alerts",
+            Job::Automations => "automations",
+            Job::Policies => "policies",
+            Job::RemoteSessions => "remote_sessions",
+        }
+    }
+
+    /// Its row in `job_leases`.
+    pub fn lease(self) -> &'static str {
+        match self {
+            Job::Offline => "job.offline",
+            Job::Commands => "job.commands",
+            Job::Metrics => "job.metrics",
+            Job::Alerts => "job.alerts",
+            Job::Automations => "job.automations",
+            Job::Policies => "job.policies",
+            Job::RemoteSessions => "job.remote_sessions",
+        }
+    }
+}
+
+fn sweep_interval(state: &AppState) -> Duration {
+    Duration::seconds(i64::try_from(state.config.agents.sweep_interval_secs).unwrap_or(15))
+}
+
+/// How long a job lease lasts without renewal: three sweep intervals. The holder renews
+/// every lease at every tick (once a sweep interval), so a live holder keeps them through
+/// a slow tick or two; a replica that dies loses them at most three intervals after its
+/// last tick, and another replica takes them at its first tick after that: at most four
+/// sweep intervals (60 s with the default 15 s) pass without a run.
+pub fn lease_ttl(state: &AppState) -> Duration {
+    sweep_interval(state) * 3
+}
+
+/// The period `now` falls in: periods are the sweep interval long and aligned to the
+/// epoch, so every replica numbers them the same way.
+pub fn period(now: chrono::DateTime<chrono::Utc>, interval_secs: u64) -> i64 {
+    now.timestamp()
+        .div_euclid(i64::try_from(interval_secs.max(1)).unwrap_or(i64::MAX))
+}
+
+/// How long until the next period starts.
+fn until_next_period(
+    now: chrono::DateTime<chrono::Utc>,
+    interval_secs: u64,
+) -> std::time::Duration {
+    let secs = i64::try_from(interval_secs.max(1)).unwrap_or(i64::MAX);
+    let next = (period(now, interval_secs) + 1).saturating_mul(secs);
+    let ms = next
+        .saturating_mul(1000)
+        .saturating_sub(now.timestamp_millis())
+        .max(1);
+    std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(1))
+}
+
+/// Which runs a call of [`run_jobs`] may make.
+#[derive(Clone, Copy)]
+enum When {
+    /// Every job whose lease this replica holds or takes, now.
+    Now,
+    /// Only the jobs whose lease this replica holds and whose period `p` nobody ran yet.
+    Period(i64),
+}
+
+/// Runs every periodic job now whose lease this replica holds or can take (all of them
+/// on a single server), however recently they ran. Tests drive this with a fixed clock.
 pub async fn sweep_once(state: &AppState) -> anyhow::Result<()> {
+    run_jobs(state, When::Now).await
+}
+
+/// One tick of the periodic loop: each job whose lease this replica holds (renewing it)
+/// or can take, and whose current period no replica ran yet, runs once. Summed over the
+/// replicas, `breeze_job_runs_total{job}` grows by one per period.
+pub async fn tick(state: &AppState) -> anyhow::Result<()> {
+    let p = period(state.now(), state.config.agents.sweep_interval_secs);
+    run_jobs(state, When::Period(p)).await
+}
+
+async fn run_jobs(state: &AppState, when: When) -> anyhow::Result<()> {
+    // This replica's coalesced heartbeats first: the offline sweep and the alert
+    // conditions read `last_seen_at`.
+    state.heartbeats.flush(state).await;
+    let ttl = lease_ttl(state);
+    let holder = state.lease_holder.as_str();
+    let mut failed: Option<anyhow::Error> = None;
+    for job in Job::ALL {
+        let now = state.now();
+        let mine = async {
+            if !leases::try_acquire(&state.db, job.lease(), holder, ttl, now).await? {
+                return Ok(false);
+            }
+            match when {
+                When::Now => Ok(true),
+                When::Period(p) => leases::claim_period(&state.db, job.lease(), holder, p).await,
+            }
+        };
+        let result = match mine.await {
+            Ok(false) => continue,
+            Ok(true) => {
+                state
+                    .metrics
+                    .job_runs
+                    .get_or_create(&JobLabels { job: job.name() })
+                    .inc();
+                run(state, job).await
+            }
+            Err(e) => Err(anyhow::Error::from(e).context("taking the job lease")),
+        };
+        if let Err(e) = result {
+            tracing::error!(
+                job = job.name(),
+                error = format!("{e:#}"),
+                "periodic job failed"
+            );
+            failed.get_or_insert(e);
+        }
+    }
+    failed.map_or(Ok(()), Err)
+}
+
+async fn run(state: &AppState, job: Job) -> anyhow::Result<()> {
+    match job {
+        Job::Offline => offline(state).await,
+        Job::Commands => command_sweeps(state).await,
+        Job::Metrics => metrics_rollups(state).await,
+        Job::Alerts => alerts(state).await,
+        Job::Automations => crate::automations::sweep(state).await,
+        Job::Policies => crate::policies::sweep(state).await,
+        Job::RemoteSessions => crate::relay::sessions::sweep(state).await,
+    }
+}
+
+async fn offline(state: &AppState) -> anyhow::Result<()> {
     let now = state.now();
-    let a = &state.config.agents;
-    let cutoff = a.offline_cutoff(now);
+    let cutoff = state.config.agents.offline_cutoff(now);
     let went_offline = agents::sweep_offline(&state.db, cutoff, now).await?;
     for at in &went_offline {
         state
@@ -65,7 +240,14 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<()> {
             crate::automations::AutomationEvent::DeviceOffline { at: *at },
         );
     }
-    let offline = went_offline.len() as u64;
+    if !went_offline.is_empty() {
+        tracing::info!(offline = went_offline.len(), "offline sweep");
+    }
+    Ok(())
+}
+
+async fn command_sweeps(state: &AppState) -> anyhow::Result<()> {
+    let now = state.now();
     let expired = commands::expire_sweep(&state.db, now).await?;
     let lost = command_sweeps::lose_overdue(
         &state.db,
@@ -76,6 +258,20 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<()> {
     crate::dispatch::publish_settled(state, &lost);
     let cancelled = command_sweeps::cancel_for_quarantined_devices(&state.db, now).await?;
     crate::dispatch::publish_settled(state, &cancelled);
+    if expired + lost.len() as u64 + cancelled.len() as u64 > 0 {
+        tracing::info!(
+            expired,
+            lost = lost.len(),
+            quarantine_cancelled = cancelled.len(),
+            "command sweep"
+        );
+    }
+    Ok(())
+}
+
+async fn metrics_rollups(state: &AppState) -> anyhow::Result<()> {
+    let now = state.now();
+    let a = &state.config.agents;
     let r5 = metrics::rollup(&state.db, Resolution::FiveMinutes, now).await?;
     let r60 = metrics::rollup(&state.db, Resolution::Hour, now).await?;
     let dropped = metrics::apply_retention(
@@ -88,71 +284,84 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<()> {
         now,
     )
     .await?;
-    // Alerts: suppressions that ended, offline and no-data conditions, then escalation. A
-    // failure here is logged and leaves the other sweeps' work done.
-    if let Err(e) = state.alerting.sweep(state).await {
-        tracing::error!(error = format!("{e:#}"), "alert sweep failed");
-    }
-    let escalated = match crate::notify::alerts::escalate_due(state).await {
-        Ok(n) => n,
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "alert escalation sweep failed");
-            0
-        }
-    };
-    // Automations (due schedules, waits, resumed runs) and policies due for evaluation.
-    if let Err(e) = crate::automations::sweep(state).await {
-        tracing::error!(error = format!("{e:#}"), "automation sweep failed");
-    }
-    if let Err(e) = crate::policies::sweep(state).await {
-        tracing::error!(error = format!("{e:#}"), "policy sweep failed");
-    }
-    // Remote sessions: expired tickets, abandoned sessions, recording retention.
-    if let Err(e) = crate::relay::sessions::sweep(state).await {
-        tracing::error!(error = format!("{e:#}"), "remote session sweep failed");
-    }
-    let lost = lost.len() as u64;
-    let quarantine_cancelled = cancelled.len() as u64;
-    if offline + expired + lost + quarantine_cancelled + r5 + r60 + dropped + escalated > 0 {
+    if r5 + r60 + dropped > 0 {
         tracing::info!(
-            offline,
-            expired,
-            lost,
-            quarantine_cancelled,
             rollups_5m = r5,
             rollups_1h = r60,
             metrics_dropped = dropped,
-            escalated,
-            "sweep"
+            "metrics rollup"
         );
     }
     Ok(())
 }
 
-/// The running jobs; `stop` ends them (flushing metrics first).
+/// Alerts: suppressions that ended, offline and no-data conditions, then escalation
+/// (which runs even when the sweep failed).
+async fn alerts(state: &AppState) -> anyhow::Result<()> {
+    let swept = state.alerting.sweep(state).await;
+    let escalated = crate::notify::alerts::escalate_due(state).await;
+    swept.context("alert sweep")?;
+    let escalated = escalated.context("alert escalation")?;
+    if escalated > 0 {
+        tracing::info!(escalated, "alert escalation");
+    }
+    Ok(())
+}
+
+/// The running jobs; `stop` ends them (flushing metrics and heartbeats, and giving up
+/// the job leases so another replica takes them at its next tick).
 pub struct Jobs {
+    state: AppState,
     stop: watch::Sender<bool>,
     handles: Vec<JoinHandle<()>>,
 }
 
+/// A writer that flushes `flush` every `metrics_flush_millis`, early when `full` fires,
+/// and once more when told to stop.
+fn spawn_writer<F, Fut>(
+    state: &AppState,
+    mut rx: watch::Receiver<bool>,
+    full: fn(&AppState) -> &Notify,
+    flush: F,
+) -> JoinHandle<()>
+where
+    F: Fn(AppState) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let state = state.clone();
+    tokio::spawn(async move {
+        let every = std::time::Duration::from_millis(state.config.agents.metrics_flush_millis);
+        loop {
+            tokio::select! {
+                _ = rx.changed() => { flush(state.clone()).await; return; }
+                () = tokio::time::sleep(every) => {}
+                () = full(&state).notified() => {}
+            }
+            flush(state.clone()).await;
+        }
+    })
+}
+
 pub fn spawn(state: &AppState) -> Jobs {
     let (stop, rx) = watch::channel(false);
-    let mut handles = Vec::new();
-    {
-        let state = state.clone();
-        let mut rx = rx.clone();
-        handles.push(tokio::spawn(async move {
-            let every = std::time::Duration::from_millis(state.config.agents.metrics_flush_millis);
-            loop {
-                tokio::select! {
-                    _ = rx.changed() => { state.metrics_buffer.flush(&state).await; return; }
-                    () = tokio::time::sleep(every) => {}
-                    () = state.metrics_buffer.full.notified() => {}
-                }
-                state.metrics_buffer.flush(&state).await;
-            }
-        }));
-    }
+    let mut handles = vec![
+        spawn_writer(
+            state,
+            rx.clone(),
+            |s| &s.metrics_buffer.full,
+            |s| async move {
+                s.metrics_buffer.flush(&s).await;
+            },
+        ),
+        spawn_writer(
+            state,
+            rx.clone(),
+            |s| &s.heartbeats.full,
+            |s| async move {
+                s.heartbeats.flush(&s).await;
+            },
+        ),
+    ];
     handles.push(crate::notify::queue::spawn_worker(
         state.clone(),
         rx.clone(),
@@ -161,19 +370,30 @@ pub fn spawn(state: &AppState) -> Jobs {
         let state = state.clone();
         let mut rx = rx;
         handles.push(tokio::spawn(async move {
-            let every = std::time::Duration::from_secs(state.config.agents.sweep_interval_secs);
+            let interval = state.config.agents.sweep_interval_secs;
+            // Ticks fall at period starts (plus a little), so every replica ticks at the
+            // same moments and the lease holder's tick claims each period. The first
+            // comes no sooner than one whole interval after start.
+            let mut extra = std::time::Duration::from_secs(interval);
             loop {
+                let wait = until_next_period(state.now(), interval)
+                    + std::time::Duration::from_millis(20)
+                    + std::mem::take(&mut extra);
                 tokio::select! {
                     _ = rx.changed() => return,
-                    () = tokio::time::sleep(every) => {}
+                    () = tokio::time::sleep(wait) => {}
                 }
-                if let Err(e) = sweep_once(&state).await {
-                    tracing::error!(error = format!("{e:#}"), "sweep failed");
+                if let Err(e) = tick(&state).await {
+                    tracing::error!(error = format!("{e:#}"), "periodic jobs failed");
                 }
             }
         }));
     }
-    Jobs { stop, handles }
+    Jobs {
+        state: state.clone(),
+        stop,
+        handles,
+    }
 }
 
 impl Jobs {
@@ -181,6 +401,21 @@ impl Jobs {
         let _ = self.stop.send(true);
         for h in self.handles {
             let _ = h.await;
+        }
+        release_leases(&self.state).await;
+    }
+}
+
+/// Gives up every job lease this replica holds (at shutdown).
+pub async fn release_leases(state: &AppState) {
+    let now = state.now();
+    let names = Job::ALL.iter().map(|j| j.lease()).chain([
+        crate::automations::schedule::LEASE,
+        crate::automations::triggers::LEASE,
+    ]);
+    for name in names {
+        if let Err(e) = leases::release(&state.db, name, &state.lease_holder, now).await {
+            tracing::warn!(lease = name, error = %e, "releasing a job lease failed");
         }
     }
 }

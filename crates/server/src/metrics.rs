@@ -38,6 +38,12 @@ pub struct ClassLabels {
     pub class: &'static str,
 }
 
+/// A periodic job's name (`crate::jobs::Job`), a fixed set.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    pub job: &'static str,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub http_requests: Family<HttpLabels, Counter>,
@@ -45,6 +51,9 @@ pub struct Metrics {
     pub logins: Family<ResultLabels, Counter>,
     /// Requests answered 503 `overloaded`, by route class.
     pub shed_requests: Family<ClassLabels, Counter>,
+    /// Periodic job runs on this replica (`breeze_job_runs_total{job}`): summed over the
+    /// replicas, one per period, since each period of a job is claimed once.
+    pub job_runs: Family<JobLabels, Counter>,
 }
 
 impl Metrics {
@@ -72,12 +81,19 @@ impl Metrics {
             "Requests refused with 503 because their route class had too many in flight",
             shed_requests.clone(),
         );
+        let job_runs = Family::<JobLabels, Counter>::default();
+        r.register(
+            "job_runs",
+            "Periodic job runs on this replica, by job",
+            job_runs.clone(),
+        );
         Metrics {
             registry: Mutex::new(r),
             http_requests,
             http_duration,
             logins,
             shed_requests,
+            job_runs,
         }
     }
 

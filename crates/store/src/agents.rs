@@ -270,11 +270,14 @@ pub async fn enroll_for_agent(
     now: DateTime<Utc>,
 ) -> Result<Result<Enrolled, EnrollRefusal>, StoreError> {
     let mut tx = db.begin().await?;
+    // The key whose use this enrollment takes, last (see `take_use_for_agent`).
+    let mut key_used = None;
     let (device_id, org_id, site_id, method, existing) = match cred {
         Credential::KeyHash(h) => {
-            let Some(key) = enrollment_keys::use_key_for_agent(&mut tx, h, now).await? else {
+            let Some(key) = enrollment_keys::usable_for_agent(&mut tx, h, now).await? else {
                 return Ok(Err(EnrollRefusal::InvalidCredential));
             };
+            key_used = Some(key.id);
             let site = match req.site_id {
                 None => key.site_id,
                 Some(s) if s == key.site_id => s,
@@ -446,6 +449,13 @@ pub async fn enroll_for_agent(
         now,
     )
     .await?;
+    if let Some(key) = key_used
+        && !enrollment_keys::take_use_for_agent(&mut tx, key, now).await?
+    {
+        // Used up (or revoked) since it was read: nothing of this enrollment stays.
+        tx.rollback().await?;
+        return Ok(Err(EnrollRefusal::InvalidCredential));
+    }
     tx.commit().await?;
     Ok(Ok(Enrolled {
         device_id,
@@ -543,11 +553,7 @@ pub async fn record_heartbeat_for_agent(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let r = u.req;
-    let health = match r.status {
-        breeze_proto::agent::AgentHealth::Ok => "ok",
-        breeze_proto::agent::AgentHealth::Warning => "warning",
-        breeze_proto::agent::AgentHealth::Error => "error",
-    };
+    let health = health_label(r.status);
     let mut q = Q::new(
         "UPDATE devices SET last_seen_at = ?, last_seen_ip = ?, agent_version = ?, pending_reboot = ?, \
          last_user = ?, uptime_secs = ?, agent_health = ?, updated_at = ?, \
@@ -575,6 +581,92 @@ pub async fn record_heartbeat_for_agent(
     q.push(" WHERE id = ").push_bind(device.id);
     db.exec(q).await?;
     Ok(())
+}
+
+/// The steady-state part of a heartbeat (nothing in it changes the device's status,
+/// token or configuration), coalesced in memory by the server and written in batches
+/// with [`record_seen_batch`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeenUpdate {
+    pub device_id: DeviceId,
+    pub last_seen_at: DateTime<Utc>,
+    pub last_seen_ip: Option<String>,
+    pub agent_version: String,
+    pub pending_reboot: bool,
+    pub last_user: Option<String>,
+    pub uptime_secs: i64,
+    pub agent_health: &'static str,
+}
+
+impl SeenUpdate {
+    pub fn new(
+        device_id: DeviceId,
+        req: &HeartbeatRequest,
+        ip: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        SeenUpdate {
+            device_id,
+            last_seen_at: now,
+            last_seen_ip: ip.map(str::to_string),
+            agent_version: req.agent_version.clone(),
+            pending_reboot: req.pending_reboot,
+            last_user: req.last_user.clone(),
+            uptime_secs: i64::try_from(req.uptime_secs).unwrap_or(i64::MAX),
+            agent_health: health_label(req.status),
+        }
+    }
+}
+
+fn health_label(h: breeze_proto::agent::AgentHealth) -> &'static str {
+    match h {
+        breeze_proto::agent::AgentHealth::Ok => "ok",
+        breeze_proto::agent::AgentHealth::Warning => "warning",
+        breeze_proto::agent::AgentHealth::Error => "error",
+    }
+}
+
+/// Rows per statement of [`record_seen_batch`] (8 arguments a row: well under both
+/// engines' limits on bound arguments).
+const SEEN_CHUNK: usize = 1000;
+
+/// Writes coalesced heartbeats: one `UPDATE … FROM (VALUES …)` per 1,000 devices, in one
+/// transaction. A row whose `last_seen_at` is already newer (an immediate write, or
+/// another replica's batch, came after) is left alone; status is never touched (a
+/// device the offline sweep marked offline comes back online through its next
+/// heartbeat's immediate write). Answers the rows written.
+pub async fn record_seen_batch(db: &Db, batch: &[SeenUpdate]) -> Result<u64, StoreError> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = db.begin().await?;
+    let mut written = 0;
+    for chunk in batch.chunks(SEEN_CHUNK) {
+        let mut q =
+            Q::new("WITH v (id, seen, ip, version, reboot, last_user, uptime, health) AS (VALUES ");
+        for (i, u) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push("(").push_bind(u.device_id);
+            q.push(", ").push_bind(u.last_seen_at);
+            q.push(", ").push_bind(u.last_seen_ip.clone());
+            q.push(", ").push_bind(u.agent_version.as_str());
+            q.push(", ").push_bind(u.pending_reboot);
+            q.push(", ").push_bind(u.last_user.clone());
+            q.push(", ").push_bind(u.uptime_secs);
+            q.push(", ").push_bind(u.agent_health).push(")");
+        }
+        q.push(
+            ") UPDATE devices SET last_seen_at = v.seen, last_seen_ip = v.ip, agent_version = v.version, \
+             pending_reboot = v.reboot, last_user = v.last_user, uptime_secs = v.uptime, \
+             agent_health = v.health, updated_at = v.seen FROM v \
+             WHERE devices.id = v.id AND (devices.last_seen_at IS NULL OR devices.last_seen_at <= v.seen)",
+        );
+        written += tx.exec(q).await?;
+    }
+    tx.commit().await?;
+    Ok(written)
 }
 
 /// The agent's first contact after enrollment that is not a heartbeat (its channel

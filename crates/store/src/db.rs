@@ -546,6 +546,16 @@ impl Tx {
         }
         Ok(())
     }
+
+    /// Ends the transaction without its changes, now (a dropped one is rolled back only
+    /// when its connection is next used, and keeps its row locks until then).
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

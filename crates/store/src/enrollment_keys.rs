@@ -152,10 +152,10 @@ struct Usable {
     site_id: Uuid,
 }
 
-/// Agent enrollment (no user scope: the key is the credential): takes one use of a
-/// valid key by its hash, inside the enrollment transaction. `None` when the key is
-/// unknown, revoked, expired or used up.
-pub async fn use_key_for_agent(
+/// Agent enrollment (no user scope: the key is the credential): the valid key with this
+/// hash. `None` when the key is unknown, revoked, expired or used up. Reads without a
+/// lock: the use is taken by [`take_use_for_agent`], last in the enrollment transaction.
+pub async fn usable_for_agent(
     tx: &mut Tx,
     key_hash: &str,
     now: DateTime<Utc>,
@@ -170,18 +170,37 @@ pub async fn use_key_for_agent(
             .bind(now),
         )
         .await?;
-    let Some(k) = k else { return Ok(None) };
-    let n = tx
-        .exec(
-            Q::new(
-                "UPDATE enrollment_keys SET uses = uses + 1 WHERE id = ? AND (max_uses IS NULL OR uses < max_uses)",
-            )
-            .bind(k.id),
-        )
-        .await?;
-    Ok((n == 1).then_some(UsableKey {
+    Ok(k.map(|k| UsableKey {
         id: EnrollmentKeyId(k.id),
         org_id: OrgId(k.org_id),
         site_id: SiteId(k.site_id),
     }))
+}
+
+/// Takes one use of the key, checking it is still valid and not used up: false when it
+/// no longer is (another enrollment took the last use, or it was revoked meanwhile), and
+/// the enrollment must then be rolled back.
+///
+/// Every enrollment with one key updates its one row, and an updated row stays locked
+/// until the transaction ends: this is the last statement of the enrollment
+/// transaction, so the lock is held only for its commit, not for the whole enrollment
+/// (issue 14: with the use taken first, concurrent enrollments queued on this row and
+/// PostgreSQL enrolled at one transaction's pace). `max_uses` stays exact: the
+/// condition is checked on the locked row.
+pub async fn take_use_for_agent(
+    tx: &mut Tx,
+    key: EnrollmentKeyId,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let n = tx
+        .exec(
+            Q::new(
+                "UPDATE enrollment_keys SET uses = uses + 1 WHERE id = ? AND revoked_at IS NULL \
+                 AND expires_at > ? AND (max_uses IS NULL OR uses < max_uses)",
+            )
+            .bind(key)
+            .bind(now),
+        )
+        .await?;
+    Ok(n == 1)
 }

@@ -99,14 +99,59 @@ pub async fn try_acquire(
 }
 
 /// Gives the lease up (on shutdown), so another replica need not wait for it to expire.
-pub async fn release(db: &Db, name: &str, holder: &str) -> Result<(), StoreError> {
+/// The row stays (with no holder, expired at `now`): its `last_period` must survive, or
+/// the next holder could run the period this one just ran.
+pub async fn release(
+    db: &Db,
+    name: &str,
+    holder: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     db.exec(
-        Q::new("DELETE FROM job_leases WHERE name = ? AND holder = ?")
+        Q::new("UPDATE job_leases SET holder = '', expires_at = ? WHERE name = ? AND holder = ?")
+            .bind(now)
             .bind(name)
             .bind(holder),
     )
     .await?;
     Ok(())
+}
+
+/// Claims `period` of the job `name` for `holder`, who must hold its lease: true when
+/// the period was not claimed before (by anyone), so the job runs for it now. Periods
+/// only move forward, so a lease that changes hands at a period boundary, or a holder
+/// that ticks twice in one period, runs no period twice.
+pub async fn claim_period(
+    db: &Db,
+    name: &str,
+    holder: &str,
+    period: i64,
+) -> Result<bool, StoreError> {
+    let n = db
+        .exec(
+            Q::new(
+                "UPDATE job_leases SET last_period = ? WHERE name = ? AND holder = ? \
+                 AND (last_period IS NULL OR last_period < ?)",
+            )
+            .bind(period)
+            .bind(name)
+            .bind(holder)
+            .bind(period),
+        )
+        .await?;
+    Ok(n > 0)
+}
+
+/// The last period of the job `name` that was claimed, if any.
+pub async fn last_period(db: &Db, name: &str) -> Result<Option<i64>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct P {
+        last_period: Option<i64>,
+    }
+    let row: Option<P> = db
+        .optional(Q::new("SELECT last_period FROM job_leases WHERE name = ?").bind(name))
+        .await?;
+    Ok(row.and_then(|r| r.last_period))
 }
 
 /// Who holds the lease `name` and until when, if anyone took it.

@@ -5,6 +5,7 @@ pub mod db;
 mod error;
 pub mod migrations;
 mod migrations_v10;
+mod migrations_v11;
 mod migrations_v2;
 mod migrations_v3;
 mod migrations_v4;

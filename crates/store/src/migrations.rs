@@ -205,6 +205,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "file_transfers",
         steps: crate::migrations_v10::v10,
     },
+    Migration {
+        version: 11,
+        name: "job_lease_periods",
+        steps: crate::migrations_v11::v11,
+    },
 ];
 
 /// The schema version this binary writes.

@@ -23,7 +23,6 @@ use breeze_core::cron::{Missed, ScheduleTrigger};
 use breeze_store::{automation_schedule as store, leases};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
-use std::sync::OnceLock;
 
 /// The job lease the schedule sweep runs under.
 pub const LEASE: &str = "automation.schedule";
@@ -31,21 +30,18 @@ pub const LEASE: &str = "automation.schedule";
 /// Due schedules handled per sweep (the rest wait for the next one).
 const BATCH: i64 = 500;
 
-/// This process's name as a lease holder: the pid (for people reading the table) and a
-/// random part (pids repeat across machines and restarts).
-pub fn holder() -> &'static str {
-    static HOLDER: OnceLock<String> = OnceLock::new();
-    HOLDER.get_or_init(|| format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()))
+/// This server's name as a lease holder (`AppState::lease_holder`).
+pub fn holder(state: &AppState) -> &str {
+    &state.lease_holder
 }
 
 fn sweep_interval(state: &AppState) -> Duration {
     Duration::seconds(i64::try_from(state.config.agents.sweep_interval_secs).unwrap_or(15))
 }
 
-/// How long a lease lasts without renewal: three sweep intervals (the holder renews it
-/// every sweep).
+/// How long a lease lasts without renewal (`crate::jobs::lease_ttl`).
 pub fn lease_ttl(state: &AppState) -> Duration {
-    sweep_interval(state) * 3
+    crate::jobs::lease_ttl(state)
 }
 
 /// How late a slot may fire and still count as on time rather than missed: a lease's
@@ -70,7 +66,7 @@ pub fn next_run_at(trigger: &Value, now: DateTime<Utc>) -> Option<DateTime<Utc>>
 /// Fires due schedule slots, once each.
 pub async fn sweep(state: &AppState) -> anyhow::Result<()> {
     let now = state.now();
-    if !leases::try_acquire(&state.db, LEASE, holder(), lease_ttl(state), now).await? {
+    if !leases::try_acquire(&state.db, LEASE, holder(state), lease_ttl(state), now).await? {
         return Ok(());
     }
     for a in store::due_for_system(&state.db, now, BATCH).await? {

@@ -197,7 +197,7 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<()> {
         return Ok(());
     }
     let ttl = super::schedule::lease_ttl(state);
-    if !leases::try_acquire(&state.db, LEASE, super::schedule::holder(), ttl, now).await? {
+    if !leases::try_acquire(&state.db, LEASE, super::schedule::holder(state), ttl, now).await? {
         return Ok(());
     }
     for a in autos {

@@ -345,21 +345,45 @@ async fn heartbeat(
         ts: now,
         metrics: req.metrics.clone(),
     });
-    store::record_heartbeat_for_agent(
-        &state.db,
-        d,
-        &HeartbeatUpdate {
-            req: &req,
-            ip: meta.ip.as_deref(),
-            confirm_rotation: confirm,
-            new_pending_hash: new_hash.as_deref(),
-            config_hash: config_update.is_some().then_some(want_hash.as_str()),
-        },
-        now,
-    )
-    .await?;
+    // The previous heartbeat may still wait in this replica's coalescing buffer.
+    let previous_heartbeat = d
+        .last_seen_at
+        .max(state.heartbeats.last_seen(d.device_id()));
+    // What the answer, the status or another reader depends on is written now; a
+    // steady-state heartbeat (same address, online, nothing to rotate or configure)
+    // waits for the batched writer (`jobs::heartbeats`).
+    let came_back = matches!(d.status.as_str(), "offline" | "pending" | AWAITING_CHECKIN);
+    let immediate = came_back
+        || confirm
+        || new_hash.is_some()
+        || config_update.is_some()
+        || d.last_seen_ip.as_deref() != meta.ip.as_deref()
+        || d.last_seen_at.is_none();
+    if immediate {
+        state.heartbeats.forget(d.device_id());
+        store::record_heartbeat_for_agent(
+            &state.db,
+            d,
+            &HeartbeatUpdate {
+                req: &req,
+                ip: meta.ip.as_deref(),
+                confirm_rotation: confirm,
+                new_pending_hash: new_hash.as_deref(),
+                config_hash: config_update.is_some().then_some(want_hash.as_str()),
+            },
+            now,
+        )
+        .await?;
+    } else {
+        state.heartbeats.push(store::SeenUpdate::new(
+            d.device_id(),
+            &req,
+            meta.ip.as_deref(),
+            now,
+        ));
+    }
     // Only a transition is news; the statement above moved an offline device online.
-    if matches!(d.status.as_str(), "offline" | "pending" | AWAITING_CHECKIN) {
+    if came_back {
         came_online(&state, d, meta.ip.as_deref(), now).await?;
     }
     // Alert rules on this sample (and the device's status conditions when it came back).
@@ -399,7 +423,7 @@ async fn heartbeat(
         &state.db,
         d.device_id(),
         &req.running_commands,
-        d.last_seen_at,
+        previous_heartbeat,
         now,
     )
     .await?;

@@ -183,6 +183,35 @@ impl TestApp {
         start(engine, dir, self.database_url.clone(), clock, tweak).await
     }
 
+    /// Another server on the same database (a second replica), with a data directory
+    /// of its own.
+    #[allow(dead_code)]
+    pub async fn replica(
+        &self,
+        clock: Option<std::sync::Arc<dyn breeze_core::Clock>>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        let engine = if self.engine == "postgres" {
+            Engine::Postgres
+        } else {
+            Engine::Sqlite
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        start(engine, dir, self.database_url.clone(), clock, tweak).await
+    }
+
+    /// Stops the server as a shutdown does (its jobs flush and give up their leases) and
+    /// waits until it has.
+    #[allow(dead_code)]
+    pub async fn stop(mut self) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+    }
+
     pub fn setup_token(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("setup-token"))
             .expect("setup token file")

@@ -12,7 +12,7 @@ use breeze_store::{Db, Q};
 use chrono::{Duration, Utc};
 use serde_json::json;
 
-async fn device(db: &Db, org: OrgId, site: SiteId, status: &str) -> DeviceId {
+pub(crate) async fn device(db: &Db, org: OrgId, site: SiteId, status: &str) -> DeviceId {
     let id = DeviceId::new();
     let now = Utc::now();
     db.exec(

@@ -218,11 +218,13 @@ async fn a_job_lease_has_one_holder_until_it_expires() {
             "{}: b holds it",
             t.name
         );
-        leases::release(&t.db, "sweep", "a")
+        leases::release(&t.db, "sweep", "a", expired)
             .await
             .expect("a's release is a no-op");
         assert!(!take("a", expired).await.expect("a"), "{}", t.name);
-        leases::release(&t.db, "sweep", "b").await.expect("release");
+        leases::release(&t.db, "sweep", "b", expired)
+            .await
+            .expect("release");
         assert!(
             take("a", expired).await.expect("a after release"),
             "{}",
@@ -233,6 +235,106 @@ async fn a_job_lease_has_one_holder_until_it_expires() {
             leases::try_acquire(&t.db, "other", "b", ttl, expired)
                 .await
                 .expect("other"),
+            "{}",
+            t.name
+        );
+    }
+}
+
+/// Periods of a leased job: only the lease holder claims one, each period once, and a
+/// period claimed before the lease changed hands (or was released) is not claimed again.
+#[tokio::test]
+async fn a_job_period_is_claimed_once_across_holders() {
+    use breeze_store::leases;
+    for t in engines().await {
+        let now = Utc::now().trunc_subsecs(0);
+        let ttl = Duration::seconds(45);
+        let name = "job.offline";
+        assert!(
+            leases::try_acquire(&t.db, name, "a", ttl, now)
+                .await
+                .expect("a takes")
+        );
+        assert!(
+            !leases::claim_period(&t.db, name, "b", 100)
+                .await
+                .expect("b"),
+            "{}: only the holder claims",
+            t.name
+        );
+        assert!(
+            leases::claim_period(&t.db, name, "a", 100)
+                .await
+                .expect("a"),
+            "{}",
+            t.name
+        );
+        assert!(
+            !leases::claim_period(&t.db, name, "a", 100)
+                .await
+                .expect("a again"),
+            "{}: the same period twice",
+            t.name
+        );
+        assert_eq!(
+            leases::last_period(&t.db, name).await.expect("last"),
+            Some(100)
+        );
+        // a stops renewing; b takes over after expiry and may not claim a's period again.
+        let later = now + ttl;
+        assert!(
+            leases::try_acquire(&t.db, name, "b", ttl, later)
+                .await
+                .expect("b takes")
+        );
+        assert!(
+            !leases::claim_period(&t.db, name, "a", 101)
+                .await
+                .expect("a, no longer holder"),
+            "{}",
+            t.name
+        );
+        assert!(
+            !leases::claim_period(&t.db, name, "b", 100)
+                .await
+                .expect("b"),
+            "{}: a ran period 100",
+            t.name
+        );
+        assert!(
+            leases::claim_period(&t.db, name, "b", 101)
+                .await
+                .expect("b"),
+            "{}",
+            t.name
+        );
+        // A release keeps the claimed period: the next holder starts after it.
+        leases::release(&t.db, name, "b", later)
+            .await
+            .expect("release");
+        assert_eq!(
+            leases::holder(&t.db, name)
+                .await
+                .expect("holder")
+                .map(|h| h.0),
+            Some(String::new())
+        );
+        assert!(
+            leases::try_acquire(&t.db, name, "a", ttl, later)
+                .await
+                .expect("a again")
+        );
+        assert!(
+            !leases::claim_period(&t.db, name, "a", 101)
+                .await
+                .expect("a"),
+            "{}: released, not forgotten",
+            t.name
+        );
+        assert!(
+            leases::claim_period(&t.db, name, "a", 102)
+                .await
+                .expect("a"),
             "{}",
             t.name
         );

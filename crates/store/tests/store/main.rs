@@ -11,6 +11,7 @@ mod audit_scope;
 mod automations;
 mod fixtures;
 mod harness;
+mod heartbeats;
 mod jobs;
 mod partner_settings;
 mod policies;
