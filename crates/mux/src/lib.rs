@@ -76,16 +76,24 @@ struct Entry {
     unacked_in: u64,
 }
 
+/// The queues hold boxes: a tokio channel allocates its slots 32 at a time when it is
+/// made, and a `ChannelFrame` is large, so every idle agent channel paid ~10 KiB for two
+/// empty queues (issue 14, memory per idle channel).
 struct Shared {
     side: Side,
-    ctrl: mpsc::UnboundedSender<ChannelFrame>,
-    data: mpsc::Sender<Outgoing>,
+    ctrl: mpsc::UnboundedSender<Box<ChannelFrame>>,
+    data: mpsc::Sender<Box<Outgoing>>,
     streams: Mutex<HashMap<StreamId, Entry>>,
     next: AtomicU64,
     shut: AtomicBool,
 }
 
 impl Shared {
+    /// Queues a control frame (ahead of data); false once the channel is gone.
+    fn send_ctrl(&self, f: ChannelFrame) -> bool {
+        self.ctrl.send(Box::new(f)).is_ok()
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<StreamId, Entry>> {
         self.streams.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -97,7 +105,10 @@ impl Shared {
         if let Some(e) = removed {
             e.credit.close();
             let _ = e.events.send(Inbound::Close(reason.clone()));
-            let frame = Outgoing::Text(ChannelFrame::StreamClose { stream: id, reason });
+            let frame = Box::new(Outgoing::Text(ChannelFrame::StreamClose {
+                stream: id,
+                reason,
+            }));
             match self.data.try_send(frame) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Closed(_)) => {}
@@ -110,8 +121,8 @@ impl Shared {
                             });
                         }
                         Err(_) => {
-                            if let Outgoing::Text(f) = frame {
-                                let _ = self.ctrl.send(f);
+                            if let Outgoing::Text(f) = *frame {
+                                let _ = self.ctrl.send(Box::new(f));
                             }
                         }
                     }
@@ -129,8 +140,8 @@ pub struct Mux {
 
 /// The frames the socket task must write, stream control first.
 pub struct MuxOutput {
-    ctrl: mpsc::UnboundedReceiver<ChannelFrame>,
-    data: mpsc::Receiver<Outgoing>,
+    ctrl: mpsc::UnboundedReceiver<Box<ChannelFrame>>,
+    data: mpsc::Receiver<Box<Outgoing>>,
 }
 
 impl MuxOutput {
@@ -138,8 +149,8 @@ impl MuxOutput {
     pub async fn recv(&mut self) -> Option<Outgoing> {
         tokio::select! {
             biased;
-            Some(f) = self.ctrl.recv() => Some(Outgoing::Text(f)),
-            Some(o) = self.data.recv() => Some(o),
+            Some(f) = self.ctrl.recv() => Some(Outgoing::Text(*f)),
+            Some(o) = self.data.recv() => Some(*o),
             else => None,
         }
     }
@@ -173,8 +184,7 @@ impl Incoming {
             .stream
             .writer
             .shared
-            .ctrl
-            .send(ChannelFrame::StreamAccept {
+            .send_ctrl(ChannelFrame::StreamAccept {
                 stream: self.stream.reader.id,
                 info,
             });
@@ -272,11 +282,11 @@ impl Mux {
         let mut stream = self.register(id).ok_or(MuxError::ChannelClosed)?;
         self.shared
             .ctrl
-            .send(ChannelFrame::StreamOpen {
+            .send(Box::new(ChannelFrame::StreamOpen {
                 stream: id,
                 kind: kind.to_string(),
                 params,
-            })
+            }))
             .map_err(|_| MuxError::ChannelClosed)?;
         match tokio::time::timeout(timeout, stream.reader.rx.recv()).await {
             Ok(Some(Inbound::Accept(info))) => Ok((stream, info)),
@@ -317,7 +327,7 @@ impl Mux {
                     Side::Agent => stream.0 % 2 == 0 && stream.0 != 0,
                 };
                 if !theirs {
-                    let _ = self.shared.ctrl.send(ChannelFrame::StreamClose {
+                    let _ = self.shared.send_ctrl(ChannelFrame::StreamClose {
                         stream,
                         reason: Some("stream id of the wrong parity".into()),
                     });
@@ -330,7 +340,7 @@ impl Mux {
                         stream: s,
                     }),
                     None => {
-                        let _ = self.shared.ctrl.send(ChannelFrame::StreamClose {
+                        let _ = self.shared.send_ctrl(ChannelFrame::StreamClose {
                             stream,
                             reason: Some("stream id already in use".into()),
                         });
@@ -512,7 +522,7 @@ impl StreamReader {
             None => false,
         };
         if live {
-            let _ = self.shared.ctrl.send(ChannelFrame::StreamWindow {
+            let _ = self.shared.send_ctrl(ChannelFrame::StreamWindow {
                 stream: self.id,
                 bytes,
             });
@@ -553,7 +563,9 @@ impl StreamWriter {
             permit.forget();
             self.shared
                 .data
-                .send(Outgoing::Binary(Bytes::from(encode_binary(self.id, chunk))))
+                .send(Box::new(Outgoing::Binary(Bytes::from(encode_binary(
+                    self.id, chunk,
+                )))))
                 .await
                 .map_err(|_| MuxError::ChannelClosed)?;
         }
@@ -568,10 +580,10 @@ impl StreamWriter {
         let message = serde_json::to_value(message).map_err(|e| MuxError::Encode(e.to_string()))?;
         self.shared
             .data
-            .send(Outgoing::Text(ChannelFrame::StreamControl {
+            .send(Box::new(Outgoing::Text(ChannelFrame::StreamControl {
                 stream: self.id,
                 message,
-            }))
+            })))
             .await
             .map_err(|_| MuxError::ChannelClosed)
     }

@@ -848,8 +848,16 @@ async fn channel(
         ws.map_err(|e| ApiError::refused(e.status(), "websocket_upgrade_required", e.body_text()))?;
     Ok(ws
         .max_message_size(1024 * 1024)
+        // tungstenite allocates its read buffer whole for every socket (128 KiB by
+        // default): with 10,000 idle channels that alone was 1.3 GiB (BENCHMARKS.md,
+        // "memory per idle channel"). Larger frames still arrive whole; they take more
+        // reads.
+        .read_buffer_size(CHANNEL_READ_BUFFER)
         .on_upgrade(move |socket| serve_channel(state, a, meta, socket)))
 }
+
+/// Bytes the server reads from an agent's channel socket at a time.
+const CHANNEL_READ_BUFFER: usize = 8 * 1024;
 
 /// The channel's write side: a task owns the socket's sink, so reading never waits for
 /// a write (two sides blocked writing to each other would deadlock the channel).
@@ -952,14 +960,19 @@ async fn came_online(
     Ok(())
 }
 
+/// Every idle channel keeps this function's future: the database calls it makes are
+/// boxed, so their (large) futures take memory only while they run (issue 14: the
+/// future was ~19 KiB per idle channel before).
 async fn serve_channel(state: AppState, a: AgentAuth, meta: ClientMeta, socket: WebSocket) {
     use futures::StreamExt as _;
     let device = a.device.device_id();
     if a.device.status == AWAITING_CHECKIN {
         let now = state.now();
-        match store::check_in_for_agent(&state.db, &a.device, now).await {
+        match Box::pin(store::check_in_for_agent(&state.db, &a.device, now)).await {
             Ok(true) => {
-                if let Err(e) = came_online(&state, &a.device, meta.ip.as_deref(), now).await {
+                if let Err(e) =
+                    Box::pin(came_online(&state, &a.device, meta.ip.as_deref(), now)).await
+                {
                     tracing::warn!(error = %e, %device, "recording a first check-in");
                 }
             }
@@ -977,7 +990,7 @@ async fn serve_channel(state: AppState, a: AgentAuth, meta: ClientMeta, socket: 
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
     tick.tick().await;
     let mut ping_id = 0u64;
-    let mut ok = push_pending(&state, device, &tx, true).await;
+    let mut ok = Box::pin(push_pending(&state, device, &tx, true)).await;
     while ok {
         tokio::select! {
             msg = socket.next() => {
@@ -1011,14 +1024,14 @@ async fn serve_channel(state: AppState, a: AgentAuth, meta: ClientMeta, socket: 
                 ok = match frame {
                     ChannelFrame::Hello { .. } => {
                         send(&tx, &ChannelFrame::Welcome { server_time: Some(state.now()) })
-                            && push_pending(&state, device, &tx, false).await
+                            && Box::pin(push_pending(&state, device, &tx, false)).await
                     }
                     ChannelFrame::Ping { id } => send(&tx, &ChannelFrame::Pong { id }),
                     ChannelFrame::CommandAck(ack) => {
-                        match commands::ack_for_agent(&state.db, device, ack.command_id, ack.started_at).await {
+                        match Box::pin(commands::ack_for_agent(&state.db, device, ack.command_id, ack.started_at)).await {
                             Ok(None) => {
                                 // A foreign command suspends the token and ends the channel.
-                                !matches!(check_own_command(&state, &a.device, &meta, ack.command_id).await,
+                                !matches!(Box::pin(check_own_command(&state, &a.device, &meta, ack.command_id)).await,
                                     Ok(Owner::Foreign))
                             }
                             Ok(acked) => {
@@ -1031,13 +1044,13 @@ async fn serve_channel(state: AppState, a: AgentAuth, meta: ClientMeta, socket: 
                             }
                         }
                     }
-                    ChannelFrame::CommandOutput(out) => record_output(&state, &a.device, &meta, &out).await,
+                    ChannelFrame::CommandOutput(out) => Box::pin(record_output(&state, &a.device, &meta, &out)).await,
                     _ => true,
                 };
             }
             w = wake.recv() => {
                 if w.is_none() { break }
-                ok = push_pending(&state, device, &tx, false).await;
+                ok = Box::pin(push_pending(&state, device, &tx, false)).await;
             }
             d = async { drain.wait_for(Option::is_some).await.map(|w| (*w).unwrap_or_default()) } => {
                 if let Ok(within_ms) = d {
