@@ -205,8 +205,12 @@ async fn heartbeat(fleet: Arc<Fleet>, me: Identity, confirm: bool) -> Beat {
     }
 }
 
-/// Posts a completed result for `cmd`, as the agent does once the command ran; retries a
-/// shed or failed post a few times.
+/// Attempts at posting one command result.
+const RESULT_ATTEMPTS: u32 = 20;
+
+/// Posts a completed result for `cmd`, as the agent does once the command ran; a shed or
+/// failed post is retried with the agent's backoff until it lands, as the agent's outbox
+/// does (up to [`RESULT_ATTEMPTS`], minutes with the 30 s cap, longer than a run).
 fn post_result(fleet: &Arc<Fleet>, me: &Identity, cmd: &SignedCommand) {
     let now = chrono::Utc::now();
     let r = CommandResult {
@@ -231,7 +235,7 @@ fn post_result(fleet: &Arc<Fleet>, me: &Identity, cmd: &SignedCommand) {
     );
     let (fleet, me) = (fleet.clone(), me.clone());
     tokio::spawn(async move {
-        for attempt in 1..=5u32 {
+        for attempt in 1..=RESULT_ATTEMPTS {
             let sent = fleet
                 .sources
                 .client(me.src)
@@ -260,7 +264,7 @@ fn post_result(fleet: &Arc<Fleet>, me: &Identity, cmd: &SignedCommand) {
         fleet
             .stats
             .result_errors
-            .add_noting(|| "command result: gave up after 5 attempts".into());
+            .add_noting(|| format!("command result: gave up after {RESULT_ATTEMPTS} attempts"));
     });
 }
 
