@@ -20,6 +20,12 @@
 //! breeze-loadgen --server http://127.0.0.1:3001 --setup-data-dir DIR --agents 10000 \
 //!     --interval 60 --duration 180 --server-pid $(pgrep -nx breeze)
 //! ```
+//! `--replica URL` (repeatable) adds servers sharing the first one's database and NATS:
+//! agent `i` then does everything of its own on server `i % n` (`--server` first), while
+//! setup, the commands queued through the API and the `/health` and `/auth/me` probes stay
+//! on `--server`, so commands for agents elsewhere cross replicas. Give one `--server-pid`
+//! per server, in the same order (bench/run-replicas.sh does all this).
+//!
 //! `--setup-data-dir DIR` finishes first-run setup on a fresh server and creates the
 //! organization, site and key; or give `--key` (and `--admin-email`/`--admin-password`
 //! for the commands and the `/auth/me` probe) for a server set up already.
@@ -39,6 +45,7 @@ use futures::StreamExt as _;
 use loadgen::commands::{Admin, Ledger, Queueing, queue_steadily};
 use loadgen::probes::{Outcome, burst};
 use loadgen::procfs::{Snapshot, open_files_limit};
+use loadgen::replicas::{Replica, agents_per_replica, replica_of};
 use loadgen::sim_agent::{Fleet, Identity, Phase};
 use loadgen::sources::Sources;
 use loadgen::{Counter, Latencies, inventory, summary};
@@ -50,9 +57,14 @@ use tokio::sync::{Semaphore, watch};
 #[derive(Parser, Clone)]
 #[command(name = "breeze-loadgen")]
 struct Args {
-    /// Server base URL.
+    /// Server base URL: setup, the admin's API calls and probes go here, and the agents
+    /// too unless there are replicas.
     #[arg(long, default_value = "http://127.0.0.1:3001")]
     server: String,
+    /// Another server on the same database and NATS (repeatable): agent `i` talks to
+    /// server `i % n`, `--server` being the first.
+    #[arg(long)]
+    replica: Vec<String>,
     /// Site enrollment key (with enough max_uses).
     #[arg(long)]
     key: Option<String>,
@@ -79,9 +91,10 @@ struct Args {
     /// Concurrent channel handshakes.
     #[arg(long, default_value_t = 64)]
     connect_concurrency: usize,
-    /// PID of the server, for RSS and CPU.
+    /// PID of the server, for RSS and CPU; with replicas, one per server (repeatable, in
+    /// the order `--server`, then the `--replica`s).
     #[arg(long)]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
     /// The server's PostgreSQL database, for the CPU of its backends (a local server).
     #[arg(long)]
     postgres_db: Option<String>,
@@ -231,30 +244,34 @@ fn check_open_files(args: &Args, sources: usize) -> Result<()> {
             args.agents
         );
     }
-    if let Some(pid) = args.server_pid
-        && let Some(limit) = open_files_limit(&pid.to_string())
-        && limit < args.agents as u64 + 200
-    {
-        eprintln!(
-            "WARNING: the server (pid {pid}) may open {limit} files, fewer than the {} channels plus its database and listener",
-            args.agents
-        );
+    let share = agents_per_replica(args.agents, args.server_pid.len());
+    for (pid, agents) in args.server_pid.iter().zip(share) {
+        if let Some(limit) = open_files_limit(&pid.to_string())
+            && limit < agents as u64 + 200
+        {
+            eprintln!(
+                "WARNING: the server (pid {pid}) may open {limit} files, fewer than its {agents} channels plus its database and listener"
+            );
+        }
     }
     Ok(())
 }
 
 /// Enrolls `n` agents, `concurrency` at a time, each from its source address.
-async fn enroll_all(args: &Args, key: &str, sources: &Sources) -> Vec<Identity> {
+async fn enroll_all(args: &Args, key: &str, replicas: &[Replica]) -> Vec<Identity> {
     let shed = Counter::default();
     let failed = Counter::default();
     let latency = Latencies::default();
-    let before = Snapshot::take(args.server_pid, args.postgres_db.as_deref());
+    let before = Snapshot::take(&args.server_pid, args.postgres_db.as_deref());
     let t0 = Instant::now();
-    let url = format!("{}{}", args.server, paths::ENROLL);
     let mut agents: Vec<(usize, Identity)> = futures::stream::iter(0..args.agents)
         .map(|i| {
-            let (url, shed, failed, latency) = (&url, &shed, &failed, &latency);
+            let (shed, failed, latency) = (&shed, &failed, &latency);
             async move {
+                let replica = replica_of(i, replicas.len());
+                let sources = &replicas[replica].sources;
+                let url = format!("{}{}", replicas[replica].url, paths::ENROLL);
+                let url = &url;
                 let src = sources.of_agent(i);
                 let body = inventory::enrollment(key, i);
                 let t = Instant::now();
@@ -274,6 +291,7 @@ async fn enroll_all(args: &Args, key: &str, sources: &Sources) -> Vec<Identity> 
                                 id: e.agent_id,
                                 token: e.auth_token.expose().to_string(),
                                 src,
+                                replica,
                                 big: inventory::is_big(i, args.big_inventory_percent),
                             },
                         ))
@@ -290,7 +308,7 @@ async fn enroll_all(args: &Args, key: &str, sources: &Sources) -> Vec<Identity> 
         .collect()
         .await;
     let secs = t0.elapsed().as_secs_f64();
-    let after = Snapshot::take(args.server_pid, args.postgres_db.as_deref());
+    let after = Snapshot::take(&args.server_pid, args.postgres_db.as_deref());
     println!(
         "enrolled {} of {} agents in {secs:.1} s: {:.0} enrollments/s at concurrency {} ({} shed and retried, {} failed)",
         agents.len(),
@@ -307,22 +325,24 @@ async fn enroll_all(args: &Args, key: &str, sources: &Sources) -> Vec<Identity> 
 }
 
 /// Uploads every agent's first inventory.
-async fn upload_inventories(args: &Args, agents: &[Identity], sources: &Sources) {
+async fn upload_inventories(args: &Args, agents: &[Identity], replicas: &[Replica]) {
     let shed = Counter::default();
     let failed = Counter::default();
-    let before = Snapshot::take(args.server_pid, args.postgres_db.as_deref());
+    let before = Snapshot::take(&args.server_pid, args.postgres_db.as_deref());
     let t0 = Instant::now();
     let big = agents.iter().filter(|a| a.big).count();
     futures::stream::iter(agents.iter().enumerate())
         .for_each_concurrent(args.enroll_concurrency.max(1), |(i, a)| {
             let (shed, failed) = (&shed, &failed);
             async move {
-                let url = format!("{}{}", args.server, paths::inventory(a.id));
+                let replica = &replicas[a.replica % replicas.len()];
+                let url = format!("{}{}", replica.url, paths::inventory(a.id));
                 let body = inventory::inventory(i, a.big);
                 let r = async {
                     let resp = send_retrying(
                         || {
-                            sources
+                            replica
+                                .sources
                                 .client(a.src)
                                 .put(&url)
                                 .bearer_auth(&a.token)
@@ -340,7 +360,7 @@ async fn upload_inventories(args: &Args, agents: &[Identity], sources: &Sources)
             }
         })
         .await;
-    let after = Snapshot::take(args.server_pid, args.postgres_db.as_deref());
+    let after = Snapshot::take(&args.server_pid, args.postgres_db.as_deref());
     println!(
         "inventories: {} uploaded ({big} with {} packages) in {:.1} s ({} shed and retried, {} failed)",
         agents.len() as u64 - failed.get(),
@@ -402,36 +422,60 @@ async fn main() -> Result<()> {
         .source_addrs
         .unwrap_or_else(|| Sources::needed_for(args.agents));
     check_open_files(&args, n_src)?;
-    let sources = Sources::new(&args.server, n_src).await?;
+    let mut replicas = Vec::new();
+    for url in std::iter::once(&args.server).chain(&args.replica) {
+        replicas.push(Replica::new(url, n_src).await?);
+    }
+    if !args.server_pid.is_empty() && args.server_pid.len() != replicas.len() {
+        bail!(
+            "{} --server-pid for {} servers: give one per server, in the order --server, then the --replicas",
+            args.server_pid.len(),
+            replicas.len()
+        );
+    }
     let (key, admin, org_id) = bootstrap(&args).await?;
     let admin = admin.map(Arc::new);
     let script = match (&admin, args.commands_per_sec > 0.0) {
         (Some(a), true) => Some(a.create_script(org_id.as_deref()).await?),
         _ => None,
     };
+    let server_files: Vec<String> = args
+        .server_pid
+        .iter()
+        .map(|p| open_files_limit(&p.to_string()).map_or("?".into(), |l| l.to_string()))
+        .collect();
     println!(
         "fleet of {} agents from {} source address(es); open files here {}, server {}",
         args.agents,
-        sources.len(),
+        replicas[0].sources.len(),
         open_files_limit("self").map_or("?".into(), |l| l.to_string()),
-        args.server_pid
-            .and_then(|p| open_files_limit(&p.to_string()))
-            .map_or("?".into(), |l| l.to_string())
+        if server_files.is_empty() {
+            "?".into()
+        } else {
+            server_files.join(" / ")
+        }
     );
+    if replicas.len() > 1 {
+        println!(
+            "{} servers: agent i talks to server i % {}; setup, commands and probes go to {}",
+            replicas.len(),
+            replicas.len(),
+            args.server
+        );
+    }
 
-    let agents = enroll_all(&args, &key, &sources).await;
+    let agents = enroll_all(&args, &key, &replicas).await;
     if agents.is_empty() {
         bail!("no agent enrolled");
     }
-    upload_inventories(&args, &agents, &sources).await;
+    upload_inventories(&args, &agents, &replicas).await;
 
     // Channels, and the server's memory per idle channel.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let idle0 = Snapshot::take(args.server_pid, args.postgres_db.as_deref());
+    let idle0 = Snapshot::take(&args.server_pid, args.postgres_db.as_deref());
     let n = agents.len();
     let fleet = Arc::new(Fleet {
-        server: args.server.clone(),
-        sources,
+        replicas,
         stats: Default::default(),
         ledger: Arc::new(Ledger::default()),
         interval: Duration::from_secs(args.interval.max(1)),
@@ -454,13 +498,28 @@ async fn main() -> Result<()> {
     if !args.no_channels {
         await_channels(&fleet, n, args.connect_concurrency).await;
         tokio::time::sleep(Duration::from_secs(3)).await;
-        let idle1 = Snapshot::take(args.server_pid, args.postgres_db.as_deref());
+        let idle1 = Snapshot::take(&args.server_pid, args.postgres_db.as_deref());
         let open = fleet.stats.channels_opened.get();
         println!(
             "memory per idle channel: server {}, load generator {}",
             kib_per(idle0.server_rss_kb(), idle1.server_rss_kb(), open),
             kib_per(idle0.my_rss_kb(), idle1.my_rss_kb(), open)
         );
+        if fleet.replicas.len() > 1 {
+            for (((pid, before), (_, after)), r) in idle0
+                .replica_rss_kb()
+                .into_iter()
+                .zip(idle1.replica_rss_kb())
+                .zip(&fleet.replicas)
+            {
+                let held = r.channels.get();
+                println!(
+                    "  server pid {pid} ({}, {held} channels): {}",
+                    r.url,
+                    kib_per(before, after, held)
+                );
+            }
+        }
         println!("  {}", idle1.cpu_since(&idle0));
     }
 
@@ -513,20 +572,22 @@ async fn main() -> Result<()> {
     );
     st.heartbeat_latency.clear();
     st.reconnect_latency.clear();
-    let m0 = Snapshot::take(args.server_pid, args.postgres_db.as_deref());
+    let m0 = Snapshot::take(&args.server_pid, args.postgres_db.as_deref());
     let t0 = Instant::now();
-    let mut peak_rss = 0u64;
+    // Per server, then their sum (the peak of the sum, not the sum of the peaks).
+    let mut peak_rss = vec![0u64; args.server_pid.len()];
+    let mut peak_sum = 0u64;
     while tokio::time::Instant::now() < end {
         tokio::time::sleep_until(end.min(tokio::time::Instant::now() + Duration::from_secs(10)))
             .await;
-        if let Some(r) =
-            Snapshot::take(args.server_pid, args.postgres_db.as_deref()).server_rss_kb()
-        {
-            peak_rss = peak_rss.max(r);
+        let now = Snapshot::take(&args.server_pid, args.postgres_db.as_deref());
+        for (peak, (_, r)) in peak_rss.iter_mut().zip(now.replica_rss_kb()) {
+            *peak = (*peak).max(r.unwrap_or_default());
         }
+        peak_sum = peak_sum.max(now.server_rss_kb().unwrap_or_default());
         progress("measured", t0);
     }
-    let m1 = Snapshot::take(args.server_pid, args.postgres_db.as_deref());
+    let m1 = Snapshot::take(&args.server_pid, args.postgres_db.as_deref());
     let secs = t0.elapsed().as_secs_f64();
     let hb = st.heartbeats.get() - hb0;
     let lat = st.heartbeat_latency.sorted();
@@ -555,6 +616,11 @@ async fn main() -> Result<()> {
     if script.is_some() {
         println!("{}", queueing.report());
         println!("{}", fleet.ledger.report());
+        if fleet.replicas.len() > 1 {
+            for line in fleet.ledger.report_per_replica(fleet.replicas.len()) {
+                println!("{line}");
+            }
+        }
         println!(
             "command results posted {}, failed {}; error frames {}",
             st.results.get(),
@@ -562,18 +628,48 @@ async fn main() -> Result<()> {
             st.error_frames.get()
         );
     }
-    if let (Some(cpu), Some(rss)) = (m1.server_cpu_since(&m0), m1.server_rss_kb()) {
+    let mib = |kb: u64| kb as f64 / 1024.0;
+    for (((pid, cpu), (_, rss)), peak) in m1
+        .replica_cpu_since(&m0)
+        .into_iter()
+        .zip(m1.replica_rss_kb())
+        .zip(&peak_rss)
+    {
+        if let Some(rss) = rss {
+            println!(
+                "server pid {pid}: CPU {cpu:.1}% of one core, RSS {:.0} MiB (peak {:.0} MiB)",
+                mib(rss),
+                mib((*peak).max(rss))
+            );
+        }
+    }
+    if args.server_pid.len() > 1
+        && let (Some(cpu), Some(rss)) = (m1.server_cpu_since(&m0), m1.server_rss_kb())
+    {
         println!(
-            "server pid {}: CPU {cpu:.1}% of one core, RSS {:.0} MiB (peak {:.0} MiB)",
-            args.server_pid.unwrap_or_default(),
-            rss as f64 / 1024.0,
-            peak_rss.max(rss) as f64 / 1024.0
+            "servers together: CPU {cpu:.1}% of one core, RSS {:.0} MiB (peak {:.0} MiB)",
+            mib(rss),
+            mib(peak_sum.max(rss))
         );
     }
     println!("  {}", m1.cpu_since(&m0));
 
     if args.probe_secs > 0 {
         probe(&args, &fleet, &agents, admin.as_deref(), hb as f64 / secs).await;
+    }
+    if fleet.replicas.len() > 1 {
+        let mut enrolled = vec![0usize; fleet.replicas.len()];
+        for a in &agents {
+            enrolled[a.replica % fleet.replicas.len()] += 1;
+        }
+        for (k, (r, agents)) in fleet.replicas.iter().zip(enrolled).enumerate() {
+            println!(
+                "server {k} {}: {agents} agents, {} channels opened, {} heartbeats",
+                r.url,
+                r.channels.get(),
+                r.heartbeats.get()
+            );
+        }
     }
     phase.send_replace(Phase::Stop);
     let _ = tokio::time::timeout(Duration::from_secs(10), async {
@@ -597,7 +693,8 @@ async fn probe(
         "closed-loop probes, {c} workers, {} s each, the fleet running on:",
         args.probe_secs
     );
-    let client = fleet.sources.client(0).clone();
+    let first = &fleet.replicas[0];
+    let client = first.sources.client(0).clone();
     let health_url = format!("{}/health", args.server);
     let health = burst(c, len, move |_, _| {
         let r = client.get(&health_url).send();
@@ -608,7 +705,7 @@ async fn probe(
     let me = match admin {
         Some(a) => {
             let token = a.token().await.unwrap_or_default();
-            let client = fleet.sources.client(0).clone();
+            let client = first.sources.client(0).clone();
             let url = format!("{}/api/v1/auth/me", args.server);
             let b = burst(c, len, move |_, _| {
                 let r = client.get(&url).bearer_auth(&token).send();
@@ -624,10 +721,11 @@ async fn probe(
     let f = fleet.clone();
     let hb = burst(c, len, move |w, k| {
         let a = &agents[(w + k as usize * c) % agents.len()];
-        let r = f
+        let replica = f.replica(a);
+        let r = replica
             .sources
             .client(a.src)
-            .post(format!("{}{}", f.server, paths::heartbeat(a.id)))
+            .post(format!("{}{}", replica.url, paths::heartbeat(a.id)))
             .bearer_auth(&a.token)
             .json(&inventory::heartbeat(a.big, false))
             .send();

@@ -31,12 +31,14 @@ struct Queued {
 /// id (anything else).
 #[derive(Default)]
 pub struct Ledger {
-    arrived: Mutex<HashMap<String, (Instant, Via)>>,
+    /// When, how, and on which server (index into `--server`, then the `--replica`s).
+    arrived: Mutex<HashMap<String, (Instant, Via, usize)>>,
     queued: Mutex<Vec<Queued>>,
 }
 
 impl Ledger {
-    pub fn arrived(&self, c: &SignedCommand, via: Via) {
+    /// `c` reached an agent of server `replica`.
+    pub fn arrived(&self, c: &SignedCommand, via: Via, replica: usize) {
         let at = Instant::now();
         let key = c
             .envelope
@@ -45,7 +47,7 @@ impl Ledger {
             .and_then(Value::as_str)
             .map_or_else(|| c.envelope.id.to_string(), str::to_string);
         if let Ok(mut m) = self.arrived.lock() {
-            m.entry(key).or_insert((at, via));
+            m.entry(key).or_insert((at, via, replica));
         }
     }
 
@@ -69,7 +71,7 @@ impl Ledger {
         let (mut by_heartbeat, mut early, mut missing) = (0, 0, 0);
         for e in q.iter() {
             match a.get(&e.key) {
-                Some((at, via)) => {
+                Some((at, via, _)) => {
                     if *via == Via::Heartbeat {
                         by_heartbeat += 1;
                     }
@@ -97,6 +99,32 @@ impl Ledger {
             early,
             missing
         )
+    }
+
+    /// With `replicas` servers, the delivery latencies (API answer to arrival) of the
+    /// commands that arrived at each server's agents, one line per server.
+    pub fn report_per_replica(&self, replicas: usize) -> Vec<String> {
+        let (Ok(q), Ok(a)) = (self.queued.lock(), self.arrived.lock()) else {
+            return vec!["command ledger unavailable".into()];
+        };
+        let n = replicas.max(1);
+        let mut each = vec![Vec::new(); n];
+        for e in q.iter() {
+            if let Some((at, _, r)) = a.get(&e.key) {
+                let d = at.saturating_duration_since(e.answered);
+                each[r % n].push(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+            }
+        }
+        each.iter_mut()
+            .enumerate()
+            .map(|(k, v)| {
+                v.sort_unstable();
+                format!(
+                    "  to agents on server {k} (API answer -> command frame): {}",
+                    summary(v)
+                )
+            })
+            .collect()
     }
 }
 
@@ -269,15 +297,29 @@ mod tests {
         ledger.queued("exec-2".into(), t0, t0 + Duration::from_secs(10));
         ledger.queued("exec-3".into(), t0, t0);
         let c = command(json!({"execution_id": "exec-1"}));
-        ledger.arrived(&c, Via::Channel);
+        ledger.arrived(&c, Via::Channel, 0);
         // A second delivery of the same command keeps the first arrival.
-        ledger.arrived(&c, Via::Heartbeat);
-        ledger.arrived(&command(json!({"execution_id": "exec-2"})), Via::Heartbeat);
-        ledger.arrived(&command(json!({})), Via::Channel);
+        ledger.arrived(&c, Via::Heartbeat, 0);
+        ledger.arrived(
+            &command(json!({"execution_id": "exec-2"})),
+            Via::Heartbeat,
+            1,
+        );
+        ledger.arrived(&command(json!({})), Via::Channel, 0);
         let r = ledger.report();
         assert!(
             r.contains("commands queued 3, arrived 2 (1 by heartbeat, 1 before the API answered), not arrived 1"),
             "{r}"
+        );
+        let each = ledger.report_per_replica(2);
+        assert_eq!(each.len(), 2);
+        assert!(
+            each[0].contains("server 0") && each[0].contains("(n 1)"),
+            "{each:?}"
+        );
+        assert!(
+            each[1].contains("server 1") && each[1].contains("(n 1)"),
+            "{each:?}"
         );
     }
 }

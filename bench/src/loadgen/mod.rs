@@ -1,10 +1,11 @@
-//! The parts of `breeze-loadgen`: the simulated agents and what they share, the admin
-//! who queues commands during the run, the closed-loop probes, and `/proc` readings.
+//! The parts of `breeze-loadgen`: the simulated agents and what they share, the servers they
+//! talk to, the admin who queues commands during the run, the closed-loop probes, and `/proc` readings.
 
 pub mod commands;
 pub mod inventory;
 pub mod probes;
 pub mod procfs;
+pub mod replicas;
 pub mod sim_agent;
 pub mod sources;
 

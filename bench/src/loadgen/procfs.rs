@@ -83,47 +83,64 @@ pub fn open_files_limit(pid: &str) -> Option<u64> {
 }
 
 /// Where CPU went between two snapshots.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Snapshot {
     at: Instant,
-    server: Option<Usage>,
+    /// Each `--server-pid` (one per replica, in order) and its usage.
+    servers: Vec<(u32, Option<Usage>)>,
     /// Ticks of the database's backends and of PostgreSQL's shared processes.
     postgres: Option<(u64, u64)>,
     me: Option<Usage>,
-    server_pid: Option<u32>,
 }
 
 impl Snapshot {
-    /// `postgres_db`: the server's PostgreSQL database, when it has one.
-    pub fn take(server_pid: Option<u32>, postgres_db: Option<&str>) -> Snapshot {
+    /// `server_pids`: one per replica; `postgres_db`: the servers' PostgreSQL database,
+    /// when they have one.
+    pub fn take(server_pids: &[u32], postgres_db: Option<&str>) -> Snapshot {
         Snapshot {
             at: Instant::now(),
-            server: server_pid.and_then(|p| usage(&p.to_string())),
+            servers: server_pids
+                .iter()
+                .map(|p| (*p, usage(&p.to_string())))
+                .collect(),
             postgres: postgres_db.map(postgres_ticks),
             me: usage("self"),
-            server_pid,
         }
     }
 
+    /// The servers' RSS, summed; `None` unless every one was read.
     pub fn server_rss_kb(&self) -> Option<u64> {
-        self.server.map(|u| u.rss_kb)
+        if self.servers.is_empty() {
+            return None;
+        }
+        self.servers.iter().map(|(_, u)| u.map(|u| u.rss_kb)).sum()
+    }
+
+    /// Each server's pid and RSS, in `--server-pid` order.
+    pub fn replica_rss_kb(&self) -> Vec<(u32, Option<u64>)> {
+        self.servers
+            .iter()
+            .map(|(p, u)| (*p, u.map(|u| u.rss_kb)))
+            .collect()
     }
 
     pub fn my_rss_kb(&self) -> Option<u64> {
         self.me.map(|u| u.rss_kb)
     }
 
-    /// "server 85% of a core, PostgreSQL 40%, load generator 30%" since `earlier`.
+    fn secs_since(&self, earlier: &Snapshot) -> f64 {
+        self.at.duration_since(earlier.at).as_secs_f64().max(1e-3)
+    }
+
+    /// "server (pid 7) 85%, PostgreSQL backends 40% + …, load generator 30%" since
+    /// `earlier`; with several servers "servers (pid 7) 50% + (pid 8) 35% = 85%".
     pub fn cpu_since(&self, earlier: &Snapshot) -> String {
-        let secs = self.at.duration_since(earlier.at).as_secs_f64().max(1e-3);
+        let secs = self.secs_since(earlier);
         let pct = |a: u64, b: u64| a.saturating_sub(b) as f64 / secs;
         let mut parts = Vec::new();
-        if let (Some(a), Some(b)) = (self.server, earlier.server) {
-            parts.push(format!(
-                "server (pid {}) {:.0}%",
-                self.server_pid.unwrap_or_default(),
-                pct(a.ticks, b.ticks)
-            ));
+        let servers = self.replica_cpu_since(earlier);
+        if !servers.is_empty() {
+            parts.push(servers_cpu(&servers));
         }
         if let (Some((b1, s1)), Some((b0, s0))) = (self.postgres, earlier.postgres) {
             parts.push(format!(
@@ -138,16 +155,58 @@ impl Snapshot {
         format!("CPU (100% = one core): {}", parts.join(", "))
     }
 
-    /// The server's CPU since `earlier`, 100% = one core.
+    /// Each server's pid and CPU since `earlier` (100% = one core), for the servers read
+    /// both times.
+    pub fn replica_cpu_since(&self, earlier: &Snapshot) -> Vec<(u32, f64)> {
+        let secs = self.secs_since(earlier);
+        self.servers
+            .iter()
+            .zip(&earlier.servers)
+            .filter_map(|((pid, now), (_, then))| {
+                Some((
+                    *pid,
+                    (*now)?.ticks.saturating_sub((*then)?.ticks) as f64 / secs,
+                ))
+            })
+            .collect()
+    }
+
+    /// The servers' CPU since `earlier`, summed, 100% = one core; `None` unless every
+    /// server was read both times.
     pub fn server_cpu_since(&self, earlier: &Snapshot) -> Option<f64> {
-        let secs = self.at.duration_since(earlier.at).as_secs_f64().max(1e-3);
-        Some(self.server?.ticks.saturating_sub(earlier.server?.ticks) as f64 / secs)
+        let each = self.replica_cpu_since(earlier);
+        (!each.is_empty() && each.len() == self.servers.len())
+            .then(|| each.iter().map(|(_, c)| c).sum())
+    }
+}
+
+/// "server (pid 7) 85%", or for several "servers (pid 7) 50% + (pid 8) 35% = 85%".
+fn servers_cpu(each: &[(u32, f64)]) -> String {
+    match each {
+        [(pid, c)] => format!("server (pid {pid}) {c:.0}%"),
+        _ => {
+            let terms: Vec<String> = each
+                .iter()
+                .map(|(pid, c)| format!("(pid {pid}) {c:.0}%"))
+                .collect();
+            let sum: f64 = each.iter().map(|(_, c)| c).sum();
+            format!("servers {} = {sum:.0}%", terms.join(" + "))
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::backend_database;
+    use super::{backend_database, servers_cpu};
+
+    #[test]
+    fn one_server_reads_as_before_and_several_show_each_and_the_sum() {
+        assert_eq!(servers_cpu(&[(7, 84.6)]), "server (pid 7) 85%");
+        assert_eq!(
+            servers_cpu(&[(7, 50.2), (8, 35.1)]),
+            "servers (pid 7) 50% + (pid 8) 35% = 85%"
+        );
+    }
 
     #[test]
     fn backends_are_told_from_shared_processes_by_their_title() {

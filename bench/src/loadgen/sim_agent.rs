@@ -7,7 +7,7 @@
 use super::Stats;
 use super::commands::{Ledger, Via};
 use super::inventory;
-use super::sources::Sources;
+use super::replicas::Replica;
 use anyhow::{Context as _, Result};
 use breeze_proto::agent::{
     AckStatus, ChannelFrame, CommandAck, CommandResult, CommandStatus, HeartbeatResponse,
@@ -31,9 +31,8 @@ type Ws = WebSocketStream<TcpStream>;
 
 /// What every simulated agent shares.
 pub struct Fleet {
-    /// `http://host:port`
-    pub server: String,
-    pub sources: Sources,
+    /// `--server`, then each `--replica`.
+    pub replicas: Vec<Replica>,
     pub stats: Stats,
     pub ledger: Arc<Ledger>,
     pub interval: Duration,
@@ -45,12 +44,21 @@ pub struct Fleet {
     pub hold_channels: bool,
 }
 
+impl Fleet {
+    /// The server agent `me` talks to.
+    pub fn replica(&self, me: &Identity) -> &Replica {
+        &self.replicas[me.replica % self.replicas.len()]
+    }
+}
+
 /// An enrolled agent.
 #[derive(Clone)]
 pub struct Identity {
     pub id: DeviceId,
     pub token: String,
     pub src: usize,
+    /// Index into [`Fleet::replicas`].
+    pub replica: usize,
     pub big: bool,
 }
 
@@ -107,24 +115,21 @@ fn ws_config() -> WebSocketConfig {
 
 /// Connects, upgrades and says `hello`; answers the socket and when the attempt got its
 /// turn among the handshakes in progress.
-async fn open_channel(
-    fleet: Arc<Fleet>,
-    id: DeviceId,
-    token: String,
-    src: usize,
-) -> Result<(Ws, Instant)> {
+async fn open_channel(fleet: Arc<Fleet>, me: Identity) -> Result<(Ws, Instant)> {
     let _permit = fleet.connecting.acquire().await?;
     let began = Instant::now();
-    let tcp = fleet
+    let replica = fleet.replica(&me);
+    let tcp = replica
         .sources
-        .connect(src)
+        .connect(me.src)
         .await
         .context("connecting to the server")?;
     let url = format!(
         "{}{}",
-        fleet.server.replacen("http", "ws", 1),
-        paths::channel(id)
+        replica.url.replacen("http", "ws", 1),
+        paths::channel(me.id)
     );
+    let token = &me.token;
     let mut req = url.into_client_request()?;
     req.headers_mut()
         .insert("Authorization", format!("Bearer {token}").parse()?);
@@ -154,9 +159,10 @@ enum Beat {
 }
 
 async fn heartbeat(fleet: Arc<Fleet>, me: Identity, confirm: bool) -> Beat {
-    let url = format!("{}{}", fleet.server, paths::heartbeat(me.id));
+    let replica = fleet.replica(&me);
+    let url = format!("{}{}", replica.url, paths::heartbeat(me.id));
     let t = Instant::now();
-    let sent = fleet
+    let sent = replica
         .sources
         .client(me.src)
         .post(url)
@@ -190,6 +196,7 @@ async fn heartbeat(fleet: Arc<Fleet>, me: Identity, confirm: bool) -> Beat {
         Ok(h) => {
             stats.heartbeat_latency.push(t.elapsed());
             stats.heartbeats.add();
+            replica.heartbeats.add();
             Beat::Done {
                 commands: h.commands,
                 rotate: h.rotate_token.map(|t| t.expose().to_string()),
@@ -230,13 +237,14 @@ fn post_result(fleet: &Arc<Fleet>, me: &Identity, cmd: &SignedCommand) {
     };
     let url = format!(
         "{}{}",
-        fleet.server,
+        fleet.replica(me).url,
         paths::command_result(me.id, cmd.envelope.id)
     );
     let (fleet, me) = (fleet.clone(), me.clone());
     tokio::spawn(async move {
         for attempt in 1..=RESULT_ATTEMPTS {
             let sent = fleet
+                .replica(&me)
                 .sources
                 .client(me.src)
                 .post(&url)
@@ -306,7 +314,7 @@ pub async fn run(
             }
             () = tokio::time::sleep_until(retry_at.unwrap_or_else(far)), if retry_at.is_some() => {
                 retry_at = None;
-                opening = Some(open_channel(fleet.clone(), me.id, me.token.clone(), me.src).boxed());
+                opening = Some(open_channel(fleet.clone(), me.clone()).boxed());
             }
             opened = maybe(opening.as_mut()) => {
                 opening = None;
@@ -345,13 +353,14 @@ pub async fn run(
                         } else {
                             ever_welcomed = true;
                             stats.channels_opened.add();
+                            fleet.replica(&me).channels.add();
                             stats.channel_open_latency.push(attempt_started.elapsed());
                         }
                         None
                     }
                     Some(ChannelFrame::Ping { id }) => Some(ChannelFrame::Pong { id }),
                     Some(ChannelFrame::Command(c)) => {
-                        fleet.ledger.arrived(&c, Via::Channel);
+                        fleet.ledger.arrived(&c, Via::Channel, me.replica);
                         post_result(&fleet, &me, &c);
                         Some(ChannelFrame::CommandAck(CommandAck {
                             command_id: c.envelope.id,
@@ -393,7 +402,7 @@ pub async fn run(
                         confirm = true;
                     }
                     for c in commands {
-                        fleet.ledger.arrived(&c, Via::Heartbeat);
+                        fleet.ledger.arrived(&c, Via::Heartbeat, me.replica);
                         post_result(&fleet, &me, &c);
                     }
                 }

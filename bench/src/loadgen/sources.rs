@@ -22,16 +22,17 @@ pub struct Sources {
 impl Sources {
     /// `n` source addresses (1 = the kernel's choice) toward the server at `server_url`.
     pub async fn new(server_url: &str, n: usize) -> Result<Sources> {
-        let url = reqwest::Url::parse(server_url).context("parsing --server")?;
-        let host = url.host_str().context("--server has no host")?;
+        let url = reqwest::Url::parse(server_url)
+            .with_context(|| format!("parsing the server URL {server_url}"))?;
+        let host = url.host_str().context("the server URL has no host")?;
         let port = url
             .port_or_known_default()
-            .context("--server has no port")?;
+            .context("the server URL has no port")?;
         let server = tokio::net::lookup_host((host, port))
             .await
-            .context("resolving --server")?
+            .with_context(|| format!("resolving {server_url}"))?
             .next()
-            .context("--server resolves to no address")?;
+            .with_context(|| format!("{server_url} resolves to no address"))?;
         let addrs: Vec<Option<IpAddr>> = if n <= 1 {
             vec![None]
         } else {
