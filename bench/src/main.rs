@@ -574,6 +574,30 @@ async fn main() -> Result<()> {
     st.reconnect_latency.clear();
     let m0 = Snapshot::take(&args.server_pid, args.postgres_db.as_deref());
     let t0 = Instant::now();
+    // Open files (sockets) of each server and of this process, sampled every second: the
+    // peaks show whether connections stay bounded under load.
+    let fd_peaks: Arc<Vec<std::sync::atomic::AtomicUsize>> = Arc::new(
+        (0..=args.server_pid.len())
+            .map(|_| std::sync::atomic::AtomicUsize::new(0))
+            .collect(),
+    );
+    {
+        let (peaks, pids) = (fd_peaks.clone(), args.server_pid.clone());
+        tokio::spawn(async move {
+            while tokio::time::Instant::now() < end {
+                let who = pids
+                    .iter()
+                    .map(|p| p.to_string())
+                    .chain(["self".to_string()]);
+                for (peak, pid) in peaks.iter().zip(who) {
+                    if let Some(n) = loadgen::procfs::open_files(&pid) {
+                        peak.fetch_max(n, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
     // Per server, then their sum (the peak of the sum, not the sum of the peaks).
     let mut peak_rss = vec![0u64; args.server_pid.len()];
     let mut peak_sum = 0u64;
@@ -628,6 +652,19 @@ async fn main() -> Result<()> {
             st.error_frames.get()
         );
     }
+    let peaks: Vec<usize> = fd_peaks
+        .iter()
+        .map(|p| p.load(std::sync::atomic::Ordering::Relaxed))
+        .collect();
+    println!(
+        "open files (peak, sampled each second while measured): {}load generator {}",
+        args.server_pid
+            .iter()
+            .zip(&peaks)
+            .map(|(pid, n)| format!("server pid {pid} {n}, "))
+            .collect::<String>(),
+        peaks.last().copied().unwrap_or_default()
+    );
     let mib = |kb: u64| kb as f64 / 1024.0;
     for (((pid, cpu), (_, rss)), peak) in m1
         .replica_cpu_since(&m0)

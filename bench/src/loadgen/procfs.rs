@@ -75,6 +75,11 @@ fn backend_database(title: &str) -> Option<&str> {
     host.checked_sub(1).and_then(|i| words.get(i).copied())
 }
 
+/// Open file descriptors (sockets included) of `pid` (`self` or a number).
+pub fn open_files(pid: &str) -> Option<usize> {
+    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+}
+
 /// The soft limit on open files of `pid` (`self` or a number).
 pub fn open_files_limit(pid: &str) -> Option<u64> {
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
