@@ -222,6 +222,21 @@ async fn two_replicas_share_commands_events_and_jobs_and_survive_losing_one() ->
     // First-run setup on A (its data dir holds the setup token); B shares the database.
     let admin_a = support::setup(&a.url, &dir.path().join("a"), "admin@replicas.test").await?;
     let admin_b = support::login(&b.url, "admin@replicas.test", support::PASSWORD).await?;
+    // B started with its own setup token; the admin in the shared database closes it.
+    let status: Value = support::http()
+        .get(format!("{}/api/v1/setup/status", b.url))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        status["needs_setup"], false,
+        "setup done through A is done on B"
+    );
+    assert!(
+        !dir.path().join("b").join("setup-token").exists(),
+        "B removed its setup token file"
+    );
     let (org, site) = support::org_and_site(&admin_b, "Replicated").await?;
     let (_, key) = support::enrollment_key(&admin_b, &org, &site).await?;
 

@@ -51,13 +51,45 @@ pub async fn open_if_needed(state: &AppState) -> anyhow::Result<()> {
 
 /// Whether first-run setup is still open.
 #[utoipa::path(get, path = "/api/v1/setup/status", tag = "setup", responses((status = 200, body = SetupStatus)))]
-async fn status(State(state): State<AppState>) -> axum::Json<SetupStatus> {
+async fn status(State(state): State<AppState>) -> ApiResult<axum::Json<SetupStatus>> {
+    Ok(axum::Json(SetupStatus {
+        needs_setup: still_open(&state).await?,
+    }))
+}
+
+/// Whether this server still holds a setup token and no user exists. With several
+/// replicas every one starts with its own token; once setup is done through one of them,
+/// the others see the user in the shared database and close theirs.
+async fn still_open(state: &AppState) -> ApiResult<bool> {
     let open = state
         .setup_token_hash
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .is_some();
-    axum::Json(SetupStatus { needs_setup: open })
+    if !open {
+        return Ok(false);
+    }
+    if !crate::has_users(&state.db)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Ok(true);
+    }
+    close(state);
+    Ok(false)
+}
+
+/// Forgets the setup token and removes its file.
+fn close(state: &AppState) {
+    *state
+        .setup_token_hash
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = None;
+    if let Err(e) = std::fs::remove_file(token_path(state))
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(error = %e, "could not remove the setup token file");
+    }
 }
 
 /// Creates the first partner and its Partner Admin, with the one-time setup token. Works once.
@@ -69,11 +101,15 @@ async fn setup(
     Extension(slot): Extension<AuditSlot>,
     ApiJson(req): ApiJson<SetupRequest>,
 ) -> ApiResult<axum::Json<TokenPair>> {
-    let expected = state
-        .setup_token_hash
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let expected = if still_open(&state).await? {
+        state
+            .setup_token_hash
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    } else {
+        None
+    };
     let Some(expected) = expected else {
         let ev = AuditEvent::new("setup.complete", "setup")
             .client(&meta)
@@ -123,13 +159,7 @@ async fn setup(
         now,
     )
     .await?;
-    *state
-        .setup_token_hash
-        .lock()
-        .unwrap_or_else(|e| e.into_inner()) = None;
-    if let Err(e) = std::fs::remove_file(token_path(&state)) {
-        tracing::warn!(error = %e, "could not remove the setup token file");
-    }
+    close(&state);
     let ev = AuditEvent::new("setup.complete", "partner")
         .by_user(Some(uid.0), Some(email.as_str()))
         .partner(Some(pid))
