@@ -662,7 +662,8 @@ async fn main() -> Result<()> {
             .iter()
             .zip(&peaks)
             .map(|(pid, n)| format!("server pid {pid} {n}, "))
-            .collect::<String>(),
+            .collect::<Vec<_>>()
+            .concat(),
         peaks.last().copied().unwrap_or_default()
     );
     let mib = |kb: u64| kb as f64 / 1024.0;

@@ -374,15 +374,24 @@ pub fn spawn(state: &AppState) -> Jobs {
             // Ticks fall at period starts (plus a little), so every replica ticks at the
             // same moments and the lease holder's tick claims each period. The first
             // comes no sooner than one whole interval after start.
+            // A tick that ran past the end of its period is followed at once by the next
+            // period's, so a slow tick (a big rollup) costs its jobs no period.
             let mut extra = std::time::Duration::from_secs(interval);
+            let mut last: Option<i64> = None;
             loop {
-                let wait = until_next_period(state.now(), interval)
-                    + std::time::Duration::from_millis(20)
-                    + std::mem::take(&mut extra);
+                let behind = last.is_some_and(|l| period(state.now(), interval) > l);
+                let wait = if behind {
+                    std::time::Duration::ZERO
+                } else {
+                    until_next_period(state.now(), interval)
+                        + std::time::Duration::from_millis(20)
+                        + std::mem::take(&mut extra)
+                };
                 tokio::select! {
                     _ = rx.changed() => return,
                     () = tokio::time::sleep(wait) => {}
                 }
+                last = Some(period(state.now(), interval));
                 if let Err(e) = tick(&state).await {
                     tracing::error!(error = format!("{e:#}"), "periodic jobs failed");
                 }
