@@ -93,12 +93,14 @@ async fn two_servers_on_one_postgres_fire_each_slot_exactly_once() -> Result<()>
         .context("a lease holder")?;
     let pid_of = |s: &Server| s.child.as_ref().and_then(Child::id).unwrap_or_default();
     let (a_pid, b_pid) = (pid_of(&a), pid_of(&b));
-    let survivor = if holder.starts_with(&format!("{a_pid}-")) {
+    // A holder is its replica's id, `<host>-<pid>-<random>`.
+    let held_by = |pid: u32| holder.contains(&format!("-{pid}-"));
+    let survivor = if held_by(a_pid) {
         a.kill().await?;
         &b
     } else {
         ensure!(
-            holder.starts_with(&format!("{b_pid}-")),
+            held_by(b_pid),
             "lease held by {holder}, not {a_pid} or {b_pid}"
         );
         b.kill().await?;
