@@ -178,7 +178,7 @@ async fn run_jobs(state: &AppState, when: When) -> anyhow::Result<()> {
     // conditions read `last_seen_at`.
     state.heartbeats.flush(state).await;
     let ttl = lease_ttl(state);
-    let holder = state.lease_holder.as_str();
+    let holder = crate::automations::schedule::holder(state);
     let mut failed: Option<anyhow::Error> = None;
     for job in Job::ALL {
         let now = state.now();
@@ -423,7 +423,14 @@ pub async fn release_leases(state: &AppState) {
         crate::automations::triggers::LEASE,
     ]);
     for name in names {
-        if let Err(e) = leases::release(&state.db, name, &state.lease_holder, now).await {
+        if let Err(e) = leases::release(
+            &state.db,
+            name,
+            crate::automations::schedule::holder(state),
+            now,
+        )
+        .await
+        {
             tracing::warn!(lease = name, error = %e, "releasing a job lease failed");
         }
     }

@@ -124,7 +124,6 @@ impl App {
             events: events::EventBus::clustered(cluster.clone()),
             metrics_buffer: jobs::MetricsBuffer::default(),
             heartbeats: jobs::heartbeats::HeartbeatBuffer::default(),
-            lease_holder: cluster.replica().to_string(),
             alerting,
             cluster,
             draining: std::sync::atomic::AtomicBool::new(false),

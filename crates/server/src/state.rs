@@ -32,10 +32,6 @@ pub struct Inner {
     pub metrics_buffer: crate::jobs::MetricsBuffer,
     /// Coalesced heartbeats waiting for the batched writer.
     pub heartbeats: crate::jobs::heartbeats::HeartbeatBuffer,
-    /// This server's name as a job lease holder: the pid (for people reading
-    /// `job_leases`) and a random part (pids repeat across machines, restarts, and apps
-    /// built side by side in one test process).
-    pub lease_holder: String,
     /// The alert engine: rule index, metric windows, open alerts.
     pub alerting: crate::alerting::Engine,
     /// Wakes the delivery worker when a job is queued.

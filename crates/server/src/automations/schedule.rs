@@ -30,9 +30,10 @@ pub const LEASE: &str = "automation.schedule";
 /// Due schedules handled per sweep (the rest wait for the next one).
 const BATCH: i64 = 500;
 
-/// This server's name as a lease holder (`AppState::lease_holder`).
+/// This server's name as a lease holder: its replica id (host, pid and a random part, as
+/// pids repeat across machines, restarts and apps built side by side in one test process).
 pub fn holder(state: &AppState) -> &str {
-    &state.lease_holder
+    state.cluster.replica()
 }
 
 fn sweep_interval(state: &AppState) -> Duration {
