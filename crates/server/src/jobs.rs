@@ -194,6 +194,11 @@ async fn run_jobs(state: &AppState, when: When) -> anyhow::Result<()> {
         let result = match mine.await {
             Ok(false) => continue,
             Ok(true) => {
+                if let When::Period(p) = when {
+                    // Which replica ran which period of which job: the replica test reads
+                    // these (at debug level) to prove no period runs twice.
+                    tracing::debug!(job = job.name(), period = p, "job period claimed");
+                }
                 state
                     .metrics
                     .job_runs
@@ -391,9 +396,31 @@ pub fn spawn(state: &AppState) -> Jobs {
                     _ = rx.changed() => return,
                     () = tokio::time::sleep(wait) => {}
                 }
-                last = Some(period(state.now(), interval));
+                let p = period(state.now(), interval);
+                if let Some(l) = last
+                    && p > l + 1
+                {
+                    // The last tick overran more than a whole period: the periods between
+                    // ran nowhere (a replica holding no lease would not have run them
+                    // either: it tried at their start, when this one still held them).
+                    tracing::warn!(
+                        skipped = p - l - 1,
+                        interval_secs = interval,
+                        "periodic jobs fell behind: periods skipped"
+                    );
+                }
+                last = Some(p);
+                let t0 = std::time::Instant::now();
                 if let Err(e) = tick(&state).await {
                     tracing::error!(error = format!("{e:#}"), "periodic jobs failed");
+                }
+                let took = t0.elapsed();
+                if took.as_secs() >= interval {
+                    tracing::warn!(
+                        took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                        interval_secs = interval,
+                        "a tick of the periodic jobs took longer than its period"
+                    );
                 }
             }
         }));
