@@ -48,6 +48,7 @@ use loadgen::procfs::{Snapshot, open_files_limit};
 use loadgen::replicas::{Replica, agents_per_replica, replica_of};
 use loadgen::sim_agent::{Fleet, Identity, Phase};
 use loadgen::sources::Sources;
+use loadgen::split::{Barrier, Credentials, Report, ServerUsage, now_secs};
 use loadgen::{Counter, Latencies, inventory, summary};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -124,6 +125,29 @@ struct Args {
     /// Workers of each closed-loop probe.
     #[arg(long, default_value_t = 32)]
     probe_concurrency: usize,
+    /// In a fleet split over several load generators (bench/run-fleet.sh): the fleet
+    /// index of this process's first agent (hostnames, and the server agent `i` talks
+    /// to, count from it).
+    #[arg(long, default_value_t = 0)]
+    first_agent: usize,
+    /// The enrollment key and admin (JSON): written after setup with `--setup-data-dir`,
+    /// read otherwise (instead of `--key` and `--admin-*`).
+    #[arg(long)]
+    credentials: Option<std::path::PathBuf>,
+    /// With `--setup-data-dir` and `--credentials`: set up, write the credentials, exit.
+    #[arg(long)]
+    setup_only: bool,
+    /// `DIR:K`: this is one of K load generators of one fleet; each waits for the others
+    /// before its channels open, before its measured window and before it exits.
+    #[arg(long)]
+    barrier: Option<String>,
+    /// Write the measured window's counts and raw latencies (JSON) here, for `--merge`.
+    #[arg(long)]
+    json_out: Option<std::path::PathBuf>,
+    /// Print the figures of one fleet from its load generators' `--json-out` files, and
+    /// exit.
+    #[arg(long, num_args = 1..)]
+    merge: Vec<std::path::PathBuf>,
 }
 
 /// Sends the request `make` builds, waiting out each 503's `Retry-After` (at most 30
@@ -161,6 +185,14 @@ async fn checked(r: reqwest::Response) -> Result<reqwest::Response> {
 /// The enrollment key, and the admin when there is one.
 async fn bootstrap(args: &Args) -> Result<(String, Option<Admin>, Option<String>)> {
     let s = &args.server;
+    if let (None, None, Some(path)) = (&args.key, &args.setup_data_dir, &args.credentials) {
+        let c = Credentials::read(path)?;
+        let admin = BreezeClient::new(s)?
+            .login_as(&c.admin_email, &c.admin_password)
+            .await?;
+        let admin = Admin::new(admin, c.admin_email, c.admin_password);
+        return Ok((c.key, Some(admin), Some(c.org_id)));
+    }
     match (&args.key, &args.setup_data_dir) {
         (Some(k), _) => {
             let admin = match (&args.admin_email, &args.admin_password) {
@@ -192,9 +224,18 @@ async fn bootstrap(args: &Args) -> Result<(String, Option<Admin>, Option<String>
                     .with_context(|| format!("creating alert rule {i}"))?;
             }
             let key = k["key"].as_str().context("key")?.to_string();
+            if let Some(path) = &args.credentials {
+                Credentials {
+                    key: key.clone(),
+                    admin_email: admin.email().to_string(),
+                    admin_password: admin.password().to_string(),
+                    org_id: run.org_id.clone(),
+                }
+                .write(path)?;
+            }
             Ok((key, Some(admin), Some(run.org_id)))
         }
-        (None, None) => bail!("give --key or --setup-data-dir"),
+        (None, None) => bail!("give --key, --setup-data-dir or --credentials"),
     }
 }
 
@@ -268,12 +309,14 @@ async fn enroll_all(args: &Args, key: &str, replicas: &[Replica]) -> Vec<Identit
         .map(|i| {
             let (shed, failed, latency) = (&shed, &failed, &latency);
             async move {
-                let replica = replica_of(i, replicas.len());
+                // Its index in the whole fleet (split over load generators or not).
+                let g = args.first_agent + i;
+                let replica = replica_of(g, replicas.len());
                 let sources = &replicas[replica].sources;
                 let url = format!("{}{}", replicas[replica].url, paths::ENROLL);
                 let url = &url;
-                let src = sources.of_agent(i);
-                let body = inventory::enrollment(key, i);
+                let src = sources.of_agent(g);
+                let body = inventory::enrollment(key, g);
                 let t = Instant::now();
                 let r = async {
                     let resp =
@@ -292,7 +335,7 @@ async fn enroll_all(args: &Args, key: &str, replicas: &[Replica]) -> Vec<Identit
                                 token: e.auth_token.expose().to_string(),
                                 src,
                                 replica,
-                                big: inventory::is_big(i, args.big_inventory_percent),
+                                big: inventory::is_big(g, args.big_inventory_percent),
                             },
                         ))
                     }
@@ -337,7 +380,7 @@ async fn upload_inventories(args: &Args, agents: &[Identity], replicas: &[Replic
             async move {
                 let replica = &replicas[a.replica % replicas.len()];
                 let url = format!("{}{}", replica.url, paths::inventory(a.id));
-                let body = inventory::inventory(i, a.big);
+                let body = inventory::inventory(args.first_agent + i, a.big);
                 let r = async {
                     let resp = send_retrying(
                         || {
@@ -417,7 +460,14 @@ fn kib_per(before: Option<u64>, after: Option<u64>, n: u64) -> String {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    if !args.merge.is_empty() {
+        println!("{}", loadgen::split::merge(&args.merge)?);
+        return Ok(());
+    }
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let barrier = args.barrier.as_deref().map(Barrier::parse).transpose()?;
+    // A stage's wait: long enough for the slowest load generator's enrollment.
+    let stage_limit = Duration::from_secs(3600);
     let n_src = args
         .source_addrs
         .unwrap_or_else(|| Sources::needed_for(args.agents));
@@ -434,6 +484,9 @@ async fn main() -> Result<()> {
         );
     }
     let (key, admin, org_id) = bootstrap(&args).await?;
+    if args.setup_only {
+        return Ok(());
+    }
     let admin = admin.map(Arc::new);
     let script = match (&admin, args.commands_per_sec > 0.0) {
         (Some(a), true) => Some(a.create_script(org_id.as_deref()).await?),
@@ -464,11 +517,17 @@ async fn main() -> Result<()> {
         );
     }
 
+    let enroll_start = now_secs();
     let agents = enroll_all(&args, &key, &replicas).await;
+    let enroll_end = now_secs();
     if agents.is_empty() {
         bail!("no agent enrolled");
     }
     upload_inventories(&args, &agents, &replicas).await;
+    if let Some(b) = &barrier {
+        // Every load generator's agents enrolled: the servers' memory before channels.
+        b.wait("enrolled", stage_limit).await?;
+    }
 
     // Channels, and the server's memory per idle channel.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -495,10 +554,17 @@ async fn main() -> Result<()> {
             watching.clone(),
         ));
     }
+    let mut idle_rss = None;
     if !args.no_channels {
         await_channels(&fleet, n, args.connect_concurrency).await;
+        if let Some(b) = &barrier {
+            b.wait("channels", stage_limit).await?;
+        }
         tokio::time::sleep(Duration::from_secs(3)).await;
         let idle1 = Snapshot::take(&args.server_pid, args.postgres_db.as_deref());
+        if let (Some(before), Some(after)) = (idle0.server_rss_kb(), idle1.server_rss_kb()) {
+            idle_rss = Some((before, after));
+        }
         let open = fleet.stats.channels_opened.get();
         println!(
             "memory per idle channel: server {}, load generator {}",
@@ -523,6 +589,9 @@ async fn main() -> Result<()> {
         println!("  {}", idle1.cpu_since(&idle0));
     }
 
+    if let Some(b) = &barrier {
+        b.wait("measure", stage_limit).await?;
+    }
     // Heartbeats spread over the interval, commands queued, channels churning.
     let start = tokio::time::Instant::now() + Duration::from_millis(500);
     let end = start + fleet.interval + Duration::from_secs(args.duration);
@@ -691,6 +760,46 @@ async fn main() -> Result<()> {
         );
     }
     println!("  {}", m1.cpu_since(&m0));
+    if let Some(path) = &args.json_out {
+        let (delivery_us, queued, missing) = fleet.ledger.delivery();
+        Report {
+            agents: args.agents,
+            enrolled: n,
+            enroll_start,
+            enroll_end,
+            channels_opened: st.channels_opened.get(),
+            interval_secs: args.interval,
+            measured_secs: secs,
+            heartbeats: hb,
+            heartbeat_errors: st.heartbeat_errors.get() - err0,
+            heartbeats_shed: st.heartbeats_shed.get() - shed0,
+            heartbeat_us: lat.clone(),
+            commands_queued: queued as u64,
+            commands_missing: missing as u64,
+            delivery_us,
+            churn_drops: st.churn_drops.get() - drops0,
+            reconnects: st.reconnects.get() - rec0,
+            channels_lost: st.channels_lost.get() - lost0,
+            result_errors: st.result_errors.get(),
+            open_files_peak: peaks.last().copied().unwrap_or_default(),
+            servers: m1
+                .replica_cpu_since(&m0)
+                .into_iter()
+                .zip(m1.replica_rss_kb())
+                .zip(&peak_rss)
+                .map(|(((pid, cpu), (_, rss)), peak)| ServerUsage {
+                    pid,
+                    cpu_percent: cpu,
+                    rss_kb: rss.unwrap_or_default(),
+                    peak_rss_kb: (*peak).max(rss.unwrap_or_default()),
+                })
+                .collect(),
+            idle_rss_kb: idle_rss,
+            postgres_cpu_percent: m1.postgres_cpu_since(&m0),
+            my_cpu_percent: m1.my_cpu_since(&m0).unwrap_or_default(),
+        }
+        .write(path)?;
+    }
 
     if args.probe_secs > 0 {
         probe(&args, &fleet, &agents, admin.as_deref(), hb as f64 / secs).await;
@@ -708,6 +817,10 @@ async fn main() -> Result<()> {
                 r.heartbeats.get()
             );
         }
+    }
+    if let Some(b) = &barrier {
+        // The fleet runs on until every load generator (the one probing last) is done.
+        b.wait("done", stage_limit).await?;
     }
     phase.send_replace(Phase::Stop);
     let _ = tokio::time::timeout(Duration::from_secs(10), async {

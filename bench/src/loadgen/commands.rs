@@ -61,6 +61,24 @@ impl Ledger {
         }
     }
 
+    /// Delivery latencies (API answer to arrival, microseconds, sorted) of what arrived,
+    /// how many were queued, and how many did not arrive.
+    pub fn delivery(&self) -> (Vec<u64>, usize, usize) {
+        let (Ok(q), Ok(a)) = (self.queued.lock(), self.arrived.lock()) else {
+            return (Vec::new(), 0, 0);
+        };
+        let mut v: Vec<u64> = q
+            .iter()
+            .filter_map(|e| {
+                let (at, _, _) = a.get(&e.key)?;
+                u64::try_from(at.saturating_duration_since(e.answered).as_micros()).ok()
+            })
+            .collect();
+        v.sort_unstable();
+        let missing = q.len() - v.len();
+        (v, q.len(), missing)
+    }
+
     /// Delivery latencies of everything queued: from the API's answer to the command's
     /// arrival (0 when it arrived first: the server wakes the channel before it answers).
     pub fn report(&self) -> String {
@@ -142,6 +160,14 @@ impl Admin {
             email,
             password,
         }
+    }
+
+    pub fn email(&self) -> &str {
+        &self.email
+    }
+
+    pub fn password(&self) -> &str {
+        &self.password
     }
 
     pub async fn token(&self) -> Option<String> {

@@ -8,6 +8,7 @@ pub mod procfs;
 pub mod replicas;
 pub mod sim_agent;
 pub mod sources;
+pub mod split;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -176,6 +176,17 @@ impl Snapshot {
             .collect()
     }
 
+    /// The PostgreSQL backends' CPU since `earlier` (100% = one core), when measured.
+    pub fn postgres_cpu_since(&self, earlier: &Snapshot) -> Option<f64> {
+        let ((b1, _), (b0, _)) = (self.postgres?, earlier.postgres?);
+        Some(b1.saturating_sub(b0) as f64 / self.secs_since(earlier))
+    }
+
+    /// This process's CPU since `earlier` (100% = one core).
+    pub fn my_cpu_since(&self, earlier: &Snapshot) -> Option<f64> {
+        Some((self.me?.ticks.saturating_sub(earlier.me?.ticks)) as f64 / self.secs_since(earlier))
+    }
+
     /// The servers' CPU since `earlier`, summed, 100% = one core; `None` unless every
     /// server was read both times.
     pub fn server_cpu_since(&self, earlier: &Snapshot) -> Option<f64> {
