@@ -118,13 +118,27 @@ for ((k = 0; k < loadgens; k++)); do
     "${extra[@]}" "$@" >"$run/gen-$k.log" 2>&1 &
   gens+=($!)
 done
-status=0
-for ((k = 0; k < loadgens; k++)); do
-  wait "${gens[$k]}" || { status=$?; echo "load generator $k failed (exit $status):" >&2; tail -5 "$run/gen-$k.log" >&2; }
+# A load generator that fails stops the fleet (the others would wait for it at a stage):
+# the cleanup kills them.
+declare -A which
+for ((k = 0; k < loadgens; k++)); do which[${gens[$k]}]=$k; done
+running=("${gens[@]}")
+while [ ${#running[@]} -gt 0 ]; do
+  done_pid=
+  status=0
+  wait -n -p done_pid "${running[@]}" || status=$?
+  if [ "$status" != 0 ]; then
+    k=${which[$done_pid]:-?}
+    echo "load generator $k failed (exit $status):" >&2
+    tail -5 "$run/gen-$k.log" >&2
+    exit "$status"
+  fi
+  left=()
+  for p in "${running[@]}"; do [ "$p" = "$done_pid" ] || left+=("$p"); done
+  running=("${left[@]}")
 done
 gens=()
 echo "--- load generator 0 (servers, probes) ---"
 cat "$run/gen-0.log"
-[ "$status" = 0 ] || exit "$status"
 echo "--- the fleet ($loadgens load generators) ---"
 "$bin/breeze-loadgen" --merge "$run"/gen-*.json

@@ -56,7 +56,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, watch};
 
 #[derive(Parser, Clone)]
-#[command(name = "breeze-loadgen")]
+// A flag given twice takes its last value: bench/run-fleet.sh's own flags come first and
+// the user's after them.
+#[command(name = "breeze-loadgen", args_override_self = true)]
 struct Args {
     /// Server base URL: setup, the admin's API calls and probes go here, and the agents
     /// too unless there are replicas.
@@ -566,12 +568,22 @@ async fn main() -> Result<()> {
             idle_rss = Some((before, after));
         }
         let open = fleet.stats.channels_opened.get();
-        println!(
-            "memory per idle channel: server {}, load generator {}",
-            kib_per(idle0.server_rss_kb(), idle1.server_rss_kb(), open),
-            kib_per(idle0.my_rss_kb(), idle1.my_rss_kb(), open)
-        );
-        if fleet.replicas.len() > 1 {
+        let shared = barrier.as_ref().is_some_and(Barrier::shared);
+        if shared {
+            // The servers also hold the other load generators' channels: `--merge`
+            // divides by all of them.
+            println!(
+                "memory per idle channel: load generator {} (the servers': in the fleet's figures)",
+                kib_per(idle0.my_rss_kb(), idle1.my_rss_kb(), open)
+            );
+        } else {
+            println!(
+                "memory per idle channel: server {}, load generator {}",
+                kib_per(idle0.server_rss_kb(), idle1.server_rss_kb(), open),
+                kib_per(idle0.my_rss_kb(), idle1.my_rss_kb(), open)
+            );
+        }
+        if fleet.replicas.len() > 1 && !shared {
             for (((pid, before), (_, after)), r) in idle0
                 .replica_rss_kb()
                 .into_iter()

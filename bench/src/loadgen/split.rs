@@ -61,6 +61,11 @@ impl Barrier {
         })
     }
 
+    /// Whether other load generators share the fleet.
+    pub fn shared(&self) -> bool {
+        self.count > 1
+    }
+
     /// Marks `stage` reached by this process, and waits (up to `limit`) until all K did.
     pub async fn wait(&self, stage: &str, limit: Duration) -> Result<()> {
         let mine = self.dir.join(format!("{stage}.{}", std::process::id()));
