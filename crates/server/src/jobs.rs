@@ -442,8 +442,26 @@ impl Jobs {
     }
 }
 
-/// Gives up every job lease this replica holds (at shutdown).
+/// How long shutdown waits to give the leases up: a lease not given up expires
+/// (`lease_ttl`) and another replica takes it then, so a database that does not answer
+/// (a lock held elsewhere) must not keep the process from exiting.
+const RELEASE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Gives up every job lease this replica holds (at shutdown), waiting at most
+/// [`RELEASE_WITHIN`].
 pub async fn release_leases(state: &AppState) {
+    if tokio::time::timeout(RELEASE_WITHIN, release_all(state))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            within_secs = RELEASE_WITHIN.as_secs(),
+            "giving up the job leases took too long; they expire on their own"
+        );
+    }
+}
+
+async fn release_all(state: &AppState) {
     let now = state.now();
     let names = Job::ALL.iter().map(|j| j.lease()).chain([
         crate::automations::schedule::LEASE,

@@ -353,6 +353,20 @@ pub struct DbOptions {
     pub max_connections: u32,
 }
 
+/// PostgreSQL ends a session whose transaction sat idle this long, releasing its locks.
+/// No Breeze transaction waits between statements for anything but the database, so
+/// only a leaked one (a transaction the pool lost track of, seen once after a task was
+/// cancelled mid-transaction: its row locks on `job_leases` stalled every replica's job
+/// leases and the replica's own shutdown) ever reaches it.
+pub const IDLE_IN_TRANSACTION_TIMEOUT: &str = "60s";
+
+fn pg_options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    Ok(PgConnectOptions::from_str(url)?.options([(
+        "idle_in_transaction_session_timeout",
+        IDLE_IN_TRANSACTION_TIMEOUT,
+    )]))
+}
+
 impl Default for DbOptions {
     fn default() -> Self {
         DbOptions {
@@ -377,7 +391,7 @@ impl Db {
                 .await?;
             Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let o = PgConnectOptions::from_str(url)?;
+            let o = pg_options(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(10))
@@ -418,7 +432,7 @@ impl Db {
         .execute(&admin)
         .await?;
         admin.close().await;
-        let o = PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
+        let o = pg_options(url)?.options([("search_path", schema)]);
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))

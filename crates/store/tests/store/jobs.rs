@@ -340,3 +340,27 @@ async fn a_job_period_is_claimed_once_across_holders() {
         );
     }
 }
+
+/// A transaction the pool lost track of must not hold its row locks (a job lease's, say)
+/// forever: every PostgreSQL connection asks the server to end a session idle in a
+/// transaction after `IDLE_IN_TRANSACTION_TIMEOUT`.
+#[tokio::test]
+async fn postgres_sessions_end_a_transaction_left_idle() {
+    #[derive(sqlx::FromRow)]
+    struct Setting {
+        idle_in_transaction_session_timeout: String,
+    }
+    for t in engines().await {
+        if t.db.engine() != breeze_store::Engine::Postgres {
+            continue;
+        }
+        let s: Setting =
+            t.db.one(breeze_store::Q::new(
+                "SHOW idle_in_transaction_session_timeout",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(s.idle_in_transaction_session_timeout, "1min", "{}", t.name);
+        assert_eq!(breeze_store::db::IDLE_IN_TRANSACTION_TIMEOUT, "60s");
+    }
+}
