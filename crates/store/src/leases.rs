@@ -3,12 +3,11 @@
 //! job runs on one of them at a time, and another takes over once the holder stops
 //! renewing (it died) and the lease expires.
 //!
-//! PostgreSQL takes the row with `SELECT … FOR UPDATE SKIP LOCKED`: a replica that finds
-//! the row locked by another one taking it gives up at once instead of waiting. SQLite has
-//! one writer, so a conditional upsert is atomic there.
+//! Taking or renewing a lease is one conditional upsert, atomic on both engines (see
+//! [`try_acquire`]).
 
 use crate::StoreError;
-use crate::db::{Db, Engine, Q};
+use crate::db::{Db, Q};
 use chrono::{DateTime, Duration, Utc};
 
 #[derive(sqlx::FromRow)]
@@ -27,75 +26,31 @@ pub async fn try_acquire(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let until = now + ttl;
-    match db.engine() {
-        Engine::Postgres => {
-            let mut tx = db.begin().await?;
-            tx.exec(
-                Q::new(
-                    "INSERT INTO job_leases (name, holder, expires_at, acquired_at) VALUES (?, '', ?, ?) \
-                     ON CONFLICT (name) DO NOTHING",
-                )
-                .bind(name)
-                .bind(now)
-                .bind(now),
+    // One statement on both engines: PostgreSQL's `ON CONFLICT … DO UPDATE … WHERE` locks
+    // the row (waiting for a concurrent taker) and re-checks the condition on its latest
+    // version, so exactly one of two replicas racing for a free lease gets it, and the
+    // holder renewing at the same instant as another replica's attempt is never turned
+    // away. (The `SELECT … FOR UPDATE SKIP LOCKED` this replaced skipped the row while
+    // the other replica looked at it: the holder then skipped its own period, and nobody
+    // ran it.)
+    let n = db
+        .exec(
+            Q::new(
+                "INSERT INTO job_leases (name, holder, expires_at, acquired_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
+                 expires_at = excluded.expires_at, \
+                 acquired_at = CASE WHEN job_leases.holder = excluded.holder \
+                 THEN job_leases.acquired_at ELSE excluded.acquired_at END \
+                 WHERE job_leases.holder = excluded.holder OR job_leases.expires_at <= ?",
             )
-            .await?;
-            let row: Option<LeaseRow> = tx
-                .optional(
-                    Q::new(
-                        "SELECT holder, expires_at FROM job_leases WHERE name = ? FOR UPDATE SKIP LOCKED",
-                    )
-                    .bind(name),
-                )
-                .await?;
-            // End the transaction before answering "no": a dropped one is rolled back
-            // only when its connection is next used, and until then it keeps the row
-            // locked, so every other taker would skip it.
-            let Some(row) = row else {
-                // Another replica is taking or renewing it right now.
-                tx.commit().await?;
-                return Ok(false);
-            };
-            if row.holder != holder && row.expires_at > now {
-                tx.commit().await?;
-                return Ok(false);
-            }
-            tx.exec(
-                Q::new(
-                    "UPDATE job_leases SET holder = ?, expires_at = ?, \
-                     acquired_at = CASE WHEN holder = ? THEN acquired_at ELSE ? END WHERE name = ?",
-                )
-                .bind(holder)
-                .bind(until)
-                .bind(holder)
-                .bind(now)
-                .bind(name),
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(true)
-        }
-        Engine::Sqlite => {
-            let n = db
-                .exec(
-                    Q::new(
-                        "INSERT INTO job_leases (name, holder, expires_at, acquired_at) VALUES (?, ?, ?, ?) \
-                         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
-                         expires_at = excluded.expires_at, \
-                         acquired_at = CASE WHEN job_leases.holder = excluded.holder \
-                         THEN job_leases.acquired_at ELSE excluded.acquired_at END \
-                         WHERE job_leases.holder = excluded.holder OR job_leases.expires_at <= ?",
-                    )
-                    .bind(name)
-                    .bind(holder)
-                    .bind(until)
-                    .bind(now)
-                    .bind(now),
-                )
-                .await?;
-            Ok(n > 0)
-        }
-    }
+            .bind(name)
+            .bind(holder)
+            .bind(until)
+            .bind(now)
+            .bind(now),
+        )
+        .await?;
+    Ok(n > 0)
 }
 
 /// Gives the lease up (on shutdown), so another replica need not wait for it to expire.

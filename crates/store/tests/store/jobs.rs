@@ -364,3 +364,37 @@ async fn postgres_sessions_end_a_transaction_left_idle() {
         assert_eq!(breeze_store::db::IDLE_IN_TRANSACTION_TIMEOUT, "60s");
     }
 }
+
+/// The holder renewing its lease at the same instant another replica tries to take it
+/// (replicas tick at the same moments) keeps it, every time; the other is turned away.
+#[tokio::test]
+async fn a_holder_renewing_while_another_tries_keeps_its_lease() {
+    use breeze_store::leases;
+    for t in engines().await {
+        let db = &t.db;
+        let ttl = Duration::seconds(30);
+        let now = Utc::now();
+        assert!(
+            leases::try_acquire(db, "job.race", "a", ttl, now)
+                .await
+                .unwrap()
+        );
+        for i in 0..100 {
+            let at = now + Duration::milliseconds(i * 10);
+            let (a, b) = tokio::join!(
+                leases::try_acquire(db, "job.race", "a", ttl, at),
+                leases::try_acquire(db, "job.race", "b", ttl, at),
+            );
+            assert!(
+                a.unwrap(),
+                "{}: the holder lost its renewal at try {i}",
+                t.name
+            );
+            assert!(
+                !b.unwrap(),
+                "{}: another took a held lease at try {i}",
+                t.name
+            );
+        }
+    }
+}
