@@ -9,7 +9,7 @@
 //! * results (`--json-out FILE`): each writes its counts and raw latencies, and
 //!   `--merge FILE…` prints the fleet's figures from them.
 
-use super::{percentile_ms, summary};
+use super::summary;
 use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -259,11 +259,6 @@ fn merged(all: &[Report]) -> String {
     out.push(format!(
         "load generators: CPU {:.0}% of one core together",
         all.iter().map(|r| r.my_cpu_percent).sum::<f64>()
-    ));
-    out.push(format!(
-        "heartbeat p50 {:.1} ms, p99 {:.1} ms",
-        percentile_ms(&hb, 0.5),
-        percentile_ms(&hb, 0.99)
     ));
     out.join("\n")
 }
