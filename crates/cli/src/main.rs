@@ -56,6 +56,11 @@ enum Cmd {
         /// PostgreSQL database URL it is all a replica needs (default: one process).
         #[arg(long, env = "BREEZE_NATS_URL")]
         nats_url: Option<String>,
+        /// http://HOST:PORT at which the other replicas reach this one, to relay remote
+        /// sessions to the agent channels held here (default: http://<listen>, or the
+        /// host name when listening on every address).
+        #[arg(long, env = "BREEZE_ADVERTISE_URL")]
+        advertise_url: Option<String>,
     },
     /// Applies database migrations and exits.
     Migrate,
@@ -190,6 +195,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             public_url,
             agent_dir,
             nats_url,
+            advertise_url,
         } => {
             let config = load(
                 &cli.common,
@@ -198,6 +204,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     public_url,
                     agent_dir,
                     nats_url,
+                    advertise_url,
                     ..Overrides::default()
                 },
             )?;

@@ -431,6 +431,54 @@ impl Mux {
     }
 }
 
+/// A [`Mux`] whose peer is in this process: every stream opened on the returned mux
+/// arrives on the receiver as an [`Incoming`], to be accepted (and served) or refused
+/// there. The relay uses it to hand a session the same `Mux` whether the agent's channel
+/// is on this replica or on another, whose streams are then carried by a tunnel
+/// (`breeze_server::relay::route`). Flow control is the mux's own, both ways.
+///
+/// Two tasks carry the frames. The one carrying the returned mux's output holds the peer
+/// end and stops once every handle of the returned mux (and every stream it opened) is
+/// gone; the other holds the returned mux only weakly, so nothing keeps the pair alive in
+/// a cycle. Needs a Tokio runtime.
+pub fn loopback() -> (Mux, mpsc::UnboundedReceiver<Incoming>) {
+    let (near, mut near_out) = Mux::new(Side::Server);
+    let (far, mut far_out) = Mux::new(Side::Agent);
+    let (opens_tx, opens_rx) = mpsc::unbounded_channel();
+    let weak_near = Arc::downgrade(&near.shared);
+    tokio::spawn(async move {
+        while let Some(o) = near_out.recv().await {
+            match o {
+                Outgoing::Text(f) => {
+                    if let Dispatch::Open(inc) = far.on_frame(f)
+                        && let Err(mpsc::error::SendError(inc)) = opens_tx.send(inc)
+                    {
+                        inc.refuse("nobody serves this stream");
+                    }
+                }
+                Outgoing::Binary(b) => far.on_binary(&b),
+            }
+        }
+        far.shutdown("the stream's opener went away");
+    });
+    tokio::spawn(async move {
+        while let Some(o) = far_out.recv().await {
+            let Some(shared) = weak_near.upgrade() else {
+                break;
+            };
+            let near = Mux { shared };
+            match o {
+                Outgoing::Text(f) => {
+                    // The near end opens streams; the far end never does.
+                    let _ = near.on_frame(f);
+                }
+                Outgoing::Binary(b) => near.on_binary(&b),
+            }
+        }
+    });
+    (near, opens_rx)
+}
+
 /// Both halves of a stream.
 pub struct Stream {
     pub reader: StreamReader,

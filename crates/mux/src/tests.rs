@@ -222,3 +222,74 @@ async fn dropping_the_reader_closes_the_stream_on_both_sides() -> Result<(), Mux
     assert_eq!((server.len(), agent.len()), (0, 0));
     Ok(())
 }
+
+#[tokio::test]
+async fn loopback_streams_reach_the_receiver_with_flow_control_and_close_reasons()
+-> Result<(), MuxError> {
+    let (near, mut opens) = loopback();
+    // The receiver's side serves echo streams, as a tunnel would serve them elsewhere.
+    tokio::spawn(async move {
+        while let Some(inc) = opens.recv().await {
+            serve_echo(inc);
+        }
+    });
+    let (s, info) = near.open("echo", Value::Null, T).await?;
+    assert_eq!(info, serde_json::json!({"hello": 1}));
+    let (mut r, w) = s.split();
+    // More than a window each way: only possible if credit flows back through the pair.
+    let data = vec![7u8; (STREAM_WINDOW as usize) * 3];
+    let sender = {
+        let w = w.clone();
+        let data = data.clone();
+        tokio::spawn(async move { w.send(&data).await })
+    };
+    let mut got = 0usize;
+    while got < data.len() {
+        match tokio::time::timeout(T, r.recv()).await {
+            Ok(Some(Event::Data(b))) => got += b.len(),
+            other => panic!("expected echoed data, got {other:?}"),
+        }
+    }
+    assert_eq!(sender.await.ok(), Some(Ok(())));
+    let refused = near.open("refuse", Value::Null, T).await.err();
+    assert!(matches!(refused, Some(MuxError::Refused(_))), "{refused:?}");
+    w.close(Some("done here".into()));
+    assert_eq!(r.recv().await, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn loopback_refuses_when_nobody_serves_and_lets_go_when_dropped() -> Result<(), MuxError> {
+    let (near, opens) = loopback();
+    drop(opens);
+    let refused = near.open("echo", Value::Null, T).await.err();
+    assert_eq!(
+        refused,
+        Some(MuxError::Refused("nobody serves this stream".into()))
+    );
+
+    // Once every near handle and stream is gone, both ends are freed: the tasks that
+    // carry frames stopped and hold nothing in a cycle.
+    let (near, mut opens) = loopback();
+    let opener = {
+        let near = near.clone();
+        tokio::spawn(async move { near.open("held", Value::Null, T).await })
+    };
+    let inc = tokio::time::timeout(T, opens.recv())
+        .await
+        .ok()
+        .flatten()
+        .expect("the open arrives");
+    let far = inc.accept(Value::Null);
+    let near_stream = opener.await.expect("the opener").map(|(s, _)| s)?;
+    let near_weak = Arc::downgrade(&near.shared);
+    let far_weak = Arc::downgrade(&far.writer.shared);
+    let (mut far_r, far_w) = far.split();
+    drop(near_stream);
+    assert_eq!(tokio::time::timeout(T, far_r.recv()).await.ok(), Some(None));
+    drop((far_r, far_w, near, opens));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(near_weak.upgrade().is_none(), "the near end is freed");
+    assert!(far_weak.upgrade().is_none(), "the far end is freed");
+    Ok(())
+}

@@ -10,6 +10,11 @@
 //!   event streams open on replica B.
 //! - **Cache invalidation** (`<prefix>.invalidate`): the alert engine's rule index and
 //!   device facts are cached per process; a rule changed through A must reload on B.
+//! - **Locating a channel** (`<prefix>.locate`, answered on `<prefix>.located.<token>`):
+//!   "who holds X's channel?"; the holder answers with its advertised URL, and the asker
+//!   carries a remote session's streams there (`crate::relay::route`).
+//! - **Ending a session** (`<prefix>.end_session`): `DELETE` of a remote session reaches
+//!   the replica whose socket task serves it.
 //!
 //! Every message carries the publishing replica's id; a replica ignores its own (it
 //! already acted locally). The bus is best effort by design: a lost wake-up costs
@@ -23,7 +28,7 @@
 
 use anyhow::Context as _;
 use breeze_core::DeviceCoords;
-use breeze_proto::ids::{AlertRuleId, DeviceId, OrgId, PartnerId, SiteId};
+use breeze_proto::ids::{AlertRuleId, DeviceId, OrgId, PartnerId, RemoteSessionId, SiteId};
 use bytes::Bytes;
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
@@ -31,7 +36,7 @@ use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Messages a local subscriber may fall behind by before it loses the oldest.
 const LOCAL_CAPACITY: usize = 4096;
@@ -226,6 +231,26 @@ struct EventMsg {
     json: String,
 }
 
+#[derive(Serialize, Deserialize)]
+struct LocateMsg {
+    device: DeviceId,
+    nonce: String,
+    /// The asker's reply token: answers go to `<prefix>.located.<reply>`.
+    reply: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LocatedMsg {
+    nonce: String,
+    url: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EndSessionMsg {
+    session: RemoteSessionId,
+    reason: String,
+}
+
 /// What arrived from another replica.
 #[derive(Debug)]
 pub enum Incoming {
@@ -233,15 +258,43 @@ pub enum Incoming {
     Disconnect(DeviceId),
     Event(DeviceCoords, String),
     Invalidate(Invalidate),
+    /// Another replica asks who holds `device`'s channel.
+    Locate {
+        device: DeviceId,
+        nonce: String,
+        reply: String,
+    },
+    /// An answer to this replica's [`Cluster::locate`].
+    Located {
+        nonce: String,
+        url: String,
+    },
+    EndSession {
+        session: RemoteSessionId,
+        reason: String,
+    },
 }
 
-const SUBJECTS: [&str; 4] = ["wake", "disconnect", "events", "invalidate"];
+const SUBJECTS: [&str; 6] = [
+    "wake",
+    "disconnect",
+    "events",
+    "invalidate",
+    "locate",
+    "end_session",
+];
 
 /// This replica's side of the bus.
 pub struct Cluster {
     bus: Arc<dyn PubSub>,
     replica: String,
     prefix: String,
+    /// This replica's reply token (subject-safe, unlike the replica id).
+    reply: String,
+    /// Whether no other replica can be on the bus (the private in-process bus).
+    alone: bool,
+    /// Locates waiting for an answer, by nonce.
+    pending: Mutex<HashMap<String, oneshot::Sender<String>>>,
 }
 
 impl Cluster {
@@ -250,12 +303,27 @@ impl Cluster {
             bus,
             replica,
             prefix: prefix.to_string(),
+            reply: format!("{:016x}", rand::random::<u64>()),
+            alone: false,
+            pending: Mutex::default(),
         }
     }
 
     /// A single process: an in-process bus nobody else listens on.
     pub fn single() -> Cluster {
-        Cluster::new(Arc::new(LocalBus::default()), new_replica_id(), "breeze")
+        Cluster::new(Arc::new(LocalBus::default()), new_replica_id(), "breeze").alone()
+    }
+
+    /// Marks this replica as the only one (its bus is private): [`Cluster::locate`]
+    /// answers at once.
+    pub fn alone(mut self) -> Cluster {
+        self.alone = true;
+        self
+    }
+
+    /// Whether other replicas may share the bus.
+    pub fn has_peers(&self) -> bool {
+        !self.alone
     }
 
     pub fn replica(&self) -> &str {
@@ -313,7 +381,62 @@ impl Cluster {
         self.send("invalidate", what);
     }
 
-    /// Subscribes to every subject; the stream yields what other replicas published.
+    /// Asks the other replicas to end a remote session whose socket one of them serves.
+    pub fn end_session(&self, session: RemoteSessionId, reason: &str) {
+        self.send(
+            "end_session",
+            EndSessionMsg {
+                session,
+                reason: reason.to_string(),
+            },
+        );
+    }
+
+    /// The advertised URL of the replica holding `device`'s channel, when one answers
+    /// within `timeout` (the first answer wins). None at once when this replica is alone.
+    pub async fn locate(&self, device: DeviceId, timeout: std::time::Duration) -> Option<String> {
+        if self.alone {
+            return None;
+        }
+        let nonce = format!("{:032x}", rand::random::<u128>());
+        let (tx, rx) = oneshot::channel();
+        self.lock_pending().insert(nonce.clone(), tx);
+        self.send(
+            "locate",
+            LocateMsg {
+                device,
+                nonce: nonce.clone(),
+                reply: self.reply.clone(),
+            },
+        );
+        let found = tokio::time::timeout(timeout, rx)
+            .await
+            .ok()
+            .and_then(Result::ok);
+        self.lock_pending().remove(&nonce);
+        found
+    }
+
+    /// Answers another replica's locate: `device`'s channel is here, at `url`.
+    pub fn answer_locate(&self, reply: &str, nonce: String, url: String) {
+        if !is_token(reply) {
+            return;
+        }
+        self.send(&format!("located.{reply}"), LocatedMsg { nonce, url });
+    }
+
+    fn resolve(&self, nonce: &str, url: String) {
+        if let Some(tx) = self.lock_pending().remove(nonce) {
+            let _ = tx.send(url);
+        }
+    }
+
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<String>>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Subscribes to every subject (and this replica's answers); the stream yields what
+    /// other replicas published.
     pub async fn incoming(&self) -> anyhow::Result<BoxStream<'static, Incoming>> {
         let mut streams = Vec::new();
         for name in SUBJECTS {
@@ -327,6 +450,19 @@ impl Cluster {
                 .boxed(),
             );
         }
+        let me = self.replica.clone();
+        let answers = self
+            .bus
+            .subscribe(&self.subject(&format!("located.{}", self.reply)))
+            .await?;
+        streams.push(
+            answers
+                .filter_map(move |b| {
+                    let r = decode("located", &b, &me);
+                    async move { r }
+                })
+                .boxed(),
+        );
         Ok(futures::stream::select_all(streams).boxed())
     }
 }
@@ -358,8 +494,26 @@ fn decode(subject: &str, b: &[u8], me: &str) -> Option<Incoming> {
             )
         }),
         "invalidate" => parse::<Invalidate>(b, me).map(Incoming::Invalidate),
+        "locate" => parse::<LocateMsg>(b, me).map(|m| Incoming::Locate {
+            device: m.device,
+            nonce: m.nonce,
+            reply: m.reply,
+        }),
+        "located" => parse::<LocatedMsg>(b, me).map(|m| Incoming::Located {
+            nonce: m.nonce,
+            url: m.url,
+        }),
+        "end_session" => parse::<EndSessionMsg>(b, me).map(|m| Incoming::EndSession {
+            session: m.session,
+            reason: m.reason,
+        }),
         _ => None,
     }
+}
+
+/// Whether `s` can be one token of a NATS subject (a reply token is 16 hex digits).
+fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 /// A fresh replica id: host name, process id and a random suffix.
@@ -383,6 +537,21 @@ pub async fn serve(state: crate::AppState, mut incoming: BoxStream<'static, Inco
             Incoming::Disconnect(d) => state.hub.disconnect_local(d),
             Incoming::Event(at, json) => state.events.publish_local_json(at, json),
             Incoming::Invalidate(what) => state.alerting.invalidate_local(&what),
+            Incoming::Locate {
+                device,
+                nonce,
+                reply,
+            } => {
+                if state.hub.mux(device).is_some() {
+                    state
+                        .cluster
+                        .answer_locate(&reply, nonce, state.config.advertise_url());
+                }
+            }
+            Incoming::Located { nonce, url } => state.cluster.resolve(&nonce, url),
+            Incoming::EndSession { session, reason } => {
+                state.relay.cancel(session, &reason);
+            }
         }
     }
 }
@@ -437,6 +606,65 @@ mod tests {
             Incoming::Disconnect(got) => assert_eq!(got, d),
             other => panic!("expected a disconnect, got {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_locate_is_answered_by_the_holder_alone_and_only_to_the_asker() {
+        let bus: Arc<dyn PubSub> = Arc::new(LocalBus::default());
+        let a = Arc::new(Cluster::new(bus.clone(), "a".into(), "t"));
+        let b = Cluster::new(bus.clone(), "b".into(), "t");
+        let c = Cluster::new(bus, "c".into(), "t");
+        let mut a_in = a.incoming().await.unwrap();
+        let mut b_in = b.incoming().await.unwrap();
+        let mut c_in = c.incoming().await.unwrap();
+        let d = DeviceId::new();
+        let asker = {
+            let a = a.clone();
+            tokio::spawn(async move { a.locate(d, std::time::Duration::from_secs(5)).await })
+        };
+        let (nonce, reply) = match next(&mut b_in).await {
+            Incoming::Locate {
+                device,
+                nonce,
+                reply,
+            } => {
+                assert_eq!(device, d);
+                (nonce, reply)
+            }
+            other => panic!("expected a locate, got {other:?}"),
+        };
+        b.answer_locate(&reply, nonce, "http://b.internal:3001".into());
+        match next(&mut a_in).await {
+            Incoming::Located { nonce, url } => a.resolve(&nonce, url),
+            other => panic!("expected an answer, got {other:?}"),
+        }
+        assert_eq!(
+            asker.await.unwrap().as_deref(),
+            Some("http://b.internal:3001")
+        );
+        // C heard the question but not the answer, which went to A's reply subject only.
+        assert!(matches!(next(&mut c_in).await, Incoming::Locate { .. }));
+        let quiet = tokio::time::timeout(std::time::Duration::from_millis(200), c_in.next()).await;
+        assert!(quiet.is_err(), "C heard something else: {quiet:?}");
+        // Nobody holds it: no answer within the timeout.
+        let t = std::time::Instant::now();
+        assert_eq!(
+            a.locate(DeviceId::new(), std::time::Duration::from_millis(150))
+                .await,
+            None
+        );
+        assert!(t.elapsed() >= std::time::Duration::from_millis(150));
+        // Alone on a private bus: no question is asked.
+        let single = Cluster::single();
+        let t = std::time::Instant::now();
+        assert_eq!(
+            single.locate(d, std::time::Duration::from_secs(5)).await,
+            None
+        );
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
+        assert!(!single.has_peers() && a.has_peers());
+        // A bad reply token is not turned into a subject.
+        assert!(!is_token("x.>") && !is_token("") && is_token("00ff"));
     }
 
     #[tokio::test]

@@ -42,6 +42,12 @@ pub struct Config {
     /// Subject prefix on NATS: replicas with the same prefix form one cluster
     /// (`BREEZE_NATS_PREFIX`).
     pub nats_prefix: String,
+    /// `http://HOST:PORT` at which the other replicas reach this one, to carry a remote
+    /// session's streams to the agent channel held here (`--advertise-url` /
+    /// `BREEZE_ADVERTISE_URL`). Default: `http://<listen>`, or `http://<host name>:<port>`
+    /// when listening on every address. Only other replicas use it; the proxy in front
+    /// need not route to it.
+    pub advertise_url: Option<String>,
 }
 
 /// `[server]`: the bound on requests in flight per route class (see `crate::overload`).
@@ -503,6 +509,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             nats_url: None,
             nats_prefix: "breeze".into(),
+            advertise_url: None,
         }
     }
 }
@@ -519,6 +526,8 @@ pub struct Overrides {
     pub agent_dir: Option<PathBuf>,
     /// `--nats-url` / `BREEZE_NATS_URL`.
     pub nats_url: Option<String>,
+    /// `--advertise-url` / `BREEZE_ADVERTISE_URL`.
+    pub advertise_url: Option<String>,
 }
 
 /// A number from the environment variable `var`, when it is set; an unparsable value is
@@ -569,6 +578,9 @@ impl Config {
         }
         if let Some(v) = o.nats_url.filter(|v| !v.trim().is_empty()) {
             c.nats_url = Some(v);
+        }
+        if let Some(v) = o.advertise_url.filter(|v| !v.trim().is_empty()) {
+            c.advertise_url = Some(v);
         }
         if let Ok(v) = std::env::var("BREEZE_NATS_PREFIX") {
             c.nats_prefix = v;
@@ -694,6 +706,19 @@ impl Config {
         if let Some(u) = &self.public_url {
             url::Url::parse(u).with_context(|| format!("public_url `{u}` is not a URL"))?;
         }
+        if let Some(u) = &self.advertise_url {
+            let parsed =
+                url::Url::parse(u).with_context(|| format!("advertise_url `{u}` is not a URL"))?;
+            if parsed.scheme() != "http"
+                || parsed.host_str().is_none()
+                || !parsed.path().trim_end_matches('/').is_empty()
+            {
+                bail!(
+                    "advertise_url must look like http://HOST:PORT (the replicas' own network; \
+                     TLS belongs on the proxy), got `{u}`"
+                );
+            }
+        }
         let a = &self.auth;
         if !(60..=3600).contains(&a.access_ttl_secs) {
             bail!("auth.access_ttl_secs must be between 60 and 3600");
@@ -775,6 +800,29 @@ impl Config {
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("breeze.db").display()))
     }
 
+    /// Where the other replicas reach this one (see [`Config::advertise_url`]), without a
+    /// trailing `/`.
+    pub fn advertise_url(&self) -> String {
+        self.advertise_url_at(self.listen)
+    }
+
+    /// [`Config::advertise_url`] for a server listening on `listen`.
+    pub fn advertise_url_at(&self, listen: SocketAddr) -> String {
+        if let Some(u) = &self.advertise_url {
+            return u.trim_end_matches('/').to_string();
+        }
+        if listen.ip().is_unspecified() {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "localhost".into());
+            format!("http://{host}:{}", listen.port())
+        } else {
+            format!("http://{listen}")
+        }
+    }
+
     pub fn public_url(&self) -> String {
         self.public_url
             .clone()
@@ -837,6 +885,32 @@ mod tests {
                 .to_string();
             assert!(e.contains(says), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn the_advertised_url_defaults_to_the_listener_and_must_be_plain_http() {
+        let mut c = Config {
+            listen: "10.0.0.5:3001".parse().unwrap(),
+            ..Config::default()
+        };
+        assert_eq!(c.advertise_url(), "http://10.0.0.5:3001");
+        assert_eq!(
+            c.advertise_url_at("127.0.0.1:40123".parse().unwrap()),
+            "http://127.0.0.1:40123"
+        );
+        let any = c.advertise_url_at("0.0.0.0:3001".parse().unwrap());
+        assert!(
+            any.starts_with("http://") && any.ends_with(":3001") && !any.contains("0.0.0.0"),
+            "{any}"
+        );
+        for bad in ["https://b:3001", "http://b:3001/x", "b:3001", "not a url"] {
+            c.advertise_url = Some(bad.into());
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains("advertise_url"), "{bad}: {e}");
+        }
+        c.advertise_url = Some("http://breeze-b:3001/".into());
+        c.validate().unwrap();
+        assert_eq!(c.advertise_url(), "http://breeze-b:3001");
     }
 
     #[test]

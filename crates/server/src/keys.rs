@@ -111,6 +111,15 @@ impl Keys {
         Ok(mac.finalize().into_bytes().into())
     }
 
+    /// HMAC-SHA256 of `data` under the key derived for `purpose` (replicas sharing the
+    /// master key compute the same).
+    pub fn mac(&self, purpose: &str, data: &[u8]) -> anyhow::Result<[u8; 32]> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.derive(purpose)?)
+            .map_err(|_| anyhow::anyhow!("bad key"))?;
+        mac.update(data);
+        Ok(mac.finalize().into_bytes().into())
+    }
+
     /// Encrypts a secret at rest: base64(nonce || ciphertext), bound to `purpose`.
     pub fn seal(&self, purpose: &str, plaintext: &[u8]) -> anyhow::Result<String> {
         let cipher = XChaCha20Poly1305::new(&self.derive(purpose)?.into());

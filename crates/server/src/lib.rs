@@ -60,7 +60,7 @@ impl App {
     /// As [`App::build_with_clock`], on the given cluster bus instead of the configured one
     /// (tests run two replicas in one process on one [`cluster::LocalBus`]).
     pub async fn build_with(
-        config: Config,
+        mut config: Config,
         clock: Arc<dyn Clock>,
         bus: Option<Arc<dyn cluster::PubSub>>,
     ) -> anyhow::Result<App> {
@@ -88,6 +88,10 @@ impl App {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;
+        if config.advertise_url.is_none() {
+            // The port actually bound (`:0` picks one).
+            config.advertise_url = Some(config.advertise_url_at(listener.local_addr()?));
+        }
         let metrics_listener = match config.metrics.listen {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -97,16 +101,18 @@ impl App {
             None => None,
         };
         let replica = cluster::new_replica_id();
-        let bus: Arc<dyn cluster::PubSub> = match (bus, &config.nats_url) {
-            (Some(b), _) => b,
-            (None, Some(url)) => cluster::NatsBus::connect(url, &replica).await?,
-            (None, None) => Arc::new(cluster::LocalBus::default()),
+        let (bus, alone): (Arc<dyn cluster::PubSub>, bool) = match (bus, &config.nats_url) {
+            (Some(b), _) => (b, false),
+            (None, Some(url)) => (cluster::NatsBus::connect(url, &replica).await?, false),
+            (None, None) => (Arc::new(cluster::LocalBus::default()), true),
         };
-        let cluster = Arc::new(cluster::Cluster::new(bus, replica, &config.nats_prefix));
+        let cluster = cluster::Cluster::new(bus, replica, &config.nats_prefix);
+        let cluster = Arc::new(if alone { cluster.alone() } else { cluster });
         let incoming = cluster.incoming().await?;
         tracing::info!(
             replica = cluster.replica(),
             bus = cluster.kind(),
+            advertise_url = %config.advertise_url(),
             "cluster bus ready"
         );
         let alerting = alerting::Engine::default();
@@ -121,6 +127,7 @@ impl App {
             metrics: metrics::Metrics::new(),
             hub: dispatch::AgentHub::new(cluster.clone()),
             relay: relay::sessions::Live::default(),
+            grants: Default::default(),
             events: events::EventBus::clustered(cluster.clone()),
             metrics_buffer: jobs::MetricsBuffer::default(),
             heartbeats: jobs::heartbeats::HeartbeatBuffer::default(),

@@ -26,6 +26,8 @@ pub struct Inner {
     pub hub: crate::dispatch::AgentHub,
     /// Remote sessions whose browser socket this process serves.
     pub relay: crate::relay::sessions::Live,
+    /// Stream grants other replicas spent here (`crate::relay::route`).
+    pub grants: crate::relay::route::SpentGrants,
     /// Live events for the console's event streams.
     pub events: crate::events::EventBus,
     /// Heartbeat metrics waiting for the batched writer.

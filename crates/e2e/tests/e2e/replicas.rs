@@ -212,6 +212,91 @@ fn claims(logs: &[PathBuf]) -> Result<std::collections::BTreeMap<(String, i64), 
     Ok(m)
 }
 
+/// Through B, whose replica does not hold the agent's channel: a terminal session runs a
+/// command, and 3 MiB go up and come back down unchanged (more than a stream's window, so
+/// flow control works across the tunnel both ways).
+async fn remote_through_b(b: &Replica, admin_b: &Api, dev: &str, dir: &Path) -> Result<()> {
+    use futures::{SinkExt, StreamExt};
+    use sha2::Digest as _;
+    use tokio_tungstenite::tungstenite::Message;
+    assert_eq!(b.channels().await, 0, "the agent's channel is not on B");
+    let (s, created) = admin_b
+        .post(
+            "/api/v1/remote/sessions",
+            json!({"device_id": dev, "type": "terminal", "cols": 80, "rows": 24}),
+        )
+        .await?;
+    if s.as_u16() != 201 {
+        bail!("opening a terminal through B: {s} {created}");
+    }
+    let url = format!(
+        "{}{}?ticket={}",
+        b.url.replacen("http://", "ws://", 1),
+        created["ws_path"].as_str().context("ws_path")?,
+        created["ticket"].as_str().context("ticket")?
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
+    let mut screen = String::new();
+    let mut typed = false;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !screen.contains("across-42") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, ws.next()).await {
+            Ok(Some(Ok(Message::Binary(b)))) => screen.push_str(&String::from_utf8_lossy(&b)),
+            Ok(Some(Ok(Message::Text(t)))) => screen.push_str(&format!("\n[{t}]\n")),
+            Ok(Some(Ok(_))) => {}
+            other => bail!("the terminal through B ended early ({other:?}); it showed:\n{screen}"),
+        }
+        if !typed && !screen.is_empty() {
+            ws.send(Message::Binary(b"echo across-$((6*7))\r".to_vec().into()))
+                .await?;
+            typed = true;
+        }
+    }
+    ws.close(None).await?;
+
+    let token = admin_b.token.clone().context("B's token")?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let files = format!("{}/api/v1/devices/{dev}/files/content", b.url);
+    let path = dir.join("through-b.bin");
+    let path = path.to_str().context("a UTF-8 path")?;
+    let data: Vec<u8> = (0..3 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let total = data.len().to_string();
+    let r = http
+        .put(&files)
+        .query(&[("path", path), ("offset", "0"), ("total", total.as_str())])
+        .bearer_auth(&token)
+        .header("content-type", "application/octet-stream")
+        .body(data.clone())
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!("upload through B: {} {}", r.status(), r.text().await?);
+    }
+    assert_eq!(std::fs::read(path)?, data, "the file the agent wrote");
+    let r = http
+        .get(&files)
+        .query(&[("path", path)])
+        .bearer_auth(&token)
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!("download through B: {} {}", r.status(), r.text().await?);
+    }
+    let back = r.bytes().await?;
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(&back)),
+        hex::encode(sha2::Sha256::digest(&data)),
+        "the file read back through B ({} bytes)",
+        back.len()
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn two_replicas_share_commands_events_and_jobs_and_survive_losing_one() -> Result<()> {
     const JOBS: [&str; 7] = [
@@ -354,6 +439,11 @@ async fn two_replicas_share_commands_events_and_jobs_and_survive_losing_one() ->
         latencies[latencies.len() - 1] < Duration::from_secs(1),
         "a command queued through B must reach the agent on A within 1 s: {latencies:?}"
     );
+
+    // 2b. A terminal and file transfers opened through B reach the agent on A: B carries
+    //     the streams to A (README "Remote sessions across replicas").
+    remote_through_b(&b, &admin_b, &dev, dir.path()).await?;
+    eprintln!("replicas: terminal and files through B reached the agent on A");
 
     // 3. Each periodic job runs once per period across the two replicas, counted once
     //    every job ran twice (past the first ticks, which prepare every statement).

@@ -107,7 +107,7 @@ fn offline() -> ApiError {
     ApiError::refused(
         StatusCode::CONFLICT,
         "device_offline",
-        "the device's agent is not connected to this server",
+        "the device's agent is not connected to the server",
     )
 }
 
@@ -119,13 +119,14 @@ pub struct Agent {
 }
 
 impl Agent {
-    /// The connected agent of `device` (409 `device_offline` when it is not connected here).
-    pub fn connected(
+    /// The connected agent of `device`, on this replica or another (409 `device_offline`
+    /// when no replica holds its channel).
+    pub async fn connected(
         state: &AppState,
         device: DeviceId,
         root: Option<String>,
     ) -> Result<Self, ApiError> {
-        let mux = state.hub.mux(device).ok_or_else(offline)?;
+        let mux = super::route::mux(state, device).await.ok_or_else(offline)?;
         Ok(Agent { mux, root })
     }
 

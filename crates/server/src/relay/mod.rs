@@ -10,10 +10,13 @@
 //! - `terminal`: the terminal bridge and its asciicast v2 recording.
 //! - `files`: file operations and transfers (`/api/v1/devices/{id}/files…`).
 //! - `desktop`: the desktop bridge.
+//! - `route`: the channel's mux wherever it is: here, or tunnelled to the replica that
+//!   holds it.
 
 pub mod desktop;
 pub mod files;
 pub mod recording;
+pub mod route;
 pub mod sessions;
 pub mod terminal;
 

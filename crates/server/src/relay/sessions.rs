@@ -264,7 +264,7 @@ async fn run(
     mut cancel: watch::Receiver<Option<String>>,
 ) -> BridgeEnd {
     let state = ctx.state.clone();
-    let Some(mux) = state.hub.mux(ctx.device_id) else {
+    let Some(mux) = super::route::mux(&state, ctx.device_id).await else {
         let why = "the device's agent is not connected";
         refuse(&mut socket, why).await;
         return failed(why);

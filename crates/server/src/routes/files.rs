@@ -87,7 +87,7 @@ async fn target(
         ));
     }
     let root = file_transfers::file_root(&state.db, &auth.scope, id).await?;
-    let agent = Agent::connected(state, id, root)?;
+    let agent = Agent::connected(state, id, root).await?;
     Ok((d, agent))
 }
 

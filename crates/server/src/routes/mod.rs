@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
     let (api, doc) = api();
     let doc = std::sync::Arc::new(doc);
     api.merge(crate::openapi::docs_router(doc))
+        .merge(crate::relay::route::router())
         .fallback_service(breeze_web::router())
         .layer(from_fn_with_state(
             state.clone(),

@@ -4,8 +4,10 @@
 //! file-manager sessions (`remote_desktop:execute` for desktops), `remote:read` reads them.
 //! A session is reached through its device: outside the caller's scope it is 404.
 //!
-//! Opening a session on a device whose agent is not connected to this server answers 409
-//! `device_offline` at once, rather than creating a session that can only fail.
+//! Opening a session on a device whose agent is connected to no replica answers 409
+//! `device_offline` (at once on a single server, after the cluster's locate timeout when
+//! there are replicas), rather than creating a session that can only fail. A channel on
+//! another replica is reached through it (`crate::relay::route`).
 
 use crate::audit::{AuditEvent, AuditSlot, ClientMeta};
 use crate::auth::principal::Auth;
@@ -91,7 +93,7 @@ async fn create(
     let d = breeze_store::devices::get(&state.db, &auth.scope, req.device_id).await?;
     auth.writable(d.org_id)?;
     takes_remote_access(&d)?;
-    if state.hub.mux(d.id).is_none() {
+    if !crate::relay::route::reachable(&state, d.id).await {
         return Err(ApiError::refused(
             StatusCode::CONFLICT,
             "device_offline",
@@ -214,6 +216,19 @@ async fn end(
                     break;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        } else if state.cluster.has_peers() {
+            // Served by another replica, perhaps: ask it, and give it as long to record
+            // the end with its byte count.
+            state.cluster.end_session(id, &reason);
+            for _ in 0..50 {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                if store::get(&state.db, &auth.scope, id)
+                    .await
+                    .is_ok_and(|s| s.status.is_final())
+                {
+                    break;
+                }
             }
         }
         crate::relay::sessions::finish(

@@ -87,8 +87,48 @@ pub async fn spawn_clocked(
     tweak: impl FnOnce(&mut Config),
 ) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
-    let database_url = match engine {
-        Engine::Sqlite => test_config(dir.path()).database_url(),
+    let database_url = fresh_database(engine, dir.path()).await;
+    start(engine, dir, database_url, clock, None, tweak).await
+}
+
+/// Two servers on one fresh database and one in-process cluster bus: two replicas, as
+/// PostgreSQL and NATS make them (on SQLite too: both open the same file).
+#[allow(dead_code)]
+pub async fn spawn_pair(engine: Engine) -> (TestApp, TestApp) {
+    let bus: std::sync::Arc<dyn breeze_server::cluster::PubSub> =
+        std::sync::Arc::new(breeze_server::cluster::LocalBus::default());
+    // The replicas of one cluster share its keys (the README's "Running several replicas").
+    let key = || {
+        use base64::Engine as _;
+        let raw: [u8; 32] = rand::random();
+        secrecy::SecretString::from(base64::engine::general_purpose::STANDARD.encode(raw))
+    };
+    let (master, signing) = (key(), key());
+    let keys = |c: &mut Config| {
+        c.master_key = Some(master.clone());
+        c.signing_key = Some(signing.clone());
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database_url = fresh_database(engine, dir.path()).await;
+    let a = start(
+        engine,
+        dir,
+        database_url.clone(),
+        None,
+        Some(bus.clone()),
+        keys,
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let b = start(engine, dir, database_url, None, Some(bus), keys).await;
+    (a, b)
+}
+
+/// A database of its own for one test: a SQLite file in `dir`, or a fresh PostgreSQL
+/// schema.
+async fn fresh_database(engine: Engine, dir: &std::path::Path) -> String {
+    match engine {
+        Engine::Sqlite => test_config(dir).database_url(),
         Engine::Postgres => {
             let base = std::env::var("BREEZE_TEST_DATABASE_URL").expect("BREEZE_TEST_DATABASE_URL");
             let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
@@ -107,8 +147,7 @@ pub async fn spawn_clocked(
             let sep = if base.contains('?') { '&' } else { '?' };
             format!("{base}{sep}options=-c%20search_path%3D{schema}")
         }
-    };
-    start(engine, dir, database_url, clock, tweak).await
+    }
 }
 
 /// Starts a server on `dir` and `database_url` (a fresh one, or a stopped one's).
@@ -117,17 +156,17 @@ async fn start(
     dir: TempDir,
     database_url: String,
     clock: Option<std::sync::Arc<dyn breeze_core::Clock>>,
+    bus: Option<std::sync::Arc<dyn breeze_server::cluster::PubSub>>,
     tweak: impl FnOnce(&mut Config),
 ) -> TestApp {
     let mut config = test_config(dir.path());
     config.database_url = Some(database_url.clone());
     config.db_max_connections = 8;
     tweak(&mut config);
-    let app = match clock {
-        Some(c) => App::build_with_clock(config, c).await,
-        None => App::build(config).await,
-    }
-    .expect("build app");
+    let clock = clock.unwrap_or_else(|| std::sync::Arc::new(breeze_core::SystemClock));
+    let app = App::build_with(config, clock, bus)
+        .await
+        .expect("build app");
     let addr = app.local_addr().expect("addr");
     let metrics_addr = app.metrics_addr().expect("metrics addr");
     let state = app.state.clone();
@@ -180,7 +219,7 @@ impl TestApp {
             Engine::Sqlite
         };
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
-        start(engine, dir, self.database_url.clone(), clock, tweak).await
+        start(engine, dir, self.database_url.clone(), clock, None, tweak).await
     }
 
     /// Another server on the same database (a second replica), with a data directory
@@ -197,7 +236,7 @@ impl TestApp {
             Engine::Sqlite
         };
         let dir = tempfile::tempdir().expect("tempdir");
-        start(engine, dir, self.database_url.clone(), clock, tweak).await
+        start(engine, dir, self.database_url.clone(), clock, None, tweak).await
     }
 
     /// Stops the server as a shutdown does (its jobs flush and give up their leases) and

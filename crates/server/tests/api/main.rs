@@ -39,6 +39,7 @@ mod outbound;
 mod overload;
 mod policies;
 mod remote;
+mod replicas;
 mod settings;
 mod smtp;
 mod tenancy;

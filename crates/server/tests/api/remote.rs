@@ -28,9 +28,9 @@ type Browser =
 
 /// What the fake agent saw.
 #[derive(Default)]
-struct Seen {
-    opened: Vec<(String, Value)>,
-    closed: Vec<StreamId>,
+pub(crate) struct Seen {
+    pub(crate) opened: Vec<(String, Value)>,
+    pub(crate) closed: Vec<StreamId>,
 }
 
 async fn send_frame(ws: &mut AgentSocket, f: &ChannelFrame) {
@@ -41,7 +41,11 @@ async fn send_frame(ws: &mut AgentSocket, f: &ChannelFrame) {
 
 /// Connects `dev`'s channel and serves terminal streams: accepts them, echoes input,
 /// answers a resize with `resized CxR`, and `exit\r` with exit code 3.
-async fn fake_agent(app: &TestApp, dev: DeviceId, agent: &BreezeClient) -> Arc<Mutex<Seen>> {
+pub(crate) async fn fake_agent(
+    app: &TestApp,
+    dev: DeviceId,
+    agent: &BreezeClient,
+) -> Arc<Mutex<Seen>> {
     let mut ws = agent_channel(app, dev, agent).await;
     send_frame(
         &mut ws,
@@ -205,7 +209,11 @@ async fn connect(
     }
 }
 
-async fn open_session(c: &BreezeClient, dev: DeviceId, body: Value) -> RemoteSessionCreated {
+pub(crate) async fn open_session(
+    c: &BreezeClient,
+    dev: DeviceId,
+    body: Value,
+) -> RemoteSessionCreated {
     let mut body = body;
     body["device_id"] = json!(dev);
     c.post("/api/v1/remote/sessions", &body)
@@ -214,7 +222,7 @@ async fn open_session(c: &BreezeClient, dev: DeviceId, body: Value) -> RemoteSes
 }
 
 /// Reads until a binary frame's text contains `want`; answers the text frames seen.
-async fn read_text_until(b: &mut Browser, want: &str) -> Vec<Value> {
+pub(crate) async fn read_text_until(b: &mut Browser, want: &str) -> Vec<Value> {
     let mut out = String::new();
     let mut controls = Vec::new();
     loop {
@@ -226,7 +234,7 @@ async fn read_text_until(b: &mut Browser, want: &str) -> Vec<Value> {
         match m {
             Message::Binary(d) => out.push_str(&String::from_utf8_lossy(&d)),
             Message::Text(t) => controls.push(serde_json::from_str(t.as_str()).unwrap()),
-            Message::Close(_) => panic!("closed before {want:?}; got {out:?}"),
+            Message::Close(_) => panic!("closed before {want:?}; got {out:?} and {controls:?}"),
             _ => {}
         }
         if out.contains(want) {
@@ -236,7 +244,7 @@ async fn read_text_until(b: &mut Browser, want: &str) -> Vec<Value> {
 }
 
 /// Reads until the socket closes; answers the text frames seen.
-async fn read_to_close(b: &mut Browser) -> Vec<Value> {
+pub(crate) async fn read_to_close(b: &mut Browser) -> Vec<Value> {
     let mut controls = Vec::new();
     loop {
         match tokio::time::timeout(PATIENCE, b.next())
@@ -250,7 +258,7 @@ async fn read_to_close(b: &mut Browser) -> Vec<Value> {
     }
 }
 
-async fn wait_final(c: &BreezeClient, id: RemoteSessionId) -> RemoteSession {
+pub(crate) async fn wait_final(c: &BreezeClient, id: RemoteSessionId) -> RemoteSession {
     let start = std::time::Instant::now();
     loop {
         let s: RemoteSession = c
