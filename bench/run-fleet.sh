@@ -73,8 +73,15 @@ if [ "$engine" = postgres ]; then
   psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
   # One cluster: the same database, NATS subject prefix (unique to this run), master
   # key and signing key.
+  # The replicas' pools together stay under the server's max_connections (keeping 10 for
+  # psql and the load generators' samplers): 8 replicas at the default 16 would ask for
+  # 128 of 100, and requests then time out waiting for a connection.
+  max_conn=$(psql -h 127.0.0.1 -U postgres -d postgres -Atc "SHOW max_connections")
+  pool=$(( (max_conn - 10) / replicas ))
+  pool=$(( pool > 16 ? 16 : pool ))
   cat >"$run/breeze.toml" <<EOF
 database_url = "postgres://postgres@127.0.0.1:5432/$db"
+db_max_connections = $pool
 master_key = "$(key)"
 signing_key = "$(key)"
 EOF

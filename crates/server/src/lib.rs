@@ -117,6 +117,7 @@ impl App {
         );
         let alerting = alerting::Engine::default();
         alerting.set_cluster(cluster.clone());
+        let audit_writer = audit::AuditWriter::spawn(db.clone());
         let state = AppState(Arc::new(state::Inner {
             db,
             clock,
@@ -128,6 +129,7 @@ impl App {
             hub: dispatch::AgentHub::new(cluster.clone()),
             relay: relay::sessions::Live::default(),
             grants: Default::default(),
+            audit_writer,
             events: events::EventBus::clustered(cluster.clone()),
             metrics_buffer: jobs::MetricsBuffer::default(),
             heartbeats: jobs::heartbeats::HeartbeatBuffer::default(),

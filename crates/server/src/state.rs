@@ -18,6 +18,8 @@ pub struct Inner {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
     pub keys: Keys,
+    /// Appends audit rows in batches (`crate::audit::AuditWriter`).
+    pub audit_writer: crate::audit::AuditWriter,
     pub hasher: Hasher,
     pub throttle: Throttle,
     pub mailer: Mailer,

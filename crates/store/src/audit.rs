@@ -44,71 +44,98 @@ struct Head {
 
 /// Appends one row to the chain.
 pub async fn append(db: &Db, a: &NewAudit, now: DateTime<Utc>) -> Result<AuditLogId, StoreError> {
+    let ids = append_batch(db, &[(a, now)]).await?;
+    ids.into_iter()
+        .next()
+        .ok_or_else(|| StoreError::Corrupt("an append wrote no row".into()))
+}
+
+/// Appends rows to the chain in one transaction, in the order given: the head row is
+/// locked once and the commit flushed once for all of them (the server's audit writer
+/// groups concurrent requests' rows this way, since every audited write in a cluster
+/// otherwise queues on that one row). All or none are written.
+pub async fn append_batch(
+    db: &Db,
+    rows: &[(&NewAudit, DateTime<Utc>)],
+) -> Result<Vec<AuditLogId>, StoreError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = i64::try_from(rows.len()).map_err(|_| StoreError::invalid("rows", "too many"))?;
     let mut tx = db.begin().await?;
     // Taking the head row's lock first serializes writers on both engines.
     let head: Head = tx
-        .one(Q::new(
-            "UPDATE audit_chain SET seq = seq + 1 WHERE id = 1 RETURNING seq, checksum",
-        ))
-        .await?;
-    let id = AuditLogId::new();
-    let fields = ChainedFields {
-        version: audit_chain::CURRENT_VERSION,
-        seq: head.seq,
-        id: id.0,
-        timestamp: now,
-        partner_id: a.partner_id.map(|p| p.0),
-        org_id: a.org_id.map(|o| o.0),
-        actor_type: &a.actor_type,
-        actor_id: a.actor_id,
-        actor_email: a.actor_email.as_deref(),
-        action: &a.action,
-        resource_type: &a.resource_type,
-        resource_id: a.resource_id.as_deref(),
-        resource_name: a.resource_name.as_deref(),
-        details: &a.details,
-        ip_address: a.ip_address.as_deref(),
-        user_agent: a.user_agent.as_deref(),
-        result: &a.result,
-        error_message: a.error_message.as_deref(),
-        site_id: a.site_id.map(|s| s.0),
-        device_id: a.device_id.map(|d| d.0),
-    };
-    let sum = audit_chain::checksum(&head.checksum, &fields);
-    tx.exec(
-        Q::new(
-            "INSERT INTO audit_logs (id, seq, partner_id, org_id, timestamp, actor_type, actor_id, actor_email, action, \
-             resource_type, resource_id, resource_name, details, ip_address, user_agent, result, error_message, checksum, \
-             site_id, device_id, chain_version) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        .one(
+            Q::new("UPDATE audit_chain SET seq = seq + ? WHERE id = 1 RETURNING seq, checksum")
+                .bind(n),
         )
-        .bind(id)
-        .bind(head.seq)
-        .bind(a.partner_id)
-        .bind(a.org_id)
-        .bind(now)
-        .bind(a.actor_type.as_str())
-        .bind(a.actor_id)
-        .bind(a.actor_email.clone())
-        .bind(a.action.as_str())
-        .bind(a.resource_type.as_str())
-        .bind(a.resource_id.clone())
-        .bind(a.resource_name.clone())
-        .bind(a.details.clone())
-        .bind(a.ip_address.clone())
-        .bind(a.user_agent.clone())
-        .bind(a.result.as_str())
-        .bind(a.error_message.clone())
-        .bind(sum.as_str())
-        .bind(a.site_id)
-        .bind(a.device_id)
-        .bind(audit_chain::CURRENT_VERSION),
-    )
-    .await?;
-    tx.exec(Q::new("UPDATE audit_chain SET checksum = ? WHERE id = 1").bind(sum))
+        .await?;
+    let mut seq = head.seq - n;
+    let mut prev = head.checksum;
+    let mut ids = Vec::with_capacity(rows.len());
+    for (a, now) in rows {
+        seq += 1;
+        let id = AuditLogId::new();
+        let fields = ChainedFields {
+            version: audit_chain::CURRENT_VERSION,
+            seq,
+            id: id.0,
+            timestamp: *now,
+            partner_id: a.partner_id.map(|p| p.0),
+            org_id: a.org_id.map(|o| o.0),
+            actor_type: &a.actor_type,
+            actor_id: a.actor_id,
+            actor_email: a.actor_email.as_deref(),
+            action: &a.action,
+            resource_type: &a.resource_type,
+            resource_id: a.resource_id.as_deref(),
+            resource_name: a.resource_name.as_deref(),
+            details: &a.details,
+            ip_address: a.ip_address.as_deref(),
+            user_agent: a.user_agent.as_deref(),
+            result: &a.result,
+            error_message: a.error_message.as_deref(),
+            site_id: a.site_id.map(|s| s.0),
+            device_id: a.device_id.map(|d| d.0),
+        };
+        let sum = audit_chain::checksum(&prev, &fields);
+        tx.exec(
+            Q::new(
+                "INSERT INTO audit_logs (id, seq, partner_id, org_id, timestamp, actor_type, actor_id, actor_email, action, \
+                 resource_type, resource_id, resource_name, details, ip_address, user_agent, result, error_message, checksum, \
+                 site_id, device_id, chain_version) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(seq)
+            .bind(a.partner_id)
+            .bind(a.org_id)
+            .bind(*now)
+            .bind(a.actor_type.as_str())
+            .bind(a.actor_id)
+            .bind(a.actor_email.clone())
+            .bind(a.action.as_str())
+            .bind(a.resource_type.as_str())
+            .bind(a.resource_id.clone())
+            .bind(a.resource_name.clone())
+            .bind(a.details.clone())
+            .bind(a.ip_address.clone())
+            .bind(a.user_agent.clone())
+            .bind(a.result.as_str())
+            .bind(a.error_message.clone())
+            .bind(sum.as_str())
+            .bind(a.site_id)
+            .bind(a.device_id)
+            .bind(audit_chain::CURRENT_VERSION),
+        )
+        .await?;
+        prev = sum;
+        ids.push(id);
+    }
+    tx.exec(Q::new("UPDATE audit_chain SET checksum = ? WHERE id = 1").bind(prev))
         .await?;
     tx.commit().await?;
-    Ok(id)
+    Ok(ids)
 }
 
 #[derive(sqlx::FromRow, Clone, Debug)]

@@ -13,6 +13,7 @@ mod access;
 mod alerts;
 mod api_types;
 mod audit_reasons;
+mod audit_writer;
 mod auth;
 mod automation_triggers;
 mod automations;

@@ -84,3 +84,48 @@ async fn concurrent_appends_keep_one_unbroken_chain() {
         assert_eq!((n, problems), (20, vec![]), "{}", t.name);
     }
 }
+
+#[tokio::test]
+async fn batches_and_single_rows_appended_at_once_keep_one_unbroken_chain() {
+    for t in engines().await {
+        let now = chrono::Utc::now();
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let db = t.db.clone();
+            tasks.push(tokio::spawn(async move {
+                let rows: Vec<NewAudit> = (0..25).map(|j| row(&format!("b.{i}.{j}"))).collect();
+                let refs: Vec<_> = rows.iter().map(|r| (r, now)).collect();
+                audit::append_batch(&db, &refs).await.map(|ids| ids.len())
+            }));
+            let db = t.db.clone();
+            tasks.push(tokio::spawn(async move {
+                audit::append(&db, &row(&format!("s.{i}")), now)
+                    .await
+                    .map(|_| 1)
+            }));
+        }
+        let mut written = 0;
+        for task in tasks {
+            written += task.await.expect("join").expect("append");
+        }
+        assert_eq!(written, 8 * 25 + 8);
+        assert!(
+            audit::append_batch(&t.db, &[])
+                .await
+                .expect("empty")
+                .is_empty()
+        );
+        let (n, problems) = audit::verify(&t.db).await.expect("verify");
+        assert_eq!((n, problems), (208, vec![]), "{}", t.name);
+        // A batch is in order: its rows' seqs follow each other.
+        let seqs: Vec<(i64,)> =
+            t.db.all(Q::new(
+                "SELECT seq FROM audit_logs WHERE action LIKE 'b.3.%' ORDER BY seq",
+            ))
+            .await
+            .expect("seqs");
+        let seqs: Vec<i64> = seqs.into_iter().map(|(s,)| s).collect();
+        assert_eq!(seqs.len(), 25);
+        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    }
+}
