@@ -15,6 +15,9 @@
 //!   carries a remote session's streams there (`crate::relay::route`).
 //! - **Ending a session** (`<prefix>.end_session`): `DELETE` of a remote session reaches
 //!   the replica whose socket task serves it.
+//! - **Recordings** (`<prefix>.locate_recording`, `<prefix>.delete_recording`): a terminal
+//!   recording is a file in the data directory of the replica that served the session;
+//!   another replica finds it to replay it, and the retention sweep has it deleted there.
 //!
 //! Every message carries the publishing replica's id; a replica ignores its own (it
 //! already acted locally). The bus is best effort by design: a lost wake-up costs
@@ -246,6 +249,18 @@ struct LocatedMsg {
 }
 
 #[derive(Serialize, Deserialize)]
+struct LocateRecordingMsg {
+    session: RemoteSessionId,
+    nonce: String,
+    reply: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SessionMsg {
+    session: RemoteSessionId,
+}
+
+#[derive(Serialize, Deserialize)]
 struct EndSessionMsg {
     session: RemoteSessionId,
     reason: String,
@@ -273,15 +288,25 @@ pub enum Incoming {
         session: RemoteSessionId,
         reason: String,
     },
+    /// Another replica asks who has `session`'s recording file.
+    LocateRecording {
+        session: RemoteSessionId,
+        nonce: String,
+        reply: String,
+    },
+    /// The recording of `session` is past retention: delete the file if it is here.
+    DeleteRecording(RemoteSessionId),
 }
 
-const SUBJECTS: [&str; 6] = [
+const SUBJECTS: [&str; 8] = [
     "wake",
     "disconnect",
     "events",
     "invalidate",
     "locate",
     "end_session",
+    "locate_recording",
+    "delete_recording",
 ];
 
 /// This replica's side of the bus.
@@ -395,20 +420,57 @@ impl Cluster {
     /// The advertised URL of the replica holding `device`'s channel, when one answers
     /// within `timeout` (the first answer wins). None at once when this replica is alone.
     pub async fn locate(&self, device: DeviceId, timeout: std::time::Duration) -> Option<String> {
+        self.ask(timeout, |nonce, reply| {
+            self.send(
+                "locate",
+                LocateMsg {
+                    device,
+                    nonce,
+                    reply,
+                },
+            )
+        })
+        .await
+    }
+
+    /// The advertised URL of the replica whose data directory has `session`'s
+    /// recording, as [`Cluster::locate`].
+    pub async fn locate_recording(
+        &self,
+        session: RemoteSessionId,
+        timeout: std::time::Duration,
+    ) -> Option<String> {
+        self.ask(timeout, |nonce, reply| {
+            self.send(
+                "locate_recording",
+                LocateRecordingMsg {
+                    session,
+                    nonce,
+                    reply,
+                },
+            )
+        })
+        .await
+    }
+
+    /// Asks every other replica to delete `session`'s recording file if it has it.
+    pub fn delete_recording(&self, session: RemoteSessionId) {
+        self.send("delete_recording", SessionMsg { session });
+    }
+
+    /// Publishes a question (`publish(nonce, reply token)`) and waits for its first answer.
+    async fn ask(
+        &self,
+        timeout: std::time::Duration,
+        publish: impl FnOnce(String, String),
+    ) -> Option<String> {
         if self.alone {
             return None;
         }
         let nonce = format!("{:032x}", rand::random::<u128>());
         let (tx, rx) = oneshot::channel();
         self.lock_pending().insert(nonce.clone(), tx);
-        self.send(
-            "locate",
-            LocateMsg {
-                device,
-                nonce: nonce.clone(),
-                reply: self.reply.clone(),
-            },
-        );
+        publish(nonce.clone(), self.reply.clone());
         let found = tokio::time::timeout(timeout, rx)
             .await
             .ok()
@@ -417,7 +479,7 @@ impl Cluster {
         found
     }
 
-    /// Answers another replica's locate: `device`'s channel is here, at `url`.
+    /// Answers another replica's locate (of a channel or a recording): it is here, at `url`.
     pub fn answer_locate(&self, reply: &str, nonce: String, url: String) {
         if !is_token(reply) {
             return;
@@ -507,6 +569,16 @@ fn decode(subject: &str, b: &[u8], me: &str) -> Option<Incoming> {
             session: m.session,
             reason: m.reason,
         }),
+        "locate_recording" => {
+            parse::<LocateRecordingMsg>(b, me).map(|m| Incoming::LocateRecording {
+                session: m.session,
+                nonce: m.nonce,
+                reply: m.reply,
+            })
+        }
+        "delete_recording" => {
+            parse::<SessionMsg>(b, me).map(|m| Incoming::DeleteRecording(m.session))
+        }
         _ => None,
     }
 }
@@ -551,6 +623,28 @@ pub async fn serve(state: crate::AppState, mut incoming: BoxStream<'static, Inco
             Incoming::Located { nonce, url } => state.cluster.resolve(&nonce, url),
             Incoming::EndSession { session, reason } => {
                 state.relay.cancel(session, &reason);
+            }
+            Incoming::LocateRecording {
+                session,
+                nonce,
+                reply,
+            } => {
+                let path = crate::relay::recording::local_path(&state, session);
+                if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+                    state
+                        .cluster
+                        .answer_locate(&reply, nonce, state.config.advertise_url());
+                }
+            }
+            Incoming::DeleteRecording(session) => {
+                let path = crate::relay::recording::local_path(&state, session);
+                match tokio::fs::remove_file(&path).await {
+                    Ok(()) => tracing::info!(%session, "deleted a recording past retention"),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, %session, "deleting an old recording failed")
+                    }
+                }
             }
         }
     }

@@ -15,6 +15,18 @@ use tokio::io::{AsyncWriteExt as _, BufWriter};
 /// Where recordings live, relative to the data directory.
 pub const DIR: &str = "recordings";
 
+/// Where this replica keeps `session`'s recording, if it served the session.
+pub fn local_path(
+    state: &crate::state::AppState,
+    session: breeze_proto::ids::RemoteSessionId,
+) -> PathBuf {
+    state
+        .config
+        .data_dir
+        .join(DIR)
+        .join(format!("{session}.cast"))
+}
+
 pub struct Recorder {
     out: BufWriter<tokio::fs::File>,
     /// Relative to the data directory (what the session row keeps).

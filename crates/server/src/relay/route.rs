@@ -12,7 +12,8 @@
 //!   a slow browser still stops the agent rather than filling a buffer.
 //!
 //! The holder is found by asking the cluster bus (`Cluster::locate`); it answers with its
-//! advertised URL (`advertise_url`). The tunnel is authorized by a one-time
+//! advertised URL (`advertise_url`). The same endpoint serves a terminal recording kept in
+//! another replica's data directory ([`RECORDING`] grants, [`fetch_recording`]). The tunnel is authorized by a one-time
 //! [`StreamGrant`] MACed with a key derived from the cluster's shared master key, naming
 //! one device, one stream kind and its parameters, valid for 30 s. The replica the
 //! browser reached has already authorized the user and spent the session's ticket; the
@@ -30,7 +31,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use breeze_mux::{Event, Incoming, Mux, Stream};
 use breeze_proto::cluster::{STREAMS_PATH, StreamGrant, TunnelFrame};
-use breeze_proto::ids::DeviceId;
+use breeze_proto::ids::{DeviceId, RemoteSessionId};
 use bytes::Bytes;
 use futures::{Sink, SinkExt as _, StreamExt as _};
 use std::collections::HashMap;
@@ -48,6 +49,9 @@ const GRANT_TTL_SECS: i64 = 30;
 const GRANT_MAX_AHEAD_SECS: i64 = 120;
 /// The key purpose grants are MACed under.
 const GRANT_PURPOSE: &str = "cluster stream grant v1";
+/// The grant kind that reads a recording file (`params: {"session": id}`) instead of
+/// opening a stream on an agent's channel.
+pub const RECORDING: &str = "recording";
 
 /// The mux of `device`'s channel, on this replica or tunnelled to the one that holds it;
 /// None when no replica answers that it holds it.
@@ -158,6 +162,10 @@ async fn accept(
 /// The holder's side: opens the stream on the agent's channel and relays it.
 async fn serve(state: AppState, grant: StreamGrant, socket: WebSocket) {
     let (mut tx, rx) = axum_wire(socket);
+    if grant.kind == RECORDING {
+        send_recording(&state, &grant, &mut tx).await;
+        return;
+    }
     let Some(mux) = state.hub.mux(grant.device) else {
         let _ = tx
             .send(Wire::frame(&TunnelFrame::Refused {
@@ -195,6 +203,142 @@ async fn serve(state: AppState, grant: StreamGrant, socket: WebSocket) {
     }
 }
 
+/// Sends the recording a [`RECORDING`] grant names, from this replica's data directory:
+/// `accepted {info: {size}}`, the bytes, `close`.
+async fn send_recording(state: &AppState, grant: &StreamGrant, tx: &mut WireSink) {
+    use tokio::io::AsyncReadExt as _;
+    let session = grant
+        .params
+        .get("session")
+        .and_then(|v| serde_json::from_value::<RemoteSessionId>(v.clone()).ok());
+    let file = match session {
+        Some(s) => tokio::fs::File::open(super::recording::local_path(state, s))
+            .await
+            .ok(),
+        None => None,
+    };
+    let Some(mut file) = file else {
+        let _ = tx
+            .send(Wire::frame(&TunnelFrame::Refused {
+                reason: "no such recording here".into(),
+            }))
+            .await;
+        return;
+    };
+    let size = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    let accepted = TunnelFrame::Accepted {
+        info: serde_json::json!({ "size": size }),
+    };
+    if tx.send(Wire::frame(&accepted)).await.is_err() {
+        return;
+    }
+    let mut left = size;
+    let mut buf = vec![0u8; 64 * 1024];
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(buf.len()));
+        match file.read(&mut buf[..want]).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                left -= n as u64;
+                if tx
+                    .send(Wire::Binary(Bytes::copy_from_slice(&buf[..n])))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
+    let reason = (left > 0).then(|| "the recording could not be read whole".to_string());
+    let _ = tx.send(Wire::frame(&TunnelFrame::Close { reason })).await;
+    let _ = tx.send(Wire::Closed).await;
+}
+
+/// A recording another replica keeps (its data directory served the session): its size
+/// and its bytes, streamed. None when no replica answers that it has it.
+pub async fn fetch_recording(
+    state: &AppState,
+    session: RemoteSessionId,
+    device: DeviceId,
+) -> Option<(
+    u64,
+    futures::stream::BoxStream<'static, std::io::Result<Bytes>>,
+)> {
+    let url = state
+        .cluster
+        .locate_recording(session, LOCATE_TIMEOUT)
+        .await?;
+    let grant = StreamGrant {
+        device,
+        kind: RECORDING.into(),
+        params: serde_json::json!({ "session": session }),
+        expires_at: state.now().timestamp() + GRANT_TTL_SECS,
+        nonce: format!("{:032x}", rand::random::<u128>()),
+        from: state.cluster.replica().to_string(),
+    };
+    let (_tx, mut rx) = match connect(state, &url, &grant).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, %url, "fetching a recording from another replica failed");
+            return None;
+        }
+    };
+    let size = match rx.next().await {
+        Some(Wire::Text(t)) => match serde_json::from_str::<TunnelFrame>(&t) {
+            Ok(TunnelFrame::Accepted { info }) => info.get("size").and_then(|v| v.as_u64())?,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    // Bytes until the `close` frame; the tunnel ending before it is an error, so a cut
+    // transfer shows as one instead of a short file.
+    let body = futures::stream::unfold((rx, _tx, false), |(mut rx, tx, done)| async move {
+        if done {
+            return None;
+        }
+        match rx.next().await {
+            Some(Wire::Binary(b)) => Some((Ok(b), (rx, tx, false))),
+            Some(Wire::Text(t)) => match serde_json::from_str::<TunnelFrame>(&t) {
+                Ok(TunnelFrame::Close { reason: None }) => None,
+                _ => Some((
+                    Err(std::io::Error::other("the recording's transfer failed")),
+                    (rx, tx, true),
+                )),
+            },
+            Some(Wire::Closed) | None => Some((
+                Err(std::io::Error::other(
+                    "the replica sending the recording went away",
+                )),
+                (rx, tx, true),
+            )),
+        }
+    });
+    Some((size, body.boxed()))
+}
+
+/// Opens a tunnel to `url` with `grant`.
+async fn connect(
+    state: &AppState,
+    url: &str,
+    grant: &StreamGrant,
+) -> anyhow::Result<(WireSink, WireStream)> {
+    let token = mint(&state.keys, grant)?;
+    let ws_url = format!("{}{STREAMS_PATH}", url.replacen("http://", "ws://", 1));
+    let mut req = ws_url.as_str().into_client_request()?;
+    req.headers_mut().insert(
+        axum::http::header::AUTHORIZATION,
+        format!("Bearer {token}").parse()?,
+    );
+    let (ws, _) = tokio::time::timeout(
+        super::sessions::OPEN_TIMEOUT,
+        tokio_tungstenite::connect_async(req),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("no answer in time"))??;
+    Ok(tungstenite_wire(ws))
+}
+
 /// The asker's side: one stream opened on a [`remote`] mux, carried to the holder.
 async fn tunnel(state: AppState, device: DeviceId, url: String, inc: Incoming) {
     let grant = StreamGrant {
@@ -206,15 +350,7 @@ async fn tunnel(state: AppState, device: DeviceId, url: String, inc: Incoming) {
         from: state.cluster.replica().to_string(),
     };
     let opened = async {
-        let token = mint(&state.keys, &grant)?;
-        let ws_url = format!("{}{STREAMS_PATH}", url.replacen("http://", "ws://", 1));
-        let mut req = ws_url.as_str().into_client_request()?;
-        req.headers_mut().insert(
-            axum::http::header::AUTHORIZATION,
-            format!("Bearer {token}").parse()?,
-        );
-        let (ws, _) = tokio_tungstenite::connect_async(req).await?;
-        let (tx, mut rx) = tungstenite_wire(ws);
+        let (tx, mut rx) = connect(&state, &url, &grant).await?;
         let first = match rx.next().await {
             Some(Wire::Text(t)) => serde_json::from_str::<TunnelFrame>(&t).ok(),
             _ => None,

@@ -114,7 +114,11 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<()> {
         if rel == expected {
             match tokio::fs::remove_file(state.config.data_dir.join(&rel)).await {
                 Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                // Written by another replica (the one that served the session): it
+                // deletes its own copy (best effort, like every cluster message).
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    state.cluster.delete_recording(id);
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, session = %id, "deleting an old recording failed");
                     continue;

@@ -285,7 +285,15 @@ async fn recording(
     }
     let file = match tokio::fs::File::open(state.config.data_dir.join(&rel)).await {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(none()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Another replica served the session and keeps the file.
+            let Some((size, body)) =
+                crate::relay::route::fetch_recording(&state, id, s.device_id).await
+            else {
+                return Err(none());
+            };
+            return Ok(asciicast(Body::from_stream(body.fuse()), size));
+        }
         Err(e) => return Err(ApiError::internal(e)),
     };
     let size = file.metadata().await.map_err(ApiError::internal)?.len();
@@ -304,14 +312,18 @@ async fn recording(
     // after its end; a bare `unfold` panics then and the answer is cut to nothing.
     .fuse()
     .boxed();
-    let mut resp = Body::from_stream(stream).into_response();
+    Ok(asciicast(Body::from_stream(stream), size))
+}
+
+fn asciicast(body: Body, size: u64) -> Response {
+    let mut resp = body.into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-asciicast"),
     );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
-    Ok(resp)
+    resp
 }
 
 /// `?ticket=` of the session socket.

@@ -2,6 +2,7 @@
 //! bus, the agent's channel on A, the technician's browser on B. B finds A over the bus
 //! and carries the session's stream to A's `/internal/v1/streams`; the session row, its
 //! recording and its audit rows are B's. A `DELETE` through A ends the socket B serves.
+//! The recording B wrote is replayed through A, and deleted on B when A's sweep asks.
 //! The tunnel endpoint refuses a missing, forged, expired, over-long or replayed grant.
 
 use crate::events::{enroll, org_and_site};
@@ -138,6 +139,54 @@ async fn a_session_opened_on_b_reaches_the_agent_on_a_and_ends_from_either() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
 
+        // The recording is a file in B's data directory (B served the socket); through A
+        // it is fetched from B, byte for byte.
+        let url = s.recording_url.clone().expect("recorded");
+        let get = |app: &TestApp, c: &breeze_client::BreezeClient| {
+            let req = reqwest::Client::new()
+                .get(app.client.base().join(&url).unwrap())
+                .bearer_auth(c.token().unwrap());
+            async move {
+                let r = req.send().await.unwrap();
+                let status = r.status();
+                let len = r.headers().get("content-length").cloned();
+                (status, len, r.bytes().await.unwrap())
+            }
+        };
+        let file = b
+            .dir
+            .path()
+            .join("recordings")
+            .join(format!("{}.cast", created.id));
+        assert!(file.exists(), "B keeps the recording");
+        assert!(
+            !a.dir
+                .path()
+                .join("recordings")
+                .join(format!("{}.cast", created.id))
+                .exists()
+        );
+        let (status, _, from_b) = get(&b, &on_b).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, len, via_a) = get(&a, &on_a).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(via_a, from_b, "the recording through A is B's file");
+        assert!(String::from_utf8_lossy(&via_a).contains("echo across"));
+        assert_eq!(
+            len.and_then(|v| v.to_str().ok().map(str::to_string)),
+            Some(from_b.len().to_string())
+        );
+        // Past retention, the sweep on A (which has no file) has B delete its copy.
+        a.state.cluster.delete_recording(created.id);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while file.exists() {
+            assert!(std::time::Instant::now() < deadline, "B kept the recording");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let (status, _, body) = get(&a, &on_a).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(String::from_utf8_lossy(&body).contains("no_recording"));
+
         // A kind the agent refuses: its reason comes back through the tunnel.
         let created = open_session(&on_b, dev, json!({"type": "desktop"})).await;
         let mut u = b.client.base().join(&created.ws_path).unwrap();
@@ -216,6 +265,16 @@ async fn the_tunnel_endpoint_takes_only_fresh_grants_minted_by_the_cluster() {
         match tunnel(&a, Some(&once)).await {
             Ok(TunnelFrame::Refused { reason }) => {
                 assert!(reason.contains("not connected"), "{reason}")
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        // A recording grant reads only a recording this replica has.
+        let mut g = grant(dev, 30);
+        g.kind = breeze_server::relay::route::RECORDING.into();
+        g.params = json!({"session": breeze_proto::ids::RemoteSessionId::new()});
+        match tunnel(&a, Some(&mint(&g))).await {
+            Ok(TunnelFrame::Refused { reason }) => {
+                assert!(reason.contains("no such recording"), "{reason}")
             }
             other => panic!("expected a refusal, got {other:?}"),
         }
