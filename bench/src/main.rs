@@ -71,6 +71,10 @@ struct Args {
     /// Site enrollment key (with enough max_uses).
     #[arg(long)]
     key: Option<String>,
+    /// The key the setup creates has no `max_uses` (a mass-deploy key: its uses are
+    /// counted in batches, not taken under the key row's lock); default 1,000,000 uses.
+    #[arg(long)]
+    unlimited_key: bool,
     /// With `--key`: an admin to queue commands and probe `/auth/me` as.
     #[arg(long, requires = "admin_password")]
     admin_email: Option<String>,
@@ -213,7 +217,8 @@ async fn bootstrap(args: &Args) -> Result<(String, Option<Admin>, Option<String>
                 .post(
                     "/api/v1/enrollment-keys",
                     &json!({"org_id": run.org_id, "site_id": run.site_id, "name": "load",
-                        "max_uses": 1_000_000, "expires_in_hours": 48}),
+                        "max_uses": if args.unlimited_key { Value::Null } else { json!(1_000_000) },
+                        "expires_in_hours": 48}),
                 )
                 .await?;
             for (i, rule) in alert_rules(args.alert_rules).into_iter().enumerate() {

@@ -18,6 +18,45 @@ use std::sync::Mutex;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+/// Uses of unlimited enrollment keys waiting to be counted on their rows
+/// (`enrollment_keys::add_uses`): a fleet enrolling with one key would otherwise update
+/// its one row in every enrollment transaction and queue on its lock. A crash loses at
+/// most one flush interval of the counts, never an enrollment.
+#[derive(Default)]
+pub struct KeyUses {
+    uses: Mutex<std::collections::HashMap<breeze_proto::ids::EnrollmentKeyId, i64>>,
+    full: Notify,
+}
+
+impl KeyUses {
+    pub fn add(&self, key: breeze_proto::ids::EnrollmentKeyId) {
+        *self
+            .uses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default() += 1;
+    }
+
+    /// Writes the counts waiting; kept for the next flush when the write fails.
+    pub async fn flush(&self, state: &AppState) {
+        let batch: Vec<_> =
+            std::mem::take(&mut *self.uses.lock().unwrap_or_else(|e| e.into_inner()))
+                .into_iter()
+                .collect();
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(e) = breeze_store::enrollment_keys::add_uses(&state.db, &batch).await {
+            tracing::warn!(error = %e, keys = batch.len(), "counting enrollment key uses failed; retrying");
+            let mut m = self.uses.lock().unwrap_or_else(|e| e.into_inner());
+            for (k, n) in batch {
+                *m.entry(k).or_default() += n;
+            }
+        }
+    }
+}
+
 /// Samples waiting to be written.
 #[derive(Default)]
 pub struct MetricsBuffer {
@@ -364,6 +403,14 @@ pub fn spawn(state: &AppState) -> Jobs {
             |s| &s.heartbeats.full,
             |s| async move {
                 s.heartbeats.flush(&s).await;
+            },
+        ),
+        spawn_writer(
+            state,
+            rx.clone(),
+            |s| &s.key_uses.full,
+            |s| async move {
+                s.key_uses.flush(&s).await;
             },
         ),
     ];

@@ -133,6 +133,7 @@ impl App {
             events: events::EventBus::clustered(cluster.clone()),
             metrics_buffer: jobs::MetricsBuffer::default(),
             heartbeats: jobs::heartbeats::HeartbeatBuffer::default(),
+            key_uses: jobs::KeyUses::default(),
             alerting,
             cluster,
             draining: std::sync::atomic::AtomicBool::new(false),

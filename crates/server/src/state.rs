@@ -34,6 +34,8 @@ pub struct Inner {
     pub events: crate::events::EventBus,
     /// Heartbeat metrics waiting for the batched writer.
     pub metrics_buffer: crate::jobs::MetricsBuffer,
+    /// Uses of unlimited enrollment keys waiting to be counted.
+    pub key_uses: crate::jobs::KeyUses,
     /// Coalesced heartbeats waiting for the batched writer.
     pub heartbeats: crate::jobs::heartbeats::HeartbeatBuffer,
     /// The alert engine: rule index, metric windows, open alerts.

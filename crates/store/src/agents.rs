@@ -8,7 +8,7 @@ use crate::device_events::{self, Actor, NewEvent};
 use crate::enrollment_keys;
 use breeze_core::DeviceCoords;
 use breeze_proto::agent::{EnrollRequest, HeartbeatRequest};
-use breeze_proto::ids::{DeviceId, OrgId, PartnerId, SiteId, UserId};
+use breeze_proto::ids::{DeviceId, EnrollmentKeyId, OrgId, PartnerId, SiteId, UserId};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::types::Json;
@@ -161,6 +161,9 @@ pub struct Enrolled {
     pub partner_id: PartnerId,
     pub trust_level: &'static str,
     pub method: &'static str,
+    /// The unlimited key this enrollment used, whose use the caller counts
+    /// (`enrollment_keys::add_uses`); a limited key's use is taken in the transaction.
+    pub uncounted_use: Option<EnrollmentKeyId>,
 }
 
 impl Enrolled {
@@ -277,7 +280,7 @@ pub async fn enroll_for_agent(
             let Some(key) = enrollment_keys::usable_for_agent(&mut tx, h, now).await? else {
                 return Ok(Err(EnrollRefusal::InvalidCredential));
             };
-            key_used = Some(key.id);
+            key_used = Some((key.id, key.limited));
             let site = match req.site_id {
                 None => key.site_id,
                 Some(s) if s == key.site_id => s,
@@ -449,13 +452,18 @@ pub async fn enroll_for_agent(
         now,
     )
     .await?;
-    if let Some(key) = key_used
-        && !enrollment_keys::take_use_for_agent(&mut tx, key, now).await?
-    {
-        // Used up (or revoked) since it was read: nothing of this enrollment stays.
-        tx.rollback().await?;
-        return Ok(Err(EnrollRefusal::InvalidCredential));
-    }
+    let uncounted_use = match key_used {
+        Some((key, false)) => Some(key),
+        Some((key, true)) => {
+            if !enrollment_keys::take_use_for_agent(&mut tx, key, now).await? {
+                // Used up (or revoked) since it was read: nothing of this enrollment stays.
+                tx.rollback().await?;
+                return Ok(Err(EnrollRefusal::InvalidCredential));
+            }
+            None
+        }
+        None => None,
+    };
     tx.commit().await?;
     Ok(Ok(Enrolled {
         device_id,
@@ -464,6 +472,7 @@ pub async fn enroll_for_agent(
         partner_id: PartnerId(org.partner_id),
         trust_level: trust,
         method,
+        uncounted_use,
     }))
 }
 

@@ -143,6 +143,10 @@ pub struct UsableKey {
     pub id: EnrollmentKeyId,
     pub org_id: OrgId,
     pub site_id: SiteId,
+    /// Whether the key has `max_uses`: its use is then taken exactly, under the row's
+    /// lock ([`take_use_for_agent`]); an unlimited key's uses are only counted
+    /// ([`add_uses`]), with no lock.
+    pub limited: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -150,6 +154,7 @@ struct Usable {
     id: Uuid,
     org_id: Uuid,
     site_id: Uuid,
+    max_uses: Option<i64>,
 }
 
 /// Agent enrollment (no user scope: the key is the credential): the valid key with this
@@ -163,7 +168,7 @@ pub async fn usable_for_agent(
     let k: Option<Usable> = tx
         .optional(
             Q::new(
-                "SELECT id, org_id, site_id FROM enrollment_keys WHERE key_hash = ? AND revoked_at IS NULL \
+                "SELECT id, org_id, site_id, max_uses FROM enrollment_keys WHERE key_hash = ? AND revoked_at IS NULL \
                  AND expires_at > ? AND (max_uses IS NULL OR uses < max_uses)",
             )
             .bind(key_hash)
@@ -174,7 +179,23 @@ pub async fn usable_for_agent(
         id: EnrollmentKeyId(k.id),
         org_id: OrgId(k.org_id),
         site_id: SiteId(k.site_id),
+        limited: k.max_uses.is_some(),
     }))
+}
+
+/// Adds counted uses of unlimited keys (the server coalesces them: a fleet enrolling
+/// with one key would otherwise queue on its row, each enrollment holding the row's lock
+/// through its commit).
+pub async fn add_uses(db: &Db, uses: &[(EnrollmentKeyId, i64)]) -> Result<(), StoreError> {
+    for (key, n) in uses {
+        db.exec(
+            Q::new("UPDATE enrollment_keys SET uses = uses + ? WHERE id = ?")
+                .bind(*n)
+                .bind(*key),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Takes one use of the key, checking it is still valid and not used up: false when it

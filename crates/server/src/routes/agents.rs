@@ -168,6 +168,9 @@ async fn enroll(
             return Err(refusal_error(refusal));
         }
     };
+    if let Some(key) = e.uncounted_use {
+        state.key_uses.add(key);
+    }
     let at = e.coords();
     state.events.publish(
         at,

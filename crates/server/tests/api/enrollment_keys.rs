@@ -1,7 +1,8 @@
 //! Enrollment keys under concurrent enrollment (issue 14): the key's use is taken last in
 //! the enrollment transaction (its row is locked only for the commit), and `max_uses`
 //! still holds exactly: of many agents enrolling at once with a three-use key, three
-//! get in, the others are refused and leave nothing behind.
+//! get in, the others are refused and leave nothing behind. An unlimited key takes no
+//! lock: its uses are counted in batches, and all of them arrive.
 
 use crate::device_state::org_and_site;
 use crate::harness::{engines, spawn};
@@ -60,5 +61,84 @@ async fn concurrent_enrollments_take_exactly_max_uses() {
             3,
             "{engine:?}: refused ones left no device"
         );
+    }
+}
+
+#[tokio::test]
+async fn an_unlimited_keys_uses_are_all_counted() {
+    for engine in engines() {
+        let app = spawn(engine, |c| {
+            c.server.max_in_flight_login = Some(64);
+            c.agents.metrics_flush_millis = 100;
+        })
+        .await;
+        let pa = app.admin().await;
+        let (org, site) = org_and_site(&pa, "K1").await;
+        let key: Value = pa
+            .post(
+                "/api/v1/enrollment-keys",
+                &json!({"org_id": org, "site_id": site, "name": "mass deploy"}),
+            )
+            .await
+            .expect("key");
+        assert!(key["id"].is_string(), "{key}");
+        assert_eq!(key["max_uses"], Value::Null, "{key}");
+        let attempts = (0..12).map(|i| {
+            let client = app.client.clone();
+            let body = json!({
+                "protocol_version": 1, "enrollment_key": key["key"], "hostname": format!("mass-{i}"),
+                "os_type": "linux", "os_version": "12", "architecture": "amd64",
+                "agent_version": "0.1.0", "fingerprint": format!("{i:+<64}"),
+                "hardware": {"cpu_model": "Test CPU", "cpu_cores": 2, "ram_total_mb": 4096}
+            });
+            async move {
+                client
+                    .raw(reqwest::Method::POST, "/api/v1/agents/enroll", Some(&body))
+                    .await
+                    .expect("enroll")
+                    .0
+                    .as_u16()
+            }
+        });
+        let codes = futures::future::join_all(attempts).await;
+        assert_eq!(codes, vec![201; 12], "{engine:?}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let keys: Value = pa
+                .get(&format!("/api/v1/enrollment-keys?org_id={org}"))
+                .await
+                .expect("keys");
+            if keys["data"][0]["uses"] == 12 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{engine:?}: uses {}",
+                keys["data"][0]["uses"]
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // Revoked, it lets nobody in, counted or not.
+        let (status, _) = pa
+            .raw(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/enrollment-keys/{}", key["id"].as_str().unwrap()),
+                None,
+            )
+            .await
+            .unwrap();
+        assert!(status.is_success(), "{status}");
+        let body = json!({
+            "protocol_version": 1, "enrollment_key": key["key"], "hostname": "late",
+            "os_type": "linux", "os_version": "12", "architecture": "amd64",
+            "agent_version": "0.1.0", "fingerprint": format!("{:*<64}", "late"),
+            "hardware": {"cpu_model": "Test CPU", "cpu_cores": 2, "ram_total_mb": 4096}
+        });
+        let (status, _) = app
+            .client
+            .raw(reqwest::Method::POST, "/api/v1/agents/enroll", Some(&body))
+            .await
+            .unwrap();
+        assert_eq!(status.as_u16(), 401, "{engine:?}");
     }
 }
