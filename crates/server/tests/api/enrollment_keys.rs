@@ -5,9 +5,31 @@
 //! lock: its uses are counted in batches, and all of them arrive.
 
 use crate::device_state::org_and_site;
-use crate::harness::{engines, spawn};
+use crate::harness::{TestApp, engines, spawn};
 use breeze_proto::api::{Device, Page};
 use serde_json::{Value, json};
+
+/// `n` agents enrolling with `key` at once (hosts `<host>-<i>`): their answers' statuses.
+async fn enroll_at_once(app: &TestApp, key: &Value, host: &str, n: usize) -> Vec<u16> {
+    let attempts = (0..n).map(|i| {
+        let client = app.client.clone();
+        let body = json!({
+            "protocol_version": 1, "enrollment_key": key["key"], "hostname": format!("{host}-{i}"),
+            "os_type": "linux", "os_version": "12", "architecture": "amd64",
+            "agent_version": "0.1.0", "fingerprint": format!("{:-<64}", format!("{host}{i}")),
+            "hardware": {"cpu_model": "Test CPU", "cpu_cores": 2, "ram_total_mb": 4096}
+        });
+        async move {
+            client
+                .raw(reqwest::Method::POST, "/api/v1/agents/enroll", Some(&body))
+                .await
+                .expect("enroll")
+                .0
+                .as_u16()
+        }
+    });
+    futures::future::join_all(attempts).await
+}
 
 #[tokio::test]
 async fn concurrent_enrollments_take_exactly_max_uses() {
@@ -23,24 +45,7 @@ async fn concurrent_enrollments_take_exactly_max_uses() {
             )
             .await
             .expect("key");
-        let attempts = (0..12).map(|i| {
-            let client = app.client.clone();
-            let body = json!({
-                "protocol_version": 1, "enrollment_key": key["key"], "hostname": format!("race-{i}"),
-                "os_type": "linux", "os_version": "12", "architecture": "amd64",
-                "agent_version": "0.1.0", "fingerprint": format!("{i:-<64}"),
-                "hardware": {"cpu_model": "Test CPU", "cpu_cores": 2, "ram_total_mb": 4096}
-            });
-            async move {
-                client
-                    .raw(reqwest::Method::POST, "/api/v1/agents/enroll", Some(&body))
-                    .await
-                    .expect("enroll")
-                    .0
-                    .as_u16()
-            }
-        });
-        let mut codes = futures::future::join_all(attempts).await;
+        let mut codes = enroll_at_once(&app, &key, "race", 12).await;
         codes.sort_unstable();
         assert_eq!(
             codes,
@@ -83,24 +88,7 @@ async fn an_unlimited_keys_uses_are_all_counted() {
             .expect("key");
         assert!(key["id"].is_string(), "{key}");
         assert_eq!(key["max_uses"], Value::Null, "{key}");
-        let attempts = (0..12).map(|i| {
-            let client = app.client.clone();
-            let body = json!({
-                "protocol_version": 1, "enrollment_key": key["key"], "hostname": format!("mass-{i}"),
-                "os_type": "linux", "os_version": "12", "architecture": "amd64",
-                "agent_version": "0.1.0", "fingerprint": format!("{i:+<64}"),
-                "hardware": {"cpu_model": "Test CPU", "cpu_cores": 2, "ram_total_mb": 4096}
-            });
-            async move {
-                client
-                    .raw(reqwest::Method::POST, "/api/v1/agents/enroll", Some(&body))
-                    .await
-                    .expect("enroll")
-                    .0
-                    .as_u16()
-            }
-        });
-        let codes = futures::future::join_all(attempts).await;
+        let codes = enroll_at_once(&app, &key, "mass", 12).await;
         assert_eq!(codes, vec![201; 12], "{engine:?}");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
@@ -128,17 +116,10 @@ async fn an_unlimited_keys_uses_are_all_counted() {
             .await
             .unwrap();
         assert!(status.is_success(), "{status}");
-        let body = json!({
-            "protocol_version": 1, "enrollment_key": key["key"], "hostname": "late",
-            "os_type": "linux", "os_version": "12", "architecture": "amd64",
-            "agent_version": "0.1.0", "fingerprint": format!("{:*<64}", "late"),
-            "hardware": {"cpu_model": "Test CPU", "cpu_cores": 2, "ram_total_mb": 4096}
-        });
-        let (status, _) = app
-            .client
-            .raw(reqwest::Method::POST, "/api/v1/agents/enroll", Some(&body))
-            .await
-            .unwrap();
-        assert_eq!(status.as_u16(), 401, "{engine:?}");
+        assert_eq!(
+            enroll_at_once(&app, &key, "late", 1).await,
+            vec![401],
+            "{engine:?}"
+        );
     }
 }
