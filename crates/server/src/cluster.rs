@@ -590,11 +590,7 @@ fn is_token(s: &str) -> bool {
 
 /// A fresh replica id: host name, process id and a random suffix.
 pub fn new_replica_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "breeze".into());
+    let host = crate::config::host_name().unwrap_or_else(|| "breeze".into());
     let rand: u32 = rand::random();
     format!("{host}-{}-{rand:08x}", std::process::id())
 }

@@ -812,11 +812,7 @@ impl Config {
             return u.trim_end_matches('/').to_string();
         }
         if listen.ip().is_unspecified() {
-            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .ok()
-                .map(|h| h.trim().to_string())
-                .filter(|h| !h.is_empty())
-                .unwrap_or_else(|| "localhost".into());
+            let host = host_name().unwrap_or_else(|| "localhost".into());
             format!("http://{host}:{}", listen.port())
         } else {
             format!("http://{listen}")
@@ -830,6 +826,14 @@ impl Config {
             .trim_end_matches('/')
             .to_string()
     }
+}
+
+/// This machine's host name, when the kernel tells it.
+pub fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
 }
 
 #[cfg(test)]
