@@ -574,21 +574,40 @@ async fn real_agent_enrolls_reports_runs_scripts_and_survives_a_server_restart()
         .bind(uuid::Uuid::parse_str(r["command_id"].as_str().unwrap_or_default())?),
     )
     .await?;
-    let reasons = eventually(60, "three refusals", || {
-        let admin = admin.clone();
-        let dev = dev.clone();
-        async move {
-            let mut reasons: Vec<String> = events_of(&admin, &dev)
-                .await?
-                .into_iter()
-                .filter(|e| e["event_type"] == "command_rejected")
-                .filter_map(|e| e["details"]["reason"].as_str().map(str::to_string))
-                .collect();
-            reasons.sort();
-            Ok((reasons.len() >= 3).then_some(reasons))
+    // The rows went in behind the server's back (no wake-up on the channel): the agent
+    // takes them with its next heartbeat, every 5 s here.
+    let refusals = || async {
+        let mut reasons: Vec<String> = events_of(&admin, &dev)
+            .await?
+            .into_iter()
+            .filter(|e| e["event_type"] == "command_rejected")
+            .filter_map(|e| e["details"]["reason"].as_str().map(str::to_string))
+            .collect();
+        reasons.sort();
+        anyhow::Ok(reasons)
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let reasons = loop {
+        let reasons = refusals().await?;
+        if reasons.len() >= 3 {
+            break reasons;
         }
-    })
-    .await?;
+        if tokio::time::Instant::now() > deadline {
+            // Say where each command is, and what the agent last told about itself.
+            let (_, hist) = admin
+                .get(&format!("/api/v1/devices/{dev}/commands?limit=20"))
+                .await?;
+            let status = std::fs::read_to_string(state_a.join("status.json")).unwrap_or_default();
+            let log = std::fs::read_to_string(state_a.with_extension("log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            bail!(
+                "timed out after 60 s waiting for three refusals: got {reasons:?}; \
+                 commands: {hist}; agent status: {status}; agent log, last lines first:\n{}",
+                tail.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(reasons, ["bad_signature", "expired", "replayed"]);
     let (_, hist) = admin
         .get(&format!("/api/v1/devices/{dev}/commands?limit=100"))

@@ -281,6 +281,20 @@ async fn audit_rows(c: &BreezeClient, action: &str) -> Vec<AuditEntry> {
     p.data
 }
 
+/// The `action` rows once there are `n`: a session's end is audited by the task that served
+/// its socket right after it moved the row to its final state, so a reader that saw that
+/// state may be a moment ahead of the audit row.
+async fn wait_audit_rows(c: &BreezeClient, action: &str, n: usize) -> Vec<AuditEntry> {
+    let start = std::time::Instant::now();
+    loop {
+        let rows = audit_rows(c, action).await;
+        if rows.len() >= n || start.elapsed() > PATIENCE {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn terminal_session_relays_both_ways_resizes_exits_and_is_recorded() {
     for engine in engines() {
@@ -425,7 +439,7 @@ async fn terminal_session_relays_both_ways_resizes_exits_and_is_recorded() {
             Some(dev.to_string().as_str())
         );
         assert_eq!(start[0].details["type"], "terminal");
-        let end = audit_rows(&pa, "remote.session.end").await;
+        let end = wait_audit_rows(&pa, "remote.session.end", 1).await;
         assert_eq!(end.len(), 1);
         assert_eq!(end[0].details["reason"], "exit 3");
         assert_eq!(end[0].details["bytes"], json!(s.bytes_transferred));
