@@ -9,6 +9,7 @@ pub mod automations;
 pub mod cluster;
 pub mod config;
 pub mod dispatch;
+pub mod enrollment;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -118,6 +119,7 @@ impl App {
         let alerting = alerting::Engine::default();
         alerting.set_cluster(cluster.clone());
         let audit_writer = audit::AuditWriter::spawn(db.clone());
+        let key_reserver = enrollment::KeyReserver::spawn(db.clone());
         let state = AppState(Arc::new(state::Inner {
             db,
             clock,
@@ -134,6 +136,7 @@ impl App {
             metrics_buffer: jobs::MetricsBuffer::default(),
             heartbeats: jobs::heartbeats::HeartbeatBuffer::default(),
             key_uses: jobs::KeyUses::default(),
+            key_reserver,
             alerting,
             cluster,
             draining: std::sync::atomic::AtomicBool::new(false),

@@ -36,6 +36,8 @@ pub struct Inner {
     pub metrics_buffer: crate::jobs::MetricsBuffer,
     /// Uses of unlimited enrollment keys waiting to be counted.
     pub key_uses: crate::jobs::KeyUses,
+    /// Uses of limited enrollment keys, reserved in batches.
+    pub key_reserver: crate::enrollment::KeyReserver,
     /// Coalesced heartbeats waiting for the batched writer.
     pub heartbeats: crate::jobs::heartbeats::HeartbeatBuffer,
     /// The alert engine: rule index, metric windows, open alerts.

@@ -126,8 +126,9 @@ pub async fn suspend_token_for_agent(
 
 /// Who enrolled, and how.
 pub enum Credential<'a> {
-    /// SHA-256 of a site enrollment key.
-    KeyHash(&'a str),
+    /// A site enrollment key, found valid by `enrollment_keys::usable_for_agent`; a
+    /// limited key's use is already reserved (`enrollment_keys::reserve_uses`).
+    Key(&'a enrollment_keys::UsableKey),
     /// SHA-256 of a pending device's single-use enrollment token.
     DeviceTokenHash(&'a str),
 }
@@ -162,7 +163,7 @@ pub struct Enrolled {
     pub trust_level: &'static str,
     pub method: &'static str,
     /// The unlimited key this enrollment used, whose use the caller counts
-    /// (`enrollment_keys::add_uses`); a limited key's use is taken in the transaction.
+    /// (`enrollment_keys::add_uses`); a limited key's use was reserved before.
     pub uncounted_use: Option<EnrollmentKeyId>,
 }
 
@@ -260,8 +261,8 @@ async fn device_limit(tx: &mut Tx, org: &OrgLimits) -> Result<Option<EnrollRefus
     Ok(None)
 }
 
-/// Enrolls a device: takes a use of the key (or consumes the pending device's token),
-/// creates or completes the device row with the new token's hash, records the
+/// Enrolls a device with a valid key (whose use the caller reserved or counts) or a
+/// pending device's token (consumed here): creates or completes the device row with the new token's hash, records the
 /// fingerprint and trust level and writes the `enrolled` event, in one transaction.
 pub async fn enroll_for_agent(
     db: &Db,
@@ -273,14 +274,13 @@ pub async fn enroll_for_agent(
     now: DateTime<Utc>,
 ) -> Result<Result<Enrolled, EnrollRefusal>, StoreError> {
     let mut tx = db.begin().await?;
-    // The key whose use this enrollment takes, last (see `take_use_for_agent`).
-    let mut key_used = None;
+    // The unlimited key whose use the caller counts.
+    let mut uncounted_use = None;
     let (device_id, org_id, site_id, method, existing) = match cred {
-        Credential::KeyHash(h) => {
-            let Some(key) = enrollment_keys::usable_for_agent(&mut tx, h, now).await? else {
-                return Ok(Err(EnrollRefusal::InvalidCredential));
-            };
-            key_used = Some((key.id, key.limited));
+        Credential::Key(key) => {
+            if !key.limited {
+                uncounted_use = Some(key.id);
+            }
             let site = match req.site_id {
                 None => key.site_id,
                 Some(s) if s == key.site_id => s,
@@ -452,18 +452,6 @@ pub async fn enroll_for_agent(
         now,
     )
     .await?;
-    let uncounted_use = match key_used {
-        Some((key, false)) => Some(key),
-        Some((key, true)) => {
-            if !enrollment_keys::take_use_for_agent(&mut tx, key, now).await? {
-                // Used up (or revoked) since it was read: nothing of this enrollment stays.
-                tx.rollback().await?;
-                return Ok(Err(EnrollRefusal::InvalidCredential));
-            }
-            None
-        }
-        None => None,
-    };
     tx.commit().await?;
     Ok(Ok(Enrolled {
         device_id,

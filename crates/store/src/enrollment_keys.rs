@@ -2,7 +2,7 @@
 //! allows enrollments until it expires, is revoked or reaches `max_uses`.
 
 use crate::StoreError;
-use crate::db::{Db, Q, Tx};
+use crate::db::{Db, Engine, Q};
 use crate::listing::ListOpts;
 use crate::tenancy;
 use breeze_core::Scope;
@@ -139,13 +139,14 @@ pub async fn revoke(
 }
 
 /// What a valid key allows.
+#[derive(Debug, Clone)]
 pub struct UsableKey {
     pub id: EnrollmentKeyId,
     pub org_id: OrgId,
     pub site_id: SiteId,
-    /// Whether the key has `max_uses`: its use is then taken exactly, under the row's
-    /// lock ([`take_use_for_agent`]); an unlimited key's uses are only counted
-    /// ([`add_uses`]), with no lock.
+    /// Whether the key has `max_uses`: a use is then reserved before the enrollment
+    /// ([`reserve_uses`]) and given back if it fails ([`refund_use`]); an unlimited key's
+    /// uses are only counted ([`add_uses`]).
     pub limited: bool,
 }
 
@@ -159,13 +160,13 @@ struct Usable {
 
 /// Agent enrollment (no user scope: the key is the credential): the valid key with this
 /// hash. `None` when the key is unknown, revoked, expired or used up. Reads without a
-/// lock: the use is taken by [`take_use_for_agent`], last in the enrollment transaction.
+/// lock: a limited key's use is then reserved by [`reserve_uses`].
 pub async fn usable_for_agent(
-    tx: &mut Tx,
+    db: &Db,
     key_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<UsableKey>, StoreError> {
-    let k: Option<Usable> = tx
+    let k: Option<Usable> = db
         .optional(
             Q::new(
                 "SELECT id, org_id, site_id, max_uses FROM enrollment_keys WHERE key_hash = ? AND revoked_at IS NULL \
@@ -198,30 +199,60 @@ pub async fn add_uses(db: &Db, uses: &[(EnrollmentKeyId, i64)]) -> Result<(), St
     Ok(())
 }
 
-/// Takes one use of the key, checking it is still valid and not used up: false when it
-/// no longer is (another enrollment took the last use, or it was revoked meanwhile), and
-/// the enrollment must then be rolled back.
+#[derive(sqlx::FromRow)]
+struct Budget {
+    uses: i64,
+    max_uses: i64,
+}
+
+/// Reserves up to `wanted` uses of a limited key, in one short transaction: how many it
+/// got, 0 when the key is revoked, expired, used up or unlimited. `max_uses` is never
+/// exceeded: the uses left are read and taken under the row's lock.
 ///
-/// Every enrollment with one key updates its one row, and an updated row stays locked
-/// until the transaction ends: this is the last statement of the enrollment
-/// transaction, so the lock is held only for its commit, not for the whole enrollment
-/// (issue 14: with the use taken first, concurrent enrollments queued on this row and
-/// PostgreSQL enrolled at one transaction's pace). `max_uses` stays exact: the
-/// condition is checked on the locked row.
-pub async fn take_use_for_agent(
-    tx: &mut Tx,
+/// The server reserves the uses of concurrent enrollments with one key in one call, before
+/// their enrollment transactions, which then do not touch the key's row (issue 14: with
+/// the use taken inside each enrollment transaction, every enrollment with the key held
+/// the row's lock through its commit, and a fleet enrolled at one commit's pace).
+pub async fn reserve_uses(
+    db: &Db,
     key: EnrollmentKeyId,
+    wanted: i64,
     now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let n = tx
-        .exec(
-            Q::new(
-                "UPDATE enrollment_keys SET uses = uses + 1 WHERE id = ? AND revoked_at IS NULL \
-                 AND expires_at > ? AND (max_uses IS NULL OR uses < max_uses)",
-            )
-            .bind(key)
-            .bind(now),
+) -> Result<i64, StoreError> {
+    if wanted <= 0 {
+        return Ok(0);
+    }
+    let mut tx = db.begin().await?;
+    let mut q = Q::new(
+        "SELECT uses, max_uses FROM enrollment_keys WHERE id = ? AND revoked_at IS NULL \
+         AND expires_at > ? AND max_uses IS NOT NULL",
+    )
+    .bind(key)
+    .bind(now);
+    // SQLite's `BEGIN IMMEDIATE` already holds the database's write lock.
+    if tx.engine() == Engine::Postgres {
+        q.push(" FOR UPDATE");
+    }
+    let budget: Option<Budget> = tx.optional(q).await?;
+    let granted = budget.map_or(0, |b| (b.max_uses - b.uses).clamp(0, wanted));
+    if granted > 0 {
+        tx.exec(
+            Q::new("UPDATE enrollment_keys SET uses = uses + ? WHERE id = ?")
+                .bind(granted)
+                .bind(key),
         )
         .await?;
-    Ok(n == 1)
+    }
+    tx.commit().await?;
+    Ok(granted)
+}
+
+/// Gives back a reserved use whose enrollment did not happen (refused, failed, or its
+/// request went away).
+pub async fn refund_use(db: &Db, key: EnrollmentKeyId) -> Result<(), StoreError> {
+    db.exec(
+        Q::new("UPDATE enrollment_keys SET uses = uses - 1 WHERE id = ? AND uses > 0").bind(key),
+    )
+    .await?;
+    Ok(())
 }

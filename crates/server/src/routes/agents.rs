@@ -32,6 +32,7 @@ use breeze_store::agents::{
 use breeze_store::command_sweeps;
 use breeze_store::commands::{self, ResultOutcome};
 use breeze_store::device_events::{self, Actor, NewEvent};
+use breeze_store::enrollment_keys;
 use breeze_store::inventory;
 use breeze_store::metrics::Sample;
 use chrono::Duration;
@@ -104,16 +105,13 @@ async fn enroll(
     Extension(slot): Extension<AuditSlot>,
     ApiJson(req): ApiJson<EnrollRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<EnrollResponse>)> {
-    let cred_hash;
-    let cred = match (&req.enrollment_key, &req.enrollment_token) {
-        (Some(k), None) => {
-            cred_hash = tokens::hash(k.expose());
-            Credential::KeyHash(&cred_hash)
-        }
-        (None, Some(t)) => {
-            cred_hash = tokens::hash(t.expose());
-            Credential::DeviceTokenHash(&cred_hash)
-        }
+    enum Given {
+        Key(String),
+        Token(String),
+    }
+    let given = match (&req.enrollment_key, &req.enrollment_token) {
+        (Some(k), None) => Given::Key(tokens::hash(k.expose())),
+        (None, Some(t)) => Given::Token(tokens::hash(t.expose())),
         _ => {
             return Err(ApiError::BadRequest {
                 code: "bad_request",
@@ -131,16 +129,47 @@ async fn enroll(
     check_text("hardware.cpu_model", &req.hardware.cpu_model, 300, false)?;
     let now = state.now();
     let token = tokens::random_token(AGENT);
-    let enrolled = store::enroll_for_agent(
-        &state.db,
-        cred,
-        &req,
-        &tokens::hash(&token),
-        &config_hash(&state),
-        meta.ip.as_deref(),
-        now,
-    )
-    .await?;
+    // A limited key's use is reserved first (in a batch with the other enrollments
+    // waiting with it), and given back if this enrollment does not commit.
+    let mut reserved = None;
+    let key = match &given {
+        Given::Key(hash) => match enrollment_keys::usable_for_agent(&state.db, hash, now).await? {
+            Some(k) if k.limited => {
+                reserved = state
+                    .key_reserver
+                    .take(k.id, now)
+                    .await
+                    .map_err(ApiError::internal)?;
+                reserved.is_some().then_some(k)
+            }
+            k => k,
+        },
+        Given::Token(_) => None,
+    };
+    let cred = match (&given, &key) {
+        (Given::Key(_), Some(k)) => Some(Credential::Key(k)),
+        (Given::Key(_), None) => None,
+        (Given::Token(hash), _) => Some(Credential::DeviceTokenHash(hash)),
+    };
+    let enrolled = match cred {
+        None => Ok(Err(EnrollRefusal::InvalidCredential)),
+        Some(cred) => {
+            store::enroll_for_agent(
+                &state.db,
+                cred,
+                &req,
+                &tokens::hash(&token),
+                &config_hash(&state),
+                meta.ip.as_deref(),
+                now,
+            )
+            .await
+        }
+    };
+    if let (Ok(Ok(_)), Some(r)) = (&enrolled, reserved) {
+        r.keep();
+    }
+    let enrolled = enrolled?;
     let e = match enrolled {
         Ok(e) => e,
         Err(refusal) => {

@@ -1,12 +1,14 @@
-//! Enrollment keys under concurrent enrollment (issue 14): the key's use is taken last in
-//! the enrollment transaction (its row is locked only for the commit), and `max_uses`
-//! still holds exactly: of many agents enrolling at once with a three-use key, three
-//! get in, the others are refused and leave nothing behind. An unlimited key takes no
-//! lock: its uses are counted in batches, and all of them arrive.
+//! Enrollment keys under concurrent enrollment (issue 14): a limited key's uses are
+//! reserved in batches before the enrollment transactions (which do not touch the key's
+//! row), and `max_uses` still holds exactly: of many agents enrolling at once with a
+//! three-use key, three get in, the others are refused and leave nothing behind. A use
+//! whose enrollment is refused is given back. An unlimited key takes no lock: its uses
+//! are counted in batches, and all of them arrive.
 
 use crate::device_state::org_and_site;
 use crate::harness::{TestApp, engines, spawn};
 use breeze_proto::api::{Device, Page};
+use breeze_proto::ids::{OrgId, SiteId};
 use serde_json::{Value, json};
 
 /// `n` agents enrolling with `key` at once (hosts `<host>-<i>`): their answers' statuses.
@@ -90,22 +92,7 @@ async fn an_unlimited_keys_uses_are_all_counted() {
         assert_eq!(key["max_uses"], Value::Null, "{key}");
         let codes = enroll_at_once(&app, &key, "mass", 12).await;
         assert_eq!(codes, vec![201; 12], "{engine:?}");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            let keys: Value = pa
-                .get(&format!("/api/v1/enrollment-keys?org_id={org}"))
-                .await
-                .expect("keys");
-            if keys["data"][0]["uses"] == 12 {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{engine:?}: uses {}",
-                keys["data"][0]["uses"]
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        wait_uses(&pa, org, 12).await;
         // Revoked, it lets nobody in, counted or not.
         let (status, _) = pa
             .raw(
@@ -121,5 +108,77 @@ async fn an_unlimited_keys_uses_are_all_counted() {
             vec![401],
             "{engine:?}"
         );
+    }
+}
+
+/// The key's `uses` once it is `want` (a use given back is written just after the answer).
+async fn wait_uses(pa: &breeze_client::BreezeClient, org: OrgId, want: i64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let keys: Value = pa
+            .get(&format!("/api/v1/enrollment-keys?org_id={org}"))
+            .await
+            .expect("keys");
+        if keys["data"][0]["uses"] == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "uses {} (want {want})",
+            keys["data"][0]["uses"]
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_limited_keys_use_comes_back_when_its_enrollment_is_refused() {
+    for engine in engines() {
+        let app = spawn(engine, |_| {}).await;
+        let pa = app.admin().await;
+        let (org, site) = org_and_site(&pa, "K2").await;
+        let (_, elsewhere) = org_and_site(&pa, "K2 other").await;
+        let key: Value = pa
+            .post(
+                "/api/v1/enrollment-keys",
+                &json!({"org_id": org, "site_id": site, "name": "two", "max_uses": 2}),
+            )
+            .await
+            .expect("key");
+        let body = |host: &str, site: Option<SiteId>| {
+            let mut b = json!({
+                "protocol_version": 1, "enrollment_key": key["key"], "hostname": host,
+                "os_type": "linux", "os_version": "12", "architecture": "amd64",
+                "agent_version": "0.1.0", "fingerprint": format!("{host:-<64}"),
+                "hardware": {"cpu_model": "Test CPU", "cpu_cores": 2, "ram_total_mb": 4096}
+            });
+            if let Some(s) = site {
+                b["site_id"] = json!(s);
+            }
+            b
+        };
+        let enroll = |b: Value| {
+            let client = app.client.clone();
+            async move {
+                client
+                    .raw(reqwest::Method::POST, "/api/v1/agents/enroll", Some(&b))
+                    .await
+                    .expect("enroll")
+            }
+        };
+        // Asking for another organization's site is refused after the use was reserved.
+        for i in 0..3 {
+            let (status, err) = enroll(body(&format!("astray-{i}"), Some(elsewhere))).await;
+            assert_eq!(status.as_u16(), 403, "{engine:?}: {err}");
+        }
+        wait_uses(&pa, org, 0).await;
+        // So both uses are still there.
+        for host in ["first", "second"] {
+            let (status, err) = enroll(body(host, None)).await;
+            assert_eq!(status.as_u16(), 201, "{engine:?}: {err}");
+        }
+        let (status, _) = enroll(body("third", None)).await;
+        assert_eq!(status.as_u16(), 401, "{engine:?}");
+        wait_uses(&pa, org, 2).await;
     }
 }
