@@ -6,6 +6,7 @@ mod error;
 pub mod migrations;
 mod migrations_v10;
 mod migrations_v11;
+mod migrations_v12;
 mod migrations_v2;
 mod migrations_v3;
 mod migrations_v4;

@@ -210,6 +210,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "job_lease_periods",
         steps: crate::migrations_v11::v11,
     },
+    Migration {
+        version: 12,
+        name: "suspended_fingerprints",
+        steps: crate::migrations_v12::v12,
+    },
 ];
 
 /// The schema version this binary writes.
