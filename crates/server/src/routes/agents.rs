@@ -78,6 +78,58 @@ async fn require_bearer(
 }
 
 /// Hash of the configuration agents should run with.
+/// What a key or token hash given to `POST /agents/enroll` is.
+enum Given {
+    Key(String),
+    Token(String),
+}
+
+/// The enrollment itself: a limited key's use is reserved first (in a batch with the
+/// other enrollments waiting with it) and given back if the enrollment does not commit.
+async fn enroll_with(
+    state: &AppState,
+    given: &Given,
+    req: &EnrollRequest,
+    token_hash: &str,
+    ip: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<Result<store::Enrolled, EnrollRefusal>> {
+    let mut reserved = None;
+    let key = match given {
+        Given::Key(hash) => match enrollment_keys::usable_for_agent(&state.db, hash, now).await? {
+            Some(k) if k.limited => {
+                reserved = state
+                    .key_reserver
+                    .take(k.id, now)
+                    .await
+                    .map_err(ApiError::internal)?;
+                reserved.is_some().then_some(k)
+            }
+            k => k,
+        },
+        Given::Token(_) => None,
+    };
+    let cred = match (given, &key) {
+        (Given::Key(_), Some(k)) => Credential::Key(k),
+        (Given::Key(_), None) => return Ok(Err(EnrollRefusal::InvalidCredential)),
+        (Given::Token(hash), _) => Credential::DeviceTokenHash(hash),
+    };
+    let enrolled = store::enroll_for_agent(
+        &state.db,
+        cred,
+        req,
+        token_hash,
+        &config_hash(state),
+        ip,
+        now,
+    )
+    .await;
+    if let (Ok(Ok(_)), Some(r)) = (&enrolled, reserved) {
+        r.keep();
+    }
+    Ok(enrolled?)
+}
+
 fn config_hash(state: &AppState) -> String {
     let v = serde_json::to_value(state.config.agents.agent_config()).unwrap_or_default();
     hex::encode(sha2::Sha256::digest(canonical_json(&v).as_bytes()))
@@ -105,10 +157,6 @@ async fn enroll(
     Extension(slot): Extension<AuditSlot>,
     ApiJson(req): ApiJson<EnrollRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<EnrollResponse>)> {
-    enum Given {
-        Key(String),
-        Token(String),
-    }
     let given = match (&req.enrollment_key, &req.enrollment_token) {
         (Some(k), None) => Given::Key(tokens::hash(k.expose())),
         (None, Some(t)) => Given::Token(tokens::hash(t.expose())),
@@ -129,47 +177,19 @@ async fn enroll(
     check_text("hardware.cpu_model", &req.hardware.cpu_model, 300, false)?;
     let now = state.now();
     let token = tokens::random_token(AGENT);
-    // A limited key's use is reserved first (in a batch with the other enrollments
-    // waiting with it), and given back if this enrollment does not commit.
-    let mut reserved = None;
-    let key = match &given {
-        Given::Key(hash) => match enrollment_keys::usable_for_agent(&state.db, hash, now).await? {
-            Some(k) if k.limited => {
-                reserved = state
-                    .key_reserver
-                    .take(k.id, now)
-                    .await
-                    .map_err(ApiError::internal)?;
-                reserved.is_some().then_some(k)
-            }
-            k => k,
-        },
-        Given::Token(_) => None,
+    // Run to the end in a task of its own, even if the request goes away meanwhile: a use
+    // of a limited key is given back unless its enrollment committed, and a request
+    // cancelled during the commit would otherwise give back a use that was spent.
+    let task = {
+        let state = state.clone();
+        let req = req.clone();
+        let token_hash = tokens::hash(&token);
+        let ip = meta.ip.clone();
+        tokio::spawn(async move {
+            enroll_with(&state, &given, &req, &token_hash, ip.as_deref(), now).await
+        })
     };
-    let cred = match (&given, &key) {
-        (Given::Key(_), Some(k)) => Some(Credential::Key(k)),
-        (Given::Key(_), None) => None,
-        (Given::Token(hash), _) => Some(Credential::DeviceTokenHash(hash)),
-    };
-    let enrolled = match cred {
-        None => Ok(Err(EnrollRefusal::InvalidCredential)),
-        Some(cred) => {
-            store::enroll_for_agent(
-                &state.db,
-                cred,
-                &req,
-                &tokens::hash(&token),
-                &config_hash(&state),
-                meta.ip.as_deref(),
-                now,
-            )
-            .await
-        }
-    };
-    if let (Ok(Ok(_)), Some(r)) = (&enrolled, reserved) {
-        r.keep();
-    }
-    let enrolled = enrolled?;
+    let enrolled = task.await.map_err(ApiError::internal)??;
     let e = match enrolled {
         Ok(e) => e,
         Err(refusal) => {
