@@ -42,10 +42,24 @@ pub(crate) fn binaries() -> Result<PathBuf> {
     .map_err(|e| anyhow::anyhow!(e))
 }
 
+/// A loopback port free now, for a server or receiver a test starts on it later.
+///
+/// Taken below Linux's ephemeral range (32768–60999 here): a port the OS hands out for
+/// port 0 is also what it gives outgoing connections as their source port, and with the
+/// suite's tests running side by side one of those took a port between its reservation
+/// and the bind that followed ("Address already in use"). Other tests pick at random too,
+/// and the bind checks the port is free now.
 pub(crate) fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    use std::hash::{BuildHasher, Hasher};
+    for _ in 0..200 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        let port = 20_000 + u16::try_from(h.finish() % 12_000)?;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no free port between 20000 and 32000")
 }
 
 pub(crate) struct Server {
