@@ -262,8 +262,9 @@ async fn device_limit(tx: &mut Tx, org: &OrgLimits) -> Result<Option<EnrollRefus
 }
 
 /// Enrolls a device with a valid key (whose use the caller reserved or counts) or a
-/// pending device's token (consumed here): creates or completes the device row with the new token's hash, records the
-/// fingerprint and trust level and writes the `enrolled` event, in one transaction.
+/// pending device's token (consumed here): creates or completes the device row with the
+/// new token's hash, records the fingerprint and trust level and writes the `enrolled`
+/// event, in one transaction.
 pub async fn enroll_for_agent(
     db: &Db,
     cred: Credential<'_>,

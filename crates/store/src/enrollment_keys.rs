@@ -139,7 +139,6 @@ pub async fn revoke(
 }
 
 /// What a valid key allows.
-#[derive(Debug, Clone)]
 pub struct UsableKey {
     pub id: EnrollmentKeyId,
     pub org_id: OrgId,

@@ -50,10 +50,10 @@ pub(crate) fn binaries() -> Result<PathBuf> {
 /// and the bind that followed ("Address already in use"). Other tests pick at random too,
 /// and the bind checks the port is free now.
 pub(crate) fn free_port() -> Result<u16> {
-    use std::hash::{BuildHasher, Hasher};
+    use std::hash::{BuildHasher, Hasher as _};
     for _ in 0..200 {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u32(std::process::id());
+        // Every `RandomState` is seeded afresh: an empty hash of it is a random number.
+        let h = std::collections::hash_map::RandomState::new().build_hasher();
         let port = 20_000 + u16::try_from(h.finish() % 12_000)?;
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return Ok(port);
@@ -600,14 +600,17 @@ async fn real_agent_enrolls_reports_runs_scripts_and_survives_a_server_restart()
         reasons.sort();
         anyhow::Ok(reasons)
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let reasons = loop {
+    let waited = eventually(60, "three refusals", || async {
         let reasons = refusals().await?;
-        if reasons.len() >= 3 {
-            break reasons;
-        }
-        if tokio::time::Instant::now() > deadline {
-            // Say where each command is, and what the agent last told about itself.
+        Ok((reasons.len() >= 3).then_some(reasons))
+    })
+    .await;
+    let reasons = match waited {
+        Ok(r) => r,
+        Err(e) => {
+            // Say which refusals came, where each command is, and what the agent last told
+            // about itself.
+            let reasons = refusals().await?;
             let (_, hist) = admin
                 .get(&format!("/api/v1/devices/{dev}/commands?limit=20"))
                 .await?;
@@ -615,12 +618,11 @@ async fn real_agent_enrolls_reports_runs_scripts_and_survives_a_server_restart()
             let log = std::fs::read_to_string(state_a.with_extension("log")).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(40).collect();
             bail!(
-                "timed out after 60 s waiting for three refusals: got {reasons:?}; \
-                 commands: {hist}; agent status: {status}; agent log, last lines first:\n{}",
+                "{e:#}: got {reasons:?}; commands: {hist}; agent status: {status}; \
+                 agent log, last lines first:\n{}",
                 tail.join("\n")
             );
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(reasons, ["bad_signature", "expired", "replayed"]);
     let (_, hist) = admin

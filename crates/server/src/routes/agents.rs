@@ -77,7 +77,6 @@ async fn require_bearer(
     }
 }
 
-/// Hash of the configuration agents should run with.
 /// What a key or token hash given to `POST /agents/enroll` is.
 enum Given {
     Key(String),
@@ -130,6 +129,7 @@ async fn enroll_with(
     Ok(enrolled?)
 }
 
+/// Hash of the configuration agents should run with.
 fn config_hash(state: &AppState) -> String {
     let v = serde_json::to_value(state.config.agents.agent_config()).unwrap_or_default();
     hex::encode(sha2::Sha256::digest(canonical_json(&v).as_bytes()))

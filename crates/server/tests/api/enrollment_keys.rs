@@ -11,16 +11,21 @@ use breeze_proto::api::{Device, Page};
 use breeze_proto::ids::{OrgId, SiteId};
 use serde_json::{Value, json};
 
+/// An agent's enrollment request with `key` for the machine `host` (its fingerprint too).
+fn enroll_body(key: &Value, host: &str, fingerprint: &str) -> Value {
+    json!({
+        "protocol_version": 1, "enrollment_key": key["key"], "hostname": host,
+        "os_type": "linux", "os_version": "12", "architecture": "amd64",
+        "agent_version": "0.1.0", "fingerprint": format!("{fingerprint:-<64}"),
+        "hardware": {"cpu_model": "Test CPU", "cpu_cores": 2, "ram_total_mb": 4096}
+    })
+}
+
 /// `n` agents enrolling with `key` at once (hosts `<host>-<i>`): their answers' statuses.
 async fn enroll_at_once(app: &TestApp, key: &Value, host: &str, n: usize) -> Vec<u16> {
     let attempts = (0..n).map(|i| {
         let client = app.client.clone();
-        let body = json!({
-            "protocol_version": 1, "enrollment_key": key["key"], "hostname": format!("{host}-{i}"),
-            "os_type": "linux", "os_version": "12", "architecture": "amd64",
-            "agent_version": "0.1.0", "fingerprint": format!("{:-<64}", format!("{host}{i}")),
-            "hardware": {"cpu_model": "Test CPU", "cpu_cores": 2, "ram_total_mb": 4096}
-        });
+        let body = enroll_body(key, &format!("{host}-{i}"), &format!("{host}{i}"));
         async move {
             client
                 .raw(reqwest::Method::POST, "/api/v1/agents/enroll", Some(&body))
@@ -146,12 +151,7 @@ async fn a_limited_keys_use_comes_back_when_its_enrollment_is_refused() {
             .await
             .expect("key");
         let body = |host: &str, site: Option<SiteId>| {
-            let mut b = json!({
-                "protocol_version": 1, "enrollment_key": key["key"], "hostname": host,
-                "os_type": "linux", "os_version": "12", "architecture": "amd64",
-                "agent_version": "0.1.0", "fingerprint": format!("{host:-<64}"),
-                "hardware": {"cpu_model": "Test CPU", "cpu_cores": 2, "ram_total_mb": 4096}
-            });
+            let mut b = enroll_body(&key, host, host);
             if let Some(s) = site {
                 b["site_id"] = json!(s);
             }
