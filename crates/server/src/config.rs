@@ -766,11 +766,13 @@ impl Config {
 
     /// The in-flight bounds, each the configured one or, when unset, derived:
     ///
-    /// * agent telemetry: 4 × `db_max_connections` (64 with the default pool of 16). A
-    ///   heartbeat spends most of its time holding a pool connection; a few more in flight
-    ///   than connections keep the pool busy while others parse and authenticate, and the
-    ///   queue in front of the pool stays a few requests deep, so an accepted heartbeat
-    ///   waits milliseconds, not seconds;
+    /// * agent telemetry: `db_max_connections` (16 with the default pool). A heartbeat
+    ///   let in beyond the pool would only wait for a connection inside its handler, in a
+    ///   queue that is neither bounded nor shed; waiting here instead, it is shed after
+    ///   `overload_wait_millis` and the accepted ones stay fast. Measured at twice the
+    ///   load a 2-core machine takes (BENCHMARKS.md, "Overload"): 16 in flight against
+    ///   the former 64, accepted p99 101 against 158 ms on SQLite and 57 against 141 ms
+    ///   on PostgreSQL, at about the same throughput (+3 % and −8 %);
     /// * user API: 2 × `db_max_connections` (32): pages do several queries each;
     /// * logins: 4 × the CPU cores (8 on 2 cores): their cost is the argon2 hash (~50 ms
     ///   of one core with the default parameters in a release build), not the database, so
@@ -784,7 +786,7 @@ impl Config {
         InFlightLimits {
             agent: s
                 .max_in_flight_agent
-                .unwrap_or_else(|| pool.saturating_mul(4).min(MAX_IN_FLIGHT)),
+                .unwrap_or_else(|| pool.min(MAX_IN_FLIGHT)),
             login: s
                 .max_in_flight_login
                 .unwrap_or_else(|| cores.saturating_mul(4).clamp(4, MAX_IN_FLIGHT)),
@@ -932,7 +934,7 @@ mod tests {
             ..Config::default()
         };
         let l = c.in_flight_limits();
-        assert_eq!((l.agent, l.api), (40, 20));
+        assert_eq!((l.agent, l.api), (10, 20));
         assert!(l.login >= 4);
         c.server.max_in_flight_agent = Some(3);
         c.server.max_in_flight_login = Some(1);
