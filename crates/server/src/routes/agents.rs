@@ -51,6 +51,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ack))
         .routes(routes!(result))
         .routes(routes!(channel))
+        // The same channel over HTTP/2 (RFC 8441: an extended CONNECT opens a WebSocket on
+        // one stream), so a proxy or a load generator can carry many agents' channels on
+        // one connection.
+        .route(
+            "/ws/agents/{id}",
+            axum::routing::on(axum::routing::MethodFilter::CONNECT, channel),
+        )
         .route_layer(axum::middleware::from_fn(require_bearer));
     OpenApiRouter::new()
         .routes(routes!(enroll))

@@ -48,8 +48,11 @@ pub(crate) async fn agent_channel(
         .0
 }
 
-/// Reads frames until a command arrives.
-pub(crate) async fn next_command(ws: &mut AgentSocket) -> SignedCommand {
+/// Reads frames until a command arrives (on a channel over TCP or an HTTP/2 stream).
+pub(crate) async fn next_command<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> SignedCommand
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     loop {
         let msg = tokio::time::timeout(PATIENCE, ws.next())
             .await
@@ -67,13 +70,16 @@ pub(crate) async fn next_command(ws: &mut AgentSocket) -> SignedCommand {
 
 /// Creates a bash script in `org` and runs it on `dev`, whose channel `ws` is open;
 /// answers the execution and the command the channel delivered.
-pub(crate) async fn run_over_channel(
+pub(crate) async fn run_over_channel<S>(
     admin: &BreezeClient,
     org: OrgId,
     dev: DeviceId,
-    ws: &mut AgentSocket,
+    ws: &mut tokio_tungstenite::WebSocketStream<S>,
     content: &str,
-) -> (ExecutionId, CommandId) {
+) -> (ExecutionId, CommandId)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let script: Script = admin
         .post(
             "/api/v1/scripts",

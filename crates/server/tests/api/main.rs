@@ -29,6 +29,7 @@ mod files;
 mod groups;
 mod harness;
 mod heartbeat_batches;
+mod http2_channels;
 mod job_leases;
 mod json_limits;
 mod live_output;
