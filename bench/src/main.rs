@@ -32,7 +32,9 @@
 //!
 //! Every channel is a socket on both sides: the fleet needs as many open files here and
 //! on the server (`ulimit -n`), and past ~25,000 agents several source addresses
-//! (`--source-addrs`, 127.0.0.1..N).
+//! (`--source-addrs`, 127.0.0.1..N). `--channels-per-connection N` carries the channels as
+//! WebSocket streams over shared HTTP/2 connections instead (RFC 8441), N per connection,
+//! for a fleet larger than one process may hold sockets for.
 
 mod loadgen;
 
@@ -121,6 +123,11 @@ struct Args {
     /// Hold no channel: heartbeats only (the load of the figures before issue 14).
     #[arg(long)]
     no_channels: bool,
+    /// Carry the channels as WebSocket streams over shared HTTP/2 connections, this many
+    /// per connection (at most 200, the server's limit), instead of one TCP connection
+    /// each: for a fleet larger than one process's open-file limit (0: off).
+    #[arg(long, default_value_t = 0)]
+    channels_per_connection: usize,
     /// Source addresses 127.0.0.1..N for the fleet's sockets (default: one per 25,000
     /// agents).
     #[arg(long)]
@@ -282,7 +289,12 @@ fn check_open_files(args: &Args, sources: usize) -> Result<()> {
     if args.no_channels {
         return Ok(());
     }
-    let need = args.agents as u64 + sources as u64 * 300 + 200;
+    // Over HTTP/2 the channels share connections (`h2::Connections`).
+    let sockets_for = |agents: usize| match args.channels_per_connection {
+        0 => agents,
+        per => agents.div_ceil(per.clamp(1, 200)) + sources,
+    };
+    let need = sockets_for(args.agents) as u64 + sources as u64 * 300 + 200;
     if let Some(limit) = open_files_limit("self")
         && limit < need
     {
@@ -295,10 +307,10 @@ fn check_open_files(args: &Args, sources: usize) -> Result<()> {
     let share = agents_per_replica(args.agents, args.server_pid.len());
     for (pid, agents) in args.server_pid.iter().zip(share) {
         if let Some(limit) = open_files_limit(&pid.to_string())
-            && limit < agents as u64 + 200
+            && limit < sockets_for(agents) as u64 + 200
         {
             eprintln!(
-                "WARNING: the server (pid {pid}) may open {limit} files, fewer than its {agents} channels plus its database and listener"
+                "WARNING: the server (pid {pid}) may open {limit} files, fewer than its {agents} agents' channel connections plus its database and listener"
             );
         }
     }
@@ -540,6 +552,27 @@ async fn main() -> Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle0 = Snapshot::take(&args.server_pid, args.postgres_db.as_deref());
     let n = agents.len();
+    let h2 = (args.channels_per_connection > 0).then(|| {
+        replicas
+            .iter()
+            .map(|r| {
+                loadgen::h2::Connections::new(
+                    n.div_ceil(replicas.len()),
+                    r.sources.len(),
+                    args.channels_per_connection,
+                )
+            })
+            .collect::<Vec<_>>()
+    });
+    if let Some(h2) = &h2 {
+        println!(
+            "channels over HTTP/2: {} per connection, {} connections",
+            h2[0].per_connection(),
+            h2.iter()
+                .map(loadgen::h2::Connections::count)
+                .sum::<usize>()
+        );
+    }
     let fleet = Arc::new(Fleet {
         replicas,
         stats: Default::default(),
@@ -549,6 +582,7 @@ async fn main() -> Result<()> {
             .then(|| Duration::from_secs_f64(60.0 * 100.0 / args.churn_percent_per_min)),
         connecting: Semaphore::new(args.connect_concurrency.max(1)),
         hold_channels: !args.no_channels,
+        h2,
     });
     let (phase, watching) = watch::channel(Phase::Idle);
     let mut tasks = tokio::task::JoinSet::new();

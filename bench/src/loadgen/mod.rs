@@ -2,6 +2,7 @@
 //! talk to, the admin who queues commands during the run, the closed-loop probes, and `/proc` readings.
 
 pub mod commands;
+pub mod h2;
 pub mod inventory;
 pub mod probes;
 pub mod procfs;

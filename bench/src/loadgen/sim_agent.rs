@@ -6,6 +6,7 @@
 
 use super::Stats;
 use super::commands::{Ledger, Via};
+use super::h2::{BoxedIo, Connections};
 use super::inventory;
 use super::replicas::Replica;
 use anyhow::{Context as _, Result};
@@ -20,14 +21,13 @@ use rand::Rng as _;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 
-type Ws = WebSocketStream<TcpStream>;
+type Ws = WebSocketStream<BoxedIo>;
 
 /// What every simulated agent shares.
 pub struct Fleet {
@@ -42,6 +42,9 @@ pub struct Fleet {
     pub connecting: Semaphore,
     /// `false`: heartbeats only, no channel.
     pub hold_channels: bool,
+    /// Channels over shared HTTP/2 connections, one set per replica (`None`: one TCP
+    /// connection per channel, as the agent does).
+    pub h2: Option<Vec<Connections>>,
 }
 
 impl Fleet {
@@ -119,27 +122,36 @@ async fn open_channel(fleet: Arc<Fleet>, me: Identity) -> Result<(Ws, Instant)> 
     let _permit = fleet.connecting.acquire().await?;
     let began = Instant::now();
     let replica = fleet.replica(&me);
-    let tcp = replica
-        .sources
-        .connect(me.src)
-        .await
-        .context("connecting to the server")?;
-    let url = format!(
-        "{}{}",
-        replica.url.replacen("http", "ws", 1),
-        paths::channel(me.id)
-    );
     let token = &me.token;
-    let mut req = url.into_client_request()?;
-    req.headers_mut()
-        .insert("Authorization", format!("Bearer {token}").parse()?);
-    let (mut ws, _) = tokio::time::timeout(
-        Duration::from_secs(20),
-        client_async_with_config(req, tcp, Some(ws_config())),
-    )
-    .await
-    .context("the channel handshake timed out")?
-    .context("the channel handshake")?;
+    let handshake = async {
+        if let Some(h2) = &fleet.h2 {
+            let url = format!("{}{}", replica.url, paths::channel(me.id));
+            return h2[me.replica % h2.len()]
+                .open(&replica.sources, me.src, &url, token, ws_config())
+                .await;
+        }
+        let tcp = replica
+            .sources
+            .connect(me.src)
+            .await
+            .context("connecting to the server")?;
+        let url = format!(
+            "{}{}",
+            replica.url.replacen("http", "ws", 1),
+            paths::channel(me.id)
+        );
+        let mut req = url.into_client_request()?;
+        req.headers_mut()
+            .insert("Authorization", format!("Bearer {token}").parse()?);
+        let io: BoxedIo = Box::pin(tcp);
+        let (ws, _) = client_async_with_config(req, io, Some(ws_config()))
+            .await
+            .context("the channel handshake")?;
+        anyhow::Ok(ws)
+    };
+    let mut ws = tokio::time::timeout(Duration::from_secs(20), handshake)
+        .await
+        .context("the channel handshake timed out")??;
     let hello = ChannelFrame::Hello {
         protocol_version: PROTOCOL_VERSION,
         agent_version: "sim".into(),
