@@ -292,7 +292,7 @@ fn check_open_files(args: &Args, sources: usize) -> Result<()> {
     // Over HTTP/2 the channels share connections (`h2::Connections`).
     let sockets_for = |agents: usize| match args.channels_per_connection {
         0 => agents,
-        per => agents.div_ceil(per.clamp(1, 200)) + sources,
+        per => agents.div_ceil(per.clamp(1, loadgen::h2::MAX_PER_CONNECTION)) + sources,
     };
     let need = sockets_for(args.agents) as u64 + sources as u64 * 300 + 200;
     if let Some(limit) = open_files_limit("self")

@@ -23,8 +23,11 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
 pub type BoxedIo = Pin<Box<dyn Io>>;
 
+/// Streams the server allows at once on one HTTP/2 connection (hyper's default).
+pub const MAX_PER_CONNECTION: usize = 200;
+
 /// One server's HTTP/2 connections, per source address, each carrying at most
-/// `per_connection` channels at a time (the server allows 200 streams per connection).
+/// `per_connection` channels at a time (at most [`MAX_PER_CONNECTION`]).
 pub struct Connections {
     per_connection: usize,
     /// `slots[src]`: that source's connections, opened when first needed and again when
@@ -36,7 +39,7 @@ pub struct Connections {
 impl Connections {
     /// Room for `agents` channels spread over `sources` source addresses.
     pub fn new(agents: usize, sources: usize, per_connection: usize) -> Connections {
-        let per_connection = per_connection.clamp(1, 200);
+        let per_connection = per_connection.clamp(1, MAX_PER_CONNECTION);
         let sources = sources.max(1);
         let per_source = agents.div_ceil(sources).div_ceil(per_connection).max(1);
         Connections {

@@ -4,13 +4,12 @@
 
 use crate::events::{enroll, org_and_site};
 use crate::harness::{engines, spawn};
-use crate::live_output::run_over_channel;
+use crate::live_output::{run_over_channel, welcomed};
 use breeze_proto::agent::{ChannelFrame, PROTOCOL_VERSION};
 use breeze_proto::ids::DeviceId;
-use futures::{SinkExt as _, StreamExt as _};
+use futures::SinkExt as _;
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use std::time::Duration;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::Role;
@@ -57,23 +56,6 @@ async fn open(
     Ok(ws)
 }
 
-/// Reads frames until the server's `welcome`.
-async fn welcomed(who: &str, ws: &mut H2Socket) {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
-            .await
-            .unwrap_or_else(|_| panic!("{who}: no welcome within 30 s"))
-            .unwrap_or_else(|| panic!("{who}: the channel closed"))
-            .expect("frame");
-        let Message::Text(text) = msg else { continue };
-        if let ChannelFrame::Welcome { .. } =
-            serde_json::from_str::<ChannelFrame>(text.as_str()).expect("frame json")
-        {
-            return;
-        }
-    }
-}
-
 #[tokio::test]
 async fn agent_channels_share_one_http2_connection_each_with_its_own_token_and_commands() {
     for engine in engines() {
@@ -110,8 +92,8 @@ async fn agent_channels_share_one_http2_connection_each_with_its_own_token_and_c
         );
         let mut w1 = open(&tx, &base, d1, a1.token()).await.expect("channel 1");
         let mut w2 = open(&tx, &base, d2, a2.token()).await.expect("channel 2");
-        welcomed("channel 1", &mut w1).await;
-        welcomed("channel 2", &mut w2).await;
+        welcomed(&mut w1).await;
+        welcomed(&mut w2).await;
 
         // Each channel gets its own device's command, pushed as it is queued.
         let (_, c2) = run_over_channel(&pa, org, d2, &mut w2, "echo two").await;

@@ -48,8 +48,11 @@ pub(crate) async fn agent_channel(
         .0
 }
 
-/// Reads frames until a command arrives (on a channel over TCP or an HTTP/2 stream).
-pub(crate) async fn next_command<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> SignedCommand
+/// Reads frames (on a channel over TCP or an HTTP/2 stream) until `pick` takes one.
+pub(crate) async fn next_frame<S, T>(
+    ws: &mut tokio_tungstenite::WebSocketStream<S>,
+    pick: impl Fn(ChannelFrame) -> Option<T>,
+) -> T
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -60,12 +63,35 @@ where
             .expect("channel open")
             .expect("frame");
         let Message::Text(text) = msg else { continue };
-        if let ChannelFrame::Command(c) =
-            serde_json::from_str::<ChannelFrame>(text.as_str()).expect("frame json")
+        if let Some(t) =
+            pick(serde_json::from_str::<ChannelFrame>(text.as_str()).expect("frame json"))
         {
-            return c;
+            return t;
         }
     }
+}
+
+/// Reads frames until a command arrives.
+pub(crate) async fn next_command<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> SignedCommand
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    next_frame(ws, |f| match f {
+        ChannelFrame::Command(c) => Some(c),
+        _ => None,
+    })
+    .await
+}
+
+/// Reads frames until the server's `welcome` (the channel is registered once it came).
+pub(crate) async fn welcomed<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    next_frame(ws, |f| {
+        matches!(f, ChannelFrame::Welcome { .. }).then_some(())
+    })
+    .await
 }
 
 /// Creates a bash script in `org` and runs it on `dev`, whose channel `ws` is open;
