@@ -633,13 +633,27 @@ const SEEN_CHUNK: usize = 1000;
 /// another replica's batch, came after) is left alone; status is never touched (a
 /// device the offline sweep marked offline comes back online through its next
 /// heartbeat's immediate write). Answers the rows written.
+///
+/// On PostgreSQL the rows are locked in id order (`SELECT … ORDER BY id FOR UPDATE`,
+/// chunk by chunk over the batch sorted by id) before they are written: an `UPDATE`'s
+/// join locks rows in whatever order its plan reads them, and two writers that lock
+/// overlapping rows in different orders deadlock. [`sweep_offline`] locks in the same
+/// order and skips what is locked.
 pub async fn record_seen_batch(db: &Db, batch: &[SeenUpdate]) -> Result<u64, StoreError> {
     if batch.is_empty() {
         return Ok(0);
     }
+    let mut sorted: Vec<&SeenUpdate> = batch.iter().collect();
+    sorted.sort_by_key(|u| u.device_id.0);
     let mut tx = db.begin().await?;
     let mut written = 0;
-    for chunk in batch.chunks(SEEN_CHUNK) {
+    for chunk in sorted.chunks(SEEN_CHUNK) {
+        if tx.engine() == Engine::Postgres {
+            let mut lock = Q::new("SELECT id FROM devices WHERE id IN ");
+            lock.push_list(chunk.iter().map(|u| u.device_id))
+                .push(" ORDER BY id FOR UPDATE");
+            tx.exec(lock).await?;
+        }
         let mut q =
             Q::new("WITH v (id, seen, ip, version, reboot, last_user, uptime, health) AS (VALUES ");
         for (i, u) in chunk.iter().enumerate() {
@@ -700,23 +714,32 @@ struct OfflineRow {
 /// become `offline` (with a device event). Answers the devices that changed. Devices
 /// of a suspended or churned organization keep their state: their agents are refused,
 /// not gone.
+///
+/// On PostgreSQL the sweep takes its rows `ORDER BY id FOR UPDATE SKIP LOCKED`, so it
+/// never waits on a row lock: a row locked by a heartbeat flush
+/// ([`record_seen_batch`]) belongs to a device that has just been heard from, and a row
+/// locked by anything else is swept next period. A plain `UPDATE … WHERE status =
+/// 'online'` locked rows in scan order and waited on the flush's, while the flush waited
+/// on the sweep's: a deadlock, seen with two replicas at 100,000 agents.
 pub async fn sweep_offline(
     db: &Db,
     cutoff: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Vec<DeviceCoords>, StoreError> {
-    let rows: Vec<OfflineRow> = db
-        .all(
-            Q::new(
-                "UPDATE devices SET status = 'offline', updated_at = ? WHERE status = 'online' \
-                 AND last_seen_at < ? AND org_id NOT IN (SELECT id FROM organizations \
-                 WHERE status IN ('suspended', 'churned')) RETURNING id, org_id, site_id, \
-                 (SELECT o.partner_id FROM organizations o WHERE o.id = devices.org_id) AS partner_id",
-            )
-            .bind(now)
-            .bind(cutoff),
-        )
-        .await?;
+    const STALE: &str = "status = 'online' AND last_seen_at < ? AND org_id NOT IN \
+                         (SELECT id FROM organizations WHERE status IN ('suspended', 'churned'))";
+    const RETURNING: &str = " RETURNING id, org_id, site_id, \
+         (SELECT o.partner_id FROM organizations o WHERE o.id = devices.org_id) AS partner_id";
+    let mut q = Q::new("UPDATE devices SET status = 'offline', updated_at = ? WHERE ");
+    match db.engine() {
+        Engine::Postgres => q
+            .push("status = 'online' AND id IN (SELECT id FROM devices WHERE ")
+            .push(STALE)
+            .push(" ORDER BY id FOR UPDATE SKIP LOCKED)"),
+        Engine::Sqlite => q.push(STALE),
+    };
+    q.push(RETURNING);
+    let rows: Vec<OfflineRow> = db.all(q.bind(now).bind(cutoff)).await?;
     for r in &rows {
         device_events::insert(
             db,

@@ -100,3 +100,139 @@ async fn a_batch_writes_every_device_and_never_goes_back_in_time() {
         assert_eq!(record_seen_batch(&t.db, &[]).await.expect("empty"), 0);
     }
 }
+
+#[derive(sqlx::FromRow)]
+struct Written {
+    n: i64,
+}
+
+/// `count` devices, online and last seen an hour before `now`.
+async fn stale_devices(
+    db: &Db,
+    w: &crate::fixtures::World,
+    now: DateTime<Utc>,
+    count: usize,
+) -> Vec<DeviceId> {
+    let mut out = Vec::new();
+    for _ in 0..count {
+        out.push(device(db, w.orgs[0], w.sites[0][0], "online").await);
+    }
+    db.exec(
+        Q::new("UPDATE devices SET status = 'online', last_seen_at = ?")
+            .bind(now - Duration::hours(1)),
+    )
+    .await
+    .expect("stale");
+    out
+}
+
+/// The deadlock two replicas hit at 100,000 agents: a heartbeat flush holds some
+/// device rows and wants more, while the offline sweep holds those and waits for the
+/// flush's. The sweep must not wait on a row a flush holds (that device was just heard
+/// from): it skips it and finishes while the flush is still open.
+#[tokio::test]
+async fn the_offline_sweep_skips_rows_a_heartbeat_flush_holds_instead_of_waiting() {
+    for t in engines().await {
+        if t.name == "sqlite" {
+            // One writer at a time: the sweep would wait for the open write
+            // transaction, and there are no row locks to deadlock on.
+            continue;
+        }
+        let w = world(&t.db, "Sweep").await;
+        let now = Utc::now().trunc_subsecs(3);
+        let devices = stale_devices(&t.db, &w, now, 20).await;
+        let held = *devices.iter().max_by_key(|d| d.0).expect("devices");
+        let later = *devices.iter().min_by_key(|d| d.0).expect("devices");
+
+        // A flush is under way: it has written (and so locked) one row.
+        let mut flush = t.db.begin().await.expect("begin");
+        flush
+            .exec(
+                Q::new("UPDATE devices SET last_seen_at = ? WHERE id = ?")
+                    .bind(now)
+                    .bind(held),
+            )
+            .await
+            .expect("flush holds a row");
+
+        let swept = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            breeze_store::agents::sweep_offline(&t.db, now - Duration::minutes(5), now),
+        )
+        .await
+        .expect("the sweep waited on the flush's row lock")
+        .expect("sweep");
+        let swept: std::collections::HashSet<DeviceId> =
+            swept.into_iter().map(|c| c.device_id).collect();
+        assert_eq!(swept.len(), devices.len() - 1, "{}", t.name);
+        assert!(
+            !swept.contains(&held),
+            "{}: the held row is skipped",
+            t.name
+        );
+
+        // The flush goes on to a row the sweep took: the sweep has committed, so this
+        // does not wait either.
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            flush.exec(
+                Q::new("UPDATE devices SET last_seen_at = ? WHERE id = ?")
+                    .bind(now)
+                    .bind(later),
+            ),
+        )
+        .await
+        .expect("the flush waited")
+        .expect("flush");
+        flush.commit().await.expect("commit");
+        assert_eq!(seen(&t.db, held).await.status, "online", "{}", t.name);
+        assert_eq!(seen(&t.db, later).await.status, "offline", "{}", t.name);
+    }
+}
+
+/// Heartbeat flushes (two, as from two replicas, over the same devices in opposite
+/// orders) and the offline sweep, run against each other: none fails. A flush of more
+/// than 1,000 devices takes its rows statement by statement in one transaction, in the
+/// order heartbeats arrived (here: not id order, not table order), which is what let a
+/// sweep lock rows a later statement of the flush wanted.
+#[tokio::test]
+async fn heartbeat_flushes_and_the_offline_sweep_run_concurrently_without_failing() {
+    for t in engines().await {
+        let w = world(&t.db, "Race").await;
+        let now = Utc::now().trunc_subsecs(3);
+        let mut devices = stale_devices(&t.db, &w, now, 2500).await;
+        // Arrival order: by the id's last bytes.
+        devices.sort_by_key(|d| d.0.as_bytes()[15..].to_vec());
+        for round in 0..5 {
+            t.db.exec(
+                Q::new("UPDATE devices SET status = 'online', last_seen_at = ?")
+                    .bind(now - Duration::hours(1)),
+            )
+            .await
+            .expect("reset");
+            let seen_at = now + Duration::seconds(round);
+            let forward: Vec<SeenUpdate> = devices
+                .iter()
+                .enumerate()
+                .map(|(i, d)| update(*d, seen_at, i as i64))
+                .collect();
+            let backward: Vec<SeenUpdate> = forward.iter().rev().cloned().collect();
+            let (a, b, s) = tokio::join!(
+                record_seen_batch(&t.db, &forward),
+                record_seen_batch(&t.db, &backward),
+                breeze_store::agents::sweep_offline(&t.db, now - Duration::minutes(5), now),
+            );
+            a.unwrap_or_else(|e| panic!("{}: round {round}: flush: {e}", t.name));
+            b.unwrap_or_else(|e| panic!("{}: round {round}: second flush: {e}", t.name));
+            s.unwrap_or_else(|e| panic!("{}: round {round}: sweep: {e}", t.name));
+            let written: Written =
+                t.db.one(
+                    Q::new("SELECT COUNT(*) AS n FROM devices WHERE last_seen_at = ?")
+                        .bind(seen_at),
+                )
+                .await
+                .expect("count");
+            assert_eq!(written.n, devices.len() as i64, "{}: round {round}", t.name);
+        }
+    }
+}
