@@ -906,7 +906,13 @@ async fn probe(
     println!("  GET /health {}", health.line());
     let me = match admin {
         Some(a) => {
-            let token = a.token().await.unwrap_or_default();
+            let token = match a.fresh_token().await {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("logging in for the /auth/me probe failed: {e}");
+                    a.token().await.unwrap_or_default()
+                }
+            };
             let client = first.sources.client(0).clone();
             let url = format!("{}/api/v1/auth/me", args.server);
             let b = burst(c, len, move |_, _| {

@@ -174,6 +174,17 @@ impl Admin {
         self.client.read().await.token().map(str::to_string)
     }
 
+    /// Logs in again and answers the new access token: a fleet's setup can outlast the
+    /// token the run started with (15 minutes by default), and a probe that reuses a
+    /// stale token measures nothing but 401s.
+    pub async fn fresh_token(&self) -> Result<String, breeze_client::ClientError> {
+        let c = self.client.read().await.clone();
+        let fresh = c.login_as(&self.email, &self.password).await?;
+        let token = fresh.token().unwrap_or_default().to_string();
+        *self.client.write().await = fresh;
+        Ok(token)
+    }
+
     /// POSTs `body`, logging in again once on a 401.
     pub async fn post(
         &self,
