@@ -89,9 +89,11 @@ impl MetricsBuffer {
         if batch.is_empty() {
             return;
         }
+        let started = std::time::Instant::now();
         if let Err(e) = metrics::insert_batch(&state.db, &batch).await {
             tracing::error!(error = %e, samples = batch.len(), "writing metrics failed; samples dropped");
         }
+        warn_if_slow("metrics flush", started, batch.len());
     }
 }
 
@@ -152,6 +154,23 @@ impl Job {
             Job::Policies => "job.policies",
             Job::RemoteSessions => "job.remote_sessions",
         }
+    }
+}
+
+/// A periodic job that runs this long is logged: on SQLite it may have held the one
+/// write lock that long, and every writer (heartbeat flushes, status changes) waited.
+const SLOW_JOB: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Logs a batched write (`what`, of `rows` rows) that took [`SLOW_JOB`] or longer.
+pub(crate) fn warn_if_slow(what: &'static str, started: std::time::Instant, rows: usize) {
+    let took = started.elapsed();
+    if took >= SLOW_JOB {
+        tracing::warn!(
+            write = what,
+            rows,
+            millis = took.as_millis(),
+            "batched write was slow"
+        );
     }
 }
 
@@ -243,7 +262,22 @@ async fn run_jobs(state: &AppState, when: When) -> anyhow::Result<()> {
                     .job_runs
                     .get_or_create(&JobLabels { job: job.name() })
                     .inc();
-                run(state, job).await
+                let started = std::time::Instant::now();
+                let result = run(state, job).await;
+                let took = started.elapsed();
+                state
+                    .metrics
+                    .job_duration
+                    .get_or_create(&JobLabels { job: job.name() })
+                    .observe(took.as_secs_f64());
+                if took >= SLOW_JOB {
+                    tracing::warn!(
+                        job = job.name(),
+                        millis = took.as_millis(),
+                        "periodic job was slow"
+                    );
+                }
+                result
             }
             Err(e) => Err(anyhow::Error::from(e).context("taking the job lease")),
         };

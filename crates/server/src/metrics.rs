@@ -54,6 +54,8 @@ pub struct Metrics {
     /// Periodic job runs on this replica (`breeze_job_runs_total{job}`): summed over the
     /// replicas, one per period, since each period of a job is claimed once.
     pub job_runs: Family<JobLabels, Counter>,
+    /// How long each periodic job's run took (`breeze_job_duration_seconds{job}`).
+    pub job_duration: Family<JobLabels, Histogram>,
 }
 
 impl Metrics {
@@ -87,6 +89,14 @@ impl Metrics {
             "Periodic job runs on this replica, by job",
             job_runs.clone(),
         );
+        let job_duration = Family::<JobLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 16))
+        });
+        r.register(
+            "job_duration_seconds",
+            "How long periodic job runs took on this replica, by job",
+            job_duration.clone(),
+        );
         Metrics {
             registry: Mutex::new(r),
             http_requests,
@@ -94,6 +104,7 @@ impl Metrics {
             logins,
             shed_requests,
             job_runs,
+            job_duration,
         }
     }
 

@@ -86,7 +86,10 @@ impl HeartbeatBuffer {
         if batch.is_empty() {
             return;
         }
-        match agents::record_seen_batch(&state.db, &batch).await {
+        let started = std::time::Instant::now();
+        let result = agents::record_seen_batch(&state.db, &batch).await;
+        super::warn_if_slow("heartbeat flush", started, batch.len());
+        match result {
             Ok(n) => {
                 self.batches.fetch_add(1, Ordering::Relaxed);
                 self.rows.fetch_add(n, Ordering::Relaxed);

@@ -66,6 +66,17 @@ async fn each_periodic_job_runs_once_per_period_across_two_servers() {
             rendered.contains("breeze_job_runs_total{job=\"offline\"} 4"),
             "{engine:?}: {rendered}"
         );
+        // Each run's duration is observed once, per job.
+        for job in jobs::Job::ALL {
+            let count = format!(
+                "breeze_job_duration_seconds_count{{job=\"{}\"}} 4",
+                job.name()
+            );
+            assert!(
+                rendered.contains(&count),
+                "{engine:?}: {count} in {rendered}"
+            );
+        }
 
         // a stops renewing (it hangs or died without shutting down). Its leases last three
         // intervals from its last renewal: b runs nothing before they expire…
