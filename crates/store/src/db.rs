@@ -343,8 +343,59 @@ enum Conn<'a> {
 /// A connection pool on one of the two engines.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePools),
     Postgres(PgPool),
+}
+
+/// SQLite's pools: one writer connection and the readers.
+///
+/// SQLite lets one connection write at a time. With every connection able to write,
+/// writers that found the lock taken polled for it (the busy handler sleeps up to 100 ms
+/// between tries, in no order), each holding a pooled connection while it waited; a long
+/// write (an inventory, a metrics rollup) could so leave a heartbeat's reads with no
+/// connection at all. Here transactions and writing statements queue, in order, for
+/// the one writer connection, and reads (WAL: never blocked by the writer) have the
+/// rest of the pool to themselves.
+#[derive(Clone, Debug)]
+pub struct SqlitePools {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl SqlitePools {
+    /// The pool a statement runs on: the writer for anything but a read.
+    fn for_sql(&self, sql: &str) -> &SqlitePool {
+        if is_read(sql) {
+            &self.read
+        } else {
+            &self.write
+        }
+    }
+}
+
+/// Whether a statement only reads: it starts with `SELECT`, or with `WITH` and has no
+/// `INSERT`, `UPDATE` or `DELETE` in it (a CTE feeding a write). A write taken for a read
+/// still works (it waits for SQLite's lock like any connection), so the test only has
+/// to be right for reads, which must not queue behind the writer: a transaction holding
+/// the writer may read through the pool.
+fn is_read(sql: &str) -> bool {
+    let s = sql.trim_start();
+    let starts = |kw: &str| {
+        s.get(..kw.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(kw))
+    };
+    if starts("SELECT") {
+        return true;
+    }
+    if !starts("WITH") {
+        return false;
+    }
+    !s.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .any(|w| {
+            ["INSERT", "UPDATE", "DELETE"]
+                .iter()
+                .any(|k| w.eq_ignore_ascii_case(k))
+        })
 }
 
 /// Options for opening the database.
@@ -385,11 +436,16 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            let pool = SqlitePoolOptions::new()
+            // The writer first: it creates the file and switches it to WAL.
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(o.clone())
+                .await?;
+            let read = SqlitePoolOptions::new()
                 .max_connections(opts.max_connections.max(1))
                 .connect_with(o)
                 .await?;
-            Ok(Db::Sqlite(pool))
+            Ok(Db::Sqlite(SqlitePools { read, write }))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let o = pg_options(url)?;
             let pool = PgPoolOptions::new()
@@ -452,7 +508,7 @@ impl Db {
     /// so two writers queue instead of failing on a lock upgrade.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(p) => Tx::Sqlite(p.write.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -463,7 +519,10 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(p) => p.close().await,
+            Db::Sqlite(p) => {
+                p.read.close().await;
+                p.write.close().await;
+            }
             Db::Postgres(p) => p.close().await,
         }
     }
@@ -474,12 +533,14 @@ impl Db {
     pub async fn all<T: Row>(&self, q: Q) -> Result<Vec<T>, StoreError> {
         let sql = q.render(self.engine());
         match self {
-            Db::Sqlite(p) => Ok(bind_sqlite!(
-                sqlx::query_as::<Sqlite, T>(AssertSqlSafe(sql)),
-                q.args
-            )
-            .fetch_all(p)
-            .await?),
+            Db::Sqlite(p) => {
+                let pool = p.for_sql(&sql);
+                Ok(
+                    bind_sqlite!(sqlx::query_as::<Sqlite, T>(AssertSqlSafe(sql)), q.args)
+                        .fetch_all(pool)
+                        .await?,
+                )
+            }
             Db::Postgres(p) => Ok(bind_pg!(
                 sqlx::query_as::<Postgres, T>(AssertSqlSafe(sql)),
                 q.args
@@ -492,12 +553,14 @@ impl Db {
     pub async fn optional<T: Row>(&self, q: Q) -> Result<Option<T>, StoreError> {
         let sql = q.render(self.engine());
         match self {
-            Db::Sqlite(p) => Ok(bind_sqlite!(
-                sqlx::query_as::<Sqlite, T>(AssertSqlSafe(sql)),
-                q.args
-            )
-            .fetch_optional(p)
-            .await?),
+            Db::Sqlite(p) => {
+                let pool = p.for_sql(&sql);
+                Ok(
+                    bind_sqlite!(sqlx::query_as::<Sqlite, T>(AssertSqlSafe(sql)), q.args)
+                        .fetch_optional(pool)
+                        .await?,
+                )
+            }
             Db::Postgres(p) => Ok(bind_pg!(
                 sqlx::query_as::<Postgres, T>(AssertSqlSafe(sql)),
                 q.args
@@ -514,12 +577,15 @@ impl Db {
     pub async fn exec(&self, q: Q) -> Result<u64, StoreError> {
         let sql = q.render(self.engine());
         match self {
-            Db::Sqlite(p) => Ok(
-                bind_sqlite!(sqlx::query::<Sqlite>(AssertSqlSafe(sql)), q.args)
-                    .execute(p)
-                    .await?
-                    .rows_affected(),
-            ),
+            Db::Sqlite(p) => {
+                let pool = p.for_sql(&sql);
+                Ok(
+                    bind_sqlite!(sqlx::query::<Sqlite>(AssertSqlSafe(sql)), q.args)
+                        .execute(pool)
+                        .await?
+                        .rows_affected(),
+                )
+            }
             Db::Postgres(p) => Ok(
                 bind_pg!(sqlx::query::<Postgres>(AssertSqlSafe(sql)), q.args)
                     .execute(p)
@@ -607,6 +673,30 @@ mod tests {
             q.render(Engine::Postgres),
             "UPDATE t SET a = $1, b = NULL, c = $2"
         );
+    }
+
+    #[test]
+    fn only_reads_are_reads() {
+        for sql in [
+            "SELECT 1",
+            "  select id FROM devices",
+            "WITH x AS (SELECT 1) SELECT * FROM x",
+            "WITH updated_at AS (SELECT 1) SELECT * FROM updated_at",
+        ] {
+            assert!(is_read(sql), "{sql}");
+        }
+        for sql in [
+            "UPDATE devices SET status = 'offline'",
+            "INSERT INTO t VALUES (1)",
+            "DELETE FROM t",
+            "WITH v (id) AS (VALUES (1)) UPDATE devices SET x = 1 FROM v",
+            "WITH v AS (SELECT 1) INSERT INTO t SELECT * FROM v",
+            "CREATE TABLE t (a INTEGER)",
+            "PRAGMA wal_checkpoint",
+            "",
+        ] {
+            assert!(!is_read(sql), "{sql}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod heartbeats;
 mod jobs;
 mod partner_settings;
 mod policies;
+mod pools;
 mod remote;
 mod schema;
 mod sessions;
