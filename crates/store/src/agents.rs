@@ -739,21 +739,22 @@ pub async fn sweep_offline(
         Engine::Sqlite => q.push(STALE),
     };
     q.push(RETURNING);
-    let rows: Vec<OfflineRow> = db.all(q.bind(now).bind(cutoff)).await?;
-    for r in &rows {
-        device_events::insert(
-            db,
-            &NewEvent {
-                device_id: DeviceId(r.id),
-                event_type: "offline",
-                details: json!({"last_seen_before": cutoff}),
-                ip_address: None,
-                actor: Actor::System,
-            },
-            now,
-        )
-        .await?;
-    }
+    // The rows and their events in one transaction, the events in batches: after an
+    // outage every device goes offline at once.
+    let mut tx = db.begin().await?;
+    let rows: Vec<OfflineRow> = tx.all(q.bind(now).bind(cutoff)).await?;
+    let events: Vec<NewEvent<'_>> = rows
+        .iter()
+        .map(|r| NewEvent {
+            device_id: DeviceId(r.id),
+            event_type: "offline",
+            details: json!({"last_seen_before": cutoff}),
+            ip_address: None,
+            actor: Actor::System,
+        })
+        .collect();
+    device_events::insert_many_tx(&mut tx, &events, now).await?;
+    tx.commit().await?;
     Ok(rows
         .into_iter()
         .map(|r| DeviceCoords {

@@ -64,6 +64,40 @@ pub async fn insert_tx(
     tx.exec(insert_q(e, now)).await.map(|_| ())
 }
 
+/// Rows per statement of [`insert_many_tx`] (8 arguments a row).
+const MANY_CHUNK: usize = 500;
+
+/// Inserts many events in few statements (the offline sweep's, one per device that
+/// went offline: 100,000 single-row inserts after an outage kept SQLite's one writer
+/// busy for seconds).
+pub async fn insert_many_tx(
+    tx: &mut Tx,
+    events: &[NewEvent<'_>],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for chunk in events.chunks(MANY_CHUNK) {
+        let mut q = Q::new(
+            "INSERT INTO device_events (id, device_id, event_type, details, ip_address, actor_type, actor_id, created_at) VALUES ",
+        );
+        for (i, e) in chunk.iter().enumerate() {
+            let (t, a) = e.actor.parts();
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push("(").push_bind(Uuid::now_v7());
+            q.push(", ").push_bind(e.device_id);
+            q.push(", ").push_bind(e.event_type);
+            q.push(", ").push_bind(e.details.clone());
+            q.push(", ").push_bind(e.ip_address);
+            q.push(", ").push_bind(t);
+            q.push(", ").push_bind(a);
+            q.push(", ").push_bind(now).push(")");
+        }
+        tx.exec(q).await?;
+    }
+    Ok(())
+}
+
 #[derive(sqlx::FromRow)]
 struct EventRow {
     id: Uuid,

@@ -236,3 +236,33 @@ async fn heartbeat_flushes_and_the_offline_sweep_run_concurrently_without_failin
         }
     }
 }
+
+/// After an outage every device goes offline in one sweep, each with its `offline`
+/// event (written in batches of 500: more than one batch here).
+#[tokio::test]
+async fn an_outage_sweeps_every_device_offline_with_one_event_each() {
+    for t in engines().await {
+        let w = world(&t.db, "Outage").await;
+        let now = Utc::now().trunc_subsecs(3);
+        let devices = stale_devices(&t.db, &w, now, 1200).await;
+        let swept = breeze_store::agents::sweep_offline(&t.db, now - Duration::minutes(5), now)
+            .await
+            .expect("sweep");
+        assert_eq!(swept.len(), devices.len(), "{}", t.name);
+        let events: Written = t
+            .db
+            .one(Q::new(
+                "SELECT COUNT(DISTINCT device_id) AS n FROM device_events WHERE event_type = 'offline'",
+            ))
+            .await
+            .expect("count");
+        assert_eq!(events.n, devices.len() as i64, "{}", t.name);
+        let online: Written =
+            t.db.one(Q::new(
+                "SELECT COUNT(*) AS n FROM devices WHERE status = 'online'",
+            ))
+            .await
+            .expect("count");
+        assert_eq!(online.n, 0, "{}", t.name);
+    }
+}
