@@ -96,6 +96,18 @@ async fn take(
     now: DateTime<Utc>,
     which: &'static str,
 ) -> Result<Vec<SignedCommand>, StoreError> {
+    // A read first: most channels open, and most heartbeats come, with nothing to take,
+    // and on SQLite the read does not queue for the one writer behind other writes.
+    let mut any =
+        Q::new("SELECT CAST(1 AS BIGINT) AS one FROM device_commands WHERE device_id = ? AND ")
+            .bind(device);
+    any.push(which)
+        .push(" AND expires_at > ")
+        .push_bind(now)
+        .push(" LIMIT 1");
+    if db.optional::<One>(any).await?.is_none() {
+        return Ok(Vec::new());
+    }
     let mut q =
         Q::new("UPDATE device_commands SET status = 'sent', sent_at = ? WHERE device_id = ? AND ")
             .bind(now)
@@ -126,20 +138,10 @@ async fn take(
         .collect())
 }
 
-/// Whether the device has pending commands (cheap check before taking them).
-pub async fn has_pending_for_agent(db: &Db, device: DeviceId) -> Result<bool, StoreError> {
-    #[derive(sqlx::FromRow)]
-    struct One {
-        #[allow(dead_code)]
-        one: i64,
-    }
-    Ok(db
-        .optional::<One>(
-            Q::new("SELECT 1 AS one FROM device_commands WHERE device_id = ? AND status = 'pending' LIMIT 1")
-                .bind(device),
-        )
-        .await?
-        .is_some())
+#[derive(sqlx::FromRow)]
+struct One {
+    #[allow(dead_code)]
+    one: i64,
 }
 
 /// What an acknowledgement changed.
