@@ -36,24 +36,30 @@ pub struct NewEvent<'a> {
     pub actor: Actor,
 }
 
-fn insert_q(e: &NewEvent<'_>, now: DateTime<Utc>) -> Q {
-    let (t, a) = e.actor.parts();
-    Q::new(
-        "INSERT INTO device_events (id, device_id, event_type, details, ip_address, actor_type, actor_id, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(Uuid::now_v7())
-    .bind(e.device_id)
-    .bind(e.event_type)
-    .bind(e.details.clone())
-    .bind(e.ip_address)
-    .bind(t)
-    .bind(a)
-    .bind(now)
+/// One `INSERT` of `events` (at least one).
+fn insert_q<'a>(events: impl IntoIterator<Item = &'a NewEvent<'a>>, now: DateTime<Utc>) -> Q {
+    let mut q = Q::new(
+        "INSERT INTO device_events (id, device_id, event_type, details, ip_address, actor_type, actor_id, created_at) VALUES ",
+    );
+    for (i, e) in events.into_iter().enumerate() {
+        let (t, a) = e.actor.parts();
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push("(").push_bind(Uuid::now_v7());
+        q.push(", ").push_bind(e.device_id);
+        q.push(", ").push_bind(e.event_type);
+        q.push(", ").push_bind(e.details.clone());
+        q.push(", ").push_bind(e.ip_address);
+        q.push(", ").push_bind(t);
+        q.push(", ").push_bind(a);
+        q.push(", ").push_bind(now).push(")");
+    }
+    q
 }
 
 pub async fn insert(db: &Db, e: &NewEvent<'_>, now: DateTime<Utc>) -> Result<(), StoreError> {
-    db.exec(insert_q(e, now)).await.map(|_| ())
+    db.exec(insert_q([e], now)).await.map(|_| ())
 }
 
 pub async fn insert_tx(
@@ -61,7 +67,7 @@ pub async fn insert_tx(
     e: &NewEvent<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    tx.exec(insert_q(e, now)).await.map(|_| ())
+    tx.exec(insert_q([e], now)).await.map(|_| ())
 }
 
 /// Rows per statement of [`insert_many_tx`] (8 arguments a row).
@@ -76,24 +82,7 @@ pub async fn insert_many_tx(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     for chunk in events.chunks(MANY_CHUNK) {
-        let mut q = Q::new(
-            "INSERT INTO device_events (id, device_id, event_type, details, ip_address, actor_type, actor_id, created_at) VALUES ",
-        );
-        for (i, e) in chunk.iter().enumerate() {
-            let (t, a) = e.actor.parts();
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push("(").push_bind(Uuid::now_v7());
-            q.push(", ").push_bind(e.device_id);
-            q.push(", ").push_bind(e.event_type);
-            q.push(", ").push_bind(e.details.clone());
-            q.push(", ").push_bind(e.ip_address);
-            q.push(", ").push_bind(t);
-            q.push(", ").push_bind(a);
-            q.push(", ").push_bind(now).push(")");
-        }
-        tx.exec(q).await?;
+        tx.exec(insert_q(chunk, now)).await?;
     }
     Ok(())
 }
