@@ -42,6 +42,8 @@ web-check: web-deps
 # server, Python's aiosmtpd: scripts/aiosmtpd-venv.sh installs it once (from PyPI, into the
 # user's cache directory) and prints the python the test runs it with. Under CI=true a
 # failure to install it fails here; elsewhere the test says loudly that it skipped.
+# RUST_LIB_BACKTRACE=0: a test that fails with an error prints its message without the
+# 40-frame backtrace CI's RUST_BACKTRACE=1 would add (a panic still prints its own).
 rust-test:
 	cargo build --workspace --bins
 	if py=$$(scripts/aiosmtpd-venv.sh); then \
@@ -49,7 +51,7 @@ rust-test:
 	elif [ "$${CI:-}" = true ]; then \
 	  echo "aiosmtpd could not be installed (CI=true)" >&2; exit 1; \
 	fi; \
-	cargo test --workspace -- --nocapture
+	RUST_LIB_BACKTRACE=0 cargo test --workspace -- --nocapture
 
 browser-test:
 	scripts/browser-e2e.sh

@@ -29,7 +29,10 @@ pub(crate) fn binaries() -> Result<PathBuf> {
         let target = profile_dir.parent().ok_or("no target dir")?.to_path_buf();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = std::process::Command::new(cargo)
-            .args(["build", "-p", "breeze-cli", "-p", "breeze-agent"])
+            // The package set `make` builds first: `-p breeze-cli -p breeze-agent` alone
+            // unifies features differently and rebuilt ring, rustls, sqlx and the
+            // server (~30 s) at the start of every CI run.
+            .args(["build", "--workspace", "--bins"])
             .env("CARGO_TARGET_DIR", &target)
             .status()
             .map_err(|e| e.to_string())?;

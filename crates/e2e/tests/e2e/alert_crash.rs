@@ -11,7 +11,7 @@
 //! - In flight: the receiver holds the request without answering and the server is
 //!   killed meanwhile. The restarted server sends it again once the job's lease has
 //!   expired (the lease is `2 × [outbound] timeout_secs + 30 s`, so this test waits about
-//!   34 s), with the same `Idempotency-Key`: deduplicated by key, the alert had one effect.
+//!   40 s), with the same `Idempotency-Key`: deduplicated by key, the alert had one effect.
 //!
 //! Runs on SQLite, and on PostgreSQL (a fresh schema) when `BREEZE_TEST_DATABASE_URL` is set.
 
@@ -26,8 +26,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
-/// `[outbound] timeout_secs`: the job's lease is twice this plus 30 s.
-const TIMEOUT_SECS: u64 = 2;
+/// `[outbound] timeout_secs`: the job's lease is twice this plus 30 s. The in-flight test
+/// must kill the server within this long of the receiver getting the request (else the
+/// attempt times out and is recorded before the kill): 5 s leaves room on a loaded machine.
+const TIMEOUT_SECS: u64 = 5;
 /// `[outbound] retry_base_millis`: long enough that no retry runs between the first
 /// failed attempts and the kill, short enough that the restarted server retries soon.
 const RETRY_BASE_MILLIS: u64 = 5000;
@@ -156,9 +158,13 @@ struct Receiver {
 }
 
 impl Receiver {
-    /// Listens on `port` (of 127.0.0.1) from now on.
-    async fn start_at(port: u16, mode: Mode) -> Result<Receiver> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    /// Listens on `port` (of 127.0.0.1) from now on, or on one the system picks for 0;
+    /// answers the port.
+    async fn start_at(port: u16, mode: Mode) -> Result<(Receiver, u16)> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .with_context(|| format!("the webhook receiver binding 127.0.0.1:{port}"))?;
+        let port = listener.local_addr()?.port();
         let rx = Receiver {
             hits: Arc::default(),
             mode: Arc::new(Mutex::new(mode)),
@@ -190,7 +196,7 @@ impl Receiver {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(rx)
+        Ok((rx, port))
     }
 
     fn set(&self, mode: Mode) {
@@ -415,7 +421,7 @@ async fn deliveries_pending_when_the_server_is_killed_are_sent_once_after_it_res
     // Killed; the receiver comes up; the server starts again on the same data and
     // database (the admin and the devices keep their tokens).
     rig.server.kill().await?;
-    let rx = Receiver::start_at(port, Mode::Accept).await?;
+    let (rx, _) = Receiver::start_at(port, Mode::Accept).await?;
     rig.server.start().await?;
     // The devices report again: the open alerts absorb it, nothing new is queued.
     let url = rig.server.url();
@@ -455,8 +461,8 @@ async fn deliveries_pending_when_the_server_is_killed_are_sent_once_after_it_res
 async fn a_delivery_in_flight_when_the_server_is_killed_is_sent_again_with_the_same_key()
 -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let port = free_port()?;
-    let rx = Receiver::start_at(port, Mode::Hold).await?;
+    // Up from the start: a port the system picks, with no reservation to race.
+    let (rx, port) = Receiver::start_at(0, Mode::Hold).await?;
     let mut rig = rig(dir.path(), &format!("http://127.0.0.1:{port}/hook"), 1).await?;
     rig.devices[0].beat(97.0).await?;
     // The request arrives and is held: the server waits for the answer.
@@ -473,7 +479,8 @@ async fn a_delivery_in_flight_when_the_server_is_killed_is_sent_again_with_the_s
     let d = rig.deliveries(&alert).await?;
     ensure!(
         d.len() == 1 && d[0]["status"] == "pending" && d[0]["attempts"] == 0,
-        "{d:?}"
+        "still claimed, unattempted: {d:?}\nserver log:\n{}",
+        rig.server.log()
     );
 
     let lease = Duration::from_secs(2 * TIMEOUT_SECS + 30);
