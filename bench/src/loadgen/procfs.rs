@@ -87,6 +87,62 @@ pub fn open_files_limit(pid: &str) -> Option<u64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
+/// The whole machine's CPU time from the first line of `/proc/stat` (ticks summed over
+/// all cores): what every process used, ours or not (NATS, the other load generators),
+/// and what the hypervisor took (steal).
+#[derive(Clone, Copy, Default, Debug, PartialEq)]
+pub struct Machine {
+    /// user + nice + system + irq + softirq.
+    pub busy: u64,
+    pub iowait: u64,
+    pub steal: u64,
+    /// Every field but guest time (already counted in user).
+    pub total: u64,
+    pub cores: usize,
+}
+
+/// Parses `/proc/stat`: the aggregate `cpu` line and the number of `cpuN` lines.
+pub fn parse_machine(stat: &str) -> Option<Machine> {
+    let mut lines = stat.lines();
+    let f: Vec<u64> = lines
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    // user nice system idle iowait irq softirq steal [guest guest_nice]
+    let at = |i: usize| f.get(i).copied().unwrap_or(0);
+    let cores = lines
+        .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+        .count();
+    Some(Machine {
+        busy: at(0) + at(1) + at(2) + at(5) + at(6),
+        iowait: at(4),
+        steal: at(7),
+        total: (0..8).map(at).sum(),
+        cores: cores.max(1),
+    })
+}
+
+fn machine() -> Option<Machine> {
+    parse_machine(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+/// "machine: 93% busy of 2 cores (iowait 1%, steal 0%)": the share of all cores' time
+/// between two readings.
+fn machine_since(now: &Machine, then: &Machine) -> Option<String> {
+    let total = now.total.checked_sub(then.total).filter(|t| *t > 0)? as f64;
+    let pct = |a: u64, b: u64| 100.0 * a.saturating_sub(b) as f64 / total;
+    Some(format!(
+        "machine {:.0}% busy of {} cores (iowait {:.0}%, steal {:.0}%)",
+        pct(now.busy, then.busy),
+        now.cores,
+        pct(now.iowait, then.iowait),
+        pct(now.steal, then.steal)
+    ))
+}
+
 /// Where CPU went between two snapshots.
 #[derive(Clone)]
 pub struct Snapshot {
@@ -96,6 +152,7 @@ pub struct Snapshot {
     /// Ticks of the database's backends and of PostgreSQL's shared processes.
     postgres: Option<(u64, u64)>,
     me: Option<Usage>,
+    machine: Option<Machine>,
 }
 
 impl Snapshot {
@@ -110,6 +167,7 @@ impl Snapshot {
                 .collect(),
             postgres: postgres_db.map(postgres_ticks),
             me: usage("self"),
+            machine: machine(),
         }
     }
 
@@ -157,7 +215,14 @@ impl Snapshot {
         if let (Some(a), Some(b)) = (self.me, earlier.me) {
             parts.push(format!("load generator {:.0}%", pct(a.ticks, b.ticks)));
         }
-        format!("CPU (100% = one core): {}", parts.join(", "))
+        let whole = match (&self.machine, &earlier.machine) {
+            (Some(now), Some(then)) => machine_since(now, then),
+            _ => None,
+        };
+        match whole {
+            Some(w) => format!("CPU (100% = one core): {}; {w}", parts.join(", ")),
+            None => format!("CPU (100% = one core): {}", parts.join(", ")),
+        }
     }
 
     /// Each server's pid and CPU since `earlier` (100% = one core), for the servers read
@@ -213,7 +278,37 @@ fn servers_cpu(each: &[(u32, f64)]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{backend_database, servers_cpu};
+    use super::{Machine, backend_database, machine_since, parse_machine, servers_cpu};
+
+    #[test]
+    fn the_machine_line_sums_busy_time_and_counts_cores() {
+        let stat = "cpu  100 5 50 800 20 3 2 10 7 0\ncpu0 50 2 25 400 10 1 1 5 3 0\n\
+                    cpu1 50 3 25 400 10 2 1 5 4 0\nintr 1 2 3\nctxt 9\n";
+        let m = parse_machine(stat).expect("parsed");
+        assert_eq!(
+            m,
+            Machine {
+                busy: 160,
+                iowait: 20,
+                steal: 10,
+                total: 990,
+                cores: 2
+            }
+        );
+        let later = Machine {
+            busy: m.busy + 150,
+            iowait: m.iowait + 10,
+            steal: m.steal + 20,
+            total: m.total + 200,
+            cores: 2,
+        };
+        assert_eq!(
+            machine_since(&later, &m).as_deref(),
+            Some("machine 75% busy of 2 cores (iowait 5%, steal 10%)")
+        );
+        assert_eq!(machine_since(&m, &m), None);
+        assert_eq!(parse_machine("intr 1\n"), None);
+    }
 
     #[test]
     fn one_server_reads_as_before_and_several_show_each_and_the_sum() {

@@ -14,8 +14,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
-/// Builds `breeze` and `breeze-agent` once (into this test's target directory) and
-/// answers the directory holding them.
+/// Builds the workspace's binaries (`breeze`, `breeze-agent`) once, into this test's
+/// target directory, and answers the directory holding them.
 pub(crate) fn binaries() -> Result<PathBuf> {
     static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -28,14 +28,32 @@ pub(crate) fn binaries() -> Result<PathBuf> {
             .to_path_buf();
         let target = profile_dir.parent().ok_or("no target dir")?.to_path_buf();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            // The package set `make` builds first: `-p breeze-cli -p breeze-agent` alone
-            // unifies features differently and rebuilt ring, rustls, sqlx and the
-            // server (~30 s) at the start of every CI run.
-            .args(["build", "--workspace", "--bins"])
-            .env("CARGO_TARGET_DIR", &target)
-            .status()
-            .map_err(|e| e.to_string())?;
+        let mut build = std::process::Command::new(cargo);
+        // What `make` built before the tests ran, so this finds it built.
+        build.args(["build", "--workspace", "--bins"]);
+        // Without the variables `cargo test` set for this test binary (CARGO_PKG_NAME,
+        // CARGO_MANIFEST_DIR…): ring's build script declares it depends on them, so
+        // inheriting them made this build redo ring, rustls, sqlx and the server (~30 s)
+        // at the start of every `make test`, and the next `make` undo it. The user's
+        // own CARGO_* settings (CARGO_HOME, CARGO_BUILD_JOBS…) stay.
+        const SET_FOR_TESTS: &[&str] = &[
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+            "CARGO_PRIMARY_PACKAGE",
+            "CARGO_TARGET_TMPDIR",
+            "CARGO_RUSTC_CURRENT_DIR",
+            "OUT_DIR",
+        ];
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            if SET_FOR_TESTS.iter().any(|p| k.starts_with(p)) {
+                build.env_remove(k.as_ref());
+            }
+        }
+        build.env("CARGO_TARGET_DIR", &target);
+        let status = build.status().map_err(|e| e.to_string())?;
         if !status.success() {
             return Err("building breeze and breeze-agent failed".into());
         }
