@@ -346,7 +346,12 @@ pub async fn rollup(db: &Db, res: Resolution, now: DateTime<Utc>) -> Result<u64,
     .bind(end);
     let rows: Vec<Row> = db.all(q).await?;
     let acc = accumulate(rows, step)?;
-    let mut tx = db.begin().await?;
+    // One statement per chunk, not one transaction for all: on SQLite a transaction holds
+    // the one writer, and at 100,000 devices this one held it for seconds, so every
+    // heartbeat flush and every write a request made waited behind it (and agents were
+    // shed meanwhile). Each chunk is an upsert of complete buckets computed from the
+    // source, and the watermark moves only after the last, so a rollup cut short is
+    // redone whole next time.
     let entries: Vec<_> = acc.into_iter().collect();
     for chunk in entries.chunks(CHUNK) {
         let mut q = Q::new(
@@ -373,9 +378,8 @@ pub async fn rollup(db: &Db, res: Resolution, now: DateTime<Utc>) -> Result<u64,
              network_in_bytes = excluded.network_in_bytes, network_out_bytes = excluded.network_out_bytes, \
              process_count = excluded.process_count",
         );
-        tx.exec(q).await?;
+        db.exec(q).await?;
     }
-    tx.commit().await?;
     set_watermark(db, key, end, now).await?;
     Ok(entries.len() as u64)
 }
