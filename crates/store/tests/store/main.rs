@@ -14,6 +14,7 @@ mod fixtures;
 mod harness;
 mod heartbeats;
 mod jobs;
+mod metrics;
 mod partner_settings;
 mod policies;
 mod pools;
