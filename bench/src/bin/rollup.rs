@@ -132,11 +132,9 @@ fn main() -> anyhow::Result<()> {
 async fn run(args: Args) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let opts = DbOptions::default();
+    let schema = format!("bench_rollup_{}", std::process::id());
     let db = match &args.database_url {
-        Some(url) => {
-            let schema = format!("bench_rollup_{}", std::process::id());
-            Db::connect_pg_schema(url, &schema, &opts).await?
-        }
+        Some(url) => Db::connect_pg_schema(url, &schema, &opts).await?,
         None => {
             let url = format!("sqlite://{}", dir.path().join("breeze.db").display());
             Db::connect(&url, &opts).await?
