@@ -4,3 +4,4 @@
 
 pub mod first_run;
 pub mod remote_agent;
+pub mod stats;

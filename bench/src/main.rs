@@ -40,6 +40,7 @@ mod loadgen;
 
 use anyhow::{Context as _, Result, bail};
 use breeze_bench::first_run::first_run;
+use breeze_bench::stats::summary;
 use breeze_client::BreezeClient;
 use breeze_proto::agent::{EnrollResponse, paths};
 use clap::Parser;
@@ -51,7 +52,7 @@ use loadgen::replicas::{Replica, agents_per_replica, replica_of};
 use loadgen::sim_agent::{Fleet, Identity, Phase};
 use loadgen::sources::Sources;
 use loadgen::split::{Barrier, Credentials, Report, ServerUsage, now_secs};
-use loadgen::{Counter, Latencies, inventory, summary};
+use loadgen::{Counter, Latencies, inventory};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -6,6 +6,7 @@
 //! errors, plus the argon2 parameters and the cost of one hash.
 
 use anyhow::{Context, bail};
+use breeze_bench::stats::{percentile_ms, sorted_micros};
 use breeze_client::BreezeClient;
 use breeze_proto::api::SetupRequest;
 use clap::Parser;
@@ -49,20 +50,14 @@ struct Phase {
 }
 
 impl Phase {
-    fn print(&mut self) {
-        self.lat.sort();
-        let pct = |p: f64| {
-            self.lat
-                .get(((self.lat.len() as f64 - 1.0) * p) as usize)
-                .copied()
-                .unwrap_or_default()
-        };
+    fn print(&self) {
+        let lat = sorted_micros(&self.lat);
         println!(
             "| {} | {:.0} | {:.1} | {:.1} | {} |",
             self.name,
             self.ok as f64 / self.elapsed.as_secs_f64(),
-            pct(0.50).as_secs_f64() * 1000.0,
-            pct(0.99).as_secs_f64() * 1000.0,
+            percentile_ms(&lat, 0.50),
+            percentile_ms(&lat, 0.99),
             self.errors
         );
     }

@@ -19,6 +19,7 @@
 //!
 //! `cargo run --release -p breeze-bench --bin breeze-bench-rollup -- --devices 100000`
 
+use breeze_bench::stats::{micros, percentile_ms};
 use breeze_proto::agent::Metrics;
 use breeze_proto::ids::DeviceId;
 use breeze_store::metrics::{self, Resolution, Sample};
@@ -46,8 +47,9 @@ struct Args {
 
 #[derive(Default)]
 struct Phase {
-    batches_ms: Vec<f64>,
-    late_ms: Vec<f64>,
+    /// Microseconds, as every benchmark keeps samples.
+    batches: Vec<u64>,
+    late: Vec<u64>,
 }
 
 /// Baseline, rollup, retention.
@@ -92,14 +94,6 @@ fn timed<F: Future>(f: F) -> Timed<F> {
         busy: Duration::ZERO,
         longest: Duration::ZERO,
     }
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
 fn sample(device: DeviceId, ts: chrono::DateTime<Utc>, i: usize) -> Sample {
@@ -193,13 +187,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 if let Err(e) = metrics::insert_batch(&db, &batch).await {
                     eprintln!("writer: {e}");
                 }
-                let ms = t.elapsed().as_secs_f64() * 1e3;
+                let us = micros(t.elapsed());
                 record
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .phase()
-                    .batches_ms
-                    .push(ms);
+                    .batches
+                    .push(us);
             }
         })
     };
@@ -209,13 +203,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let t = Instant::now();
                 tokio::time::sleep(Duration::from_millis(5)).await;
-                let late = t.elapsed().as_secs_f64() * 1e3 - 5.0;
+                let late = micros(t.elapsed().saturating_sub(Duration::from_millis(5)));
                 record
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .phase()
-                    .late_ms
-                    .push(late.max(0.0));
+                    .late
+                    .push(late);
             }
         })
     };
@@ -281,14 +275,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .into_iter()
         .zip(r.phases.iter_mut())
     {
-        let n = p.batches_ms.len();
+        p.batches.sort_unstable();
+        p.late.sort_unstable();
+        let n = p.batches.len();
         println!(
             "{name:>8}: writer batches of {per_second}: n {n}, p50 {:.1} ms, max {:.1} ms; \
              runtime lateness (5 ms sleeps): p99 {:.1} ms, max {:.1} ms",
-            pct(&mut p.batches_ms, 0.5),
-            pct(&mut p.batches_ms, 1.0),
-            pct(&mut p.late_ms, 0.99),
-            pct(&mut p.late_ms, 1.0),
+            percentile_ms(&p.batches, 0.5),
+            percentile_ms(&p.batches, 1.0),
+            percentile_ms(&p.late, 0.99),
+            percentile_ms(&p.late, 1.0),
         );
     }
     Ok(())

@@ -9,6 +9,7 @@
 
 use anyhow::{Context, Result};
 use breeze_bench::remote_agent::RemoteAgent;
+use breeze_bench::stats::{percentile_ms, sorted_micros};
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
@@ -60,11 +61,6 @@ async fn read_until(ws: &mut Ws, want: &[u8], secs: u64) -> Result<()> {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -96,15 +92,15 @@ async fn main() -> Result<()> {
             samples.push(t0.elapsed());
         }
     }
-    samples.sort();
+    let sorted = sorted_micros(&samples);
     let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
     println!(
         "keystroke round trip over {} keystrokes: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms, mean {:.3} ms",
         samples.len(),
-        percentile(&samples, 0.5).as_secs_f64() * 1e3,
-        percentile(&samples, 0.9).as_secs_f64() * 1e3,
-        percentile(&samples, 0.99).as_secs_f64() * 1e3,
-        samples.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        percentile_ms(&sorted, 0.5),
+        percentile_ms(&sorted, 0.9),
+        percentile_ms(&sorted, 0.99),
+        percentile_ms(&sorted, 1.0),
         mean.as_secs_f64() * 1e3,
     );
     let _ = ws.send(Message::Close(None)).await;

@@ -2,8 +2,9 @@
 //! script on one random device at a steady rate; the ledger pairs each execution the API
 //! answered with the `command` frame (or heartbeat answer) that brought it to the agent.
 
-use super::{Counter, Latencies, summary};
+use super::{Counter, Latencies};
 use anyhow::{Context as _, Result};
+use breeze_bench::stats::summary;
 use breeze_client::BreezeClient;
 use breeze_proto::agent::SignedCommand;
 use breeze_proto::ids::DeviceId;

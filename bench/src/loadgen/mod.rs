@@ -40,26 +40,6 @@ impl Latencies {
     }
 }
 
-/// The `p` quantile (0..=1) of sorted microseconds, in milliseconds.
-pub fn percentile_ms(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)] as f64 / 1000.0
-}
-
-/// "p50 1.2 ms, p99 8.0 ms, max 30.1 ms (n 1000)".
-pub fn summary(sorted: &[u64]) -> String {
-    format!(
-        "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (n {})",
-        percentile_ms(sorted, 0.50),
-        percentile_ms(sorted, 0.99),
-        percentile_ms(sorted, 1.0),
-        sorted.len()
-    )
-}
-
 /// A counter that also prints its first few events.
 #[derive(Default)]
 pub struct Counter(AtomicU64);

@@ -2,7 +2,8 @@
 //! request after another for a fixed time, so the figure is the server's throughput for
 //! that request while the fleet's steady load goes on.
 
-use super::{Latencies, summary};
+use super::Latencies;
+use breeze_bench::stats::summary;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

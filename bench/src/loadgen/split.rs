@@ -9,8 +9,8 @@
 //! * results (`--json-out FILE`): each writes its counts and raw latencies, and
 //!   `--merge FILE…` prints the fleet's figures from them.
 
-use super::summary;
 use anyhow::{Context as _, Result, bail};
+use breeze_bench::stats::summary;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
