@@ -21,7 +21,7 @@ echo "all assets: $total B, $total_gz B gzip"
 first=$(grep -oE '(src|href)="/assets/[^"]+\.(js|css)"' web/dist/index.html | sed -E 's/.*"\/assets\/([^"]+)"/\1/')
 first_gz=0
 for f in $first; do first_gz=$((first_gz + $(gzip -9c "web/dist/assets/$f" | wc -c))); done
-echo "index.html entry assets ($(echo $first | tr '\n' ' ')): $first_gz B gzip"
+echo "index.html entry assets ($(echo "$first" | tr '\n' ' ')): $first_gz B gzip"
 
 # The package set `make` builds (`cargo build --workspace --bins`), in release. Building a
 # subset (`-p breeze-cli -p breeze-bench`) unifies dependency features differently from
