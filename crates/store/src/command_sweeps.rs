@@ -11,6 +11,7 @@
 //! A script execution follows its command.
 
 use crate::StoreError;
+use crate::commands::One;
 use crate::db::{Db, Q, Tx};
 use breeze_core::DeviceCoords;
 use breeze_proto::ids::{CommandId, DeviceId, ExecutionId, OrgId, PartnerId, SiteId};
@@ -195,18 +196,30 @@ pub async fn lose_unreported_for_agent(
     let Some(previous) = previous_heartbeat else {
         return Ok(Vec::new());
     };
+    let unreported = |q: &mut Q| {
+        q.push(" WHERE device_id = ")
+            .push_bind(device)
+            .push(" AND status = 'running' AND COALESCE(sent_at, started_at) < ")
+            .push_bind(previous);
+        if !reported.is_empty() {
+            q.push(" AND id NOT IN ")
+                .push_list(reported.iter().copied());
+        }
+    };
+    // A read first: nearly every heartbeat has nothing to lose, and on SQLite the read
+    // does not queue for the one writer (the transaction below takes it even when it
+    // changes nothing) behind the heartbeat and metrics flushes.
+    let mut any = Q::new("SELECT CAST(1 AS BIGINT) AS one FROM device_commands");
+    unreported(&mut any);
+    any.push(" LIMIT 1");
+    if db.optional::<One>(any).await?.is_none() {
+        return Ok(Vec::new());
+    }
     let mut q = Q::new("UPDATE device_commands SET status = 'lost', completed_at = ");
     q.push_bind(now)
         .push(", error_message = ")
-        .push_bind(LOST_UNREPORTED)
-        .push(" WHERE device_id = ")
-        .push_bind(device)
-        .push(" AND status = 'running' AND COALESCE(sent_at, started_at) < ")
-        .push_bind(previous);
-    if !reported.is_empty() {
-        q.push(" AND id NOT IN ")
-            .push_list(reported.iter().copied());
-    }
+        .push_bind(LOST_UNREPORTED);
+    unreported(&mut q);
     q.push(" RETURNING id");
     update_and_settle(db, q, "lost", LOST_UNREPORTED, now).await
 }

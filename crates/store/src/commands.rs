@@ -138,8 +138,9 @@ async fn take(
         .collect())
 }
 
+/// A row of `SELECT CAST(1 AS BIGINT) AS one … LIMIT 1`: whether anything matches.
 #[derive(sqlx::FromRow)]
-struct One {
+pub(crate) struct One {
     #[allow(dead_code)]
     one: i64,
 }

@@ -9,6 +9,7 @@ mod alerts;
 mod audit;
 mod audit_scope;
 mod automations;
+mod commands;
 mod enrollment_keys;
 mod fixtures;
 mod harness;
