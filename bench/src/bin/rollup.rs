@@ -23,7 +23,7 @@ use breeze_bench::stats::{micros, percentile_ms};
 use breeze_proto::agent::Metrics;
 use breeze_proto::ids::DeviceId;
 use breeze_store::metrics::{self, Resolution, Sample};
-use breeze_store::{Db, DbOptions};
+use breeze_store::{Db, DbOptions, Q};
 use chrono::{Duration as Span, DurationRound, Utc};
 use clap::Parser;
 use std::sync::{Arc, Mutex};
@@ -268,13 +268,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
         busy_retention.as_secs_f64() * 1e3,
         longest_retention.as_secs_f64() * 1e3,
     );
-    let mut r = record
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    for (name, p) in ["baseline", "rollup", "retention"]
-        .into_iter()
-        .zip(r.phases.iter_mut())
-    {
+    let phases = std::mem::take(
+        &mut record
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .phases,
+    );
+    for (name, mut p) in ["baseline", "rollup", "retention"].into_iter().zip(phases) {
         p.batches.sort_unstable();
         p.late.sort_unstable();
         let n = p.batches.len();
@@ -286,6 +286,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
             percentile_ms(&p.late, 0.99),
             percentile_ms(&p.late, 1.0),
         );
+    }
+    if let Some(url) = &args.database_url {
+        // The schema is this run's alone (named after its process): nothing is left behind.
+        let admin = Db::connect(url, &DbOptions { max_connections: 1 }).await?;
+        let mut drop_schema = Q::new("DROP SCHEMA ");
+        drop_schema.push_trusted(&schema).push(" CASCADE");
+        admin.exec(drop_schema).await?;
     }
     Ok(())
 }
