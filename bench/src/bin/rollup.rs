@@ -287,12 +287,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
             percentile_ms(&p.late, 1.0),
         );
     }
-    if let Some(url) = &args.database_url {
+    if args.database_url.is_some() {
         // The schema is this run's alone (named after its process): nothing is left behind.
-        let admin = Db::connect(url, &DbOptions { max_connections: 1 }).await?;
         let mut drop_schema = Q::new("DROP SCHEMA ");
         drop_schema.push_trusted(&schema).push(" CASCADE");
-        admin.exec(drop_schema).await?;
+        db.exec(drop_schema).await?;
     }
     Ok(())
 }
