@@ -47,6 +47,12 @@ pub fn check(field: &str, v: &Value, limit: JsonLimit) -> Result<(), ValidationE
             ),
         ));
     }
+    if let Some(n) = huge_number(v) {
+        return Err(ValidationError::new(
+            field,
+            format!("holds the number {n}; numbers are at most {MAX_NUMBER:e} in magnitude"),
+        ));
+    }
     let bytes = encoded_len(v);
     if bytes > limit.max_bytes {
         return Err(ValidationError::new(
@@ -58,6 +64,31 @@ pub fn check(field: &str, v: &Value, limit: JsonLimit) -> Result<(), ValidationE
         ));
     }
     Ok(())
+}
+
+/// The largest magnitude a number in a free-form field may have. PostgreSQL's `jsonb`
+/// keeps a number exactly and prints it in full: `-1.7976931348623157e+308` comes back
+/// as a 309-digit integer, which serde_json reads as infinity and refuses ("number out of
+/// range"), so every later read of the row failed with a 500 (the API fuzz found it in
+/// an organization's `billing_contact`). Far below `f64::MAX`, so no rounding reaches it.
+pub const MAX_NUMBER: f64 = 1e300;
+
+/// The first number in `v` larger than [`MAX_NUMBER`] in magnitude, if any.
+fn huge_number(v: &Value) -> Option<f64> {
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Number(n) => {
+                if let Some(f) = n.as_f64().filter(|f| f.abs() > MAX_NUMBER) {
+                    return Some(f);
+                }
+            }
+            Value::Array(a) => stack.extend(a),
+            Value::Object(o) => stack.extend(o.values()),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// [`check`] for a field that may be absent.
@@ -185,6 +216,15 @@ fn entry<T: Serialize>(field: &str, index: Option<usize>, item: &T) -> Result<()
                 stack.extend(a);
             }
             Value::Object(o) => stack.extend(o.values()),
+            Value::Number(n) if n.as_f64().is_some_and(|f| f.abs() > MAX_NUMBER) => {
+                return Err(ValidationError::new(
+                    field,
+                    format!(
+                        "{}a number is larger than {MAX_NUMBER:e} in magnitude",
+                        at()
+                    ),
+                ));
+            }
             _ => {}
         }
     }
@@ -220,6 +260,19 @@ mod tests {
         let too_deep = check("address", &nested(CONTACT.max_depth + 1), CONTACT);
         assert_eq!(too_deep.map_err(|e| e.field), Err("address".to_string()));
         assert!(check_opt("contact", None, CONTACT).is_ok());
+    }
+
+    /// A number PostgreSQL would give back as one serde_json cannot read (a 500 on every
+    /// later read of the row) is refused when saved, wherever it is nested.
+    #[test]
+    fn a_number_too_large_to_read_back_is_refused_naming_the_field() {
+        let edge = json!({"a": [1, -1e300, 1e-300, 34910334531733267939328i128 as f64]});
+        assert!(check("billing_contact", &edge, CONTACT).is_ok());
+        for huge in [-1.7976931348623157e308, 1.0001e300, f64::MAX] {
+            let v = json!({"k": {"": [0, {"x": huge}]}});
+            let e = check("billing_contact", &v, CONTACT).expect_err("refused");
+            assert_eq!(e.field, "billing_contact");
+        }
     }
 
     #[test]
