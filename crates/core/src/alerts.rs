@@ -256,14 +256,7 @@ impl Metric {
             "network_in_bytes" => Self::NetworkInBytes,
             "network_out_bytes" => Self::NetworkOutBytes,
             _ => match s.strip_prefix("custom.") {
-                Some(n)
-                    if !n.is_empty()
-                        && n.len() <= 100
-                        && n.chars()
-                            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) =>
-                {
-                    Self::Custom(n.to_string())
-                }
+                Some(n) if crate::json_limits::metric_name_ok(n) => Self::Custom(n.to_string()),
                 _ => {
                     return Err(err(
                         path,

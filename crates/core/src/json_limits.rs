@@ -3,7 +3,7 @@
 //! bound each field to what it is for, so one organization's `settings` cannot be a
 //! megabyte of nested objects that every later read drags along. Errors name the field.
 
-use breeze_proto::agent::InventoryRequest;
+use breeze_proto::agent::{InventoryRequest, Metrics};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -47,12 +47,6 @@ pub fn check(field: &str, v: &Value, limit: JsonLimit) -> Result<(), ValidationE
             ),
         ));
     }
-    if let Some(n) = huge_number(v) {
-        return Err(ValidationError::new(
-            field,
-            format!("holds the number {n}; numbers are at most {MAX_NUMBER:e} in magnitude"),
-        ));
-    }
     let bytes = encoded_len(v);
     if bytes > limit.max_bytes {
         return Err(ValidationError::new(
@@ -64,31 +58,6 @@ pub fn check(field: &str, v: &Value, limit: JsonLimit) -> Result<(), ValidationE
         ));
     }
     Ok(())
-}
-
-/// The largest magnitude a number in a free-form field may have. PostgreSQL's `jsonb`
-/// keeps a number exactly and prints it in full: `-1.7976931348623157e+308` comes back
-/// as a 309-digit integer, which serde_json reads as infinity and refuses ("number out of
-/// range"), so every later read of the row failed with a 500 (the API fuzz found it in
-/// an organization's `billing_contact`). Far below `f64::MAX`, so no rounding reaches it.
-pub const MAX_NUMBER: f64 = 1e300;
-
-/// The first number in `v` larger than [`MAX_NUMBER`] in magnitude, if any.
-fn huge_number(v: &Value) -> Option<f64> {
-    let mut stack = vec![v];
-    while let Some(v) = stack.pop() {
-        match v {
-            Value::Number(n) => {
-                if let Some(f) = n.as_f64().filter(|f| f.abs() > MAX_NUMBER) {
-                    return Some(f);
-                }
-            }
-            Value::Array(a) => stack.extend(a),
-            Value::Object(o) => stack.extend(o.values()),
-            _ => {}
-        }
-    }
-    None
 }
 
 /// [`check`] for a field that may be absent.
@@ -216,17 +185,86 @@ fn entry<T: Serialize>(field: &str, index: Option<usize>, item: &T) -> Result<()
                 stack.extend(a);
             }
             Value::Object(o) => stack.extend(o.values()),
-            Value::Number(n) if n.as_f64().is_some_and(|f| f.abs() > MAX_NUMBER) => {
-                return Err(ValidationError::new(
-                    field,
-                    format!(
-                        "{}a number is larger than {MAX_NUMBER:e} in magnitude",
-                        at()
-                    ),
-                ));
-            }
             _ => {}
         }
+    }
+    Ok(())
+}
+
+/// The largest magnitude a number in a request body may have. PostgreSQL's `jsonb` keeps
+/// a number exactly and prints it in full: `-1.7976931348623157e+308` comes back as a
+/// 309-digit integer, which serde_json reads as infinity and refuses ("number out of
+/// range"), so every later read of the row failed with a 500 (the API fuzz found it in
+/// an organization's `billing_contact`). The server's JSON extractor refuses larger
+/// numbers in every body, naming where they are; the agent drops custom metrics beyond
+/// it. Far below `f64::MAX`, so no rounding reaches it.
+pub const MAX_NUMBER: f64 = 1e300;
+
+/// Custom metrics one heartbeat may carry. The agent sends its own few (load averages,
+/// swap) and at most 100 from scripts (`collectors::metrics::MAX_SCRIPT_METRICS`).
+pub const MAX_CUSTOM_METRICS: usize = 128;
+/// Characters of a custom metric's name (letters, digits, `_`, `-`, `.`).
+pub const MAX_METRIC_NAME: usize = 100;
+/// The largest disk a heartbeat may report, in GB (an exabyte).
+pub const MAX_DISK_GB: f64 = 1e9;
+
+/// Whether `name` may name a custom metric: what an alert rule's `custom.<name>` accepts.
+pub fn metric_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_METRIC_NAME
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+}
+
+/// Checks a heartbeat's metrics sample: percentages within 0..=100, disk sizes within
+/// [`MAX_DISK_GB`], custom metrics bounded in count and name. Unchecked, one
+/// agent's `disk_used_gb: 1e308` overflowed PostgreSQL's `SUM` in the metrics rollup
+/// ("value out of range: overflow"), which rolls up every device's bucket in one
+/// statement, so every tenant's rollups stopped. (A custom value too large to read back
+/// from `jsonb` is refused with every body, see [`MAX_NUMBER`].) Errors name the field
+/// (`metrics.cpu_percent`, `metrics.custom`).
+pub fn check_metrics(m: &Metrics) -> Result<(), ValidationError> {
+    for (field, v) in [
+        ("metrics.cpu_percent", m.cpu_percent),
+        ("metrics.ram_percent", m.ram_percent),
+        ("metrics.disk_percent", m.disk_percent),
+    ] {
+        if !(0.0..=100.0).contains(&v) {
+            return Err(ValidationError::new(
+                field,
+                format!("is {v}; a percentage is within 0..=100"),
+            ));
+        }
+    }
+    for (field, v) in [
+        ("metrics.disk_used_gb", m.disk_used_gb),
+        ("metrics.disk_total_gb", m.disk_total_gb),
+    ] {
+        if !(0.0..=MAX_DISK_GB).contains(&v) {
+            return Err(ValidationError::new(
+                field,
+                format!("is {v:e}; disk sizes are within 0..={MAX_DISK_GB:e} GB"),
+            ));
+        }
+    }
+    if m.custom.len() > MAX_CUSTOM_METRICS {
+        return Err(ValidationError::new(
+            "metrics.custom",
+            format!(
+                "has {} metrics; at most {MAX_CUSTOM_METRICS} allowed",
+                m.custom.len()
+            ),
+        ));
+    }
+    if m.custom.keys().any(|name| !metric_name_ok(name)) {
+        return Err(ValidationError::new(
+            "metrics.custom",
+            format!(
+                "a name is empty, longer than {MAX_METRIC_NAME} characters or holds \
+                 characters other than letters, digits, _ - ."
+            ),
+        ));
     }
     Ok(())
 }
@@ -262,17 +300,67 @@ mod tests {
         assert!(check_opt("contact", None, CONTACT).is_ok());
     }
 
-    /// A number PostgreSQL would give back as one serde_json cannot read (a 500 on every
-    /// later read of the row) is refused when saved, wherever it is nested.
     #[test]
-    fn a_number_too_large_to_read_back_is_refused_naming_the_field() {
-        let edge = json!({"a": [1, -1e300, 1e-300, 34910334531733267939328i128 as f64]});
-        assert!(check("billing_contact", &edge, CONTACT).is_ok());
-        for huge in [-1.7976931348623157e308, 1.0001e300, f64::MAX] {
-            let v = json!({"k": {"": [0, {"x": huge}]}});
-            let e = check("billing_contact", &v, CONTACT).expect_err("refused");
-            assert_eq!(e.field, "billing_contact");
-        }
+    fn a_heartbeat_sample_is_bounded_field_by_field() {
+        let ok = Metrics {
+            cpu_percent: 100.0,
+            ram_percent: 0.0,
+            disk_percent: 55.5,
+            disk_used_gb: MAX_DISK_GB,
+            disk_total_gb: MAX_DISK_GB,
+            custom: [
+                ("load_1".to_string(), -MAX_NUMBER),
+                ("a.b-c_9".into(), 1e-300),
+            ]
+            .into_iter()
+            .collect(),
+            ..Metrics::default()
+        };
+        assert!(check_metrics(&ok).is_ok());
+        let field = |m: Metrics| check_metrics(&m).map_err(|e| e.field);
+        let bad = |f: fn(&mut Metrics)| {
+            let mut m = ok.clone();
+            f(&mut m);
+            field(m)
+        };
+        assert_eq!(
+            bad(|m| m.cpu_percent = 100.1),
+            Err("metrics.cpu_percent".into())
+        );
+        assert_eq!(
+            bad(|m| m.ram_percent = -0.1),
+            Err("metrics.ram_percent".into())
+        );
+        assert_eq!(
+            bad(|m| m.disk_percent = f64::NAN),
+            Err("metrics.disk_percent".into())
+        );
+        assert_eq!(
+            bad(|m| m.disk_used_gb = 1e308),
+            Err("metrics.disk_used_gb".into())
+        );
+        assert_eq!(
+            bad(|m| m.disk_total_gb = -1.0),
+            Err("metrics.disk_total_gb".into())
+        );
+        assert_eq!(
+            bad(|m| {
+                m.custom.insert("evil$name".into(), 1.0);
+            }),
+            Err("metrics.custom".into())
+        );
+        assert_eq!(
+            bad(|m| {
+                m.custom.insert("x".repeat(MAX_METRIC_NAME + 1), 1.0);
+            }),
+            Err("metrics.custom".into())
+        );
+        assert_eq!(
+            bad(|m| m.custom = (0..=MAX_CUSTOM_METRICS)
+                .map(|i| (format!("m{i}"), 1.0))
+                .collect()),
+            Err("metrics.custom".into())
+        );
     }
 
     #[test]

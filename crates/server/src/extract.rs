@@ -89,6 +89,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             message: "must not contain a NUL character (\\u0000)".into(),
         });
     }
+    // PostgreSQL's `jsonb` keeps a number exactly and prints it in full; one near
+    // `f64::MAX` comes back as ~309 digits that serde_json reads as infinity and refuses,
+    // so every later read of the row would fail (see `json_limits::MAX_NUMBER`).
+    if let Some(field) = huge_number_in_json(bytes) {
+        return Err(ApiError::Validation {
+            field,
+            message: format!(
+                "numbers are at most {:e} in magnitude",
+                breeze_core::json_limits::MAX_NUMBER
+            ),
+        });
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -137,13 +149,76 @@ fn nul_in_json(bytes: &[u8]) -> Option<String> {
         return None;
     }
     let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    fn walk(v: &serde_json::Value, path: &mut String) -> bool {
+    path_of_first(&value, &|k| k.contains('\0'), &|v| {
+        v.as_str().is_some_and(|s| s.contains('\0'))
+    })
+}
+
+/// Where a JSON body holds a number larger than `json_limits::MAX_NUMBER` in magnitude,
+/// as a field path; `None` when it holds none. The text is scanned first (strings
+/// skipped), and only a body with such a number is parsed twice. One beyond `f64` (which
+/// serde_json cannot read at all) stays the parser's own error: malformed JSON.
+fn huge_number_in_json(bytes: &[u8]) -> Option<String> {
+    use breeze_core::json_limits::MAX_NUMBER;
+    let too_large = |f: f64| f.abs() > MAX_NUMBER;
+    let mut i = 0;
+    let mut found = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                {
+                    i += 1;
+                }
+                let token = &bytes[start..i];
+                // Without an exponent, 300 digits stay below 1e300.
+                if (token.len() > 300 || token.iter().any(|b| matches!(b, b'e' | b'E')))
+                    && std::str::from_utf8(token)
+                        .ok()
+                        .and_then(|t| t.parse::<f64>().ok())
+                        .is_some_and(too_large)
+                {
+                    found = true;
+                    break;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    if !found {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    path_of_first(&value, &|_| false, &|v| v.as_f64().is_some_and(too_large))
+}
+
+/// The path (`a.b[2].c`) of the first key or value in `v` that `bad_key` or `bad` holds
+/// for; `None` when there is none.
+fn path_of_first(
+    v: &serde_json::Value,
+    bad_key: &dyn Fn(&str) -> bool,
+    bad: &dyn Fn(&serde_json::Value) -> bool,
+) -> Option<String> {
+    fn walk(
+        v: &serde_json::Value,
+        path: &mut String,
+        bad_key: &dyn Fn(&str) -> bool,
+        bad: &dyn Fn(&serde_json::Value) -> bool,
+    ) -> bool {
         match v {
-            serde_json::Value::String(s) => s.contains('\0'),
             serde_json::Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
                 let len = path.len();
                 path.push_str(&format!("[{i}]"));
-                let found = walk(item, path);
+                let found = walk(item, path, bad_key, bad);
                 if !found {
                     path.truncate(len);
                 }
@@ -155,17 +230,17 @@ fn nul_in_json(bytes: &[u8]) -> Option<String> {
                     path.push('.');
                 }
                 path.push_str(&k.replace('\0', "\\u0000"));
-                let found = k.contains('\0') || walk(item, path);
+                let found = bad_key(k) || walk(item, path, bad_key, bad);
                 if !found {
                     path.truncate(len);
                 }
                 found
             }),
-            _ => false,
+            other => bad(other),
         }
     }
     let mut path = String::new();
-    walk(&value, &mut path).then_some(path)
+    walk(v, &mut path, bad_key, bad).then_some(path)
 }
 
 /// Path parameters; a malformed id answers 400 naming the parameter.
@@ -363,5 +438,64 @@ mod tests {
         }
         // An escaped backslash followed by "u0000" is text, not NUL.
         assert!(parse_json::<Body>(br#"{"email": "a\\u0000"}"#).is_ok());
+    }
+
+    /// A number PostgreSQL would give back as one serde_json cannot read (so every later
+    /// read of the row failed with a 500) is refused, naming where it is.
+    #[test]
+    fn a_number_too_large_to_read_back_is_refused_naming_where_it_is() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Free {
+            name: String,
+            data: serde_json::Value,
+        }
+        let field = |json: &str| match parse_json::<Free>(json.as_bytes()) {
+            Err(ApiError::Validation { field, message }) => {
+                assert!(message.len() < 80, "{message}");
+                Some(field)
+            }
+            Ok(_) => None,
+            Err(e) => panic!("{json}: {e:?}"),
+        };
+        let max = f64::MAX.to_string(); // 309 digits, no exponent
+        for (json, at) in [
+            (
+                r#"{"name": "a", "data": {"k": [0, {"x": -1.7976931348623157e+308}]}}"#,
+                "data.k[1].x",
+            ),
+            (r#"{"name": "a", "data": 1.0001E300}"#, "data"),
+        ] {
+            assert_eq!(field(json).as_deref(), Some(at), "{json}");
+        }
+        // Numbers serde_json itself cannot read are malformed JSON, as before.
+        for json in [
+            format!(r#"{{"name": "a", "data": {{"m": {max}}}}}"#),
+            r#"{"name": "a", "data": [1e999]}"#.into(),
+        ] {
+            assert!(
+                matches!(
+                    parse_json::<Free>(json.as_bytes()),
+                    Err(ApiError::BadRequest {
+                        code: "malformed_json",
+                        ..
+                    })
+                ),
+                "{json}"
+            );
+        }
+        // At the bound, tiny, long integers and look-alikes inside strings pass.
+        let digits = "9".repeat(300);
+        for json in [
+            r#"{"name": "1e999", "data": [1e300, -1e300, 1e-300, 5e-324, 0.5E+2, 12345678901234567890123]}"#.to_string(),
+            format!(r#"{{"name": "{max}", "data": [{digits}, "\"1e999", -0]}}"#),
+        ] {
+            assert_eq!(field(&json), None, "{json}");
+        }
+        assert_eq!(
+            huge_number_in_json(b"{\"a\": 1e400"),
+            None,
+            "malformed: serde says so"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The metrics sample sent with every heartbeat. The sampler lives as long as the
 //! service so CPU use and network bytes are measured between two heartbeats.
 
+use breeze_core::json_limits;
 use breeze_proto::agent::Metrics;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -105,7 +106,8 @@ impl MetricsSampler {
             }
         }
         Metrics {
-            cpu_percent: round1(f64::from(self.sys.global_cpu_usage())),
+            // The server refuses a percentage outside 0..=100.
+            cpu_percent: round1(f64::from(self.sys.global_cpu_usage()).clamp(0.0, 100.0)),
             ram_percent: pct(used, total),
             ram_used_mb: used / (1024 * 1024),
             ram_total_mb: total / (1024 * 1024),
@@ -131,7 +133,7 @@ const MAX_METRICS_FILE_BYTES: u64 = 64 * 1024;
 /// `*.metrics` file in `dir` (scripts get its path as `BREEZE_METRICS_DIR`; write a temp
 /// file and rename it, so a half-written file is never read) holds `name value` lines,
 /// `#` starting a comment. Names are letters, digits, `_`, `-` and `.` (at most 100), the
-/// value a finite number; an alert rule reads one as `custom.<name>`. Files older than
+/// value a finite number at most `1e300` in magnitude; an alert rule reads one as `custom.<name>`. Files older than
 /// [`SCRIPT_METRICS_MAX_AGE`] or larger than 64 KiB, and lines that do not parse, are
 /// skipped; files are read in name order and the first [`MAX_SCRIPT_METRICS`] names kept.
 pub fn read_custom_dir(dir: &Path, now: SystemTime) -> BTreeMap<String, f64> {
@@ -170,14 +172,14 @@ pub fn read_custom_dir(dir: &Path, now: SystemTime) -> BTreeMap<String, f64> {
             let (Some(name), Some(value), None) = (parts.next(), parts.next(), parts.next()) else {
                 continue;
             };
-            let valid = name.len() <= 100
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
             let Ok(value) = value.parse::<f64>() else {
                 continue;
             };
-            if !valid || !value.is_finite() {
+            // The server refuses a heartbeat with a name or value outside these.
+            if !json_limits::metric_name_ok(name)
+                || !value.is_finite()
+                || value.abs() > json_limits::MAX_NUMBER
+            {
                 continue;
             }
             if out.len() >= MAX_SCRIPT_METRICS && !out.contains_key(name) {
@@ -199,7 +201,7 @@ fn pct(part: u64, whole: u64) -> f64 {
     if whole == 0 {
         0.0
     } else {
-        round1(part as f64 * 100.0 / whole as f64)
+        round1((part as f64 * 100.0 / whole as f64).min(100.0))
     }
 }
 
@@ -220,7 +222,7 @@ mod tests {
         write(
             "app.metrics",
             "# response time of the app\napp_response_ms 5210.5\nqueue.depth 12 # trailing\n\
-             bad name 1\nnot_a_number abc\ninf_value inf\nmissing_value\nevil$name 3\n",
+             bad name 1\nnot_a_number abc\ninf_value inf\nhuge_value -1.7976931348623157e308\nmissing_value\nevil$name 3\n",
         );
         write("other.txt", "ignored 1\n");
         write(".tmp.metrics", "half_written 1\n");

@@ -356,6 +356,7 @@ async fn heartbeat(
     ApiJson(req): ApiJson<HeartbeatRequest>,
 ) -> ApiResult<axum::Json<HeartbeatResponse>> {
     let a = auth(&state, &headers, id, &meta, &slot, Use::Heartbeat).await?;
+    breeze_core::json_limits::check_metrics(&req.metrics)?;
     let now = state.now();
     let d = &a.device;
     let using_pending = d.is_pending_token(&a.token_hash);

@@ -2,10 +2,10 @@
 //! one past a limit answers 422 naming the field; at the limit is accepted.
 
 use crate::device_snapshots::org_with_agent;
-use crate::harness::{Engine, spawn};
+use crate::harness::{Engine, engines, spawn};
 use breeze_client::BreezeClient;
 use breeze_core::json_limits::{
-    CONTACT, MAX_INVENTORY_TEXT, MAX_SOFTWARE, SCRIPT_PARAMETERS, SETTINGS,
+    CONTACT, MAX_DISK_GB, MAX_INVENTORY_TEXT, MAX_SOFTWARE, SCRIPT_PARAMETERS, SETTINGS,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -336,4 +336,49 @@ async fn inventory_sections_are_limited_and_a_large_real_machine_fits() {
         .await,
         "software at the limit",
     );
+}
+
+/// A heartbeat's metrics are bounded: out of range answers 422 naming the field, and
+/// nothing of it is kept. Before the check, one agent's `disk_used_gb: 1e308` made
+/// PostgreSQL's rollup of every device overflow, and a huge custom value stored in
+/// `jsonb` could not be read back.
+#[tokio::test]
+async fn heartbeat_metrics_out_of_range_are_refused_naming_the_field() {
+    for engine in engines() {
+        let app = spawn(engine, |_| {}).await;
+        let admin = app.admin().await;
+        let one = org_with_agent(&app, &admin, "One", 'a').await;
+        let hb = format!("/api/v1/agents/{}/heartbeat", one.device);
+        let with = |metrics: Value| {
+            json!({"protocol_version": 1, "agent_version": "0.1.0",
+                "sent_at": chrono::Utc::now(), "status": "ok", "metrics": metrics})
+        };
+        for (metrics, field) in [
+            (json!({"cpu_percent": 100.5}), "metrics.cpu_percent"),
+            (json!({"ram_percent": -1}), "metrics.ram_percent"),
+            (json!({"disk_used_gb": 1e308}), "metrics.disk_used_gb"),
+            (
+                json!({"custom": {"load_1": -1.7976931348623157e308}}),
+                "metrics.custom.load_1",
+            ),
+            (json!({"custom": {"bad name": 1}}), "metrics.custom"),
+        ] {
+            refused(
+                call(&one.agent, Method::POST, &hb, with(metrics)).await,
+                field,
+            );
+        }
+        // Refused heartbeats leave the device as it was: still waiting for its first.
+        let dev: Value = admin
+            .get(&format!("/api/v1/devices/{}", one.device))
+            .await
+            .expect("device");
+        assert_eq!(dev["status"], "awaiting_checkin", "{engine:?}");
+        let at_limits = json!({"cpu_percent": 100.0, "ram_percent": 0.0, "disk_percent": 50.0,
+            "disk_used_gb": MAX_DISK_GB, "custom": {"load_1": 1e300, "queue.depth-2_x": -1e300}});
+        accepted(
+            call(&one.agent, Method::POST, &hb, with(at_limits)).await,
+            "metrics at the limits",
+        );
+    }
 }
