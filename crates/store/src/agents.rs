@@ -594,6 +594,9 @@ pub struct SeenUpdate {
     pub last_user: Option<String>,
     pub uptime_secs: i64,
     pub agent_health: &'static str,
+    /// The agent configuration's hash, when the heartbeat's answer carried the
+    /// configuration; `None` keeps the stored one.
+    pub config_hash: Option<String>,
 }
 
 impl SeenUpdate {
@@ -601,6 +604,7 @@ impl SeenUpdate {
         device_id: DeviceId,
         req: &HeartbeatRequest,
         ip: Option<&str>,
+        config_hash: Option<&str>,
         now: DateTime<Utc>,
     ) -> Self {
         SeenUpdate {
@@ -612,6 +616,7 @@ impl SeenUpdate {
             last_user: req.last_user.clone(),
             uptime_secs: i64::try_from(req.uptime_secs).unwrap_or(i64::MAX),
             agent_health: health_label(req.status),
+            config_hash: config_hash.map(str::to_string),
         }
     }
 }
@@ -624,7 +629,7 @@ fn health_label(h: breeze_proto::agent::AgentHealth) -> &'static str {
     }
 }
 
-/// Rows per statement of [`record_seen_batch`] (8 arguments a row: well under both
+/// Rows per statement of [`record_seen_batch`] (9 arguments a row: well under both
 /// engines' limits on bound arguments).
 const SEEN_CHUNK: usize = 1000;
 
@@ -654,8 +659,9 @@ pub async fn record_seen_batch(db: &Db, batch: &[SeenUpdate]) -> Result<u64, Sto
                 .push(" ORDER BY id FOR UPDATE");
             tx.exec(lock).await?;
         }
-        let mut q =
-            Q::new("WITH v (id, seen, ip, version, reboot, last_user, uptime, health) AS (VALUES ");
+        let mut q = Q::new(
+            "WITH v (id, seen, ip, version, reboot, last_user, uptime, health, cfg) AS (VALUES ",
+        );
         for (i, u) in chunk.iter().enumerate() {
             if i > 0 {
                 q.push(", ");
@@ -667,12 +673,14 @@ pub async fn record_seen_batch(db: &Db, batch: &[SeenUpdate]) -> Result<u64, Sto
             q.push(", ").push_bind(u.pending_reboot);
             q.push(", ").push_bind(u.last_user.clone());
             q.push(", ").push_bind(u.uptime_secs);
-            q.push(", ").push_bind(u.agent_health).push(")");
+            q.push(", ").push_bind(u.agent_health);
+            q.push(", ").push_bind(u.config_hash.clone()).push(")");
         }
         q.push(
             ") UPDATE devices SET last_seen_at = v.seen, last_seen_ip = v.ip, agent_version = v.version, \
              pending_reboot = v.reboot, last_user = v.last_user, uptime_secs = v.uptime, \
-             agent_health = v.health, updated_at = v.seen FROM v \
+             agent_health = v.health, config_hash = COALESCE(v.cfg, devices.config_hash), \
+             updated_at = v.seen FROM v \
              WHERE devices.id = v.id AND (devices.last_seen_at IS NULL OR devices.last_seen_at <= v.seen)",
         );
         written += tx.exec(q).await?;

@@ -410,15 +410,16 @@ async fn heartbeat(
         .last_seen_at
         .max(state.heartbeats.last_seen(d.device_id()));
     // What the answer, the status or another reader depends on is written now; a
-    // steady-state heartbeat (same address, online, nothing to rotate or configure)
-    // waits for the batched writer (`jobs::heartbeats`).
+    // heartbeat of a device already online from the same address (or its first address),
+    // with no token to rotate, waits for the batched writer (`jobs::heartbeats`). So does
+    // the configuration hash: a heartbeat before the batch is written gets the same
+    // configuration again, which the agent applies as a no-op. A fleet whose channels
+    // checked in (or whose configuration changed) otherwise wrote every device's next
+    // heartbeat alone.
     let came_back = matches!(d.status.as_str(), "offline" | "pending" | AWAITING_CHECKIN);
-    let immediate = came_back
-        || confirm
-        || new_hash.is_some()
-        || config_update.is_some()
-        || d.last_seen_ip.as_deref() != meta.ip.as_deref()
-        || d.last_seen_at.is_none();
+    let ip_changed = d.last_seen_ip.is_some() && d.last_seen_ip.as_deref() != meta.ip.as_deref();
+    let immediate =
+        came_back || confirm || new_hash.is_some() || ip_changed || d.last_seen_at.is_none();
     if immediate {
         state.heartbeats.forget(d.device_id());
         store::record_heartbeat_for_agent(
@@ -439,6 +440,7 @@ async fn heartbeat(
             d.device_id(),
             &req,
             meta.ip.as_deref(),
+            config_update.is_some().then_some(want_hash.as_str()),
             now,
         ));
     }

@@ -177,3 +177,71 @@ impl Micros for DateTime<Utc> {
         chrono::SubsecRound::trunc_subsecs(self, 6)
     }
 }
+
+#[derive(sqlx::FromRow)]
+struct Configured {
+    config_hash: Option<String>,
+    last_seen_ip: Option<String>,
+}
+
+async fn configured(db: &breeze_store::Db, dev: DeviceId) -> Configured {
+    db.one(
+        breeze_store::Q::new("SELECT config_hash, last_seen_ip FROM devices WHERE id = ?")
+            .bind(dev),
+    )
+    .await
+    .expect("device row")
+}
+
+/// A device already online whose agent configuration changed (the server restarted with
+/// new `[agents]` settings) and whose address was never recorded: its next heartbeat gets
+/// the configuration and waits for the batch like any steady one, and the batch writes
+/// the configuration's hash, so the heartbeat after gets none. Before, every device of a
+/// fleet wrote that heartbeat alone, all within one heartbeat interval.
+#[tokio::test]
+async fn a_heartbeat_carrying_a_changed_configuration_is_batched_with_its_hash() {
+    for engine in engines() {
+        let (_, clock, app, _, dev, agent) = online_device(engine).await;
+        app.state
+            .db
+            .exec(
+                breeze_store::Q::new(
+                    "UPDATE devices SET config_hash = 'stale', last_seen_ip = NULL WHERE id = ?",
+                )
+                .bind(dev),
+            )
+            .await
+            .expect("configuration changed");
+        let hb = |uptime: u64| {
+            json!({"protocol_version": 1, "agent_version": "0.1.0", "sent_at": Utc::now(),
+                "status": "ok", "uptime_secs": uptime, "metrics": {"cpu_percent": 1.0},
+                "running_commands": []})
+        };
+        let path = format!("/api/v1/agents/{dev}/heartbeat");
+
+        clock.advance(Duration::seconds(60));
+        let first: Value = agent.post(&path, &hb(1)).await.expect("heartbeat");
+        assert!(first["config_update"].is_object(), "{engine:?}: {first}");
+        assert_eq!(app.state.heartbeats.len(), 1, "{engine:?}: waits");
+        let held = configured(&app.state.db, dev).await;
+        assert_eq!(
+            held.config_hash.as_deref(),
+            Some("stale"),
+            "{engine:?}: not written alone"
+        );
+
+        app.state.heartbeats.flush(&app.state).await;
+        let held = configured(&app.state.db, dev).await;
+        assert!(
+            held.config_hash.as_deref().is_some_and(|h| h != "stale"),
+            "{engine:?}"
+        );
+        assert!(held.last_seen_ip.is_some(), "{engine:?}");
+
+        clock.advance(Duration::seconds(60));
+        let second: Value = agent.post(&path, &hb(2)).await.expect("heartbeat");
+        assert!(second["config_update"].is_null(), "{engine:?}: {second}");
+        assert_eq!(app.state.heartbeats.len(), 1, "{engine:?}");
+        assert_eq!(row(&app.state.db, dev).await.status, "online", "{engine:?}");
+    }
+}

@@ -16,13 +16,14 @@ struct Seen {
     uptime_secs: Option<i64>,
     agent_health: Option<String>,
     last_user: Option<String>,
+    config_hash: Option<String>,
     status: String,
 }
 
 async fn seen(db: &Db, d: DeviceId) -> Seen {
     db.one(
         Q::new(
-            "SELECT last_seen_at, last_seen_ip, uptime_secs, agent_health, last_user, status \
+            "SELECT last_seen_at, last_seen_ip, uptime_secs, agent_health, last_user, config_hash, status \
              FROM devices WHERE id = ?",
         )
         .bind(d),
@@ -41,6 +42,7 @@ fn update(d: DeviceId, at: DateTime<Utc>, uptime: i64) -> SeenUpdate {
         last_user: Some(format!("user{uptime}")),
         uptime_secs: uptime,
         agent_health: "warning",
+        config_hash: (uptime % 2 == 1).then(|| format!("cfg-{uptime}")),
     }
 }
 
@@ -56,6 +58,11 @@ async fn a_batch_writes_every_device_and_never_goes_back_in_time() {
         let offline = device(&t.db, w.orgs[0], w.sites[0][0], "offline").await;
         // The first device was seen later than its batch entry (an immediate write came
         // after it was queued): it keeps what it has.
+        t.db.exec(
+            Q::new("UPDATE devices SET config_hash = 'old' WHERE org_id = ?").bind(w.orgs[0]),
+        )
+        .await
+        .expect("configured");
         t.db.exec(
             Q::new("UPDATE devices SET last_seen_at = ?, uptime_secs = 99 WHERE id = ?")
                 .bind(now + Duration::seconds(5))
@@ -73,6 +80,7 @@ async fn a_batch_writes_every_device_and_never_goes_back_in_time() {
         assert_eq!(written, 5, "{}: all but the newer row", t.name);
         let first = seen(&t.db, devices[0]).await;
         assert_eq!(first.uptime_secs, Some(99), "{}", t.name);
+        assert_eq!(first.config_hash.as_deref(), Some("old"), "{}", t.name);
         assert_eq!(
             first.last_seen_at,
             Some(now + Duration::seconds(5)),
@@ -89,6 +97,8 @@ async fn a_batch_writes_every_device_and_never_goes_back_in_time() {
                     uptime_secs: Some(u.uptime_secs),
                     agent_health: Some("warning".into()),
                     last_user: u.last_user,
+                    // The configuration the answer carried, else the one held.
+                    config_hash: u.config_hash.or(Some("old".into())),
                     status: "online".into(),
                 },
                 "{}",
