@@ -15,6 +15,7 @@ pub mod roles;
 pub mod scope;
 pub mod script_params;
 pub mod settings;
+pub mod token_rotation;
 pub mod trust;
 pub mod validate;
 

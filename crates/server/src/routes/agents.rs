@@ -19,6 +19,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use breeze_core::token_rotation;
 use breeze_proto::agent::{
     ChannelFrame, CommandAck, CommandOutput, CommandRejection, CommandResult, CommandStatus,
     EnrollRequest, EnrollResponse, HeartbeatRequest, HeartbeatResponse, InventoryRequest,
@@ -35,7 +36,6 @@ use breeze_store::device_events::{self, Actor, NewEvent};
 use breeze_store::enrollment_keys;
 use breeze_store::inventory;
 use breeze_store::metrics::Sample;
-use chrono::Duration;
 use serde_json::json;
 use sha2::Digest as _;
 use std::collections::BTreeMap;
@@ -367,8 +367,9 @@ async fn heartbeat(
     }
     let confirm = using_pending;
     let rotation_due = !confirm
-        && d.agent_token_issued_at
-            .is_none_or(|t| t + Duration::seconds(state.config.agents.token_rotation_secs) <= now);
+        && d.agent_token_issued_at.is_none_or(|t| {
+            token_rotation::due_at(t, state.config.agents.token_rotation_secs, d.id) <= now
+        });
     let new_token = rotation_due.then(|| tokens::random_token(AGENT));
     let new_hash = new_token.as_deref().map(tokens::hash);
     let want_hash = config_hash(&state);
