@@ -92,15 +92,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // PostgreSQL's `jsonb` keeps a number exactly and prints it in full; one near
     // `f64::MAX` comes back as ~309 digits that serde_json reads as infinity and refuses,
     // so every later read of the row would fail (see `json_limits::MAX_NUMBER`).
-    if let Some(field) = huge_number_in_json(bytes) {
-        return Err(ApiError::Validation {
-            field,
-            message: format!(
-                "numbers are at most {:e} in magnitude",
-                breeze_core::json_limits::MAX_NUMBER
-            ),
-        });
-    }
+    check_numbers(bytes, None)?;
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -151,6 +143,27 @@ fn nul_in_json(bytes: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     path_of_first(&value, &|k| k.contains('\0'), &|v| {
         v.as_str().is_some_and(|s| s.contains('\0'))
+    })
+}
+
+/// Refuses JSON holding a number larger than `json_limits::MAX_NUMBER` in magnitude
+/// (422 naming its path, under `under` when the JSON is one field of the request: an
+/// automation webhook's `body`).
+pub(crate) fn check_numbers(bytes: &[u8], under: Option<&str>) -> Result<(), ApiError> {
+    let Some(at) = huge_number_in_json(bytes) else {
+        return Ok(());
+    };
+    let field = match under {
+        None => at,
+        Some(u) if at.is_empty() || at.starts_with('[') => format!("{u}{at}"),
+        Some(u) => format!("{u}.{at}"),
+    };
+    Err(ApiError::Validation {
+        field,
+        message: format!(
+            "numbers are at most {:e} in magnitude",
+            breeze_core::json_limits::MAX_NUMBER
+        ),
     })
 }
 

@@ -634,6 +634,9 @@ async fn webhook_call(
     if !target.enabled {
         return Err(ApiError::Conflict("the automation is disabled".into()));
     }
+    // Kept as the run's trigger context (`jsonb` on PostgreSQL): a number it could not
+    // give back would fail every read of the run.
+    crate::extract::check_numbers(&body, Some("body"))?;
     let payload: Value = if body.is_empty() {
         Value::Null
     } else {

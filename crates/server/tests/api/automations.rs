@@ -366,6 +366,13 @@ async fn webhook_signature_replay_and_window() {
         let later = e.app.state.now().timestamp();
         let r = call(body, sign(&secret, body), later).await.unwrap();
         assert_eq!(r.status().as_u16(), 409, "a replay after the window");
+        // A number the run's stored context could not give back (PostgreSQL's jsonb prints
+        // it in full; every read of the run failed) is refused, naming where it is.
+        let huge: &[u8] = br#"{"ticket": 44, "amount": [1, -1.7976931348623157e308]}"#;
+        let r = call(huge, sign(&secret, huge), later).await.unwrap();
+        assert_eq!(r.status().as_u16(), 422);
+        let err: Value = r.json().await.unwrap();
+        assert_eq!(err["error"]["field"], "body.amount[1]", "{err}");
         let _ = engine;
     }
 }
