@@ -414,9 +414,8 @@ async fn heartbeat(
     // heartbeat of a device already online from the same address (or its first address),
     // with no token to rotate, waits for the batched writer (`jobs::heartbeats`). So does
     // the configuration hash: a heartbeat before the batch is written gets the same
-    // configuration again, which the agent applies as a no-op. A fleet whose channels
-    // checked in (or whose configuration changed) otherwise wrote every device's next
-    // heartbeat alone.
+    // configuration again, which the agent applies as a no-op. A fleet whose
+    // configuration changed otherwise wrote every device's next heartbeat alone.
     let came_back = matches!(d.status.as_str(), "offline" | "pending" | AWAITING_CHECKIN);
     let ip_changed = d.last_seen_ip.is_some() && d.last_seen_ip.as_deref() != meta.ip.as_deref();
     let immediate =
